@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CallnotesConfig(AppConfig):
+    name = "callnotes"
+    verbose_name = "Call notes"

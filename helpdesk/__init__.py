@@ -1,0 +1,1 @@
+"""Project package: settings, tenancy, API plumbing, notifications, cross-app workflows."""

@@ -1,0 +1,30 @@
+"""Bases for every app's API module: the tenant-scoped viewset and the strict input serializer."""
+
+from rest_framework import exceptions, serializers, viewsets
+
+
+class TenantViewSet(viewsets.GenericViewSet):
+    """Base of every API view. Subclasses give `selector`, a function returning the tenant's queryset;
+    get_queryset is final here so no view can hand out an unscoped queryset by accident."""
+
+    selector = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must not override get_queryset; set `selector` instead")
+
+    def get_queryset(self):
+        principal = self.request.user
+        return type(self).selector(tenant=principal.tenant)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects unknown fields on write: a typo in an integration should fail loudly, not be ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)

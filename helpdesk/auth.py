@@ -1,0 +1,140 @@
+"""Who is calling: an API token or a logged-in user's membership, resolved to a Principal.
+
+Looking a token up by its hash, or a user's memberships, happens before any tenant is known, so it
+goes through two SECURITY DEFINER functions (migration 0002): the one narrow, explicit bypass of
+row-level security in the request path. Everything after runs inside the principal's tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from helpdesk.models import ROLE_RANK, ApiToken, Membership, Tenant
+
+TOKEN_PREFIX = "hd_"
+# Writing last_used_at on every request would turn every read into a write; once a minute is plenty.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def generate_token_key() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token_key(key: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass
+class Principal:
+    """The authenticated caller. Doubles as DRF's request.user."""
+
+    tenant: Tenant
+    role: str
+    membership: Membership | None = None
+    token: ApiToken | None = None
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def user(self):
+        return self.membership.user if self.membership else None
+
+    def has_role(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def __str__(self) -> str:
+        who = self.membership.user.get_username() if self.membership else f"token {self.token.prefix}"
+        return f"{who} @ {self.tenant.slug} ({self.role})"
+
+
+def token_from_header(request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "token" or not key.strip():
+        return None
+    return key.strip()
+
+
+def _token_lookup(key: str) -> tuple[int, int] | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token_id, tenant_id FROM helpdesk_token_principal(%s)", [hash_token_key(key)])
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _user_tenants(user_id: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tenant_id FROM helpdesk_user_tenants(%s)", [user_id])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def resolve_token_tenant(request) -> tuple[Tenant, int] | None:
+    key = token_from_header(request)
+    found = _token_lookup(key) if key else None
+    if found is None:
+        return None
+    token_id, tenant_id = found
+    return Tenant.objects.get(pk=tenant_id), token_id
+
+
+def resolve_session_tenant(request) -> Tenant | None:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    tenant_ids = _user_tenants(user.pk)
+    if not tenant_ids:
+        return None
+    chosen = request.session.get("tenant_id")
+    tenant_id = chosen if chosen in tenant_ids else tenant_ids[0]
+    return Tenant.objects.get(pk=tenant_id)
+
+
+def token_principal(*, tenant: Tenant, token_id: int) -> Principal:
+    """Inside the tenant: load the token and note its use (at most once a minute)."""
+    token = ApiToken.objects.get(pk=token_id)
+    now = timezone.now()
+    if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return Principal(tenant=tenant, role=token.role, token=token)
+
+
+def membership_principal(*, tenant: Tenant, user) -> Principal:
+    membership = Membership.objects.select_related("user").get(user=user, active=True)
+    return Principal(tenant=tenant, role=membership.role, membership=membership)
+
+
+class TokenPrincipalAuthentication(authentication.BaseAuthentication):
+    """DRF side of token auth: the middleware resolved the principal; here a bad token becomes 401."""
+
+    keyword = "Token"
+
+    def authenticate(self, request):
+        if token_from_header(request) is None:
+            return None
+        principal = getattr(request._request, "principal", None)
+        if principal is None or principal.token is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        return principal, principal.token
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class SessionPrincipalAuthentication(authentication.SessionAuthentication):
+    """The browser UI calling the API with its session (CSRF enforced by DRF)."""
+
+    def authenticate(self, request):
+        principal = getattr(request._request, "principal", None)
+        if principal is None or principal.membership is None:
+            return None
+        self.enforce_csrf(request)
+        return principal, None

@@ -1,0 +1,107 @@
+"""Tenancy: Tenant, Membership (user <-> tenant with role, tier, skills), Team, ApiToken."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+
+from helpdesk.tenancy import TenantModel
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", "Agent"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
+# Authority grows left to right; role checks compare ranks, never names.
+ROLE_RANK = {Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+MAX_TIER = 3
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone")
+
+
+class Tenant(models.Model):
+    """A customer organisation of the helpdesk. Not tenant-scoped itself: it *is* the scope."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(TenantModel):
+    """A user's seat in a tenant: role, tier (0 = self-service/bot .. 3), skills and capacity for routing."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    tier = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(MAX_TIER)])
+    skills = ArrayField(models.SlugField(max_length=50), default=list, blank=True)
+    capacity = models.PositiveIntegerField(default=20, help_text="open tickets this agent can carry")
+    available = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user_per_tenant"),
+            models.CheckConstraint(condition=models.Q(tier__lte=MAX_TIER), name="membership_tier_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant_id} ({self.role}, tier {self.tier})"
+
+
+class Team(TenantModel):
+    """A group that receives work: its skills route functional escalations, its tier hierarchical ones."""
+
+    name = models.CharField(max_length=100)
+    skills = ArrayField(models.SlugField(max_length=50), default=list, blank=True)
+    tier = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(MAX_TIER)])
+    members = models.ManyToManyField(Membership, through="TeamMember", related_name="teams", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="team_unique_name_per_tenant"),
+            models.CheckConstraint(condition=models.Q(tier__lte=MAX_TIER), name="team_tier_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(TenantModel):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE)
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "team", "membership"], name="teammember_unique"),
+        ]
+
+
+class ApiToken(TenantModel):
+    """An integration's credential: one tenant, one role. Only a SHA-256 of the key is stored."""
+
+    label = models.CharField(max_length=100, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    # The first characters of the key, to recognise a token in lists without storing it.
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.role}{', revoked' if self.revoked_at else ''})"

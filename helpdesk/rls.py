@@ -1,0 +1,25 @@
+"""Migration helpers for row-level security. Every app's migration that creates a tenant table uses
+`enable_tenant_rls("<table>")`; tests/helpdesk/test_rls.py checks no tenant table was forgotten.
+
+The policy is plain equality against a per-transaction setting: a subquery in a policy would turn
+list queries into sequential scans. An unset setting compares as NULL, so a forgotten tenant sees
+nothing rather than everything.
+"""
+
+from django.db import migrations
+
+POLICY_NAME = "tenant_isolation"
+TENANT_PREDICATE = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint"
+
+
+def enable_tenant_rls(table: str) -> migrations.RunSQL:
+    return migrations.RunSQL(
+        sql=[
+            f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY;',
+            f'CREATE POLICY {POLICY_NAME} ON "{table}" USING ({TENANT_PREDICATE}) WITH CHECK ({TENANT_PREDICATE});',
+        ],
+        reverse_sql=[
+            f'DROP POLICY IF EXISTS {POLICY_NAME} ON "{table}";',
+            f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY;',
+        ],
+    )

@@ -1,0 +1,90 @@
+"""Fail-closed tenant scoping, enforced twice.
+
+1. In Python: a context variable holds the current tenant; the default manager of every tenant-owned
+   model filters by it and raises `TenantNotSet` without one. Cross-tenant reads need the loudly
+   named `Model.unscoped` manager.
+2. In PostgreSQL: every tenant table has a row-level security policy `tenant_id = app.tenant_id`;
+   `tenant_context` sets that setting with SET LOCAL, i.e. for the current transaction only, so a
+   pooled connection can never carry one tenant's id into another's request.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from django.db import connection, models, transaction
+
+if TYPE_CHECKING:
+    from helpdesk.models import Tenant
+
+_current_tenant: ContextVar[Tenant | None] = ContextVar("helpdesk_current_tenant", default=None)
+
+RLS_SETTING = "app.tenant_id"
+
+
+class TenantNotSet(RuntimeError):
+    """A tenant-scoped query ran outside `tenant_context`."""
+
+
+def current_tenant() -> Tenant:
+    tenant = _current_tenant.get()
+    if tenant is None:
+        raise TenantNotSet("no tenant is active: wrap the work in helpdesk.tenancy.tenant_context(tenant)")
+    return tenant
+
+
+def current_tenant_or_none() -> Tenant | None:
+    return _current_tenant.get()
+
+
+def _set_db_tenant(tenant_id: int | None) -> str | None:
+    """SET LOCAL app.tenant_id; returns the previous value so a nested context can restore it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting(%s, true), set_config(%s, %s, true)",
+            [RLS_SETTING, RLS_SETTING, "" if tenant_id is None else str(tenant_id)],
+        )
+        previous, _ = cursor.fetchone()
+    return previous or None
+
+
+@contextmanager
+def tenant_context(tenant: Tenant):
+    """Run the block as `tenant`: in one transaction, with the RLS setting and the context variable set."""
+    token = _current_tenant.set(tenant)
+    try:
+        with transaction.atomic():
+            previous = _set_db_tenant(tenant.pk)
+            yield tenant
+            # Restore on the way out: SET LOCAL lasts until the outermost transaction ends, so a
+            # nested context (or a test's wrapping transaction) would otherwise keep our tenant.
+            _set_db_tenant(int(previous) if previous else None)
+    finally:
+        _current_tenant.reset(token)
+
+
+class TenantQuerySet(models.QuerySet):
+    pass
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    """The default manager of tenant-owned models: always filtered to the current tenant."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(tenant_id=current_tenant().pk)
+
+
+class TenantModel(models.Model):
+    """Base of every tenant-owned table. Its migration must call helpdesk.rls.enable_tenant_rls."""
+
+    tenant = models.ForeignKey("helpdesk.Tenant", on_delete=models.CASCADE, editable=False, related_name="+")
+
+    objects = TenantManager()
+    # Escape hatch for deliberate cross-tenant work (still subject to RLS in the database).
+    unscoped = models.Manager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "unscoped"

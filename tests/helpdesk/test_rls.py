@@ -1,0 +1,102 @@
+"""Tenancy enforced twice: the manager refuses to run without a tenant, and PostgreSQL's row-level
+security hides every tenant's rows from a query that forgot it."""
+
+import pytest
+from django.apps import apps
+from django.db import IntegrityError, ProgrammingError, connection, transaction
+
+from helpdesk.models import Team
+from helpdesk.rls import POLICY_NAME
+from helpdesk.services import team_create
+from helpdesk.tenancy import TenantModel, TenantNotSet, tenant_context
+
+
+def _count_raw(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM "{table}"')
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def two_teams(tenant_a, tenant_b):
+    return team_create(tenant=tenant_a, name="Billing A"), team_create(tenant=tenant_b, name="Billing B")
+
+
+def test_it_runs_queries_as_a_role_that_rls_applies_to(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        user, is_super, bypasses = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user")
+        owned = cursor.fetchone()[0]
+    assert user == "helpdesk_app"
+    assert not is_super and not bypasses
+    assert owned == 0
+
+
+def test_it_returns_no_rows_to_an_unscoped_query(two_teams):
+    assert Team.unscoped.count() == 0
+    assert _count_raw("helpdesk_team") == 0
+
+
+def test_it_refuses_a_scoped_query_without_a_tenant(two_teams):
+    with pytest.raises(TenantNotSet):
+        list(Team.objects.all())
+
+
+def test_it_shows_only_the_active_tenants_rows(two_teams, tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        assert [t.name for t in Team.objects.all()] == ["Billing A"]
+        # Even the unscoped manager and raw SQL see only tenant A: the database enforces it.
+        assert [t.name for t in Team.unscoped.all()] == ["Billing A"]
+        assert _count_raw("helpdesk_team") == 1
+    with tenant_context(tenant_b):
+        assert [t.name for t in Team.unscoped.all()] == ["Billing B"]
+
+
+def test_it_forgets_the_tenant_when_the_context_ends(two_teams, tenant_a):
+    with tenant_context(tenant_a):
+        assert Team.unscoped.count() == 1
+    assert Team.unscoped.count() == 0
+
+
+def test_it_restores_the_outer_tenant_after_a_nested_context(two_teams, tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        with tenant_context(tenant_b):
+            assert [t.name for t in Team.objects.all()] == ["Billing B"]
+        assert [t.name for t in Team.objects.all()] == ["Billing A"]
+
+
+def test_it_rejects_writing_a_row_into_another_tenant(tenant_a, tenant_b):
+    with tenant_context(tenant_a), pytest.raises(ProgrammingError, match="row-level security"):
+        with transaction.atomic():
+            Team.unscoped.create(tenant=tenant_b, name="smuggled")
+    with tenant_context(tenant_b):
+        assert Team.objects.count() == 0
+
+
+def test_it_cannot_update_or_delete_another_tenants_rows(two_teams, tenant_a, tenant_b):
+    _, team_b = two_teams
+    with tenant_context(tenant_a):
+        assert Team.unscoped.filter(pk=team_b.pk).update(name="hijacked") == 0
+        assert Team.unscoped.filter(pk=team_b.pk).delete()[0] == 0
+    with tenant_context(tenant_b):
+        assert Team.objects.get(pk=team_b.pk).name == "Billing B"
+
+
+def test_it_enforces_unique_names_per_tenant_only(two_teams, tenant_a, tenant_b):
+    # Same name in another tenant is fine (see two_teams); a second one in A is not.
+    with tenant_context(tenant_a), pytest.raises(IntegrityError), transaction.atomic():
+        Team.objects.create(tenant=tenant_a, name="Billing A")
+
+
+def test_every_tenant_table_has_the_policy(db):
+    tenant_tables = {model._meta.db_table for model in apps.get_models() if issubclass(model, TenantModel)}
+    assert "helpdesk_team" in tenant_tables
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid "
+            "WHERE c.relrowsecurity AND p.polname = %s",
+            [POLICY_NAME],
+        )
+        protected = {row[0] for row in cursor.fetchall()}
+    assert tenant_tables - protected == set()
