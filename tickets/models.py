@@ -1,0 +1,184 @@
+"""Accounts, customers, tickets and their conversation, resolution attempts and audit trail."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from helpdesk.models import MAX_TIER, Membership, Team
+from helpdesk.tenancy import TenantModel
+
+
+class Plan(models.TextChoices):
+    FREE = "free"
+    STANDARD = "standard"
+    BUSINESS = "business"
+    ENTERPRISE = "enterprise"
+
+
+class Priority(models.TextChoices):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email"
+    CHAT = "chat"
+    PHONE = "phone"
+    WEB = "web"
+    API = "api"
+    SOCIAL = "social"
+
+
+class Status(models.TextChoices):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class AuthorType(models.TextChoices):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Outcome(models.TextChoices):
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+
+
+class Account(TenantModel):
+    name = models.CharField(max_length=200)
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.STANDARD)
+    vip = models.BooleanField(default=False)
+    annual_contract_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    lifetime_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    customer_since = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "name"], name="account_tenant_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(TenantModel):
+    # Stored lower-cased by the services, so the per-tenant unique constraint is case-insensitive.
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "email"], name="customer_unique_email_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+class Ticket(TenantModel):
+    subject = models.CharField(max_length=500)
+    description = models.TextField()
+    requester = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
+    # Copied from the requester when the ticket opens: the account at the time is what the SLA,
+    # routing and the audit trail must refer to, even if the customer later moves.
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.API)
+    category = models.SlugField(max_length=50, blank=True)
+    tags = ArrayField(models.SlugField(max_length=50), default=list, blank=True)
+    tier = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(MAX_TIER)])
+    assignee = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sentiment = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
+        help_text="customer sentiment over the thread, -1 (angry) .. 1 (happy)",
+    )
+    escalated = models.BooleanField(default=False)
+    escalation_count = models.PositiveIntegerField(default=0)
+    follow_up_count = models.PositiveIntegerField(
+        default=0, help_text="customer messages since the last agent reply (or since opening)"
+    )
+    exchange_count = models.PositiveIntegerField(
+        default=0, help_text="alternations between customer and agent (back-and-forth)"
+    )
+    failed_attempt_count = models.PositiveIntegerField(default=0)
+    last_author_type = models.CharField(max_length=16, choices=AuthorType.choices, default=AuthorType.CUSTOMER)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    search_vector = SearchVectorField(null=True, editable=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "-created_at", "-id"], name="ticket_tenant_created"),
+            models.Index(fields=["tenant", "status", "-created_at"], name="ticket_tenant_status"),
+            models.Index(fields=["tenant", "requester", "-created_at"], name="ticket_tenant_requester"),
+            models.Index(fields=["tenant", "assignee", "status"], name="ticket_tenant_assignee"),
+            GinIndex(fields=["search_vector"], name="ticket_search"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(tier__lte=MAX_TIER), name="ticket_tier_range"),
+            models.CheckConstraint(
+                condition=models.Q(sentiment__gte=-1.0, sentiment__lte=1.0), name="ticket_sentiment_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+
+class Message(TenantModel):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author_type = models.CharField(max_length=16, choices=AuthorType.choices)
+    author = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    internal = models.BooleanField(default=False)
+    sentiment = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "ticket", "created_at"], name="message_tenant_ticket")]
+
+
+class ResolutionAttempt(TenantModel):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attempts")
+    tier = models.PositiveSmallIntegerField(validators=[MaxValueValidator(MAX_TIER)])
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    note = models.TextField(blank=True)
+    actor = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "ticket", "created_at"], name="attempt_tenant_ticket")]
+
+
+class TicketEvent(TenantModel):
+    """Append-only audit trail: a database trigger refuses UPDATE and DELETE (migration 0002)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.DO_NOTHING, related_name="events", db_constraint=True)
+    kind = models.SlugField(max_length=50)
+    actor = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+")
+    actor_label = models.CharField(max_length=200, help_text="who, as shown at the time (user, token, system)")
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "ticket", "created_at", "id"], name="event_tenant_ticket")]

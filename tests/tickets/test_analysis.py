@@ -1,0 +1,56 @@
+"""Pure text analysis, table-driven, no database."""
+
+import pytest
+
+from tickets.analysis import asks_for_call, asks_for_manager, blend_sentiment, keyword_hits, sentiment
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("This is absolutely terrible, I am furious and I want my money back!", -1.0, -0.5),
+        ("Thanks so much, that fixed it, you are wonderful!", 0.5, 1.0),
+        ("The invoice number is 4411.", -0.1, 0.1),
+        ("", 0.0, 0.0),
+    ],
+)
+def test_it_scores_sentiment(text, low, high):
+    assert low <= sentiment(text) <= high
+
+
+@pytest.mark.parametrize(
+    ("text", "keywords", "hits"),
+    [
+        ("I want a REFUND now.", ["refund", "lawsuit"], ["refund"]),
+        ("Is this refundable?", ["refund"], []),
+        ("My lawyer will be in touch", ["lawyer", "legal action"], ["lawyer"]),
+        ("We will take legal   action.", ["legal action"], ["legal action"]),
+        ("nothing to see", ["refund"], []),
+        ("refund", [""], []),
+    ],
+)
+def test_it_matches_keywords_as_whole_words(text, keywords, hits):
+    assert keyword_hits(text, keywords) == hits
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I want to speak to a manager right now", True),
+        ("Let me talk to your supervisor.", True),
+        ("My manager asked me to open this ticket", False),
+        ("The dashboard is slow", False),
+    ],
+)
+def test_it_recognises_a_manager_request(text, expected):
+    assert asks_for_manager(text) is expected
+
+
+def test_it_recognises_a_call_request():
+    assert asks_for_call("Please just call me at 555-0100")
+    assert not asks_for_call("The call center was closed")
+
+
+def test_it_blends_sentiment_towards_the_latest_message():
+    assert blend_sentiment(-0.9, 0.9) == pytest.approx(0.18)
+    assert -1.0 <= blend_sentiment(-1.0, -1.0) <= 1.0

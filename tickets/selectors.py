@@ -1,0 +1,41 @@
+"""Reads of the tickets app, shared by the API, the UI and tasks."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import QuerySet
+
+from helpdesk.models import Tenant
+from tickets.models import Account, Customer, Message, Ticket, TicketEvent
+
+SEARCH_CONFIG = "english"
+
+
+def account_list(*, tenant: Tenant) -> QuerySet[Account]:
+    return Account.objects.filter(tenant=tenant)
+
+
+def customer_list(*, tenant: Tenant) -> QuerySet[Customer]:
+    return Customer.objects.filter(tenant=tenant)
+
+
+def ticket_list(*, tenant: Tenant) -> QuerySet[Ticket]:
+    """Tickets with what their list and detail views show, in a constant number of queries."""
+    return Ticket.objects.filter(tenant=tenant).select_related("requester").defer("search_vector")
+
+
+def ticket_get(*, tenant: Tenant, ticket_id: int) -> Ticket:
+    """Raises Ticket.DoesNotExist for a missing ticket and for another tenant's alike."""
+    return ticket_list(tenant=tenant).get(pk=ticket_id)
+
+
+def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
+    return queryset.filter(search_vector=SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch"))
+
+
+def message_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[Message]:
+    return Message.objects.filter(tenant=tenant, ticket=ticket).select_related("author__user")
+
+
+def event_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[TicketEvent]:
+    return TicketEvent.objects.filter(tenant=tenant, ticket=ticket)

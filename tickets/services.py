@@ -1,0 +1,436 @@
+"""Writes of the tickets app. Every state change writes its TicketEvent in the same transaction.
+
+`actor` is the helpdesk.auth.Principal acting (a user's membership or an API token), or None for the
+system itself (rules, sweeps, imports). Services know nothing of SLAs or escalation: the workflows in
+helpdesk/workflows.py call them, then the apps above, in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from helpdesk.auth import Principal
+from helpdesk.models import ROLE_RANK, Membership, Role, Team, Tenant
+from tickets import analysis
+from tickets.models import (
+    Account,
+    AuthorType,
+    Customer,
+    Message,
+    Outcome,
+    ResolutionAttempt,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+
+SYSTEM_LABEL = "system"
+SEARCH_CONFIG = "english"
+
+# Which status may follow which. Closed is final for edits: a closed ticket comes back only through a
+# new customer message or an explicit reopen (ticket_reopen), so a stray PATCH can't resurrect it.
+TRANSITIONS: dict[str, set[str]] = {
+    Status.NEW: {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
+    Status.OPEN: {Status.PENDING, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
+    Status.PENDING: {Status.OPEN, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
+    Status.ON_HOLD: {Status.OPEN, Status.PENDING, Status.SOLVED, Status.CLOSED},
+    Status.SOLVED: {Status.OPEN, Status.CLOSED},
+    Status.CLOSED: set(),
+}
+
+ERR_TRANSITION = "A ticket cannot go from {before} to {after}."
+ERR_VIP_CLOSE = "Closing a ticket of a VIP account needs a manager or admin."
+ERR_NOT_CLOSED = "Only a solved or closed ticket can be reopened."
+ERR_FOREIGN_ASSIGNEE = "No such agent in this tenant."
+
+
+class TicketError(Exception):
+    """A refused change. `code` is the API's error slug; `status` its HTTP status."""
+
+    def __init__(self, message: str, *, code: str = "invalid_transition", status: int = 409, field: str | None = None):
+        super().__init__(message)
+        self.code, self.status, self.field = code, status, field
+
+
+class AuthorityError(TicketError):
+    def __init__(self, message: str):
+        super().__init__(message, code="permission_denied", status=403)
+
+
+def _label(actor: Principal | None) -> str:
+    return str(actor) if actor is not None else SYSTEM_LABEL
+
+
+def _membership(actor: Principal | None) -> Membership | None:
+    return actor.membership if actor is not None else None
+
+
+def event_record(
+    *,
+    ticket: Ticket,
+    kind: str,
+    actor: Principal | None,
+    before: dict | None = None,
+    after: dict | None = None,
+    at: datetime | None = None,
+) -> TicketEvent:
+    return TicketEvent.objects.create(
+        tenant_id=ticket.tenant_id,
+        ticket=ticket,
+        kind=kind,
+        actor=_membership(actor),
+        actor_label=_label(actor),
+        before=before or {},
+        after=after or {},
+        created_at=at or timezone.now(),
+    )
+
+
+# --- accounts and customers ---------------------------------------------------------------------
+
+ACCOUNT_FIELDS = ("name", "plan", "vip", "annual_contract_value", "lifetime_value", "customer_since")
+CUSTOMER_FIELDS = ("email", "name", "phone", "account")
+
+
+def _jsonable(value):
+    if isinstance(value, Account | Customer | Membership | Team):
+        return value.pk
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value.__class__.__name__ == "Decimal":
+        return str(value)
+    return value
+
+
+@transaction.atomic
+def account_create(*, tenant: Tenant, **fields) -> Account:
+    return Account.objects.create(tenant=tenant, **fields)
+
+
+@transaction.atomic
+def account_update(*, account: Account, **changes) -> Account:
+    for name, value in changes.items():
+        setattr(account, name, value)
+    account.save(update_fields=[*changes, "updated_at"])
+    return account
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@transaction.atomic
+def customer_create(*, tenant: Tenant, email: str, **fields) -> Customer:
+    return Customer.objects.create(tenant=tenant, email=normalise_email(email), **fields)
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **changes) -> Customer:
+    if "email" in changes:
+        changes["email"] = normalise_email(changes["email"])
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    customer.save(update_fields=[*changes, "updated_at"])
+    return customer
+
+
+def customer_find_or_create(*, tenant: Tenant, email: str, name: str = "") -> Customer:
+    # get_or_create on the unique (tenant, email): two first tickets from one new address at the same
+    # moment end with one customer, not an IntegrityError.
+    customer, created = Customer.objects.get_or_create(
+        tenant=tenant, email=normalise_email(email), defaults={"name": name}
+    )
+    if not created and name and not customer.name:
+        customer.name = name
+        customer.save(update_fields=["name", "updated_at"])
+    return customer
+
+
+# --- tickets ------------------------------------------------------------------------------------
+
+
+def _search_append(ticket: Ticket, text: str, weight: str = "C") -> None:
+    # tsvector concatenation: adding a message costs its own length, not the whole thread's.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tickets_ticket SET search_vector = coalesce(search_vector, ''::tsvector) "
+            "|| setweight(to_tsvector(%s::regconfig, %s), %s) WHERE tenant_id = %s AND id = %s",
+            [SEARCH_CONFIG, text, weight, ticket.tenant_id, ticket.pk],
+        )
+
+
+@transaction.atomic
+def ticket_open(
+    *,
+    tenant: Tenant,
+    actor: Principal | None,
+    subject: str,
+    description: str,
+    requester_email: str,
+    requester_name: str = "",
+    priority: str = "normal",
+    channel: str = "api",
+    category: str = "",
+    tags: list[str] | None = None,
+    created_at: datetime | None = None,
+) -> Ticket:
+    at = created_at or timezone.now()
+    requester = customer_find_or_create(tenant=tenant, email=requester_email, name=requester_name)
+    ticket = Ticket.objects.create(
+        tenant=tenant,
+        subject=subject,
+        description=description,
+        requester=requester,
+        account_id=requester.account_id,
+        priority=priority,
+        channel=channel,
+        category=category,
+        tags=sorted(set(tags or [])),
+        sentiment=analysis.sentiment(f"{subject}. {description}"),
+        last_author_type=AuthorType.CUSTOMER,
+        last_customer_message_at=at,
+        created_at=at,
+        updated_at=at,
+    )
+    _search_append(ticket, subject, "A")
+    _search_append(ticket, description, "B")
+    event_record(
+        ticket=ticket,
+        kind="created",
+        actor=actor,
+        at=at,
+        after={
+            "subject": subject,
+            "priority": priority,
+            "channel": channel,
+            "category": category,
+            "requester": requester.email,
+        },
+    )
+    return ticket
+
+
+def _save(ticket: Ticket, fields: list[str], at: datetime) -> None:
+    ticket.updated_at = at
+    ticket.save(update_fields=[*fields, "updated_at"])
+
+
+def _set_status(ticket: Ticket, status: str, at: datetime) -> list[str]:
+    """Moves the status and its timestamps; returns the fields touched."""
+    ticket.status = status
+    if status == Status.SOLVED:
+        ticket.solved_at = at
+    elif status == Status.CLOSED:
+        ticket.closed_at = at
+        ticket.solved_at = ticket.solved_at or at
+    else:
+        ticket.solved_at = ticket.closed_at = None
+    return ["status", "solved_at", "closed_at"]
+
+
+def check_can_close(*, ticket: Ticket, actor: Principal | None) -> None:
+    """A VIP account's ticket closes only with a manager's (or admin's) sign-off."""
+    if actor is None or ticket.account_id is None:
+        return
+    vip = Account.objects.filter(pk=ticket.account_id, vip=True).exists()
+    if vip and ROLE_RANK[actor.role] < ROLE_RANK[Role.MANAGER]:
+        raise AuthorityError(ERR_VIP_CLOSE)
+
+
+@transaction.atomic
+def ticket_change_status(*, ticket: Ticket, actor: Principal | None, status: str, at: datetime | None = None) -> Ticket:
+    at = at or timezone.now()
+    before = ticket.status
+    if status == before:
+        return ticket
+    if status not in TRANSITIONS[before]:
+        raise TicketError(ERR_TRANSITION.format(before=before, after=status), field="status")
+    if status == Status.CLOSED:
+        check_can_close(ticket=ticket, actor=actor)
+    _save(ticket, _set_status(ticket, status, at), at)
+    event_record(
+        ticket=ticket, kind="status_changed", actor=actor, before={"status": before}, after={"status": status}, at=at
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_reopen(*, ticket: Ticket, actor: Principal | None, reason: str = "", at: datetime | None = None) -> Ticket:
+    at = at or timezone.now()
+    if ticket.status not in (Status.SOLVED, Status.CLOSED):
+        raise TicketError(ERR_NOT_CLOSED, field="status")
+    before = ticket.status
+    _save(ticket, _set_status(ticket, Status.OPEN, at), at)
+    event_record(
+        ticket=ticket,
+        kind="reopened",
+        actor=actor,
+        before={"status": before},
+        after={"status": Status.OPEN, "reason": reason},
+        at=at,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(
+    *,
+    ticket: Ticket,
+    actor: Principal | None,
+    assignee: Membership | None,
+    team: Team | None = None,
+    at: datetime | None = None,
+) -> Ticket:
+    """First assignment, or a lateral reassignment (same level, another person or team). Recorded as
+    `assigned` or `reassigned` — never as an escalation, which is vertical and lives in escalation/."""
+    at = at or timezone.now()
+    before = {"assignee": ticket.assignee_id, "team": ticket.team_id}
+    after = {"assignee": assignee.pk if assignee else None, "team": team.pk if team else None}
+    if before == after:
+        return ticket
+    kind = "reassigned" if before["assignee"] or before["team"] else "assigned"
+    ticket.assignee, ticket.team = assignee, team
+    _save(ticket, ["assignee", "team"], at)
+    event_record(ticket=ticket, kind=kind, actor=actor, before=before, after=after, at=at)
+    return ticket
+
+
+@transaction.atomic
+def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Ticket:
+    """PATCH: status, priority, assignee, team, tags, category — each change audited."""
+    at = timezone.now()
+    if "status" in changes:
+        ticket_change_status(ticket=ticket, actor=actor, status=changes.pop("status"), at=at)
+    if "assignee" in changes or "team" in changes:
+        assignee = changes.pop("assignee", ticket.assignee)
+        team = changes.pop("team", ticket.team)
+        ticket_assign(ticket=ticket, actor=actor, assignee=assignee, team=team, at=at)
+    if "tags" in changes:
+        changes["tags"] = sorted(set(changes["tags"]))
+    plain = {name: value for name, value in changes.items() if getattr(ticket, name) != value}
+    if plain:
+        before = {name: getattr(ticket, name) for name in plain}
+        for name, value in plain.items():
+            setattr(ticket, name, value)
+        _save(ticket, list(plain), at)
+        event_record(ticket=ticket, kind="updated", actor=actor, before=before, after=plain, at=at)
+    return ticket
+
+
+# --- conversation -------------------------------------------------------------------------------
+
+
+def _apply_customer_message(ticket: Ticket, message: Message, at: datetime, actor) -> list[str]:
+    fields = ["sentiment", "follow_up_count", "exchange_count", "last_author_type", "last_customer_message_at"]
+    ticket.sentiment = analysis.blend_sentiment(ticket.sentiment, message.sentiment)
+    # A follow-up is a customer message nobody has answered yet: the counter restarts at each agent reply.
+    ticket.follow_up_count += 1
+    if ticket.last_author_type == AuthorType.AGENT:
+        ticket.exchange_count += 1
+    ticket.last_author_type = AuthorType.CUSTOMER
+    ticket.last_customer_message_at = at
+    if ticket.status in (Status.PENDING, Status.SOLVED, Status.CLOSED):
+        before = ticket.status
+        fields += _set_status(ticket, Status.OPEN, at)
+        kind = "reopened" if before in (Status.SOLVED, Status.CLOSED) else "status_changed"
+        event_record(
+            ticket=ticket,
+            kind=kind,
+            actor=actor,
+            before={"status": before},
+            after={"status": Status.OPEN, "reason": "customer replied"},
+            at=at,
+        )
+    return fields
+
+
+def _apply_agent_reply(ticket: Ticket, at: datetime) -> list[str]:
+    fields = ["follow_up_count", "exchange_count", "last_author_type", "last_agent_reply_at", "first_response_at"]
+    ticket.follow_up_count = 0
+    if ticket.last_author_type == AuthorType.CUSTOMER:
+        ticket.exchange_count += 1
+    ticket.last_author_type = AuthorType.AGENT
+    ticket.last_agent_reply_at = at
+    ticket.first_response_at = ticket.first_response_at or at
+    if ticket.status == Status.NEW:
+        fields += _set_status(ticket, Status.OPEN, at)
+    return fields
+
+
+@transaction.atomic
+def message_post(
+    *,
+    ticket: Ticket,
+    actor: Principal | None,
+    body: str,
+    author_type: str,
+    internal: bool = False,
+    created_at: datetime | None = None,
+) -> Message:
+    """Stores a message and moves the ticket's conversation state (follow-ups, exchanges, sentiment,
+    first response, reopen on a customer reply). Internal notes change nothing but the thread."""
+    at = created_at or timezone.now()
+    is_customer = author_type == AuthorType.CUSTOMER
+    message = Message.objects.create(
+        tenant_id=ticket.tenant_id,
+        ticket=ticket,
+        author_type=author_type,
+        author=None if is_customer else _membership(actor),
+        body=body,
+        internal=internal and not is_customer,
+        sentiment=analysis.sentiment(body) if is_customer else None,
+        created_at=at,
+    )
+    fields: list[str] = []
+    if is_customer:
+        fields = _apply_customer_message(ticket, message, at, actor)
+    elif author_type == AuthorType.AGENT and not message.internal:
+        fields = _apply_agent_reply(ticket, at)
+    _save(ticket, fields, at)
+    _search_append(ticket, body)
+    event_record(
+        ticket=ticket,
+        kind="message_posted",
+        actor=actor,
+        at=at,
+        after={"message": message.pk, "author_type": author_type, "internal": message.internal},
+    )
+    return message
+
+
+@transaction.atomic
+def attempt_record(
+    *,
+    ticket: Ticket,
+    actor: Principal | None,
+    outcome: str,
+    tier: int,
+    note: str = "",
+    created_at: datetime | None = None,
+) -> ResolutionAttempt:
+    at = created_at or timezone.now()
+    attempt = ResolutionAttempt.objects.create(
+        tenant_id=ticket.tenant_id,
+        ticket=ticket,
+        tier=tier,
+        outcome=outcome,
+        note=note,
+        actor=_membership(actor),
+        created_at=at,
+    )
+    fields: list[str] = []
+    if outcome == Outcome.FAILED:
+        ticket.failed_attempt_count += 1
+        fields.append("failed_attempt_count")
+    _save(ticket, fields, at)
+    event_record(
+        ticket=ticket,
+        kind="attempt_recorded",
+        actor=actor,
+        at=at,
+        after={"attempt": attempt.pk, "outcome": outcome, "tier": tier},
+    )
+    return attempt
