@@ -20,11 +20,24 @@ class TenantViewSet(viewsets.GenericViewSet):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Rejects unknown fields on write: a typo in an integration should fail loudly, not be ignored."""
+    """Rejects unknown fields and numbers where text belongs: a typo or a type slip in an integration
+    should fail loudly, not be ignored or coerced."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
+            errors = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+            errors.update(_non_text_values(self.fields, data))
+            if errors:
+                raise exceptions.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+def _non_text_values(fields, data: dict) -> dict:
+    return {
+        name: ["Must be a string."]
+        for name, field in fields.items()
+        if isinstance(field, serializers.CharField)
+        and name in data
+        and data[name] is not None
+        and not isinstance(data[name], str)
+    }

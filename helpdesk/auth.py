@@ -64,11 +64,18 @@ def token_from_header(request) -> str | None:
     return key.strip()
 
 
-def _token_lookup(key: str) -> tuple[int, int] | None:
+def _token_lookup(key: str) -> ApiToken | None:
+    """The token's own row, read through the bypass function (only the columns the request needs)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT token_id, tenant_id FROM helpdesk_token_principal(%s)", [hash_token_key(key)])
+        cursor.execute(
+            "SELECT token_id, tenant_id, role, prefix, label, last_used_at FROM helpdesk_token_principal(%s)",
+            [hash_token_key(key)],
+        )
         row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+    if row is None:
+        return None
+    token_id, tenant_id, role, prefix, label, last_used_at = row
+    return ApiToken(id=token_id, tenant_id=tenant_id, role=role, prefix=prefix, label=label, last_used_at=last_used_at)
 
 
 def _user_tenants(user_id: int) -> list[int]:
@@ -77,13 +84,9 @@ def _user_tenants(user_id: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def resolve_token_tenant(request) -> tuple[Tenant, int] | None:
+def resolve_token(request) -> ApiToken | None:
     key = token_from_header(request)
-    found = _token_lookup(key) if key else None
-    if found is None:
-        return None
-    token_id, tenant_id = found
-    return Tenant.objects.get(pk=tenant_id), token_id
+    return _token_lookup(key) if key else None
 
 
 def resolve_session_tenant(request) -> Tenant | None:
@@ -98,9 +101,8 @@ def resolve_session_tenant(request) -> Tenant | None:
     return Tenant.objects.get(pk=tenant_id)
 
 
-def token_principal(*, tenant: Tenant, token_id: int) -> Principal:
-    """Inside the tenant: load the token and note its use (at most once a minute)."""
-    token = ApiToken.objects.get(pk=token_id)
+def token_principal(*, tenant: Tenant, token: ApiToken) -> Principal:
+    """Inside the tenant: note the token's use (at most once a minute)."""
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

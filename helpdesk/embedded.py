@@ -108,8 +108,9 @@ def _start_postgres():
         server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode="stop")
     except Exception as exc:  # pgserver raises bare exceptions with pg_ctl's output
         log = DATA_DIR / "pg" / "log"
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
         raise EmbeddedError(
-            f"embedded PostgreSQL did not start ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            f"embedded PostgreSQL did not start ({exc.__class__.__name__}: {first_line}). "
             f"See {log}. If a crashed run left it locked, stop stray 'postgres' processes "
             f"(pkill -f '{DATA_DIR / 'pg'}') and remove {DATA_DIR / 'pg' / 'postmaster.pid'}."
         ) from None

@@ -1,6 +1,7 @@
 """Runs every authenticated request inside its tenant (see helpdesk/tenancy.py)."""
 
-from helpdesk.auth import membership_principal, resolve_session_tenant, resolve_token_tenant, token_principal
+from helpdesk.auth import membership_principal, resolve_session_tenant, resolve_token, token_principal
+from helpdesk.models import Tenant
 from helpdesk.tenancy import tenant_context
 
 
@@ -10,11 +11,11 @@ class TenantMiddleware:
 
     def __call__(self, request):
         request.principal = None
-        token_hit = resolve_token_tenant(request)
-        if token_hit is not None:
-            tenant, token_id = token_hit
+        token = resolve_token(request)
+        if token is not None:
+            tenant = Tenant.objects.get(pk=token.tenant_id)
             with tenant_context(tenant):
-                request.principal = token_principal(tenant=tenant, token_id=token_id)
+                request.principal = token_principal(tenant=tenant, token=token)
                 return self.get_response(request)
         tenant = resolve_session_tenant(request)
         if tenant is not None:

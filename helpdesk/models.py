@@ -105,3 +105,18 @@ class ApiToken(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.role}{', revoked' if self.revoked_at else ''})"
+
+
+class IdempotencyKey(TenantModel):
+    """A POST's Idempotency-Key and the response it got, replayed for 24 h (see helpdesk/idempotency.py)."""
+
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    response_body = models.BinaryField(default=b"")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotencykey_unique_per_tenant")]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="idempotencykey_tenant_created")]

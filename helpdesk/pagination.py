@@ -27,3 +27,10 @@ class CursorPagination(pagination.CursorPagination):
                 {"page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]},
             )
         return size
+
+
+class ThreadPagination(CursorPagination):
+    """Conversation and audit lists read oldest first, like the thread they are."""
+
+    ordering = ("created_at", "id")
+    page_size = 100

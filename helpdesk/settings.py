@@ -50,6 +50,7 @@ MIDDLEWARE = [
     # After authentication: resolves the principal (session membership or API token) and runs the
     # rest of the request inside its tenant (contextvar + SET LOCAL app.tenant_id).
     "helpdesk.middleware.TenantMiddleware",
+    "helpdesk.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -169,7 +170,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
-    "DESCRIPTION": "Multi-tenant helpdesk: tickets, SLAs, escalations, calls. Token auth: `Authorization: Token <key>`.",
+    "DESCRIPTION": (
+        "Multi-tenant helpdesk: tickets, SLAs, escalations, calls. Token auth: `Authorization: Token <key>`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

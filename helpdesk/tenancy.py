@@ -54,13 +54,15 @@ def _set_db_tenant(tenant_id: int | None) -> str | None:
 def tenant_context(tenant: Tenant):
     """Run the block as `tenant`: in one transaction, with the RLS setting and the context variable set."""
     token = _current_tenant.set(tenant)
+    nested = connection.in_atomic_block
     try:
         with transaction.atomic():
             previous = _set_db_tenant(tenant.pk)
             yield tenant
-            # Restore on the way out: SET LOCAL lasts until the outermost transaction ends, so a
-            # nested context (or a test's wrapping transaction) would otherwise keep our tenant.
-            _set_db_tenant(int(previous) if previous else None)
+            if nested:
+                # SET LOCAL lasts until the outermost transaction ends, so inside another transaction
+                # (a nested context, a test's wrapper) restore the outer value on the way out.
+                _set_db_tenant(int(previous) if previous else None)
     finally:
         _current_tenant.reset(token)
 

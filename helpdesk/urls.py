@@ -7,9 +7,13 @@ from rest_framework.routers import DefaultRouter
 from helpdesk import views
 from helpdesk.api_tenancy import TeamViewSet, me
 from helpdesk.health import healthz
+from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.register("teams", TeamViewSet, basename="team")
+router.register("accounts", AccountViewSet, basename="account")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("tickets", TicketViewSet, basename="ticket")
 
 api_v1 = [
     path("me/", me, name="me"),

@@ -11,9 +11,10 @@ from helpdesk.rls import enable_tenant_rls
 
 TOKEN_FN = """
 CREATE OR REPLACE FUNCTION helpdesk_token_principal(p_key_hash text)
-RETURNS TABLE(token_id bigint, tenant_id bigint)
+RETURNS TABLE(token_id bigint, tenant_id bigint, role varchar, prefix varchar, label varchar,
+              last_used_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT t.id, t.tenant_id FROM helpdesk_apitoken t
+    SELECT t.id, t.tenant_id, t.role, t.prefix, t.label, t.last_used_at FROM helpdesk_apitoken t
     WHERE t.key_hash = p_key_hash AND t.revoked_at IS NULL
 $$;
 REVOKE ALL ON FUNCTION helpdesk_token_principal(text) FROM PUBLIC;

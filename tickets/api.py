@@ -1,0 +1,355 @@
+"""REST API of the tickets app: /accounts/, /customers/, /tickets/ (+ messages, attempts, events).
+
+Each view validates with an input serializer, calls one service or selector, and answers with an
+output serializer. Objects are looked up inside the caller's tenant, so another tenant's id is a 404.
+"""
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from helpdesk import workflows
+from helpdesk.api import StrictSerializer, TenantViewSet
+from helpdesk.errors import ApiError
+from helpdesk.fields import AwareDateTimeField, TenantPrimaryKeyRelatedField
+from helpdesk.models import Membership, Role, Team
+from helpdesk.pagination import ThreadPagination
+from tickets import selectors, services
+from tickets.filters import TicketFilter
+from tickets.models import (
+    Account,
+    AuthorType,
+    Channel,
+    Customer,
+    Message,
+    Outcome,
+    Plan,
+    Priority,
+    ResolutionAttempt,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+
+MAX_TEXT = 100_000
+MAX_TAGS = 50
+ERR_EMAIL_TAKEN = "A customer with this email already exists."
+ERR_CREATED_AT_ROLE = "Only admin tokens may set created_at."
+
+
+def _raise_ticket_error(exc: services.TicketError):
+    fields = {exc.field: [str(exc)]} if exc.field else {}
+    raise ApiError(exc.status, exc.code, str(exc), fields) from None
+
+
+# --- accounts -----------------------------------------------------------------------------------
+
+
+class AccountInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    plan = serializers.ChoiceField(choices=Plan.choices, default=Plan.STANDARD)
+    vip = serializers.BooleanField(default=False)
+    annual_contract_value = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, default=0)
+    lifetime_value = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, default=0)
+    customer_since = serializers.DateField(required=False, allow_null=True)
+
+
+class AccountOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "name",
+            "plan",
+            "vip",
+            "annual_contract_value",
+            "lifetime_value",
+            "customer_since",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class _WriteMixin:
+    """Create with POST, update with PUT (whole) or PATCH (partial), all through services."""
+
+    input_serializer: type[serializers.Serializer]
+    output_serializer: type[serializers.Serializer]
+
+    def _input(self, request, *, partial=False):
+        serializer = self.input_serializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def retrieve(self, request, pk=None):
+        return Response(self.output_serializer(self.get_object()).data)
+
+    def update(self, request, pk=None):
+        instance = self.get_object()
+        data = self._input(request, partial=request.method == "PATCH")
+        return Response(self.output_serializer(self._update(instance, data)).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk)
+
+
+class AccountViewSet(_WriteMixin, mixins.ListModelMixin, TenantViewSet):
+    """Customer organisations: plan, VIP flag and contract value drive SLAs and escalation."""
+
+    selector = staticmethod(selectors.account_list)
+    serializer_class = AccountOutput
+    input_serializer = AccountInput
+    output_serializer = AccountOutput
+    write_role = Role.MANAGER
+    filterset_fields = {"plan": ["exact"], "vip": ["exact"], "name": ["exact", "icontains"]}
+    ordering_fields = ["created_at", "name", "annual_contract_value"]
+
+    @extend_schema(request=AccountInput, responses={201: AccountOutput})
+    def create(self, request):
+        account = services.account_create(tenant=request.user.tenant, **self._input(request))
+        return Response(AccountOutput(account).data, status=status.HTTP_201_CREATED)
+
+    def _update(self, account, data):
+        return services.account_update(account=account, **data)
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+
+class CustomerInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    account = TenantPrimaryKeyRelatedField(model=Account, required=False, allow_null=True, default=None)
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "email", "name", "phone", "account", "created_at", "updated_at"]
+
+
+def _email_conflict():
+    raise ApiError(409, "conflict", ERR_EMAIL_TAKEN, {"email": [ERR_EMAIL_TAKEN]}) from None
+
+
+class CustomerViewSet(_WriteMixin, mixins.ListModelMixin, TenantViewSet):
+    """The people who write in. Email is unique per tenant (case-insensitive)."""
+
+    selector = staticmethod(selectors.customer_list)
+    serializer_class = CustomerOutput
+    input_serializer = CustomerInput
+    output_serializer = CustomerOutput
+    filterset_fields = {"email": ["exact"], "account": ["exact"], "name": ["icontains"]}
+    ordering_fields = ["created_at", "email", "name"]
+
+    @extend_schema(request=CustomerInput, responses={201: CustomerOutput})
+    def create(self, request):
+        data = self._input(request)
+        try:
+            with transaction.atomic():
+                customer = services.customer_create(tenant=request.user.tenant, **data)
+        except IntegrityError:
+            _email_conflict()
+        return Response(CustomerOutput(customer).data, status=status.HTTP_201_CREATED)
+
+    def _update(self, customer, data):
+        try:
+            with transaction.atomic():
+                return services.customer_update(customer=customer, **data)
+        except IntegrityError:
+            _email_conflict()
+
+
+# --- tickets ------------------------------------------------------------------------------------
+
+
+class RequesterInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class TicketCreateInput(StrictSerializer):
+    subject = serializers.CharField(max_length=500)
+    description = serializers.CharField(max_length=MAX_TEXT)
+    requester = RequesterInput()
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
+    category = serializers.SlugField(max_length=50, required=False, allow_blank=True, default="")
+    tags = serializers.ListField(child=serializers.SlugField(max_length=50), max_length=MAX_TAGS, default=list)
+    created_at = AwareDateTimeField(required=False)
+
+
+class TicketUpdateInput(StrictSerializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    assignee = TenantPrimaryKeyRelatedField(model=Membership, required=False, allow_null=True)
+    team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.SlugField(max_length=50), max_length=MAX_TAGS, required=False)
+    category = serializers.SlugField(max_length=50, required=False, allow_blank=True)
+
+
+class RequesterOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = ["id", "email", "name"]
+
+
+class TicketOutput(serializers.ModelSerializer):
+    requester = RequesterOutput()
+    sla = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "subject",
+            "description",
+            "requester",
+            "priority",
+            "channel",
+            "category",
+            "tags",
+            "status",
+            "tier",
+            "assignee",
+            "team",
+            "account",
+            "sentiment",
+            "escalated",
+            "escalation_count",
+            "follow_up_count",
+            "sla",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_sla(self, ticket) -> list[dict]:
+        # SLA timers arrive with the SLA engine (issue 4); until then a ticket has none.
+        return []
+
+
+class MessageInput(StrictSerializer):
+    body = serializers.CharField(max_length=MAX_TEXT)
+    author_type = serializers.ChoiceField(choices=[AuthorType.CUSTOMER, AuthorType.AGENT], default=AuthorType.AGENT)
+    internal = serializers.BooleanField(default=False)
+
+
+class MessageOutput(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "ticket", "author_type", "author", "body", "internal", "sentiment", "created_at"]
+
+    def get_author(self, message) -> str | None:
+        return message.author.user.get_username() if message.author else None
+
+
+class AttemptInput(StrictSerializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    tier = serializers.IntegerField(min_value=0, max_value=3)
+    note = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+
+
+class AttemptOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ResolutionAttempt
+        fields = ["id", "ticket", "tier", "outcome", "note", "actor", "created_at"]
+
+
+class EventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = TicketEvent
+        fields = ["id", "ticket", "kind", "actor", "actor_label", "before", "after", "created_at"]
+
+
+class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
+    """Tickets, their conversation, resolution attempts and audit trail."""
+
+    selector = staticmethod(selectors.ticket_list)
+    serializer_class = TicketOutput
+    filterset_class = TicketFilter
+    ordering_fields = ["created_at", "updated_at", "id"]
+
+    @extend_schema(request=TicketCreateInput, responses={201: TicketOutput})
+    def create(self, request):
+        data = _validated(TicketCreateInput, request.data)
+        if "created_at" in data and not request.user.has_role(Role.ADMIN):
+            raise ApiError(403, "permission_denied", ERR_CREATED_AT_ROLE, {"created_at": [ERR_CREATED_AT_ROLE]})
+        requester = data.pop("requester")
+        ticket = workflows.ticket_open(
+            tenant=request.user.tenant,
+            actor=request.user,
+            requester_email=requester["email"],
+            requester_name=requester["name"],
+            **data,
+        )
+        return Response(
+            TicketOutput(selectors.ticket_get(tenant=request.user.tenant, ticket_id=ticket.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    def retrieve(self, request, pk=None):
+        return Response(TicketOutput(self.get_object()).data)
+
+    @extend_schema(request=TicketUpdateInput, responses={200: TicketOutput})
+    def partial_update(self, request, pk=None):
+        ticket = self.get_object()
+        changes = _validated(TicketUpdateInput, request.data)
+        try:
+            services.ticket_update(ticket=ticket, actor=request.user, **changes)
+        except services.TicketError as exc:
+            _raise_ticket_error(exc)
+        return Response(TicketOutput(selectors.ticket_get(tenant=request.user.tenant, ticket_id=ticket.pk)).data)
+
+    @extend_schema(request=None, responses={200: TicketOutput})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """Explicitly reopen a solved or closed ticket."""
+        ticket = self.get_object()
+        try:
+            services.ticket_reopen(ticket=ticket, actor=request.user, reason=str(request.data.get("reason", ""))[:500])
+        except services.TicketError as exc:
+            _raise_ticket_error(exc)
+        return Response(TicketOutput(selectors.ticket_get(tenant=request.user.tenant, ticket_id=ticket.pk)).data)
+
+    @extend_schema(methods=["GET"], responses={200: MessageOutput(many=True)})
+    @extend_schema(methods=["POST"], request=MessageInput, responses={201: MessageOutput})
+    @action(detail=True, methods=["get", "post"], pagination_class=ThreadPagination)
+    def messages(self, request, pk=None):
+        ticket = self.get_object()
+        if request.method == "GET":
+            return self._thread(selectors.message_list(tenant=request.user.tenant, ticket=ticket), MessageOutput)
+        data = _validated(MessageInput, request.data)
+        message = workflows.message_receive(ticket=ticket, actor=request.user, **data)
+        return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["GET"], responses={200: AttemptOutput(many=True)})
+    @extend_schema(methods=["POST"], request=AttemptInput, responses={201: AttemptOutput})
+    @action(detail=True, methods=["get", "post"], pagination_class=ThreadPagination)
+    def attempts(self, request, pk=None):
+        ticket = self.get_object()
+        if request.method == "GET":
+            return self._thread(ResolutionAttempt.objects.filter(ticket=ticket), AttemptOutput)
+        attempt = services.attempt_record(ticket=ticket, actor=request.user, **_validated(AttemptInput, request.data))
+        return Response(AttemptOutput(attempt).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: EventOutput(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=ThreadPagination)
+    def events(self, request, pk=None):
+        ticket = self.get_object()
+        return self._thread(selectors.event_list(tenant=request.user.tenant, ticket=ticket), EventOutput)
+
+    def _thread(self, queryset, serializer):
+        paginator = ThreadPagination()
+        page = paginator.paginate_queryset(queryset, self.request, view=None)
+        return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

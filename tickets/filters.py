@@ -1,0 +1,41 @@
+"""Query-parameter filters of the tickets API (django-filter). Names are fixed by API.md."""
+
+import django_filters as filters
+
+from helpdesk.models import Membership, Team
+from tickets.models import Channel, Customer, Priority, Status, Ticket
+from tickets.selectors import ticket_search
+
+
+class TenantModelChoiceFilter(filters.ModelChoiceFilter):
+    """Choices come from the tenant-scoped manager at request time, never another tenant's rows."""
+
+    def __init__(self, *args, model, **kwargs):
+        kwargs.setdefault("queryset", lambda request: model.objects.all())
+        super().__init__(*args, **kwargs)
+
+
+class TicketFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=Status.choices)
+    priority = filters.MultipleChoiceFilter(choices=Priority.choices)
+    channel = filters.MultipleChoiceFilter(choices=Channel.choices)
+    tier = filters.NumberFilter()
+    team = TenantModelChoiceFilter(model=Team)
+    assignee = TenantModelChoiceFilter(model=Membership)
+    requester = TenantModelChoiceFilter(model=Customer)
+    category = filters.CharFilter()
+    tag = filters.CharFilter(field_name="tags", lookup_expr="contains", method="filter_tag")
+    escalated = filters.BooleanFilter()
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    q = filters.CharFilter(method="filter_q", max_length=500)
+
+    class Meta:
+        model = Ticket
+        fields = []
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(tags__contains=[value])
+
+    def filter_q(self, queryset, name, value):
+        return ticket_search(queryset, value) if value.strip() else queryset
