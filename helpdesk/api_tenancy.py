@@ -1,5 +1,7 @@
 """API of the tenancy objects: /me/, /teams/ (read for every member; teams are managed in admin)."""
 
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import mixins, serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
@@ -7,6 +9,7 @@ from rest_framework.response import Response
 from helpdesk.api import TenantViewSet
 from helpdesk.models import Team
 from helpdesk.selectors import team_list
+from helpdesk.tenancy import introspection_only
 
 
 class TeamOutput(serializers.ModelSerializer):
@@ -22,6 +25,14 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     filterset_fields = ["tier"]
 
 
+class MeOutput(serializers.Serializer):
+    tenant = serializers.DictField()
+    role = serializers.CharField()
+    user = serializers.CharField(allow_null=True)
+    token = serializers.CharField(allow_null=True, help_text="the token's prefix")
+
+
+@extend_schema(responses={200: MeOutput})
 @api_view(["GET"])
 def me(request):
     """Who the API thinks you are: tenant and role of the token (or session)."""
@@ -38,3 +49,14 @@ def me(request):
             "token": principal.token.prefix if principal.token else None,
         }
     )
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document. django-filter builds (never runs) tenant querysets while describing
+    filters, so generation happens in an introspection-only tenant context."""
+
+    schema = None  # not an operation of the API it describes
+
+    def get(self, request, *args, **kwargs):
+        with introspection_only():
+            return super().get(request, *args, **kwargs)

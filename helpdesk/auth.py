@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.db import connection
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from helpdesk.models import ROLE_RANK, ApiToken, Membership, Tenant
@@ -140,3 +141,24 @@ class SessionPrincipalAuthentication(authentication.SessionAuthentication):
             return None
         self.enforce_csrf(request)
         return principal, None
+
+
+class TokenSchema(OpenApiAuthenticationExtension):
+    target_class = TokenPrincipalAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` — create one with `manage.py create_api_token SLUG`.",
+        }
+
+
+class SessionSchema(OpenApiAuthenticationExtension):
+    target_class = SessionPrincipalAuthentication
+    name = "sessionAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

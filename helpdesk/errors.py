@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 
 # One slug per DRF exception class, so integrations can branch on `code` rather than on text.
@@ -72,3 +72,27 @@ def error_response(status_code: int, code: str, message: str, fields: dict | Non
     from rest_framework.response import Response
 
     return Response({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status_code)
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """404 outside DRF's views (an unknown URL): the API keeps its error shape, the UI its page."""
+    from django.views.defaults import page_not_found
+
+    if _is_api(request):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found.", "fields": {}}}, status=404)
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    from django.views.defaults import server_error as html_server_error
+
+    if _is_api(request):
+        return JsonResponse(
+            {"error": {"code": "server_error", "message": "Something went wrong on our side.", "fields": {}}},
+            status=500,
+        )
+    return html_server_error(request)

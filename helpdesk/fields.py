@@ -1,8 +1,24 @@
 """Serializer fields shared by the apps' API modules."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+SLUG_OR_BLANK = r"^[-a-zA-Z0-9_]*$"
 
+
+def slug_or_blank(**kwargs) -> serializers.RegexField:
+    """A slug, or nothing: (DRF's SlugField documents a pattern that the empty default breaks)."""
+    return serializers.RegexField(
+        SLUG_OR_BLANK,
+        max_length=50,
+        allow_blank=True,
+        error_messages={"invalid": "Use letters, numbers, hyphens or underscores."},
+        **kwargs,
+    )
+
+
+@extend_schema_field(OpenApiTypes.INT)
 class TenantPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A reference to another object by id, looked up *inside* the caller's tenant at validation time:
     an id of another tenant is indistinguishable from one that does not exist."""

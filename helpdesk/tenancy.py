@@ -67,6 +67,19 @@ def tenant_context(tenant: Tenant):
         _current_tenant.reset(token)
 
 
+@contextmanager
+def introspection_only():
+    """For code that builds querysets to describe them, never to run them (the OpenAPI generator):
+    a tenant id no tenant has, so anything that does run returns nothing."""
+    from helpdesk.models import Tenant
+
+    token = _current_tenant.set(Tenant(pk=0, slug="-introspection-"))
+    try:
+        yield
+    finally:
+        _current_tenant.reset(token)
+
+
 class TenantQuerySet(models.QuerySet):
     pass
 
@@ -76,6 +89,10 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
 
     def get_queryset(self):
         return super().get_queryset().filter(tenant_id=current_tenant().pk)
+
+    def none(self):
+        # An empty queryset reveals nothing, so it needs no tenant (schema generation asks for one).
+        return self._queryset_class(model=self.model, using=self._db).none()
 
 
 class TenantModel(models.Model):

@@ -1,15 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from helpdesk import views
-from helpdesk.api_tenancy import TeamViewSet, me
+from helpdesk.api_tenancy import SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
 from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
-router = DefaultRouter(trailing_slash=True)
+# Path converters (not regexes): ids are typed in the schema, and /tickets/abc/ is a plain 404.
+router = DefaultRouter(trailing_slash=True, use_regex_path=False)
 router.register("teams", TeamViewSet, basename="team")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("customers", CustomerViewSet, basename="customer")
@@ -23,10 +24,13 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
 ]
+
+handler404 = "helpdesk.errors.not_found"
+handler500 = "helpdesk.errors.server_error"

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet
 from helpdesk.errors import ApiError
-from helpdesk.fields import AwareDateTimeField, TenantPrimaryKeyRelatedField
+from helpdesk.fields import AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.models import Membership, Role, Team
 from helpdesk.pagination import ThreadPagination
 from tickets import selectors, services
@@ -177,7 +177,7 @@ class TicketCreateInput(StrictSerializer):
     requester = RequesterInput()
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
-    category = serializers.SlugField(max_length=50, required=False, allow_blank=True, default="")
+    category = slug_or_blank(required=False, default="")
     tags = serializers.ListField(child=serializers.SlugField(max_length=50), max_length=MAX_TAGS, default=list)
     created_at = AwareDateTimeField(required=False)
 
@@ -188,7 +188,7 @@ class TicketUpdateInput(StrictSerializer):
     assignee = TenantPrimaryKeyRelatedField(model=Membership, required=False, allow_null=True)
     team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.SlugField(max_length=50), max_length=MAX_TAGS, required=False)
-    category = serializers.SlugField(max_length=50, required=False, allow_blank=True)
+    category = slug_or_blank(required=False)
 
 
 class RequesterOutput(serializers.ModelSerializer):

@@ -67,9 +67,12 @@ def test_it_restores_the_outer_tenant_after_a_nested_context(two_teams, tenant_a
 
 
 def test_it_rejects_writing_a_row_into_another_tenant(tenant_a, tenant_b):
-    with tenant_context(tenant_a), pytest.raises(ProgrammingError, match="row-level security"):
-        with transaction.atomic():
-            Team.unscoped.create(tenant=tenant_b, name="smuggled")
+    with (
+        tenant_context(tenant_a),
+        pytest.raises(ProgrammingError, match="row-level security"),
+        transaction.atomic(),
+    ):
+        Team.unscoped.create(tenant=tenant_b, name="smuggled")
     with tenant_context(tenant_b):
         assert Team.objects.count() == 0
 
