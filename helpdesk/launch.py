@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from helpdesk.embedded import BASE_DIR, EmbeddedError, ensure_services
+from helpdesk.embedded import BASE_DIR, DATA_DIR, EmbeddedError, ensure_services
 
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -70,7 +70,7 @@ def _children(host: str, port: int) -> dict[str, subprocess.Popen]:
         "--loglevel",
         "INFO",
         "--schedule",
-        str(BASE_DIR / ".data" / "celerybeat-schedule"),
+        str(DATA_DIR / "celerybeat-schedule"),
     ]
     # Each child in its own process group, so Ctrl-C reaches us once and we stop them in order.
     start = lambda argv: subprocess.Popen(argv, cwd=BASE_DIR, start_new_session=True)  # noqa: E731

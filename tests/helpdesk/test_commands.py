@@ -1,0 +1,81 @@
+"""The bootstrap commands of API.md: create_tenant, create_api_token, sweep, seed_demo."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from helpdesk.models import ApiToken, Membership, Team, Tenant
+from helpdesk.tenancy import tenant_context
+from tickets.models import Account, Message, Ticket
+
+
+def _run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_it_creates_a_tenant(db):
+    out, _ = _run("create_tenant", "initech", "--name", "Initech", "--timezone", "America/Chicago")
+    tenant = Tenant.objects.get(slug="initech")
+    assert (tenant.name, tenant.timezone) == ("Initech", "America/Chicago")
+    assert "initech" in out
+
+
+def test_it_refuses_a_duplicate_tenant(db):
+    _run("create_tenant", "initech", "--name", "Initech")
+    with pytest.raises(CommandError, match="already exists"):
+        _run("create_tenant", "initech", "--name", "Again")
+
+
+def test_it_refuses_an_unknown_timezone(db):
+    with pytest.raises(CommandError, match="timezone"):
+        _run("create_tenant", "initech", "--name", "Initech", "--timezone", "Mars/Olympus")
+    assert not Tenant.objects.filter(slug="initech").exists()
+
+
+def test_it_prints_a_working_token_on_the_last_line(db):
+    _run("create_tenant", "initech", "--name", "Initech")
+    out, _ = _run("create_api_token", "initech", "--role", "manager", "--name", "zapier")
+    key = out.strip().splitlines()[-1]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    body = client.get("/api/v1/me/").json()
+    assert body["tenant"]["slug"] == "initech"
+    assert body["role"] == "manager"
+    with tenant_context(Tenant.objects.get(slug="initech")):
+        assert ApiToken.objects.get().label == "zapier"
+
+
+def test_it_refuses_a_token_for_an_unknown_tenant(db):
+    with pytest.raises(CommandError, match="no tenant"):
+        _run("create_api_token", "nope")
+
+
+def test_it_sweeps_and_reports_as_json(db):
+    _run("create_tenant", "initech", "--name", "Initech")
+    out, _ = _run("sweep")
+    report = json.loads(out)
+    assert report["tenants"] == 1
+
+
+def test_it_seeds_a_demo_tenant_once(db):
+    out, _ = _run("seed_demo", "--tickets", "30")
+    assert "seeded tenant demo" in out
+    tenant = Tenant.objects.get(slug="demo")
+    with tenant_context(tenant):
+        roles = set(Membership.objects.values_list("role", flat=True))
+        tiers = set(Membership.objects.values_list("tier", flat=True))
+        assert roles == {"agent", "manager", "admin"}
+        assert tiers == {0, 1, 2, 3}
+        assert Team.objects.filter(skills__contains=["billing"]).exists()
+        assert Account.objects.filter(vip=True, plan="enterprise").exists()
+        assert Ticket.objects.count() == 30
+        assert Message.objects.count() > 0
+    again, _ = _run("seed_demo", "--if-empty")
+    assert "not seeding again" in again
+    with tenant_context(tenant):
+        assert Ticket.objects.count() == 30

@@ -1,0 +1,95 @@
+"""`make run`'s launcher from a fresh state: healthy within the budget, Ctrl-C stops everything,
+a second start keeps the seeded data."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.integration.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+START_BUDGET_S = 90
+
+
+def _launch(env, port):
+    return subprocess.Popen(
+        [sys.executable, "-m", "helpdesk.launch"],
+        cwd=ROOT,
+        env={**env, "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _health(port) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+def _wait_healthy(process, port) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < START_BUDGET_S:
+        assert process.poll() is None, process.stdout.read()
+        if _health(port) is not None:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise AssertionError("not healthy within the budget")
+
+
+def _interrupt(process) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    return output
+
+
+def test_it_starts_stops_and_keeps_its_data(embedded_env, data_dir, free_port):
+    first = _launch(embedded_env, free_port)
+    try:
+        _wait_healthy(first, free_port)
+        assert _health(free_port) == {"status": "ok", "db": "ok", "redis": "ok"}
+    finally:
+        output = _interrupt(first)
+    assert first.returncode == 0, output
+    assert "seeded tenant demo" in output
+    assert "Helpdesk is running at" in output and "maya" in output
+    assert _health(free_port) is None
+
+    second = _launch(embedded_env, free_port)
+    try:
+        _wait_healthy(second, free_port)
+    finally:
+        output = _interrupt(second)
+    assert "demo tenant present; not seeding again" in output
+    leftovers = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True).stdout
+    assert leftovers.strip() == ""
+
+
+def test_it_explains_a_port_in_use(embedded_env, free_port):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", free_port))
+        holder.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "helpdesk.launch"],
+            cwd=ROOT,
+            env={**embedded_env, "PORT": str(free_port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {free_port} on 127.0.0.1 is in use" in result.stderr
+    assert f"PORT={free_port + 1} make run" in result.stderr
+    assert "Traceback" not in result.stderr

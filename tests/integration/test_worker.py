@@ -1,0 +1,71 @@
+"""A real Celery worker consumes the sweep through Redis and runs it against the database."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from helpdesk.celery import app
+from helpdesk.services import tenant_create
+from tests.integration.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _database_url() -> str:
+    settings = connection.settings_dict
+    host = settings["HOST"] or "localhost"
+    if host.startswith("/"):
+        from urllib.parse import quote
+
+        host = quote(host, safe="")
+    port = f":{settings['PORT']}" if settings["PORT"] else ""
+    return f"postgres://{settings['USER']}@{host}{port}/{settings['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_runs_the_sweep_sent_through_the_broker():
+    tenant_create(slug="acme", name="Acme")
+    tenant_create(slug="globex", name="Globex")
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": _database_url()}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "helpdesk",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        app.send_task("helpdesk.sweep", queue=queue)
+        deadline, seen = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and "succeeded" not in seen:
+            line = worker.stdout.readline()
+            assert line or worker.poll() is None, seen
+            seen += line
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert "sweep done: {'tenants': 2" in seen
+    assert "Task helpdesk.sweep" in seen and "succeeded" in seen
