@@ -114,7 +114,8 @@ def _banner(url: str) -> str:
   Demo logins (tenant "demo", password "demo-pass-123" for all):
     admin    ada       (admin)
     manager  maya      (manager)
-    agents   tom (tier 1), tina (tier 1), sam (tier 2, billing), eli (tier 3, engineering)
+    agents   tom (tier 1), tina (tier 1), sam (tier 2, billing), eli (tier 3, engineering),
+             lea (tier 2, legal), bo (tier 0, self-service bot)
 
   An API token:  .venv/bin/python manage.py create_api_token demo --role manager
   Stop with Ctrl-C (the data in .data/ is kept).

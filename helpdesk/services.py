@@ -53,7 +53,9 @@ def membership_create(
         user, created = user_model.objects.get_or_create(
             username=username, defaults={"email": email, "first_name": first_name, "last_name": last_name}
         )
-        if created or password is not None:
+        # An existing user (a seat in another tenant) keeps their credentials: giving someone a seat
+        # here must never be a way to reset a password they use elsewhere.
+        if created:
             user.set_password(password) if password else user.set_unusable_password()
             user.save(update_fields=["password"])
         return Membership.objects.create(

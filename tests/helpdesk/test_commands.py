@@ -79,3 +79,15 @@ def test_it_seeds_a_demo_tenant_once(db):
     assert "not seeding again" in again
     with tenant_context(tenant):
         assert Ticket.objects.count() == 30
+
+
+def test_a_seat_in_a_second_tenant_keeps_the_users_password(db):
+    from django.contrib.auth import authenticate
+
+    from helpdesk.services import membership_create, tenant_create
+
+    acme, globex = tenant_create(slug="acme", name="Acme"), tenant_create(slug="globex", name="Globex")
+    membership_create(tenant=acme, username="dana", password="original-pass-1!")
+    membership_create(tenant=globex, username="dana", password="attacker-choice-1!")
+    assert authenticate(username="dana", password="original-pass-1!") is not None
+    assert authenticate(username="dana", password="attacker-choice-1!") is None
