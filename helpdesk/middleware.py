@@ -1,5 +1,7 @@
 """Runs every authenticated request inside its tenant (see helpdesk/tenancy.py)."""
 
+from django.db import transaction
+
 from helpdesk.auth import membership_principal, resolve_session_tenant, resolve_token, token_principal
 from helpdesk.models import Tenant
 from helpdesk.tenancy import tenant_context
@@ -16,10 +18,19 @@ class TenantMiddleware:
             tenant = Tenant.objects.get(pk=token.tenant_id)
             with tenant_context(tenant):
                 request.principal = token_principal(tenant=tenant, token=token)
-                return self.get_response(request)
+                return _respond(self.get_response, request)
         tenant = resolve_session_tenant(request)
         if tenant is not None:
             with tenant_context(tenant):
                 request.principal = membership_principal(tenant=tenant, user=request.user)
-                return self.get_response(request)
+                return _respond(self.get_response, request)
         return self.get_response(request)
+
+
+def _respond(get_response, request):
+    response = get_response(request)
+    if response.status_code >= 500:
+        # Django turns a view's exception into a 500 response before it reaches us; without this the
+        # request's transaction would commit whatever the failed view had written so far.
+        transaction.set_rollback(True)
+    return response

@@ -120,3 +120,26 @@ class IdempotencyKey(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotencykey_unique_per_tenant")]
         indexes = [models.Index(fields=["tenant", "created_at"], name="idempotencykey_tenant_created")]
+
+
+class OutboxEvent(TenantModel):
+    """Something that must leave the system (webhook, notification), written in the same transaction as
+    the change that caused it. The dedupe key makes emitting idempotent: a sweep that runs twice, or two
+    sweeps at once, produce one event. Delivery to destinations is the notifications issue's job."""
+
+    type = models.CharField(max_length=64)
+    dedupe_key = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "dedupe_key"], name="outboxevent_unique_dedupe")]
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="outboxevent_pending", condition=models.Q(dispatched_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.dedupe_key}"

@@ -1,10 +1,10 @@
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from helpdesk import views
+from helpdesk.admin import tenant_admin_site
 from helpdesk.api_tenancy import SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
 from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
@@ -26,7 +26,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("admin/", admin.site.urls),
+    path("admin/", tenant_admin_site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
