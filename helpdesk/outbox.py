@@ -35,8 +35,7 @@ def outbox_emit_many(*, tenant_id: int, emissions: list[Emission], at: datetime 
     with connection.cursor() as cursor:
         cursor.execute(
             INSERT,
-            [tenant_id, at or timezone.now(), [e.type for e in emissions], [e.dedupe_key for e in emissions],
-             payloads],
+            [tenant_id, at or timezone.now(), [e.type for e in emissions], [e.dedupe_key for e in emissions], payloads],
         )
         return [row[0] for row in cursor.fetchall()]
 

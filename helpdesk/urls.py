@@ -7,6 +7,7 @@ from helpdesk import views
 from helpdesk.admin import tenant_admin_site
 from helpdesk.api_tenancy import SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
+from slas.api import CalendarViewSet, PolicyViewSet
 from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
 # Path converters (not regexes): ids are typed in the schema, and /tickets/abc/ is a plain 404.
@@ -15,6 +16,8 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("tickets", TicketViewSet, basename="ticket")
+router.register("calendars", CalendarViewSet, basename="calendar")
+router.register("sla-policies", PolicyViewSet, basename="sla-policy")
 
 api_v1 = [
     path("me/", me, name="me"),

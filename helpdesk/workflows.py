@@ -8,51 +8,138 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from helpdesk.auth import Principal
 from helpdesk.models import Tenant
 from helpdesk.services import tenant_create
+from helpdesk.tenancy import tenant_context
+from slas import defaults as sla_defaults
+from slas import services as slas
 from tickets import services as tickets
-from tickets.models import Message, Ticket
+from tickets.models import AuthorType, Message, ResolutionAttempt, Ticket
 
 logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 1000
+POLICY_FIELDS = ("priority", "category", "channel")
 
 
 @transaction.atomic
 def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
-    """A new tenant, ready to work: later issues add its default calendar, SLA policies and matrix here."""
-    return tenant_create(slug=slug, name=name, timezone=timezone)
+    """A new tenant, ready to work: its default business calendar and SLA policies (and, with the
+    escalation engine, its default matrix)."""
+    tenant = tenant_create(slug=slug, name=name, timezone=timezone)
+    with tenant_context(tenant):
+        sla_defaults.install(tenant=tenant)
+    return tenant
 
 
 @transaction.atomic
 def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
-    """A ticket arrives (API, UI, inbound email). Stores it with its text analysis; the SLA timers
-    (issue 4) and event-driven escalation rules (issue 5) join this same transaction."""
-    return tickets.ticket_open(tenant=tenant, actor=actor, **fields)
+    """A ticket arrives (API, UI, inbound email): stored with its text analysis, its SLA clocks started
+    from its created_at — all in one transaction."""
+    ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
+    slas.timers_start(ticket=ticket)
+    return ticket
 
 
 @transaction.atomic
 def message_receive(*, ticket: Ticket, actor: Principal | None, **fields) -> Message:
-    """A message on a ticket: stored and analysed; SLA clocks and rules follow in the same transaction."""
-    return tickets.message_post(ticket=ticket, actor=actor, **fields)
+    """A message on a ticket: stored and analysed, then the clocks move (a public agent reply meets the
+    response targets; a customer reply starts the next-response clock or reopens the ticket)."""
+    before = ticket.status
+    message = tickets.message_post(ticket=ticket, actor=actor, **fields)
+    at = message.created_at
+    slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=at, actor=actor)
+    if message.author_type == AuthorType.CUSTOMER:
+        slas.timers_on_customer_message(ticket=ticket, at=at)
+    elif message.author_type == AuthorType.AGENT and not message.internal:
+        slas.timers_on_agent_reply(ticket=ticket, at=at)
+    return message
+
+
+@transaction.atomic
+def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Ticket:
+    """PATCH of a ticket: the change with its audit trail, then the clocks (pause on pending/on hold,
+    resume, meet on solved) and, when priority/category/channel moved, the policy that now applies."""
+    before_status = ticket.status
+    before_keys = {name: getattr(ticket, name) for name in POLICY_FIELDS}
+    tickets.ticket_update(ticket=ticket, actor=actor, **changes)
+    at = ticket.updated_at
+    slas.timers_on_status(ticket=ticket, before=before_status, after=ticket.status, at=at, actor=actor)
+    if any(getattr(ticket, name) != value for name, value in before_keys.items()):
+        slas.timers_reapply_policy(ticket=ticket, at=at, actor=actor)
+    return ticket
+
+
+@transaction.atomic
+def ticket_reopen(*, ticket: Ticket, actor: Principal | None, reason: str = "") -> Ticket:
+    before = ticket.status
+    tickets.ticket_reopen(ticket=ticket, actor=actor, reason=reason)
+    slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=ticket.updated_at, actor=actor)
+    return ticket
+
+
+@transaction.atomic
+def attempt_record(*, ticket: Ticket, actor: Principal | None, **fields) -> ResolutionAttempt:
+    return tickets.attempt_record(ticket=ticket, actor=actor, **fields)
 
 
 @dataclass
 class SweepReport:
-    """What one sweep did. Each part of the system adds its own counters as it is wired in."""
+    """What one sweep did."""
 
+    claimed: int = 0
+    warned: int = 0
+    breached: int = 0
     tenants: int = 0
-    counters: dict[str, int] = field(default_factory=dict)
+    tickets: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    tenant_ids: set[int] = field(default_factory=set, repr=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("tenant_ids")
+        return data
 
 
-def sweep() -> SweepReport:
-    """One pass over due work: SLA timers, time-based rules, outbox. Safe to run concurrently:
-    every step claims its rows (SKIP LOCKED / conditional UPDATE), so two sweeps never act twice."""
-    report = SweepReport(tenants=Tenant.objects.count())
+def _sweep_batch(now: datetime, report: SweepReport) -> int:
+    """One transaction: claim a batch of due timers across tenants, fire each tenant's share inside
+    that tenant's context. The locks (SKIP LOCKED) hold until commit, so a concurrent sweep takes
+    other rows or none."""
+    with transaction.atomic():
+        claimed = slas.timers_claim_due(now=now, limit=SWEEP_BATCH)
+        tenants = Tenant.objects.in_bulk(list(claimed))
+        ticket_ids: set[int] = set()
+        for tenant_id, timer_ids in claimed.items():
+            with tenant_context(tenants[tenant_id]):
+                fired = slas.timers_fire(tenant_id=tenant_id, timer_ids=timer_ids, now=now)
+            report.warned += fired.warned
+            report.breached += fired.breached
+            ticket_ids |= {(tenant_id, t) for t in fired.ticket_ids}
+        count = sum(len(ids) for ids in claimed.values())
+        report.claimed += count
+        report.tickets += len(ticket_ids)
+        report.tenant_ids |= set(claimed)
+    return count
+
+
+def sweep(*, now: datetime | None = None) -> SweepReport:
+    """One pass over due work. Safe to run concurrently and repeatedly: every step claims its rows
+    (SKIP LOCKED, then a status change), so nothing fires twice."""
+    started = timezone.now()
+    now = now or started
+    report = SweepReport()
+    while True:
+        report.batches += 1
+        if _sweep_batch(now, report) < SWEEP_BATCH:
+            break
+    report.tenants = len(report.tenant_ids)
+    report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())
     return report

@@ -80,3 +80,14 @@ def api_b(tenant_b):
 def in_a(tenant_a):
     with tenant_context(tenant_a):
         yield tenant_a
+
+
+@pytest.fixture
+def celery_eager():
+    """Tasks sent on commit run at once, in this process (Celery's own eager mode: the real task code,
+    no broker). Pair with a transactional test so that on_commit callbacks fire."""
+    from helpdesk.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

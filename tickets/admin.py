@@ -145,7 +145,7 @@ class TicketAdmin(TenantScopedAdmin):
             # `obj` already carries the new values; the service must compare against the stored row.
             ticket = Ticket.objects.select_for_update().get(pk=obj.pk)
             changes = {name: data[name] for name in form.changed_data}
-            ticket = services.ticket_update(ticket=ticket, actor=request.principal, **changes)
+            ticket = workflows.ticket_update(ticket=ticket, actor=request.principal, **changes)
         else:
             ticket = workflows.ticket_open(
                 tenant=request.principal.tenant,

@@ -5,7 +5,7 @@ output serializer. Objects are looked up inside the caller's tenant, so another 
 """
 
 from django.db import IntegrityError, transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -197,6 +197,17 @@ class RequesterOutput(serializers.ModelSerializer):
         fields = ["id", "email", "name"]
 
 
+class SlaOutput(serializers.Serializer):
+    metric = serializers.CharField()
+    target_minutes = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    warn_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.CharField(help_text="running | paused | met | breached")
+    breached_at = serializers.DateTimeField(allow_null=True)
+    met_at = serializers.DateTimeField(allow_null=True)
+
+
 class TicketOutput(serializers.ModelSerializer):
     requester = RequesterOutput()
     sla = serializers.SerializerMethodField()
@@ -222,13 +233,17 @@ class TicketOutput(serializers.ModelSerializer):
             "escalation_count",
             "follow_up_count",
             "sla",
+            "sla_breached",
+            "sla_at_risk",
             "created_at",
             "updated_at",
         ]
 
+    @extend_schema_field(SlaOutput(many=True))
     def get_sla(self, ticket) -> list[dict]:
-        # SLA timers arrive with the SLA engine (issue 4); until then a ticket has none.
-        return []
+        # The ticket's own clocks; an escalation's clocks are shown on the escalation.
+        timers = sorted((t for t in ticket.sla_timers.all() if t.escalation_id == 0), key=lambda t: t.metric)
+        return SlaOutput(timers, many=True).data
 
 
 class MessageInput(StrictSerializer):
@@ -300,7 +315,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         ticket = self.get_object()
         changes = _validated(TicketUpdateInput, request.data)
         try:
-            services.ticket_update(ticket=ticket, actor=request.user, **changes)
+            workflows.ticket_update(ticket=ticket, actor=request.user, **changes)
         except services.TicketError as exc:
             _raise_ticket_error(exc)
         return Response(TicketOutput(selectors.ticket_get(tenant=request.user.tenant, ticket_id=ticket.pk)).data)
@@ -311,7 +326,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         """Explicitly reopen a solved or closed ticket."""
         ticket = self.get_object()
         try:
-            services.ticket_reopen(ticket=ticket, actor=request.user, reason=str(request.data.get("reason", ""))[:500])
+            workflows.ticket_reopen(ticket=ticket, actor=request.user, reason=str(request.data.get("reason", ""))[:500])
         except services.TicketError as exc:
             _raise_ticket_error(exc)
         return Response(TicketOutput(selectors.ticket_get(tenant=request.user.tenant, ticket_id=ticket.pk)).data)
@@ -334,7 +349,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         ticket = self.get_object()
         if request.method == "GET":
             return self._thread(ResolutionAttempt.objects.filter(ticket=ticket), AttemptOutput)
-        attempt = services.attempt_record(ticket=ticket, actor=request.user, **_validated(AttemptInput, request.data))
+        attempt = workflows.attempt_record(ticket=ticket, actor=request.user, **_validated(AttemptInput, request.data))
         return Response(AttemptOutput(attempt).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: EventOutput(many=True)})

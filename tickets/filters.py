@@ -26,6 +26,8 @@ class TicketFilter(filters.FilterSet):
     category = filters.CharFilter()
     tag = filters.CharFilter(field_name="tags", lookup_expr="contains", method="filter_tag")
     escalated = filters.BooleanFilter()
+    sla_breached = filters.BooleanFilter()
+    sla_at_risk = filters.BooleanFilter()
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = filters.CharFilter(method="filter_q", max_length=500)

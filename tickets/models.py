@@ -115,6 +115,10 @@ class Ticket(TenantModel):
         default=0, help_text="alternations between customer and agent (back-and-forth)"
     )
     failed_attempt_count = models.PositiveIntegerField(default=0)
+    # Kept by the SLA engine (slas/services.py) so that lists can filter on them with an index, without
+    # this app knowing what a timer is.
+    sla_breached = models.BooleanField(default=False)
+    sla_at_risk = models.BooleanField(default=False)
     last_author_type = models.CharField(max_length=16, choices=AuthorType.choices, default=AuthorType.CUSTOMER)
     first_response_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
@@ -131,6 +135,11 @@ class Ticket(TenantModel):
             models.Index(fields=["tenant", "status", "-created_at"], name="ticket_tenant_status"),
             models.Index(fields=["tenant", "requester", "-created_at"], name="ticket_tenant_requester"),
             models.Index(fields=["tenant", "assignee", "status"], name="ticket_tenant_assignee"),
+            models.Index(
+                fields=["tenant", "-created_at"],
+                name="ticket_tenant_sla_breached",
+                condition=models.Q(sla_breached=True),
+            ),
             GinIndex(fields=["search_vector"], name="ticket_search"),
         ]
         constraints = [

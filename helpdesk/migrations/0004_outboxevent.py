@@ -8,31 +8,48 @@ from helpdesk.rls import enable_tenant_rls
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('helpdesk', '0003_idempotencykey'),
+        ("helpdesk", "0003_idempotencykey"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboxEvent',
+            name="OutboxEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(max_length=64)),
-                ('dedupe_key', models.CharField(max_length=200)),
-                ('payload', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField()),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True)),
-                ('tenant', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='helpdesk.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("type", models.CharField(max_length=64)),
+                ("dedupe_key", models.CharField(max_length=200)),
+                ("payload", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField()),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        editable=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="helpdesk.tenant",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('dispatched_at__isnull', True)), fields=['created_at'], name='outboxevent_pending')],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'dedupe_key'), name='outboxevent_unique_dedupe')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("dispatched_at__isnull", True)),
+                        fields=["created_at"],
+                        name="outboxevent_pending",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant", "dedupe_key"), name="outboxevent_unique_dedupe")
+                ],
             },
             managers=[
-                ('objects', django.db.models.manager.Manager()),
-                ('unscoped', django.db.models.manager.Manager()),
+                ("objects", django.db.models.manager.Manager()),
+                ("unscoped", django.db.models.manager.Manager()),
             ],
         ),
     ]
+
+
 Migration.operations.append(enable_tenant_rls("helpdesk_outboxevent"))

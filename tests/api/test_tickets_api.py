@@ -22,6 +22,8 @@ TICKET_FIELDS = {
     "team",
     "account",
     "sentiment",
+    "sla_breached",
+    "sla_at_risk",
     "escalated",
     "escalation_count",
     "follow_up_count",
@@ -312,9 +314,9 @@ def test_it_runs_a_constant_number_of_queries_for_lists(api_a, django_assert_num
     for n in range(100):
         create_ticket(api_a, subject=f"t{n}", requester={"email": f"c{n}@x.test"})
     api_a.get("/api/v1/me/")  # settle last_used_at so it is not written during the measured requests
-    with django_assert_num_queries(7) as small:
+    with django_assert_num_queries(8) as small:
         assert len(api_a.get("/api/v1/tickets/?page_size=10").json()["results"]) == 10
-    with django_assert_num_queries(7) as large:
+    with django_assert_num_queries(8) as large:
         assert len(api_a.get("/api/v1/tickets/?page_size=100").json()["results"]) == 100
     assert len(small.captured_queries) == len(large.captured_queries)
 
@@ -322,7 +324,7 @@ def test_it_runs_a_constant_number_of_queries_for_lists(api_a, django_assert_num
 def test_it_runs_a_constant_number_of_queries_for_detail(api_a, django_assert_num_queries):
     ticket = create_ticket(api_a)
     api_a.get("/api/v1/me/")
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         assert api_a.get(f"/api/v1/tickets/{ticket['id']}/").json()["id"] == ticket["id"]
 
 

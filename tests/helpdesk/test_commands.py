@@ -18,11 +18,30 @@ def _run(*args) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def test_it_creates_a_tenant(db):
+def test_it_creates_a_tenant_with_default_calendars_and_policies(db):
+    from slas.models import BusinessCalendar, SLAPolicy
+
     out, _ = _run("create_tenant", "initech", "--name", "Initech", "--timezone", "America/Chicago")
     tenant = Tenant.objects.get(slug="initech")
     assert (tenant.name, tenant.timezone) == ("Initech", "America/Chicago")
     assert "initech" in out
+    with tenant_context(tenant):
+        calendars = {c.name: c for c in BusinessCalendar.objects.all()}
+        policies = list(SLAPolicy.objects.order_by("position").values_list("name", flat=True))
+        standard = SLAPolicy.objects.get(name="Standard")
+    assert calendars["Business hours"].timezone == "America/Chicago"
+    assert calendars["24/7"].always_open
+    assert policies == ["Urgent", "VIP", "High", "Standard"]
+    # The seeds' escalation figures: acknowledge 30 min, first response 2 h, customer update 1 h, manager 1 h.
+    assert {
+        k: standard.targets[k]
+        for k in ("escalation_acknowledge", "escalation_first_response", "customer_update", "manager_response")
+    } == {
+        "escalation_acknowledge": 30,
+        "escalation_first_response": 120,
+        "customer_update": 60,
+        "manager_response": 60,
+    }
 
 
 def test_it_refuses_a_duplicate_tenant(db):
@@ -59,7 +78,12 @@ def test_it_sweeps_and_reports_as_json(db):
     _run("create_tenant", "initech", "--name", "Initech")
     out, _ = _run("sweep")
     report = json.loads(out)
-    assert report["tenants"] == 1
+    assert {k: report[k] for k in ("claimed", "warned", "breached", "tenants")} == {
+        "claimed": 0,
+        "warned": 0,
+        "breached": 0,
+        "tenants": 0,
+    }
 
 
 def test_it_seeds_a_demo_tenant_once(db):

@@ -30,7 +30,6 @@ def _database_url() -> str:
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_runs_the_sweep_sent_through_the_broker():
     tenant_create(slug="acme", name="Acme")
-    tenant_create(slug="globex", name="Globex")
     queue = f"test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": _database_url()}
     worker = subprocess.Popen(
@@ -67,5 +66,5 @@ def test_a_worker_runs_the_sweep_sent_through_the_broker():
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    assert "sweep done: {'tenants': 2" in seen
+    assert "sweep done: {'claimed': 0" in seen
     assert "Task helpdesk.sweep" in seen and "succeeded" in seen

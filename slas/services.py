@@ -1,0 +1,515 @@
+"""SLA timers: start, meet, pause, resume, recalculate, and fire when due.
+
+Every function takes `at`, the moment the change happened (a back-dated import's created_at, a
+message's time), so deadlines are computed from when things really happened, not from when the code
+ran. The deadline maths lives in slas/clock.py; this module keeps the rows in step with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from helpdesk.outbox import Emission, outbox_emit_many
+from slas import clock
+from slas.models import (
+    TICKET_METRICS,
+    BusinessCalendar,
+    ClockSource,
+    Metric,
+    SLAPolicy,
+    SlaTimer,
+    TimerStatus,
+)
+from tickets.models import Account, Status, Ticket, TicketEvent
+from tickets.services import event_record
+
+DEFAULT_ON_HOLD_PAUSES = (Metric.RESOLUTION,)
+OPEN_STATUSES = (TimerStatus.RUNNING, TimerStatus.PAUSED)
+
+
+# --- calendars and policies ---------------------------------------------------------------------
+
+
+def calendar_to_clock(calendar: BusinessCalendar) -> clock.Calendar:
+    return clock.Calendar(
+        timezone=calendar.timezone,
+        hours={day: [tuple(interval) for interval in intervals] for day, intervals in calendar.hours.items()},
+        holidays=frozenset(calendar.holidays),
+        country=calendar.country or None,
+        subdivision=calendar.subdivision or None,
+        always_open=calendar.always_open,
+    )
+
+
+def policy_matches(policy: SLAPolicy, *, ticket: Ticket, account: Account | None) -> bool:
+    """Every condition the policy names must hold; a condition it leaves out matches anything."""
+    rules = policy.applies_to or {}
+    checks = [
+        ("priorities", ticket.priority),
+        ("categories", ticket.category),
+        ("channels", ticket.channel),
+        ("plans", account.plan if account else None),
+    ]
+    for key, value in checks:
+        if rules.get(key) and value not in rules[key]:
+            return False
+    if rules.get("vip") is not None and bool(account and account.vip) != rules["vip"]:
+        return False
+    return True
+
+
+def policy_for(*, ticket: Ticket) -> SLAPolicy | None:
+    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
+    policies = SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("position", "id")
+    return next((p for p in policies if policy_matches(p, ticket=ticket, account=account)), None)
+
+
+def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
+    """The clock the policy says runs: its own calendar, or the customer's or the team's if they have one."""
+    owned = None
+    if policy.clock_source == ClockSource.ACCOUNT and ticket.account_id:
+        owned = BusinessCalendar.objects.filter(account_id=ticket.account_id).order_by("id").first()
+    elif policy.clock_source == ClockSource.TEAM and ticket.team_id:
+        owned = BusinessCalendar.objects.filter(team_id=ticket.team_id).order_by("id").first()
+    return owned or policy.calendar
+
+
+# --- timer arithmetic ---------------------------------------------------------------------------
+
+
+def _pauses(timer: SlaTimer) -> list[tuple[datetime, datetime]]:
+    return [(parse_datetime(start), parse_datetime(end)) for start, end in timer.pauses]
+
+
+def _next_threshold(timer: SlaTimer) -> int | None:
+    done = timer.warned_percent or 0
+    return min((p for p in timer.warn_percents if done < p < 100), default=None)
+
+
+def schedule(timer: SlaTimer, calendar: clock.Calendar) -> None:
+    """Sets due_at, warn_at and next_check_at of a running timer from its start, target and pauses."""
+    pauses = _pauses(timer)
+    timer.due_at = clock.deadline(timer.started_at, timer.target_minutes, calendar, pauses)
+    threshold = _next_threshold(timer)
+    timer.warn_at = None
+    if threshold is not None:
+        warn_minutes = timer.target_minutes * threshold // 100
+        warn_at = clock.deadline(timer.started_at, warn_minutes, calendar, pauses)
+        timer.warn_at = warn_at if warn_at < timer.due_at else None
+    timer.next_check_at = min(t for t in (timer.warn_at, timer.due_at) if t is not None)
+
+
+def _clear_schedule(timer: SlaTimer) -> None:
+    timer.warn_at = timer.due_at = timer.next_check_at = None
+
+
+def _new_timer(*, ticket, policy, calendar, metric, started_at, escalation_id=0) -> SlaTimer:
+    timer = SlaTimer(
+        tenant_id=ticket.tenant_id,
+        ticket=ticket,
+        escalation_id=escalation_id,
+        policy=policy,
+        calendar=calendar,
+        metric=metric,
+        target_minutes=int(policy.targets[metric]),
+        started_at=started_at,
+        warn_percents=sorted(policy.warn_percent),
+        status=TimerStatus.RUNNING,
+    )
+    schedule(timer, calendar_to_clock(calendar))
+    return timer
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def timers_start(*, ticket: Ticket) -> list[SlaTimer]:
+    """The ticket's first-response and resolution clocks, from its created_at (so a back-dated import
+    carries the deadlines it really had)."""
+    policy = policy_for(ticket=ticket)
+    if policy is None:
+        return []
+    calendar = calendar_for(policy=policy, ticket=ticket)
+    timers = [
+        _new_timer(ticket=ticket, policy=policy, calendar=calendar, metric=metric, started_at=ticket.created_at)
+        for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION)
+        if metric in policy.targets
+    ]
+    return SlaTimer.objects.bulk_create(timers)
+
+
+def _ticket_timers(ticket: Ticket, metrics: Iterable[str], statuses=OPEN_STATUSES) -> list[SlaTimer]:
+    return list(
+        SlaTimer.objects.filter(
+            ticket=ticket, escalation_id=0, metric__in=list(metrics), status__in=statuses
+        ).select_related("calendar")
+    )
+
+
+def _meet(timer: SlaTimer, at: datetime) -> None:
+    timer.met_at = at
+    if timer.status != TimerStatus.BREACHED:
+        # Met late but before the sweep noticed: still a breach, stamped at the deadline itself.
+        late = timer.due_at is not None and timer.due_at < at
+        timer.status = TimerStatus.BREACHED if late else TimerStatus.MET
+        timer.breached_at = timer.due_at if late else None
+    timer.paused_at = None
+    _clear_schedule(timer)
+
+
+REFRESH_FLAGS = """
+UPDATE tickets_ticket t SET
+    sla_breached = EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.breached_at IS NOT NULL),
+    sla_at_risk = EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.status = 'running'
+                          AND s.warned_percent IS NOT NULL)
+WHERE t.id = ANY(%s)
+"""
+
+
+def _refresh_ticket_flags(ticket_ids: Iterable[int]) -> None:
+    """The ticket's sla_breached / sla_at_risk follow its clocks (they exist so lists can filter fast)."""
+    ids = sorted(set(ticket_ids))
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(REFRESH_FLAGS, [ids])
+
+
+def _save(timers: list[SlaTimer]) -> None:
+    if not timers:
+        return
+    fields = [
+        "status",
+        "met_at",
+        "breached_at",
+        "paused_at",
+        "pauses",
+        "warn_at",
+        "due_at",
+        "next_check_at",
+        "started_at",
+        "warned_percent",
+        "warned_at",
+        "target_minutes",
+        "policy",
+        "calendar",
+        "updated_at",
+    ]
+    now = timezone.now()
+    for timer in timers:
+        timer.updated_at = now
+    SlaTimer.objects.bulk_update(timers, fields)
+    _refresh_ticket_flags(t.ticket_id for t in timers)
+
+
+@transaction.atomic
+def timers_on_agent_reply(*, ticket: Ticket, at: datetime) -> None:
+    """A public agent reply answers the customer: first and next response are met."""
+    timers = _ticket_timers(ticket, [Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE])
+    for timer in timers:
+        _meet(timer, at)
+    _save(timers)
+
+
+@transaction.atomic
+def timers_on_customer_message(*, ticket: Ticket, at: datetime) -> None:
+    """A customer message after an agent's reply starts the next-response clock (once: a second
+    unanswered message does not restart it, the customer has been waiting since the first)."""
+    if ticket.first_response_at is None:
+        return
+    policy = policy_for(ticket=ticket)
+    if policy is None or Metric.NEXT_RESPONSE not in policy.targets:
+        return
+    existing = SlaTimer.objects.filter(ticket=ticket, escalation_id=0, metric=Metric.NEXT_RESPONSE).first()
+    if existing is not None and existing.status in OPEN_STATUSES:
+        return
+    calendar = calendar_for(policy=policy, ticket=ticket)
+    fresh = _new_timer(ticket=ticket, policy=policy, calendar=calendar, metric=Metric.NEXT_RESPONSE, started_at=at)
+    if existing is None:
+        fresh.save()
+        return
+    for name in (
+        "policy",
+        "calendar",
+        "target_minutes",
+        "started_at",
+        "warn_percents",
+        "warn_at",
+        "due_at",
+        "next_check_at",
+        "status",
+    ):
+        setattr(existing, name, getattr(fresh, name))
+    existing.pauses, existing.paused_at, existing.met_at, existing.breached_at = [], None, None, None
+    existing.warned_percent = existing.warned_at = None
+    _save([existing])
+
+
+def _pause(timers: list[SlaTimer], at: datetime) -> list[SlaTimer]:
+    paused = [t for t in timers if t.status == TimerStatus.RUNNING]
+    for timer in paused:
+        timer.status, timer.paused_at = TimerStatus.PAUSED, at
+        _clear_schedule(timer)
+    return paused
+
+
+def _resume(timers: list[SlaTimer], at: datetime) -> list[SlaTimer]:
+    resumed = [t for t in timers if t.status == TimerStatus.PAUSED]
+    for timer in resumed:
+        timer.pauses = [*timer.pauses, [timer.paused_at.isoformat(), at.isoformat()]]
+        timer.status, timer.paused_at = TimerStatus.RUNNING, None
+        schedule(timer, calendar_to_clock(timer.calendar))
+    return resumed
+
+
+def _reopen(timers: list[SlaTimer], at: datetime) -> list[SlaTimer]:
+    """A solved ticket comes back: its resolution clock runs again, without counting the solved time."""
+    reopened = [t for t in timers if t.met_at is not None]
+    for timer in reopened:
+        timer.pauses = [*timer.pauses, [timer.met_at.isoformat(), at.isoformat()]]
+        timer.met_at = None
+        if timer.status == TimerStatus.MET:
+            timer.status = TimerStatus.RUNNING
+            schedule(timer, calendar_to_clock(timer.calendar))
+    return reopened
+
+
+def _paused_metrics(ticket: Ticket, status: str) -> list[str]:
+    if status == Status.PENDING:
+        # Waiting on the customer: the resolution clock is theirs to stop, not ours.
+        return [Metric.RESOLUTION]
+    if status == Status.ON_HOLD:
+        timer = (
+            SlaTimer.objects.filter(ticket=ticket, escalation_id=0, policy__isnull=False)
+            .select_related("policy")
+            .first()
+        )
+        return (
+            list(timer.policy.on_hold_pauses) if timer and timer.policy.on_hold_pauses else list(DEFAULT_ON_HOLD_PAUSES)
+        )
+    return []
+
+
+def _audit(ticket: Ticket, kind: str, timers: list[SlaTimer], at: datetime, actor, reason: str) -> None:
+    if timers:
+        event_record(
+            ticket=ticket,
+            kind=kind,
+            actor=actor,
+            at=at,
+            after={"metrics": sorted(t.metric for t in timers), "reason": reason},
+        )
+
+
+@transaction.atomic
+def timers_on_status(*, ticket: Ticket, before: str, after: str, at: datetime, actor=None) -> None:
+    """Moves the clocks with the ticket's status. Every pause and resume is audited, so waiting
+    statuses can't quietly be used to flatter the numbers."""
+    if before == after:
+        return
+    if after in (Status.SOLVED, Status.CLOSED):
+        timers = _ticket_timers(ticket, TICKET_METRICS)
+        for timer in timers:
+            _meet(timer, at)
+        _save(timers)
+        return
+    if before in (Status.SOLVED, Status.CLOSED):
+        timers = _ticket_timers(ticket, [Metric.RESOLUTION], statuses=[TimerStatus.MET, TimerStatus.BREACHED])
+        _save(_reopen(timers, at))
+        _audit(ticket, "sla_resumed", timers, at, actor, f"reopened from {before}")
+    to_resume = set(_paused_metrics(ticket, before)) - set(_paused_metrics(ticket, after))
+    to_pause = set(_paused_metrics(ticket, after)) - set(_paused_metrics(ticket, before))
+    resumed = _resume(_ticket_timers(ticket, to_resume), at) if to_resume else []
+    paused = _pause(_ticket_timers(ticket, to_pause), at) if to_pause else []
+    _save(resumed + paused)
+    _audit(ticket, "sla_resumed", resumed, at, actor, f"{before} -> {after}")
+    _audit(ticket, "sla_paused", paused, at, actor, f"{before} -> {after}")
+
+
+@transaction.atomic
+def timers_reapply_policy(*, ticket: Ticket, at: datetime, actor=None) -> None:
+    """Priority, category or channel changed: the ticket may now fall under another policy. Running
+    clocks keep their start and pauses and take the new targets."""
+    policy = policy_for(ticket=ticket)
+    timers = list(SlaTimer.objects.filter(ticket=ticket, escalation_id=0, status__in=OPEN_STATUSES))
+    if policy is None or not timers or all(t.policy_id == policy.pk for t in timers):
+        return
+    calendar = calendar_for(policy=policy, ticket=ticket)
+    changed = _retarget(timers, policy, calendar)
+    _save(changed)
+    event_record(
+        ticket=ticket,
+        kind="sla_policy_changed",
+        actor=actor,
+        at=at,
+        after={"policy": policy.name, "metrics": sorted(t.metric for t in changed)},
+    )
+
+
+def _retarget(timers: list[SlaTimer], policy: SLAPolicy, calendar: BusinessCalendar) -> list[SlaTimer]:
+    changed = []
+    for timer in timers:
+        if timer.metric not in policy.targets:
+            continue
+        timer.policy, timer.calendar = policy, calendar
+        timer.target_minutes, timer.warn_percents = int(policy.targets[timer.metric]), sorted(policy.warn_percent)
+        if timer.status == TimerStatus.RUNNING:
+            schedule(timer, calendar_to_clock(calendar))
+        changed.append(timer)
+    return changed
+
+
+def timers_recalculate(*, calendar_id: int | None = None, policy_id: int | None = None, actor=None) -> int:
+    """A calendar or policy was edited: every open clock that runs on it is recomputed now, not when its
+    ticket is next touched. Returns the number of timers moved."""
+    timers = SlaTimer.objects.filter(status__in=OPEN_STATUSES).select_related("policy", "calendar", "ticket")
+    timers = timers.filter(calendar_id=calendar_id) if calendar_id else timers.filter(policy_id=policy_id)
+    moved, events = [], []
+    at = timezone.now()
+    for timer in timers:
+        before = timer.due_at
+        if policy_id and timer.metric in timer.policy.targets:
+            timer.target_minutes = int(timer.policy.targets[timer.metric])
+            timer.warn_percents = sorted(timer.policy.warn_percent)
+        if timer.status == TimerStatus.RUNNING:
+            schedule(timer, calendar_to_clock(timer.calendar))
+        moved.append(timer)
+        events.append(_recalc_event(timer, before, at, actor))
+    _save(moved)
+    TicketEvent.objects.bulk_create(events)
+    return len(moved)
+
+
+def _recalc_event(timer: SlaTimer, before: datetime | None, at: datetime, actor) -> TicketEvent:
+    return TicketEvent(
+        tenant_id=timer.tenant_id,
+        ticket_id=timer.ticket_id,
+        kind="sla_recalculated",
+        actor=None,
+        actor_label=str(actor) if actor else "system",
+        created_at=at,
+        before={"metric": timer.metric, "due_at": before.isoformat() if before else None},
+        after={
+            "metric": timer.metric,
+            "due_at": timer.due_at.isoformat() if timer.due_at else None,
+            "target_minutes": timer.target_minutes,
+        },
+    )
+
+
+# --- the sweep ----------------------------------------------------------------------------------
+
+
+def timers_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:
+    """Locks up to `limit` due timers of all tenants (FOR UPDATE SKIP LOCKED, in the caller's
+    transaction) and groups their ids by tenant. Another sweep running at the same moment skips them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT timer_id, tenant_id FROM slas_claim_due_timers(%s, %s)", [now, limit])
+        rows = cursor.fetchall()
+    claimed: dict[int, list[int]] = {}
+    for timer_id, tenant_id in rows:
+        claimed.setdefault(tenant_id, []).append(timer_id)
+    return claimed
+
+
+@dataclass
+class FireReport:
+    warned: int = 0
+    breached: int = 0
+    ticket_ids: set[int] = field(default_factory=set)
+
+    def add(self, other: FireReport) -> None:
+        self.warned += other.warned
+        self.breached += other.breached
+        self.ticket_ids |= other.ticket_ids
+
+
+def _breach(timer: SlaTimer) -> tuple[str, dict]:
+    # Stamped at the deadline, not at the sweep: the breach happened then, whenever we noticed.
+    timer.status, timer.breached_at = TimerStatus.BREACHED, timer.due_at
+    _clear_schedule(timer)
+    return "sla.breached", {"breached_at": timer.breached_at}
+
+
+def _warn(timer: SlaTimer, now: datetime) -> tuple[str, dict]:
+    percent = _next_threshold(timer)
+    timer.warned_percent, timer.warned_at = percent, timer.warn_at
+    due_at = timer.due_at
+    schedule(timer, calendar_to_clock(timer.calendar))
+    return "sla.warning", {"percent": percent, "warned_at": timer.warned_at, "due_at": due_at}
+
+
+def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireReport:
+    """Marks the claimed timers warned or breached, exactly once, with their audit events and outbox
+    events in the same transaction."""
+    report = FireReport()
+    timers = list(SlaTimer.objects.filter(id__in=timer_ids, status=TimerStatus.RUNNING).select_related("calendar"))
+    emissions, events = [], []
+    for timer in timers:
+        started = timer.started_at.isoformat()
+        kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, now)
+        report.breached += kind == "sla.breached"
+        report.warned += kind == "sla.warning"
+        report.ticket_ids.add(timer.ticket_id)
+        payload = {
+            "ticket": timer.ticket_id,
+            "metric": timer.metric,
+            "escalation": timer.escalation_id or None,
+            "target_minutes": timer.target_minutes,
+            **extra,
+        }
+        key = f"{kind}:{timer.pk}:{started}:{extra.get('percent', '')}"
+        emissions.append(Emission(kind, key, payload))
+        events.append(_fire_event(timer, kind, payload, now))
+    _save(timers)
+    TicketEvent.objects.bulk_create(events)
+    outbox_emit_many(tenant_id=tenant_id, emissions=emissions, at=now)
+    return report
+
+
+def _fire_event(timer: SlaTimer, kind: str, payload: dict, now: datetime) -> TicketEvent:
+    jsonable = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in payload.items()}
+    return TicketEvent(
+        tenant_id=timer.tenant_id,
+        ticket_id=timer.ticket_id,
+        kind=kind.replace(".", "_"),
+        actor=None,
+        actor_label="system",
+        after=jsonable,
+        created_at=now,
+    )
+
+
+# --- calendars and policies: writes -------------------------------------------------------------
+
+
+@transaction.atomic
+def calendar_create(*, tenant, **fields) -> BusinessCalendar:
+    return BusinessCalendar.objects.create(tenant=tenant, **fields)
+
+
+@transaction.atomic
+def calendar_update(*, calendar: BusinessCalendar, **changes) -> BusinessCalendar:
+    for name, value in changes.items():
+        setattr(calendar, name, value)
+    calendar.save()
+    return calendar
+
+
+@transaction.atomic
+def policy_create(*, tenant, **fields) -> SLAPolicy:
+    return SLAPolicy.objects.create(tenant=tenant, **fields)
+
+
+@transaction.atomic
+def policy_update(*, policy: SLAPolicy, **changes) -> SLAPolicy:
+    for name, value in changes.items():
+        setattr(policy, name, value)
+    policy.save()
+    return policy

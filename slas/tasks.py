@@ -1,0 +1,12 @@
+from celery import shared_task
+
+from helpdesk.models import Tenant
+from helpdesk.tenancy import tenant_context
+from slas import services
+
+
+@shared_task(name="slas.recalculate")
+def recalculate_task(tenant_id: int, calendar_id: int | None = None, policy_id: int | None = None) -> int:
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_context(tenant):
+        return services.timers_recalculate(calendar_id=calendar_id, policy_id=policy_id)

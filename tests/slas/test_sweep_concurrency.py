@@ -1,0 +1,96 @@
+"""Two sweeps at once, on two real database connections, never fire the same timer twice."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from helpdesk import workflows
+from helpdesk.models import OutboxEvent
+from helpdesk.tenancy import tenant_context
+from slas import services as slas
+from slas.models import SlaTimer, TimerStatus
+from tickets.models import TicketEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TICKETS_PER_TENANT = 15
+
+
+@pytest.fixture
+def due_tickets(db):
+    """Back-dated urgent tickets in two tenants: every clock is already past its deadline."""
+    tenants = [workflows.tenant_bootstrap(slug=s, name=s) for s in ("acme", "globex")]
+    created = timezone.now() - timedelta(days=3)
+    for tenant in tenants:
+        with tenant_context(tenant):
+            for n in range(TICKETS_PER_TENANT):
+                workflows.ticket_open(
+                    tenant=tenant,
+                    actor=None,
+                    subject=f"t{n}",
+                    description="d",
+                    requester_email=f"c{n}@x.test",
+                    priority="urgent",
+                    created_at=created,
+                )
+    return tenants
+
+
+def _in_thread(target, results, key):
+    def run():
+        try:
+            results[key] = target()
+        finally:
+            connection.close()
+
+    return threading.Thread(target=run)
+
+
+def test_two_claims_at_once_take_disjoint_rows(due_tickets):
+    first_holds = threading.Event()
+    second_done = threading.Event()
+    results: dict = {}
+
+    def first():
+        with transaction.atomic():
+            claimed = slas.timers_claim_due(now=timezone.now(), limit=10)
+            first_holds.set()
+            second_done.wait(timeout=30)  # keep the locks while the other sweep claims
+            return claimed
+
+    def second():
+        first_holds.wait(timeout=30)
+        with transaction.atomic():
+            claimed = slas.timers_claim_due(now=timezone.now(), limit=1000)
+        second_done.set()
+        return claimed
+
+    threads = [_in_thread(first, results, "a"), _in_thread(second, results, "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    a = {t for ids in results["a"].values() for t in ids}
+    b = {t for ids in results["b"].values() for t in ids}
+    assert len(a) == 10
+    assert a.isdisjoint(b)
+    assert len(a | b) == 2 * TICKETS_PER_TENANT * 2  # first_response + resolution per ticket
+
+
+def test_two_full_sweeps_at_once_fire_each_breach_once(due_tickets):
+    results: dict = {}
+    threads = [_in_thread(workflows.sweep, results, n) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    expected = 2 * TICKETS_PER_TENANT * 2
+    assert results[0].breached + results[1].breached == expected
+    for tenant in due_tickets:
+        with tenant_context(tenant):
+            assert SlaTimer.objects.filter(status=TimerStatus.BREACHED).count() == TICKETS_PER_TENANT * 2
+            assert OutboxEvent.objects.filter(type="sla.breached").count() == TICKETS_PER_TENANT * 2
+            assert TicketEvent.objects.filter(kind="sla_breached").count() == TICKETS_PER_TENANT * 2
