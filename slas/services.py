@@ -56,12 +56,9 @@ def policy_matches(policy: SLAPolicy, *, ticket: Ticket, account: Account | None
         ("channels", ticket.channel),
         ("plans", account.plan if account else None),
     ]
-    for key, value in checks:
-        if rules.get(key) and value not in rules[key]:
-            return False
-    if rules.get("vip") is not None and bool(account and account.vip) != rules["vip"]:
+    if any(rules.get(key) and value not in rules[key] for key, value in checks):
         return False
-    return True
+    return rules.get("vip") is None or bool(account and account.vip) == rules["vip"]
 
 
 def policy_for(*, ticket: Ticket) -> SLAPolicy | None:

@@ -98,6 +98,9 @@ def test_the_audit_trail_refuses_updates_and_deletes(ticket):
 
 
 def test_the_app_role_cannot_truncate_the_audit_trail(ticket):
-    with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE tickets_ticketevent")
+    with (
+        pytest.raises(ProgrammingError, match="permission denied"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE tickets_ticketevent")
