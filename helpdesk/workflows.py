@@ -77,6 +77,16 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
 
 
 @transaction.atomic
+def ticket_change_status(*, ticket: Ticket, actor: Principal | None, status: str, at: datetime | None = None) -> Ticket:
+    """A status change at a given moment (imports and back-dated histories), with the clocks."""
+    at = at or timezone.now()
+    before = ticket.status
+    tickets.ticket_change_status(ticket=ticket, actor=actor, status=status, at=at)
+    slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=at, actor=actor)
+    return ticket
+
+
+@transaction.atomic
 def ticket_reopen(*, ticket: Ticket, actor: Principal | None, reason: str = "") -> Ticket:
     before = ticket.status
     tickets.ticket_reopen(ticket=ticket, actor=actor, reason=reason)

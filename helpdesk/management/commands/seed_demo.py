@@ -230,7 +230,7 @@ class Command(BaseCommand):
                 ticket=ticket, actor=None, body=body, author_type=AuthorType.CUSTOMER, created_at=at
             )
         if rng.random() < 0.3:
-            tickets.attempt_record(
+            workflows.attempt_record(
                 ticket=ticket,
                 actor=None,
                 outcome=rng.choice(list(Outcome)),
@@ -239,4 +239,4 @@ class Command(BaseCommand):
                 created_at=at,
             )
         if n % 3 == 0 and at < now - timedelta(days=2):
-            tickets.ticket_change_status(ticket=ticket, actor=None, status=Status.SOLVED, at=at + timedelta(hours=2))
+            workflows.ticket_change_status(ticket=ticket, actor=None, status=Status.SOLVED, at=at + timedelta(hours=2))
