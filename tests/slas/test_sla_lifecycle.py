@@ -187,3 +187,38 @@ def test_timers_stay_inside_their_tenant(api_a, api_b, acme, tenant_b):
     with tenant_context(tenant_b):
         assert SlaTimer.objects.count() == 0
     assert SlaTimer.unscoped.count() == 0
+
+
+def test_on_hold_pauses_only_the_clocks_the_policy_names(api_a, acme):
+    with tenant_context(acme):
+        from slas.models import SLAPolicy
+
+        SLAPolicy.objects.filter(name="Urgent").update(on_hold_pauses=["first_response"])
+    ticket = _open(api_a, priority="urgent")
+    api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": "on_hold"}, format="json")
+    sla = _sla(api_a, ticket["id"])
+    assert sla["first_response"]["status"] == "paused"
+    assert sla["resolution"]["status"] == "running"
+
+
+def test_a_vip_account_can_run_on_its_own_calendar(api_a_admin, acme):
+    from slas.models import BusinessCalendar, SLAPolicy
+    from tickets import services as tickets
+
+    with tenant_context(acme):
+        account = tickets.account_create(tenant=acme, name="Initech", vip=True)
+        tickets.customer_create(tenant=acme, email="ceo@initech.test", account=account)
+        BusinessCalendar.objects.create(
+            tenant=acme,
+            name="Initech Tokyo",
+            timezone="Asia/Tokyo",
+            account=account,
+            hours={"mon": [["09:00", "18:00"]], "tue": [["09:00", "18:00"]]},
+        )
+        SLAPolicy.objects.filter(name="VIP").update(clock_source="account")
+    # Monday 2026-11-30 08:00 UTC = 17:00 in Tokyo: one working hour left that day, so a 60-minute
+    # first response is due at Tokyo's closing time, 18:00 JST = 09:00 UTC.
+    created = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    ticket = _open(api_a_admin, requester={"email": "ceo@initech.test"}, created_at=created.isoformat())
+    first = _sla(api_a_admin, ticket["id"])["first_response"]
+    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
