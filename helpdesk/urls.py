@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from escalation.api import EscalationViewSet, RuleViewSet, escalate
 from helpdesk import views
 from helpdesk.admin import tenant_admin_site
 from helpdesk.api_tenancy import SchemaView, TeamViewSet, me
@@ -18,9 +19,12 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("tickets", TicketViewSet, basename="ticket")
 router.register("calendars", CalendarViewSet, basename="calendar")
 router.register("sla-policies", PolicyViewSet, basename="sla-policy")
+router.register("escalations", EscalationViewSet, basename="escalation")
+router.register("escalation-rules", RuleViewSet, basename="escalation-rule")
 
 api_v1 = [
     path("me/", me, name="me"),
+    path("tickets/<int:pk>/escalate/", escalate, name="ticket-escalate"),
     *router.urls,
 ]
 

@@ -13,6 +13,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from escalation import engine
+from escalation import services as escalations
+from escalation.models import Escalation
 from helpdesk.auth import Principal
 from helpdesk.models import Tenant
 from helpdesk.services import tenant_create
@@ -35,6 +38,7 @@ def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
     tenant = tenant_create(slug=slug, name=name, timezone=timezone)
     with tenant_context(tenant):
         sla_defaults.install(tenant=tenant)
+        escalations.matrix_install(tenant=tenant)
     return tenant
 
 
@@ -44,6 +48,8 @@ def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
     from its created_at — all in one transaction."""
     ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
     slas.timers_start(ticket=ticket)
+    engine.evaluate(ticket, text=f"{ticket.subject}\n{ticket.description}", time_based=False, at=ticket.created_at)
+    ticket.refresh_from_db()
     return ticket
 
 
@@ -57,8 +63,10 @@ def message_receive(*, ticket: Ticket, actor: Principal | None, **fields) -> Mes
     slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=at, actor=actor)
     if message.author_type == AuthorType.CUSTOMER:
         slas.timers_on_customer_message(ticket=ticket, at=at)
+        engine.evaluate(ticket, text=message.body, time_based=False, at=at)
     elif message.author_type == AuthorType.AGENT and not message.internal:
         slas.timers_on_agent_reply(ticket=ticket, at=at)
+        escalations.escalations_on_agent_reply(ticket=ticket, at=at)
     return message
 
 
@@ -96,7 +104,38 @@ def ticket_reopen(*, ticket: Ticket, actor: Principal | None, reason: str = "") 
 
 @transaction.atomic
 def attempt_record(*, ticket: Ticket, actor: Principal | None, **fields) -> ResolutionAttempt:
-    return tickets.attempt_record(ticket=ticket, actor=actor, **fields)
+    """A resolution attempt; failed ones at tier 0-1 may trip the failed_attempts rule."""
+    attempt = tickets.attempt_record(ticket=ticket, actor=actor, **fields)
+    engine.evaluate(ticket, text="", time_based=False, at=attempt.created_at)
+    return attempt
+
+
+@transaction.atomic
+def escalate_manually(
+    *,
+    ticket: Ticket,
+    actor: Principal,
+    kind: str,
+    reason: str,
+    summary: dict,
+    target_team=None,
+    target_tier=None,
+    target_agent=None,
+    to_call: bool = False,
+) -> Escalation:
+    """An agent hands the ticket up, with the five-field summary written by a person."""
+    return escalations.escalation_create(
+        ticket=ticket,
+        actor=actor,
+        kind=kind,
+        trigger="manual",
+        reason=reason,
+        summary_fields=summary,
+        target_team=target_team,
+        target_tier=target_tier,
+        target_agent=target_agent,
+        to_call=to_call,
+    )
 
 
 @dataclass
@@ -106,6 +145,7 @@ class SweepReport:
     claimed: int = 0
     warned: int = 0
     breached: int = 0
+    escalated: int = 0
     tenants: int = 0
     tickets: int = 0
     batches: int = 0
@@ -129,6 +169,7 @@ def _sweep_batch(now: datetime, report: SweepReport) -> int:
         for tenant_id, timer_ids in claimed.items():
             with tenant_context(tenants[tenant_id]):
                 fired = slas.timers_fire(tenant_id=tenant_id, timer_ids=timer_ids, now=now)
+                report.escalated += engine.evaluate_time_rules(ticket_ids=fired.ticket_ids, at=now)
             report.warned += fired.warned
             report.breached += fired.breached
             ticket_ids |= {(tenant_id, t) for t in fired.ticket_ids}

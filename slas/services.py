@@ -510,3 +510,59 @@ def policy_update(*, policy: SLAPolicy, **changes) -> SLAPolicy:
         setattr(policy, name, value)
     policy.save()
     return policy
+
+
+# --- escalation clocks --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def escalation_timers_start(
+    *,
+    ticket: Ticket,
+    escalation_id: int,
+    metrics: Iterable[str],
+    at: datetime,
+    overrides: dict[str, int] | None = None,
+) -> list[SlaTimer]:
+    """The clocks of one escalation (acknowledge, first response, customer update, manager response),
+    from the ticket's policy; `overrides` (a rule's response_minutes) replace a policy target."""
+    policy = policy_for(ticket=ticket)
+    if policy is None:
+        return []
+    calendar = calendar_for(policy=policy, ticket=ticket)
+    targets = {**policy.targets, **(overrides or {})}
+    timers = []
+    for metric in metrics:
+        if metric not in targets:
+            continue
+        timer = SlaTimer(
+            tenant_id=ticket.tenant_id,
+            ticket=ticket,
+            escalation_id=escalation_id,
+            policy=policy,
+            calendar=calendar,
+            metric=metric,
+            target_minutes=int(targets[metric]),
+            started_at=at,
+            warn_percents=sorted(policy.warn_percent),
+            status=TimerStatus.RUNNING,
+        )
+        schedule(timer, calendar_to_clock(calendar))
+        timers.append(timer)
+    return SlaTimer.objects.bulk_create(timers)
+
+
+@transaction.atomic
+def escalation_timers_meet(*, ticket: Ticket, escalation_id: int, metrics: Iterable[str], at: datetime) -> None:
+    timers = list(
+        SlaTimer.objects.filter(
+            ticket=ticket, escalation_id=escalation_id, metric__in=list(metrics), status__in=OPEN_STATUSES
+        )
+    )
+    for timer in timers:
+        _meet(timer, at)
+    _save(timers)
+
+
+def escalation_timers(*, escalation_ids: Iterable[int]) -> list[SlaTimer]:
+    return list(SlaTimer.objects.filter(escalation_id__in=list(escalation_ids)).order_by("metric"))

@@ -434,3 +434,86 @@ def attempt_record(
         after={"attempt": attempt.pk, "outcome": outcome, "tier": tier},
     )
     return attempt
+
+
+# --- escalation bookkeeping (the escalation app decides; the ticket records) ----------------------
+
+
+@transaction.atomic
+def ticket_record_escalation(
+    *,
+    ticket: Ticket,
+    actor: Principal | None,
+    escalation_id: int,
+    kind: str,
+    to_tier: int,
+    team: Team | None,
+    assignee: Membership | None,
+    priority: str | None = None,
+    at: datetime | None = None,
+) -> Ticket:
+    """Vertical move of the ticket: a higher tier or authority takes it. Recorded as `escalated`, never as
+    a reassignment (lateral moves are ticket_assign)."""
+    at = at or timezone.now()
+    before = {"tier": ticket.tier, "team": ticket.team_id, "assignee": ticket.assignee_id, "priority": ticket.priority}
+    ticket.tier, ticket.team, ticket.assignee = to_tier, team, assignee
+    ticket.priority = priority or ticket.priority
+    ticket.escalated = True
+    ticket.escalation_count += 1
+    _save(ticket, ["tier", "team", "assignee", "priority", "escalated", "escalation_count"], at)
+    event_record(
+        ticket=ticket,
+        kind="escalated",
+        actor=actor,
+        at=at,
+        before=before,
+        after={
+            "escalation": escalation_id,
+            "kind": kind,
+            "tier": to_tier,
+            "team": ticket.team_id,
+            "assignee": ticket.assignee_id,
+            "priority": ticket.priority,
+        },
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_record_escalation_end(
+    *,
+    ticket: Ticket,
+    actor: Principal | None,
+    escalation_id: int,
+    outcome: str,
+    still_escalated: bool,
+    tier: int | None = None,
+    assignee: Membership | None = None,
+    team: Team | None = None,
+    move: bool = False,
+    at: datetime | None = None,
+) -> Ticket:
+    """An escalation ended (resolved, returned, de-escalated). With `move`, the ticket goes back to the
+    given tier/assignee/team (a bounceback or a de-escalation)."""
+    at = at or timezone.now()
+    before = {"tier": ticket.tier, "team": ticket.team_id, "assignee": ticket.assignee_id}
+    fields = ["escalated"]
+    ticket.escalated = still_escalated
+    if move:
+        ticket.tier, ticket.assignee, ticket.team = tier if tier is not None else ticket.tier, assignee, team
+        fields += ["tier", "assignee", "team"]
+    _save(ticket, fields, at)
+    event_record(
+        ticket=ticket,
+        kind=f"escalation_{outcome}",
+        actor=actor,
+        at=at,
+        before=before,
+        after={
+            "escalation": escalation_id,
+            "tier": ticket.tier,
+            "team": ticket.team_id,
+            "assignee": ticket.assignee_id,
+        },
+    )
+    return ticket

@@ -1,0 +1,325 @@
+"""REST API of the escalation engine: POST /tickets/{id}/escalate/, /escalations/ (+ acknowledge,
+resolve, return, de-escalate), /escalation-rules/ (the matrix; manager or admin to write)."""
+
+import django_filters as filters
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action, api_view
+from rest_framework.response import Response
+
+from escalation import selectors, services, triggers
+from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
+from helpdesk import workflows
+from helpdesk.api import StrictSerializer, TenantViewSet
+from helpdesk.errors import ApiError
+from helpdesk.fields import TenantPrimaryKeyRelatedField, slug_or_blank
+from helpdesk.models import MAX_TIER, Membership, Role, Team
+from tickets.models import Priority, Ticket
+from tickets.selectors import ticket_get
+
+ERR_ONE_TARGET = "Give exactly one of target_team, target_tier, target_agent."
+
+
+def _raise(exc: services.EscalationError):
+    raise ApiError(exc.status, exc.code, str(exc), exc.fields) from None
+
+
+class SummaryInput(serializers.Serializer):
+    problem = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    tried = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+    emotional_state = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
+    desired_outcome = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    account_context = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+
+
+class EscalateInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    reason = serializers.CharField(max_length=2000)
+    target_team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True, default=None)
+    target_tier = serializers.IntegerField(
+        min_value=0, max_value=MAX_TIER, required=False, allow_null=True, default=None
+    )
+    target_agent = TenantPrimaryKeyRelatedField(model=Membership, required=False, allow_null=True, default=None)
+    to_call = serializers.BooleanField(default=False)
+    summary = SummaryInput(help_text=f"all five required: {', '.join(SUMMARY_FIELDS)}")
+
+    def validate(self, data):
+        targets = [data.get("target_team"), data.get("target_tier"), data.get("target_agent")]
+        if sum(t is not None for t in targets) != 1:
+            raise serializers.ValidationError({"target": [ERR_ONE_TARGET]})
+        missing = services.missing_summary_fields(data.get("summary"))
+        if missing:
+            raise serializers.ValidationError({f"summary.{name}": ["This field is required."] for name in missing})
+        return data
+
+
+class EscalationOutput(serializers.ModelSerializer):
+    sla = serializers.SerializerMethodField()
+    fired_rules = serializers.SerializerMethodField(help_text="slugs of the rules that fired into it")
+
+    class Meta:
+        model = Escalation
+        fields = [
+            "id",
+            "ticket",
+            "kind",
+            "status",
+            "trigger",
+            "rule",
+            "reason",
+            "level",
+            "cycle",
+            "from_tier",
+            "to_tier",
+            "team",
+            "agent",
+            "summary",
+            "summary_drafted",
+            "to_call",
+            "created_at",
+            "acknowledged_at",
+            "resolved_at",
+            "returned_at",
+            "response_due_at",
+            "resolution",
+            "root_cause",
+            "return_reason",
+            "fired_rules",
+            "sla",
+        ]
+
+    def get_fired_rules(self, escalation) -> list[str]:
+        return [firing.rule.slug for firing in escalation.firings.all()]
+
+    def get_sla(self, escalation) -> list[dict]:
+        from tickets.api import SlaOutput
+
+        timers = self.context.get("timers", {}).get(escalation.pk, [])
+        return SlaOutput(timers, many=True).data
+
+
+def _output(escalations, *, many=False):
+    from slas import services as slas
+
+    items = escalations if many else [escalations]
+    timers: dict[int, list] = {}
+    for timer in slas.escalation_timers(escalation_ids=[e.pk for e in items]):
+        timers.setdefault(timer.escalation_id, []).append(timer)
+    return EscalationOutput(escalations, many=many, context={"timers": timers}).data
+
+
+@extend_schema(request=EscalateInput, responses={201: EscalationOutput})
+@api_view(["POST"])
+def escalate(request, pk: int):
+    """Manual escalation of a ticket, functional (a skill) or hierarchical (authority), with the summary."""
+    try:
+        ticket = ticket_get(tenant=request.user.tenant, ticket_id=pk)
+    except Ticket.DoesNotExist:
+        raise ApiError(404, "not_found", "Not found.") from None
+    serializer = EscalateInput(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = dict(serializer.validated_data)
+    try:
+        escalation = workflows.escalate_manually(ticket=ticket, actor=request.user, **data)
+    except services.EscalationError as exc:
+        _raise(exc)
+    return Response(_output(escalation), status=status.HTTP_201_CREATED)
+
+
+class EscalationFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=EscalationStatus.choices)
+    kind = filters.ChoiceFilter(choices=Kind.choices)
+    ticket = filters.NumberFilter()
+    trigger = filters.CharFilter()
+    team = filters.NumberFilter()
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = Escalation
+        fields = []
+
+
+class ResolveInput(StrictSerializer):
+    resolution = serializers.CharField(max_length=5000)
+    root_cause = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ReasonInput(StrictSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class DeEscalateInput(ReasonInput):
+    to_tier = serializers.IntegerField(min_value=0, max_value=MAX_TIER)
+
+
+class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
+    """Escalations and their lifecycle: requested → acknowledged → resolved, or returned / de-escalated."""
+
+    selector = staticmethod(selectors.escalation_list)
+    serializer_class = EscalationOutput
+    filterset_class = EscalationFilter
+    ordering_fields = ["created_at", "id"]
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(_output(page, many=True))
+
+    def retrieve(self, request, pk=None):
+        return Response(_output(self.get_object()))
+
+    def _act(self, request, service, input_serializer=None):
+        escalation = self.get_object()
+        data = {}
+        if input_serializer is not None:
+            serializer = input_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+        try:
+            escalation = service(escalation=escalation, actor=request.user, **data)
+        except services.EscalationError as exc:
+            _raise(exc)
+        return Response(_output(escalation))
+
+    @extend_schema(request=None, responses={200: EscalationOutput})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        return self._act(request, services.escalation_acknowledge)
+
+    @extend_schema(request=ResolveInput, responses={200: EscalationOutput})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        return self._act(request, services.escalation_resolve, ResolveInput)
+
+    @extend_schema(request=ReasonInput, responses={200: EscalationOutput})
+    @action(detail=True, methods=["post"], url_path="return")
+    def bounce(self, request, pk=None):
+        return self._act(request, services.escalation_return, ReasonInput)
+
+    @extend_schema(request=DeEscalateInput, responses={200: EscalationOutput})
+    @action(detail=True, methods=["post"], url_path="de-escalate")
+    def de_escalate(self, request, pk=None):
+        return self._act(request, services.escalation_de_escalate, DeEscalateInput)
+
+
+# --- the matrix ---------------------------------------------------------------------------------
+
+
+class RuleInput(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    slug = serializers.SlugField(max_length=60)
+    trigger = serializers.ChoiceField(choices=[(t, t) for t in triggers.TRIGGERS])
+    conditions = serializers.JSONField(default=dict)
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    target_team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True, default=None)
+    target_tier = serializers.IntegerField(
+        min_value=0, max_value=MAX_TIER, required=False, allow_null=True, default=None
+    )
+    target_role = serializers.ChoiceField(
+        choices=[("", ""), ("manager", "manager"), ("admin", "admin")], required=False, default=""
+    )
+    target_skill = slug_or_blank(required=False, default="")
+    response_minutes = serializers.IntegerField(
+        min_value=1, max_value=366 * 24 * 60, required=False, allow_null=True, default=None
+    )
+    notify = serializers.ListField(child=serializers.CharField(max_length=100), default=list, max_length=20)
+    to_call = serializers.BooleanField(default=False)
+    priority_override = serializers.ChoiceField(
+        choices=[("", ""), *Priority.choices], required=False, allow_null=True, default=""
+    )
+    active = serializers.BooleanField(default=True)
+    position = serializers.IntegerField(min_value=0, max_value=1_000_000, default=100)
+
+    def validate(self, data):
+        merged = {**self.context.get("current", {}), **data}
+        try:
+            data["conditions"] = triggers.validate_conditions(merged["trigger"], merged.get("conditions") or {})
+        except triggers.ConditionError as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}) from None
+        targets = [
+            merged.get("target_team"),
+            merged.get("target_tier"),
+            merged.get("target_role") or None,
+            merged.get("target_skill") or None,
+        ]
+        if not any(t is not None for t in targets):
+            raise serializers.ValidationError(
+                {"target": ["Give a target_team, target_tier, target_role or target_skill."]}
+            )
+        data["priority_override"] = data.get("priority_override") or ""
+        return data
+
+
+class RuleOutput(serializers.ModelSerializer):
+    class Meta:
+        model = EscalationRule
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "trigger",
+            "conditions",
+            "kind",
+            "target_team",
+            "target_tier",
+            "target_role",
+            "target_skill",
+            "response_minutes",
+            "notify",
+            "to_call",
+            "priority_override",
+            "active",
+            "position",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
+    """The escalation matrix. A rule fires at most once per ticket and escalation cycle."""
+
+    selector = staticmethod(selectors.rule_list)
+    serializer_class = RuleOutput
+    write_role = Role.MANAGER
+    filterset_fields = ["trigger", "kind", "active"]
+    ordering_fields = ["position", "created_at", "name"]
+
+    def _input(self, request, instance=None, partial=False) -> dict:
+        current = RuleInput(instance).data if instance is not None else {}
+        if instance is not None:
+            current = {**current, "target_team": instance.target_team}
+        serializer = RuleInput(data=request.data, partial=partial, context={"current": current})
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def retrieve(self, request, pk=None):
+        return Response(RuleOutput(self.get_object()).data)
+
+    @extend_schema(request=RuleInput, responses={201: RuleOutput})
+    def create(self, request):
+        data = self._input(request)
+        try:
+            with transaction.atomic():
+                rule = EscalationRule.objects.create(tenant=request.user.tenant, **data)
+        except IntegrityError:
+            raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
+        return Response(RuleOutput(rule).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RuleInput, responses={200: RuleOutput})
+    def partial_update(self, request, pk=None):
+        rule = self.get_object()
+        data = self._input(request, instance=rule, partial=True)
+        try:
+            with transaction.atomic():
+                for name, value in data.items():
+                    setattr(rule, name, value)
+                rule.save()
+        except IntegrityError:
+            raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
+        return Response(RuleOutput(rule).data)
+
+    def destroy(self, request, pk=None):
+        rule = self.get_object()
+        rule.active = False
+        rule.save(update_fields=["active", "updated_at"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

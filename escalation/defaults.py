@@ -1,0 +1,273 @@
+"""The default escalation matrix `create_tenant` installs: one or more rules for every trigger, with the seeds'
+figures. Pure data; every rule's conditions pass `escalation.triggers.validate_conditions` (tests/escalation).
+
+Shape of a rule: exactly the API.md rule fields, with the target spelled for a tenant that has no ids yet — every
+dict carries all four target keys and exactly one of them is set:
+    target_team_name  a team's name ("Billing"), resolved to the tenant's team when installed
+    target_skill      routing by skill: whoever has it (functional escalations)
+    target_tier       routing by tier (2 = a senior agent)
+    target_role       "manager" | "admin" (hierarchical escalations that need authority)
+
+How kind and target were chosen (seeds 001 and 003): *functional* when the ticket needs a skill or more capacity
+(billing, legal, security, engineering, tier 2); *hierarchical* when it needs authority or the relationship is at
+risk (a legal threat, a manager request, a VIP, an angry customer, a breached SLA). response_minutes follows the
+seed's escalation SLAs: a manager / senior responds within 60 minutes; tier 2 gives a first substantive response
+within 120; security incidents and data loss get 60 like a hierarchical escalation. to_call follows seed 000's
+"when to move to a call": high emotion, a manager request, data loss (multi-system failure), SLA breached,
+Tier 0/1 failed twice, three follow-ups, a loop of exchanges, and "call me".
+
+Figures: keyword lists from the seeds ("refund", "cancel", "lawsuit", "legal", "call me", "urgent"); sentiment
+below -0.5 (API.md; the seed's "below 3/10" is -0.4 on a linear map of VADER's -1..1, and -0.5 keeps the rate of
+automatic escalations inside the seed's 10-20 %); time_open 4 business hours at tier 1; SLA 80 % used; repeat
+contact "more than 3 times in 30 days" = 4 tickets (the rule fires at its count); 3 follow-ups; 2 failed attempts;
+6 exchanges (API.md's loop threshold).
+"""
+
+from __future__ import annotations
+
+HIERARCHICAL_MINUTES = 60  # seed 001: "manager or senior team member responds within 1 hour"
+TIER2_MINUTES = 120  # seed 001: tier 2 "first substantive response within 2 hours"
+URGENT_MINUTES = 60
+
+# The ticket clocks; the escalation clocks (acknowledge, first response, customer update, manager response) are
+# left to the breached rule, which sends a breach up to a manager whatever the clock.
+TICKET_METRICS = ("first_response", "next_response", "resolution")
+
+# tickets.analysis.CALL_PHRASES, spelled out so this module stays plain data (a test keeps the two in step).
+CALL_PHRASES = ("call me", "give me a call", "phone me", "ring me", "can we talk", "schedule a call", "hop on a call")
+
+
+def _rule(
+    position: int,
+    name: str,
+    slug: str,
+    trigger: str,
+    conditions: dict,
+    *,
+    kind: str,
+    target_team_name: str | None = None,
+    target_skill: str | None = None,
+    target_tier: int | None = None,
+    target_role: str | None = None,
+    response_minutes: int,
+    notify: list[str] | None = None,
+    to_call: bool = False,
+    priority_override: str | None = None,
+) -> dict:
+    return {
+        "name": name,
+        "slug": slug,
+        "trigger": trigger,
+        "conditions": conditions,
+        "kind": kind,
+        "target_team_name": target_team_name,
+        "target_skill": target_skill,
+        "target_tier": target_tier,
+        "target_role": target_role,
+        "response_minutes": response_minutes,
+        "notify": notify or [],
+        "to_call": to_call,
+        "priority_override": priority_override,
+        "active": True,
+        "position": position,
+    }
+
+
+DEFAULT_RULES: list[dict] = [
+    # --- high stakes first: authority, legal exposure, incidents ---
+    _rule(
+        10,
+        "Legal threat",
+        "legal-threat",
+        "keyword",
+        {"keywords": ["lawsuit", "lawyer", "lawyers", "legal action", "attorney", "attorneys"]},
+        kind="hierarchical",
+        target_role="manager",
+        response_minutes=HIERARCHICAL_MINUTES,
+        notify=["manager"],
+        # A threat of litigation is answered in writing, by someone with authority (and counsel), not on a call.
+        to_call=False,
+        priority_override="urgent",
+    ),
+    _rule(
+        20,
+        "Customer asks for a manager",
+        "manager-request",
+        "manager_request",
+        {},
+        kind="hierarchical",
+        target_role="manager",
+        response_minutes=HIERARCHICAL_MINUTES,
+        notify=["manager"],
+        to_call=True,
+        priority_override="high",
+    ),
+    _rule(
+        30,
+        "Security concern",
+        "security",
+        "category",
+        {"categories": ["security"]},
+        kind="functional",
+        target_skill="security",
+        response_minutes=URGENT_MINUTES,
+        notify=["manager"],
+        priority_override="urgent",
+    ),
+    _rule(
+        40,
+        "Data loss",
+        "data-loss",
+        "category",
+        {"categories": ["data_loss"]},
+        kind="functional",
+        target_skill="engineering",
+        response_minutes=URGENT_MINUTES,
+        notify=["manager"],
+        to_call=True,
+        priority_override="urgent",
+    ),
+    _rule(
+        50,
+        "Legal question",
+        "legal",
+        "category",
+        {"categories": ["legal"]},
+        kind="functional",
+        target_skill="legal",
+        response_minutes=TIER2_MINUTES,
+    ),
+    _rule(
+        60,
+        "SLA breached",
+        "sla-breached",
+        "sla_risk",
+        {"breached": True},
+        kind="hierarchical",
+        target_role="manager",
+        response_minutes=HIERARCHICAL_MINUTES,
+        notify=["manager"],
+        to_call=True,
+    ),
+    _rule(
+        70,
+        "VIP account",
+        "vip",
+        "value",
+        {"vip": True},
+        kind="hierarchical",
+        target_role="manager",
+        response_minutes=HIERARCHICAL_MINUTES,
+        notify=["manager"],
+    ),
+    _rule(
+        80,
+        "Very negative sentiment",
+        "negative-sentiment",
+        "sentiment",
+        {"below": -0.5},
+        # Relationship risk is a hierarchical reason (seed 001); a senior agent takes it, on a call (seed 000).
+        kind="hierarchical",
+        target_tier=2,
+        response_minutes=HIERARCHICAL_MINUTES,
+        notify=["manager"],
+        to_call=True,
+    ),
+    # --- skills ---
+    _rule(
+        90,
+        "Billing dispute or cancellation",
+        "billing",
+        "keyword",
+        {"keywords": ["refund", "refunds", "cancel", "cancellation", "chargeback", "charged twice"]},
+        kind="functional",
+        target_skill="billing",
+        response_minutes=TIER2_MINUTES,
+    ),
+    _rule(
+        100,
+        "Customer asks for a call",
+        "call-request",
+        "keyword",
+        {"keywords": list(CALL_PHRASES)},
+        kind="functional",
+        target_tier=2,
+        response_minutes=TIER2_MINUTES,
+        to_call=True,
+    ),
+    _rule(
+        110,
+        "Urgent or outage",
+        "urgent",
+        "keyword",
+        {"keywords": ["urgent", "emergency", "outage", "production down"]},
+        kind="functional",
+        target_tier=2,
+        response_minutes=TIER2_MINUTES,
+        priority_override="high",
+    ),
+    # --- time and loops: tier 1 is not getting there ---
+    _rule(
+        120,
+        "SLA at risk (80 %)",
+        "sla-at-risk",
+        "sla_risk",
+        {"percent": 80, "metrics": list(TICKET_METRICS)},
+        kind="functional",
+        target_tier=2,
+        response_minutes=TIER2_MINUTES,
+    ),
+    _rule(
+        130,
+        "Open 4 business hours at tier 1",
+        "time-open-tier1",
+        "time_open",
+        {"business_hours": 4, "tier": 1},
+        kind="functional",
+        target_tier=2,
+        response_minutes=TIER2_MINUTES,
+    ),
+    _rule(
+        140,
+        "Failed twice at tier 0-1",
+        "failed-attempts",
+        "failed_attempts",
+        {"count": 2},
+        kind="functional",
+        target_tier=2,
+        response_minutes=TIER2_MINUTES,
+        to_call=True,
+    ),
+    _rule(
+        150,
+        "Three follow-ups without a reply",
+        "follow-ups",
+        "follow_ups",
+        {"count": 3},
+        kind="functional",
+        target_tier=2,
+        response_minutes=TIER2_MINUTES,
+        to_call=True,
+    ),
+    _rule(
+        160,
+        "Back-and-forth loop",
+        "back-and-forth",
+        "back_and_forth",
+        {"count": 6},
+        kind="functional",
+        target_tier=2,
+        response_minutes=TIER2_MINUTES,
+        to_call=True,
+    ),
+    _rule(
+        170,
+        "Repeat contact (more than 3 tickets in 30 days)",
+        "repeat-contact",
+        "repeat_contact",
+        {"tickets": 4, "days": 30},
+        kind="functional",
+        target_tier=2,
+        response_minutes=TIER2_MINUTES,
+    ),
+]

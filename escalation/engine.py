@@ -1,0 +1,137 @@
+"""Running the matrix: gather a ticket's facts, ask the pure evaluator (escalation/triggers.py) which
+rules fire, and fire them (exactly once per rule and cycle, see services.rule_fire).
+
+Event-driven evaluation runs inside the transaction of the message or ticket that caused it, so an
+angry VIP's "lawyer" ticket is escalated before the API call returns. Time triggers run in the sweep,
+for the tickets whose clocks just crossed a threshold (work grows with what is due, not with what is open)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from escalation import services, triggers
+from escalation.models import Escalation, EscalationRule
+from slas import clock
+from slas import services as slas
+from slas.models import SlaTimer, TimerStatus
+from tickets.models import Account, AuthorType, Message, Outcome, ResolutionAttempt, Status, Ticket, TicketEvent
+
+REPEAT_WINDOW = timedelta(days=365)
+
+
+def _tier_since(ticket: Ticket) -> datetime:
+    moved = (
+        TicketEvent.objects.filter(
+            ticket=ticket, kind__in=["escalated", "escalation_returned", "escalation_de_escalated"]
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return moved or ticket.created_at
+
+
+def _percent_used(timer: SlaTimer, now: datetime) -> float:
+    if timer.status == TimerStatus.BREACHED:
+        return 100.0
+    if timer.status != TimerStatus.RUNNING or not timer.target_minutes:
+        return 0.0
+    calendar = slas.calendar_to_clock(timer.calendar)
+    used = clock.business_minutes_between(timer.started_at, now, calendar, slas._pauses(timer))
+    return 100.0 * used / timer.target_minutes
+
+
+def _calendar(ticket: Ticket) -> clock.Calendar:
+    policy = slas.policy_for(ticket=ticket)
+    return slas.calendar_to_clock(slas.calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
+
+
+def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.TicketFacts:
+    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
+    timers = list(SlaTimer.objects.filter(ticket=ticket).select_related("calendar"))
+    sentiments = tuple(
+        Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER)
+        .exclude(sentiment=None)
+        .order_by("created_at", "id")
+        .values_list("sentiment", flat=True)
+    )
+    return triggers.TicketFacts(
+        ticket_id=ticket.pk,
+        status=ticket.status,
+        priority=ticket.priority,
+        tier=ticket.tier,
+        category=ticket.category,
+        channel=ticket.channel,
+        sentiment=ticket.sentiment,
+        customer_sentiments=sentiments,
+        follow_up_count=ticket.follow_up_count,
+        exchange_count=ticket.exchange_count,
+        failed_attempts_low_tier=ResolutionAttempt.objects.filter(
+            ticket=ticket, outcome=Outcome.FAILED, tier__lte=1
+        ).count(),
+        vip=bool(account and account.vip),
+        plan=account.plan if account else None,
+        annual_contract_value=float(account.annual_contract_value) if account else 0.0,
+        lifetime_value=float(account.lifetime_value) if account else 0.0,
+        requester_ticket_times=tuple(
+            Ticket.objects.filter(requester_id=ticket.requester_id, created_at__gte=now - REPEAT_WINDOW).values_list(
+                "created_at", flat=True
+            )
+        ),
+        text=text,
+        tier_since=_tier_since(ticket),
+        calendar=_calendar(ticket),
+        timers=tuple(
+            triggers.TimerFact(
+                metric=t.metric, status=t.status, percent_used=_percent_used(t, now), breached=t.breached_at is not None
+            )
+            for t in timers
+        ),
+        solved=ticket.status in (Status.SOLVED, Status.CLOSED),
+    )
+
+
+def active_rules() -> list[triggers.Rule]:
+    return [
+        triggers.Rule(
+            id=r.pk, slug=r.slug, trigger=r.trigger, conditions=r.conditions, position=r.position, active=r.active
+        )
+        for r in EscalationRule.objects.filter(active=True).order_by("position", "id")
+    ]
+
+
+def evaluate(
+    ticket: Ticket,
+    *,
+    text: str,
+    time_based: bool,
+    at: datetime | None = None,
+    rules: list[triggers.Rule] | None = None,
+) -> list[Escalation]:
+    """Fires the rules that hold for the ticket now; returns the escalations this created."""
+    at = at or timezone.now()
+    rules = active_rules() if rules is None else rules
+    if not rules:
+        return []
+    decisions = triggers.evaluate(ticket_facts(ticket, text=text, now=at), rules, at, time_based=time_based)
+    by_id = {r.pk: r for r in EscalationRule.objects.filter(pk__in=[d.rule_id for d in decisions])}
+    created = []
+    for decision in decisions:
+        escalation = services.rule_fire(ticket=ticket, rule=by_id[decision.rule_id], reason=decision.reason, at=at)
+        if escalation is not None:
+            created.append(escalation)
+            ticket.refresh_from_db()
+    return created
+
+
+def evaluate_time_rules(*, ticket_ids: set[int], at: datetime) -> int:
+    """The sweep's share: time triggers for the tickets whose clocks just warned or breached."""
+    rules = [r for r in active_rules() if r.trigger in triggers.TIME_TRIGGERS]
+    if not rules or not ticket_ids:
+        return 0
+    fired = 0
+    for ticket in Ticket.objects.filter(pk__in=ticket_ids).exclude(status__in=[Status.SOLVED, Status.CLOSED]):
+        fired += len(evaluate(ticket, text="", time_based=True, at=at, rules=rules))
+    return fired

@@ -1,0 +1,465 @@
+"""Escalations: create (manual or by a rule, exactly once per rule and cycle), acknowledge, resolve,
+return (bounceback), de-escalate. Each writes the ticket's audit trail and its outbox event in the same
+transaction, and moves the escalation's SLA clocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from escalation import routing, summary
+from escalation.models import (
+    ACTIVE_STATUSES,
+    SUMMARY_FIELDS,
+    Escalation,
+    EscalationRule,
+    EscalationStatus,
+    Kind,
+    RuleFiring,
+)
+from helpdesk.auth import Principal
+from helpdesk.models import MAX_TIER, Membership, Team
+from helpdesk.outbox import outbox_emit
+from slas import services as slas
+from slas.models import Metric
+from tickets.models import Account, AuthorType, Message, ResolutionAttempt, Status, Ticket
+from tickets.services import (
+    event_record,
+    message_post,
+    ticket_record_escalation,
+    ticket_record_escalation_end,
+    ticket_update,
+)
+
+ERR_CLOSED = "A closed ticket cannot be escalated; reopen it first."
+ERR_STATE = "This escalation is {status}; it cannot be {action}."
+ERR_SUMMARY = "All five summary fields are required."
+
+METRICS = {
+    Kind.FUNCTIONAL: (Metric.ESCALATION_ACKNOWLEDGE, Metric.ESCALATION_FIRST_RESPONSE, Metric.CUSTOMER_UPDATE),
+    Kind.HIERARCHICAL: (Metric.ESCALATION_ACKNOWLEDGE, Metric.MANAGER_RESPONSE, Metric.CUSTOMER_UPDATE),
+}
+RESPONSE_METRICS = (Metric.ESCALATION_FIRST_RESPONSE, Metric.MANAGER_RESPONSE, Metric.CUSTOMER_UPDATE)
+
+
+class EscalationError(Exception):
+    def __init__(self, message: str, *, code: str = "invalid_state", status: int = 409, fields: dict | None = None):
+        super().__init__(message)
+        self.code, self.status, self.fields = code, status, fields or {}
+
+
+def _label(actor: Principal | None) -> str:
+    return str(actor) if actor else "system"
+
+
+def _membership(actor: Principal | None) -> Membership | None:
+    return actor.membership if actor else None
+
+
+def missing_summary_fields(data: dict | None) -> list[str]:
+    data = data or {}
+    return [name for name in SUMMARY_FIELDS if not str(data.get(name) or "").strip()]
+
+
+# --- the drafted summary ------------------------------------------------------------------------
+
+
+def _account_line(ticket: Ticket) -> str:
+    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
+    if account is None:
+        return f"{ticket.requester.email}: no account on file"
+    vip = ", VIP" if account.vip else ""
+    since = f", customer since {account.customer_since:%Y}" if account.customer_since else ""
+    return f"{account.name}: {account.plan} plan{vip}, ACV {account.annual_contract_value:,.0f}{since}"
+
+
+def draft_summary(ticket: Ticket) -> dict[str, str]:
+    messages = list(Message.objects.filter(ticket=ticket, internal=False).order_by("created_at", "id"))
+    attempts = ResolutionAttempt.objects.filter(ticket=ticket).order_by("created_at")
+    previous = Ticket.objects.filter(requester_id=ticket.requester_id).exclude(pk=ticket.pk).count()
+    facts = summary.ThreadFacts(
+        subject=ticket.subject,
+        description=ticket.description,
+        customer_texts=tuple(m.body for m in messages if m.author_type == AuthorType.CUSTOMER),
+        agent_replies=tuple(m.body for m in messages if m.author_type == AuthorType.AGENT),
+        attempts=tuple((a.outcome, a.note) for a in attempts),
+        sentiment=ticket.sentiment,
+        account_line=_account_line(ticket),
+        history_line=f"{previous} earlier ticket(s) from {ticket.requester.email}; "
+        f"escalated {ticket.escalation_count} time(s) before",
+    )
+    return summary.draft(facts)
+
+
+# --- create -------------------------------------------------------------------------------------
+
+
+def _target_tier(ticket: Ticket, target_tier, agent, team) -> int:
+    if target_tier is not None:
+        return target_tier
+    if agent is not None:
+        return max(agent.tier, ticket.tier)
+    if team is not None:
+        return max(team.tier, ticket.tier)
+    return min(ticket.tier + 1, MAX_TIER)
+
+
+def _cycle(ticket: Ticket) -> int:
+    return Escalation.objects.filter(ticket=ticket, status=EscalationStatus.RESOLVED).count()
+
+
+@transaction.atomic
+def escalation_create(
+    *,
+    ticket: Ticket,
+    actor: Principal | None,
+    kind: str,
+    trigger: str,
+    summary_fields: dict[str, str],
+    summary_drafted: bool = False,
+    rule: EscalationRule | None = None,
+    reason: str = "",
+    target_team: Team | None = None,
+    target_tier: int | None = None,
+    target_agent: Membership | None = None,
+    target_role: str = "",
+    target_skill: str = "",
+    to_call: bool = False,
+    priority_override: str = "",
+    response_minutes: int | None = None,
+    level: int = 1,
+    at: datetime | None = None,
+) -> Escalation:
+    at = at or timezone.now()
+    if ticket.status == Status.CLOSED:
+        raise EscalationError(ERR_CLOSED, code="ticket_closed")
+    missing = missing_summary_fields(summary_fields)
+    if missing:
+        raise EscalationError(
+            ERR_SUMMARY,
+            code="invalid",
+            status=400,
+            fields={f"summary.{name}": ["This field is required."] for name in missing},
+        )
+    if target_agent is not None:
+        route = routing.Route(team=target_team, agent=target_agent, explanation="chosen by the requester")
+    else:
+        route = routing.route(
+            target_team=target_team,
+            target_tier=target_tier,
+            target_role=target_role,
+            target_skill=target_skill,
+            exclude_ids=[ticket.assignee_id] if ticket.assignee_id else [],
+        )
+    to_tier = _target_tier(ticket, target_tier, route.agent, route.team)
+    escalation = Escalation.objects.create(
+        tenant_id=ticket.tenant_id,
+        ticket=ticket,
+        kind=kind,
+        trigger=trigger,
+        rule=rule,
+        reason=reason,
+        cycle=_cycle(ticket),
+        level=level,
+        from_tier=ticket.tier,
+        to_tier=to_tier,
+        from_agent=ticket.assignee,
+        team=route.team,
+        agent=route.agent,
+        requested_by=_membership(actor),
+        requested_by_label=_label(actor),
+        summary={name: str(summary_fields[name]).strip() for name in SUMMARY_FIELDS},
+        summary_drafted=summary_drafted,
+        to_call=to_call,
+        created_at=at,
+    )
+    ticket_record_escalation(
+        ticket=ticket,
+        actor=actor,
+        escalation_id=escalation.pk,
+        kind=kind,
+        to_tier=to_tier,
+        team=route.team,
+        assignee=route.agent,
+        priority=priority_override or None,
+        at=at,
+    )
+    overrides = {Metric.ESCALATION_ACKNOWLEDGE: response_minutes} if response_minutes else None
+    timers = slas.escalation_timers_start(
+        ticket=ticket, escalation_id=escalation.pk, metrics=METRICS[kind], at=at, overrides=overrides
+    )
+    acknowledge = next((t for t in timers if t.metric == Metric.ESCALATION_ACKNOWLEDGE), None)
+    escalation.response_due_at = acknowledge.due_at if acknowledge else None
+    escalation.save(update_fields=["response_due_at"])
+    _emit(escalation, "escalation.created", at, routing=route.explanation)
+    return escalation
+
+
+def _emit(escalation: Escalation, event: str, at: datetime, **extra) -> None:
+    outbox_emit(
+        tenant_id=escalation.tenant_id,
+        type=event,
+        dedupe_key=f"{event}:{escalation.pk}",
+        at=at,
+        payload={
+            "escalation": escalation.pk,
+            "ticket": escalation.ticket_id,
+            "kind": escalation.kind,
+            "trigger": escalation.trigger,
+            "status": escalation.status,
+            "to_tier": escalation.to_tier,
+            "team": escalation.team_id,
+            "agent": escalation.agent_id,
+            "to_call": escalation.to_call,
+            "summary": escalation.summary,
+            **extra,
+        },
+    )
+
+
+@transaction.atomic
+def rule_fire(*, ticket: Ticket, rule: EscalationRule, reason: str, at: datetime | None = None) -> Escalation | None:
+    """Fires a rule for a ticket at most once per escalation cycle: the RuleFiring insert either wins the
+    unique (ticket, rule, cycle) or the rule has already fired — also when two transactions race."""
+    at = at or timezone.now()
+    cycle = _cycle(ticket)
+    try:
+        with transaction.atomic():
+            firing = RuleFiring.objects.create(
+                tenant_id=ticket.tenant_id, ticket=ticket, rule=rule, cycle=cycle, reason=reason, created_at=at
+            )
+    except IntegrityError:
+        return None
+    active = Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES, kind=rule.kind).first()
+    escalation = active or escalation_create(
+        ticket=ticket,
+        actor=None,
+        kind=rule.kind,
+        trigger=rule.slug,
+        rule=rule,
+        reason=reason,
+        summary_fields=draft_summary(ticket),
+        summary_drafted=True,
+        target_team=rule.target_team,
+        target_tier=rule.target_tier,
+        target_role=rule.target_role,
+        target_skill=rule.target_skill,
+        to_call=rule.to_call,
+        priority_override=rule.priority_override,
+        response_minutes=rule.response_minutes,
+        at=at,
+    )
+    firing.escalation = escalation
+    firing.save(update_fields=["escalation"])
+    if active is not None:
+        _reinforce(active, rule, reason, at)
+        return None
+    return escalation
+
+
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+
+def _reinforce(escalation: Escalation, rule: EscalationRule, reason: str, at: datetime) -> None:
+    """Another rule of the same kind fired while the escalation is open: no second handoff, but its
+    urgency (priority, a call) is not lost and the reason joins the record."""
+    ticket = escalation.ticket
+    if rule.to_call and not escalation.to_call:
+        escalation.to_call = True
+        escalation.save(update_fields=["to_call"])
+    raise_priority = PRIORITY_RANK.get(rule.priority_override, -1) > PRIORITY_RANK[ticket.priority]
+    if raise_priority:
+        ticket_update(ticket=ticket, actor=None, priority=rule.priority_override)
+    event_record(
+        ticket=ticket,
+        kind="escalation_reinforced",
+        actor=None,
+        at=at,
+        after={
+            "escalation": escalation.pk,
+            "rule": rule.slug,
+            "reason": reason,
+            "priority": ticket.priority,
+            "to_call": escalation.to_call,
+        },
+    )
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+def _require(escalation: Escalation, allowed, action: str) -> None:
+    if escalation.status not in allowed:
+        raise EscalationError(ERR_STATE.format(status=escalation.status, action=action))
+
+
+def _still_escalated(escalation: Escalation) -> bool:
+    return (
+        Escalation.objects.filter(ticket_id=escalation.ticket_id, status__in=ACTIVE_STATUSES)
+        .exclude(pk=escalation.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def escalation_acknowledge(
+    *, escalation: Escalation, actor: Principal | None, at: datetime | None = None
+) -> Escalation:
+    at = at or timezone.now()
+    _require(escalation, (EscalationStatus.REQUESTED,), "acknowledged")
+    escalation.status, escalation.acknowledged_at = EscalationStatus.ACKNOWLEDGED, at
+    if escalation.agent_id is None and actor is not None and actor.membership is not None:
+        escalation.agent = actor.membership  # whoever picks it up from the queue owns it
+    escalation.save(update_fields=["status", "acknowledged_at", "agent"])
+    slas.escalation_timers_meet(
+        ticket=escalation.ticket, escalation_id=escalation.pk, metrics=[Metric.ESCALATION_ACKNOWLEDGE], at=at
+    )
+    _emit(escalation, "escalation.acknowledged", at)
+    return escalation
+
+
+@transaction.atomic
+def escalation_resolve(
+    *,
+    escalation: Escalation,
+    actor: Principal | None,
+    resolution: str,
+    root_cause: str = "",
+    at: datetime | None = None,
+) -> Escalation:
+    at = at or timezone.now()
+    _require(escalation, ACTIVE_STATUSES, "resolved")
+    escalation.status, escalation.resolved_at = EscalationStatus.RESOLVED, at
+    escalation.resolution, escalation.root_cause = resolution, root_cause
+    escalation.save(update_fields=["status", "resolved_at", "resolution", "root_cause"])
+    ticket = escalation.ticket
+    slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=[m.value for m in Metric], at=at)
+    ticket_record_escalation_end(
+        ticket=ticket,
+        actor=actor,
+        escalation_id=escalation.pk,
+        outcome="resolved",
+        still_escalated=_still_escalated(escalation),
+        at=at,
+    )
+    _feedback_note(escalation, actor, at)
+    _emit(escalation, "escalation.resolved", at, resolution=resolution, root_cause=root_cause)
+    return escalation
+
+
+def _feedback_note(escalation: Escalation, actor: Principal | None, at: datetime) -> None:
+    """The agent who handed the ticket up learns how it ended (seeds: close the loop, learn next time)."""
+    if escalation.from_agent_id is None:
+        return
+    note = (
+        f"Escalation #{escalation.pk} resolved by {_label(actor)}. Root cause: "
+        f"{escalation.root_cause or 'not given'}. Resolution: {escalation.resolution}"
+    )
+    message_post(
+        ticket=escalation.ticket, actor=actor, body=note, author_type=AuthorType.SYSTEM, internal=True, created_at=at
+    )
+    outbox_emit(
+        tenant_id=escalation.tenant_id,
+        type="escalation.feedback",
+        dedupe_key=f"feedback:{escalation.pk}",
+        payload={
+            "escalation": escalation.pk,
+            "ticket": escalation.ticket_id,
+            "recipient": escalation.from_agent_id,
+            "note": note,
+        },
+        at=at,
+    )
+
+
+@transaction.atomic
+def escalation_return(
+    *, escalation: Escalation, actor: Principal | None, reason: str, at: datetime | None = None
+) -> Escalation:
+    """Bounceback: back to the sender for clarification. The ticket returns to its former tier and owner."""
+    at = at or timezone.now()
+    _require(escalation, ACTIVE_STATUSES, "returned")
+    escalation.status, escalation.returned_at, escalation.return_reason = EscalationStatus.RETURNED, at, reason
+    escalation.save(update_fields=["status", "returned_at", "return_reason"])
+    ticket = escalation.ticket
+    slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=[m.value for m in Metric], at=at)
+    ticket_record_escalation_end(
+        ticket=ticket,
+        actor=actor,
+        escalation_id=escalation.pk,
+        outcome="returned",
+        still_escalated=_still_escalated(escalation),
+        tier=escalation.from_tier,
+        assignee=escalation.from_agent,
+        team=ticket.team,
+        move=True,
+        at=at,
+    )
+    _emit(escalation, "escalation.returned", at, reason=reason)
+    return escalation
+
+
+@transaction.atomic
+def escalation_de_escalate(
+    *, escalation: Escalation, actor: Principal | None, reason: str, to_tier: int, at: datetime | None = None
+) -> Escalation:
+    """Back down to a lower tier once the higher one is no longer needed."""
+    at = at or timezone.now()
+    _require(escalation, ACTIVE_STATUSES, "de-escalated")
+    if to_tier >= escalation.to_tier:
+        raise EscalationError(
+            f"De-escalation goes down: pick a tier below {escalation.to_tier}.",
+            code="invalid",
+            status=400,
+            fields={"to_tier": [f"Must be below {escalation.to_tier}."]},
+        )
+    escalation.status, escalation.de_escalated_at = EscalationStatus.DE_ESCALATED, at
+    escalation.return_reason = reason
+    escalation.save(update_fields=["status", "de_escalated_at", "return_reason"])
+    ticket = escalation.ticket
+    slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=[m.value for m in Metric], at=at)
+    assignee = escalation.from_agent if escalation.from_agent and escalation.from_agent.tier <= to_tier else None
+    ticket_record_escalation_end(
+        ticket=ticket,
+        actor=actor,
+        escalation_id=escalation.pk,
+        outcome="de_escalated",
+        still_escalated=_still_escalated(escalation),
+        tier=to_tier,
+        assignee=assignee,
+        team=None,
+        move=True,
+        at=at,
+    )
+    _emit(escalation, "escalation.de_escalated", at, reason=reason, to_tier=to_tier)
+    return escalation
+
+
+@transaction.atomic
+def escalations_on_agent_reply(*, ticket: Ticket, at: datetime) -> None:
+    """A public agent reply during an escalation is its first substantive response and a customer update."""
+    for escalation_id in Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES).values_list(
+        "id", flat=True
+    ):
+        slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation_id, metrics=RESPONSE_METRICS, at=at)
+
+
+# --- the default matrix -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def matrix_install(*, tenant) -> list[EscalationRule]:
+    """The seeds' matrix, one rule per trigger at least (escalation/defaults.py). Team names resolve to
+    the tenant's teams when they exist; otherwise the rule routes by skill, tier or role."""
+    from escalation.defaults import DEFAULT_RULES
+
+    teams = {team.name: team for team in Team.objects.all()}
+    rules = []
+    for spec in DEFAULT_RULES:
+        fields = {k: v for k, v in spec.items() if k != "target_team_name"}
+        for name in ("target_skill", "target_role", "priority_override"):
+            fields[name] = fields.get(name) or ""
+        rules.append(EscalationRule(tenant=tenant, target_team=teams.get(spec.get("target_team_name") or ""), **fields))
+    return EscalationRule.objects.bulk_create(rules)

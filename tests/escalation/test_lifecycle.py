@@ -1,0 +1,212 @@
+"""Escalations through the API: manual escalation with the summary, routing, the lifecycle."""
+
+import pytest
+
+from escalation.models import Escalation
+from helpdesk.models import OutboxEvent, Role
+from helpdesk.services import membership_create, team_create
+from helpdesk.tenancy import tenant_context
+from slas import defaults
+from tests.api.helpers import count_in, create_ticket, error_of
+from tickets.models import Message, TicketEvent
+
+SUMMARY = {
+    "problem": "Nightly export fails with HTTP 500 since yesterday.",
+    "tried": "Restarted the job, cleared the cache; same error.",
+    "emotional_state": "Frustrated, finance close is blocked.",
+    "desired_outcome": "Export working before Friday's close.",
+    "account_context": "Initech, enterprise, VIP since 2019.",
+}
+
+
+@pytest.fixture
+def floor(tenant_a, alice, bob):
+    """Tenant A with SLA defaults, an engineering team of two tier-2/3 engineers, and billing."""
+    with tenant_context(tenant_a):
+        defaults.install(tenant=tenant_a)
+    eng1 = membership_create(
+        tenant=tenant_a, username="eng1", role=Role.AGENT, tier=2, skills=["engineering"], capacity=5
+    )
+    eng2 = membership_create(
+        tenant=tenant_a, username="eng2", role=Role.AGENT, tier=3, skills=["engineering"], capacity=5
+    )
+    team = team_create(tenant=tenant_a, name="Engineering", skills=["engineering"], tier=2, members=[eng1, eng2])
+    return {"team": team, "eng1": eng1, "eng2": eng2}
+
+
+def _escalate(api, ticket_id, **overrides):
+    body = {"kind": "functional", "reason": "needs engineering", "target_tier": 2, "summary": SUMMARY}
+    body.update(overrides)
+    return api.post(f"/api/v1/tickets/{ticket_id}/escalate/", body, format="json")
+
+
+def test_a_manual_escalation_routes_to_the_least_loaded_engineer(api_a, floor, tenant_a, alice):
+    ticket = create_ticket(api_a)
+    api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"assignee": alice.pk}, format="json")
+    response = _escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=None)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["kind"] == "functional" and body["status"] == "requested" and body["trigger"] == "manual"
+    assert body["summary"] == SUMMARY and body["summary_drafted"] is False
+    assert body["team"] == floor["team"].pk
+    assert body["agent"] in {floor["eng1"].pk, floor["eng2"].pk}
+    assert body["from_tier"] == 1 and body["to_tier"] == 2
+    assert body["response_due_at"] is not None
+    assert {t["metric"] for t in body["sla"]} == {
+        "escalation_acknowledge",
+        "escalation_first_response",
+        "customer_update",
+    }
+    ticket_after = api_a.get(f"/api/v1/tickets/{ticket['id']}/").json()
+    assert ticket_after["escalated"] is True and ticket_after["escalation_count"] == 1
+    assert ticket_after["assignee"] == body["agent"] and ticket_after["tier"] == 2
+    with tenant_context(tenant_a):
+        assert TicketEvent.objects.filter(ticket_id=ticket["id"], kind="escalated").count() == 1
+        assert OutboxEvent.objects.filter(type="escalation.created").count() == 1
+
+
+def test_routing_spreads_escalations_round_robin(api_a, floor):
+    agents = []
+    for n in range(4):
+        ticket = create_ticket(api_a, subject=f"t{n}")
+        agents.append(_escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=None).json()["agent"])
+    assert agents.count(floor["eng1"].pk) == 2 and agents.count(floor["eng2"].pk) == 2
+
+
+def test_routing_skips_an_unavailable_agent(api_a, floor, tenant_a):
+    with tenant_context(tenant_a):
+        floor["eng1"].available = False
+        floor["eng1"].save()
+    for n in range(2):
+        ticket = create_ticket(api_a, subject=f"t{n}")
+        assert _escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=None).json()["agent"] == (
+            floor["eng2"].pk
+        )
+
+
+def test_nobody_available_leaves_it_in_the_team_queue(api_a, floor, tenant_a):
+    with tenant_context(tenant_a):
+        for key in ("eng1", "eng2"):
+            floor[key].available = False
+            floor[key].save()
+    ticket = create_ticket(api_a)
+    body = _escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=None).json()
+    assert body["team"] == floor["team"].pk and body["agent"] is None
+
+
+@pytest.mark.parametrize("missing", ["problem", "tried", "emotional_state", "desired_outcome", "account_context"])
+def test_a_manual_escalation_needs_all_five_summary_fields(api_a, floor, tenant_a, missing):
+    ticket = create_ticket(api_a)
+    summary = {**SUMMARY, missing: "  "}
+    response = _escalate(api_a, ticket["id"], summary=summary)
+    assert response.status_code == 400
+    assert list(error_of(response)["fields"]) == [f"summary.{missing}"]
+    assert count_in(tenant_a, Escalation.objects.all) == 0
+
+
+def test_a_manual_escalation_needs_exactly_one_target(api_a, floor, tenant_a):
+    ticket = create_ticket(api_a)
+    response = _escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=2)
+    assert response.status_code == 400
+    assert "target" in error_of(response)["fields"]
+    assert count_in(tenant_a, Escalation.objects.all) == 0
+
+
+def test_a_closed_ticket_cannot_be_escalated(api_a, floor, tenant_a):
+    ticket = create_ticket(api_a)
+    api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": "closed"}, format="json")
+    response = _escalate(api_a, ticket["id"])
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "ticket_closed"
+    assert count_in(tenant_a, Escalation.objects.all) == 0
+
+
+def test_the_lifecycle_acknowledge_then_resolve_with_feedback(api_a, floor, tenant_a, alice):
+    ticket = create_ticket(api_a)
+    api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"assignee": alice.pk}, format="json")
+    escalation = _escalate(api_a, ticket["id"]).json()
+    url = f"/api/v1/escalations/{escalation['id']}/"
+    acked = api_a.post(url + "acknowledge/").json()
+    assert acked["status"] == "acknowledged" and acked["acknowledged_at"]
+    assert {t["metric"]: t["status"] for t in acked["sla"]}["escalation_acknowledge"] == "met"
+    twice = api_a.post(url + "acknowledge/")
+    assert twice.status_code == 409
+    resolved = api_a.post(
+        url + "resolve/", {"resolution": "Patched the exporter", "root_cause": "Null date"}, format="json"
+    ).json()
+    assert resolved["status"] == "resolved" and resolved["root_cause"] == "Null date"
+    assert api_a.get(f"/api/v1/tickets/{ticket['id']}/").json()["escalated"] is False
+    with tenant_context(tenant_a):
+        note = Message.objects.get(ticket_id=ticket["id"], author_type="system")
+        assert note.internal and "Root cause: Null date" in note.body
+        assert OutboxEvent.objects.filter(type="escalation.feedback").count() == 1
+
+
+def test_a_bounceback_returns_the_ticket_to_its_sender(api_a, floor, tenant_a, alice):
+    ticket = create_ticket(api_a)
+    api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"assignee": alice.pk}, format="json")
+    escalation = _escalate(api_a, ticket["id"]).json()
+    url = f"/api/v1/escalations/{escalation['id']}/"
+    returned = api_a.post(url + "return/", {"reason": "Which export? Attach the job id."}, format="json").json()
+    assert returned["status"] == "returned" and returned["return_reason"].startswith("Which export")
+    after = api_a.get(f"/api/v1/tickets/{ticket['id']}/").json()
+    assert (after["tier"], after["assignee"], after["escalated"]) == (1, alice.pk, False)
+    refused = api_a.post(url + "resolve/", {"resolution": "x"}, format="json")
+    assert refused.status_code == 409
+
+
+def test_de_escalation_goes_down_only(api_a, floor):
+    ticket = create_ticket(api_a)
+    escalation = _escalate(api_a, ticket["id"], target_tier=3, target_team=None).json()
+    url = f"/api/v1/escalations/{escalation['id']}/de-escalate/"
+    assert api_a.post(url, {"reason": "x", "to_tier": 3}, format="json").status_code == 400
+    body = api_a.post(url, {"reason": "A config issue tier 1 can handle", "to_tier": 1}, format="json").json()
+    assert body["status"] == "de_escalated"
+    assert api_a.get(f"/api/v1/tickets/{ticket['id']}/").json()["tier"] == 1
+
+
+def test_a_re_escalation_is_counted(api_a, floor):
+    ticket = create_ticket(api_a)
+    first = _escalate(api_a, ticket["id"]).json()
+    api_a.post(f"/api/v1/escalations/{first['id']}/resolve/", {"resolution": "done"}, format="json")
+    api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": "open"}, format="json")
+    second = _escalate(api_a, ticket["id"]).json()
+    assert second["cycle"] == 1
+    assert api_a.get(f"/api/v1/tickets/{ticket['id']}/").json()["escalation_count"] == 2
+
+
+def test_an_agent_reply_meets_the_escalation_response_clocks(api_a, floor):
+    ticket = create_ticket(api_a)
+    escalation = _escalate(api_a, ticket["id"]).json()
+    api_a.post(f"/api/v1/tickets/{ticket['id']}/messages/", {"body": "Engineering is on it."}, format="json")
+    sla = {t["metric"]: t["status"] for t in api_a.get(f"/api/v1/escalations/{escalation['id']}/").json()["sla"]}
+    assert sla["escalation_first_response"] == "met" and sla["customer_update"] == "met"
+    assert sla["escalation_acknowledge"] == "running"
+
+
+def test_escalations_stay_inside_the_tenant(api_a, api_b, floor, tenant_a):
+    ticket = create_ticket(api_a)
+    escalation = _escalate(api_a, ticket["id"]).json()
+    assert api_b.get(f"/api/v1/escalations/{escalation['id']}/").status_code == 404
+    assert api_b.post(f"/api/v1/escalations/{escalation['id']}/acknowledge/").status_code == 404
+    assert _escalate(api_b, ticket["id"]).status_code == 404
+    assert api_b.get("/api/v1/escalations/").json()["results"] == []
+    with tenant_context(tenant_a):
+        assert Escalation.objects.get().status == "requested"
+
+
+def test_escalating_to_another_tenants_team_is_refused(api_a, api_b, floor, tenant_a):
+    ticket = create_ticket(api_b)
+    response = _escalate(api_b, ticket["id"], target_team=floor["team"].pk, target_tier=None)
+    assert response.status_code == 400
+    assert "target_team" in error_of(response)["fields"]
+
+
+def test_escalations_filter_by_status_and_kind(api_a, floor):
+    one = _escalate(api_a, create_ticket(api_a, subject="a")["id"]).json()
+    _escalate(api_a, create_ticket(api_a, subject="b")["id"], kind="hierarchical").json()
+    api_a.post(f"/api/v1/escalations/{one['id']}/acknowledge/")
+    acked = api_a.get("/api/v1/escalations/?status=acknowledged").json()["results"]
+    hierarchical = api_a.get("/api/v1/escalations/?kind=hierarchical").json()["results"]
+    assert [e["id"] for e in acked] == [one["id"]]
+    assert [e["kind"] for e in hierarchical] == ["hierarchical"]

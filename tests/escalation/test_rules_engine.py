@@ -1,0 +1,206 @@
+"""The matrix in action: event rules inside the request, the default matrix, exactly once."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from escalation.models import Escalation, EscalationRule, RuleFiring
+from helpdesk import workflows
+from helpdesk.models import OutboxEvent, Role
+from helpdesk.services import membership_create
+from helpdesk.tenancy import tenant_context
+from tests.api.helpers import create_ticket, error_of
+from tickets import services as tickets
+
+
+@pytest.fixture
+def acme(db):
+    """A tenant as create_tenant makes it (default calendars, policies and matrix), with a manager."""
+    tenant = workflows.tenant_bootstrap(slug="acme", name="Acme")
+    membership_create(tenant=tenant, username="maya", role=Role.MANAGER, tier=3, skills=["escalations"])
+    return tenant
+
+
+@pytest.fixture
+def api(acme):
+    from rest_framework.test import APIClient
+
+    from helpdesk.services import api_token_create
+
+    _, key = api_token_create(tenant=acme, role=Role.MANAGER)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def test_the_default_matrix_covers_every_trigger(acme):
+    from escalation.triggers import TRIGGERS
+
+    with tenant_context(acme):
+        assert set(EscalationRule.objects.values_list("trigger", flat=True)) == set(TRIGGERS)
+
+
+def test_a_lawyer_on_a_vip_ticket_is_escalated_to_a_manager_before_the_call_returns(api, acme):
+    with tenant_context(acme):
+        account = tickets.account_create(tenant=acme, name="Initech", vip=True, plan="enterprise")
+        tickets.customer_create(tenant=acme, email="ceo@initech.test", account=account)
+    ticket = create_ticket(
+        api, subject="Invoice", description="Question about my invoice.", requester={"email": "ceo@initech.test"}
+    )
+    api.post(f"/api/v1/tickets/{ticket['id']}/messages/", {"body": "On it."}, format="json")
+    api.post(
+        f"/api/v1/tickets/{ticket['id']}/messages/",
+        {"body": "This is ridiculous. I'm calling my lawyer.", "author_type": "customer"},
+        format="json",
+    )
+    escalations = api.get(f"/api/v1/escalations/?ticket={ticket['id']}").json()["results"]
+    legal = next(e for e in escalations if "legal-threat" in e["fired_rules"])
+    assert legal["kind"] == "hierarchical"
+    assert legal["summary_drafted"] is True
+    assert all(
+        legal["summary"][f] for f in ("problem", "tried", "emotional_state", "desired_outcome", "account_context")
+    )
+    assert "Initech" in legal["summary"]["account_context"]
+    with tenant_context(acme):
+        from helpdesk.models import Membership
+
+        assert Membership.objects.get(pk=legal["agent"]).role == Role.MANAGER
+        assert OutboxEvent.objects.filter(type="escalation.created", payload__escalation=legal["id"]).count() == 1
+    after = api.get(f"/api/v1/tickets/{ticket['id']}/").json()
+    assert after["escalated"] is True and after["priority"] == "urgent"
+
+
+def test_a_rule_fires_once_per_cycle(api, acme):
+    ticket = create_ticket(api, subject="Refund", description="I want a refund.")
+    url = f"/api/v1/tickets/{ticket['id']}/messages/"
+    api.post(url, {"body": "refund please", "author_type": "customer"}, format="json")
+    api.post(url, {"body": "REFUND!", "author_type": "customer"}, format="json")
+    with tenant_context(acme):
+        assert RuleFiring.objects.filter(ticket_id=ticket["id"], rule__slug="billing").count() == 1
+        assert Escalation.objects.filter(ticket_id=ticket["id"], trigger="billing").count() == 1
+
+
+def test_a_quiet_ticket_is_not_escalated(api, acme):
+    ticket = create_ticket(api, subject="Dark mode?", description="Would love a dark theme. Thanks!")
+    assert api.get(f"/api/v1/escalations/?ticket={ticket['id']}").json()["results"] == []
+
+
+def test_two_failed_attempts_escalate_to_tier_two_with_a_call(api, acme):
+    ticket = create_ticket(api, subject="Sync broken", description="Sync does not work.")
+    url = f"/api/v1/tickets/{ticket['id']}/attempts/"
+    api.post(url, {"outcome": "failed", "tier": 0, "note": "bot: reinstall"}, format="json")
+    assert api.get(f"/api/v1/escalations/?ticket={ticket['id']}").json()["results"] == []
+    api.post(url, {"outcome": "failed", "tier": 1, "note": "cleared cache"}, format="json")
+    escalation = api.get(f"/api/v1/escalations/?ticket={ticket['id']}").json()["results"][0]
+    assert (escalation["trigger"], escalation["to_tier"], escalation["to_call"]) == ("failed-attempts", 2, True)
+    assert "bot: reinstall" in escalation["summary"]["tried"]
+
+
+def test_the_matrix_api_validates_conditions(api, acme):
+    response = api.post(
+        "/api/v1/escalation-rules/",
+        {
+            "name": "Empty",
+            "slug": "empty",
+            "trigger": "keyword",
+            "conditions": {"keywords": []},
+            "kind": "functional",
+            "target_tier": 2,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert any(f.startswith("conditions") for f in error_of(response)["fields"])
+    unknown = api.post(
+        "/api/v1/escalation-rules/",
+        {
+            "name": "Moon",
+            "slug": "moon",
+            "trigger": "full_moon",
+            "conditions": {},
+            "kind": "functional",
+            "target_tier": 2,
+        },
+        format="json",
+    )
+    assert unknown.status_code == 400 and "trigger" in error_of(unknown)["fields"]
+
+
+def test_the_matrix_api_creates_and_deactivates_a_rule(api, acme):
+    created = api.post(
+        "/api/v1/escalation-rules/",
+        {
+            "name": "Churn",
+            "slug": "churn",
+            "trigger": "keyword",
+            "conditions": {"keywords": ["churn"]},
+            "kind": "functional",
+            "target_skill": "retention",
+            "response_minutes": 5,
+            "position": 1,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    rule = created.json()
+    assert rule["conditions"]["keywords"] == ["churn"]
+    assert api.delete(f"/api/v1/escalation-rules/{rule['id']}/").status_code == 204
+    assert api.get(f"/api/v1/escalation-rules/{rule['id']}/").json()["active"] is False
+
+
+def test_agents_cannot_edit_the_matrix(acme):
+    from rest_framework.test import APIClient
+
+    from helpdesk.services import api_token_create
+
+    _, key = api_token_create(tenant=acme, role=Role.AGENT)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.post(
+        "/api/v1/escalation-rules/",
+        {
+            "name": "x",
+            "slug": "x",
+            "trigger": "follow_ups",
+            "conditions": {"count": 2},
+            "kind": "functional",
+            "target_tier": 2,
+        },
+        format="json",
+    )
+    assert response.status_code == 403
+    with tenant_context(acme):
+        assert not EscalationRule.objects.filter(slug="x").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_messages_fire_a_rule_once():
+    tenant = workflows.tenant_bootstrap(slug="race", name="Race")
+    with tenant_context(tenant):
+        ticket = workflows.ticket_open(
+            tenant=tenant, actor=None, subject="Question", description="Hello", requester_email="r@x.test"
+        )
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def post(body):
+        try:
+            with tenant_context(tenant):
+                fresh = type(ticket).objects.get(pk=ticket.pk)
+                barrier.wait(timeout=10)
+                workflows.message_receive(ticket=fresh, actor=None, body=body, author_type="customer")
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(f"I want a refund {n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with tenant_context(tenant):
+        assert RuleFiring.objects.filter(rule__slug="billing").count() == 1
+        assert Escalation.objects.filter(trigger="billing").count() == 1
