@@ -4,25 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('helpdesk', '0004_outboxevent'),
-        ('tickets', '0002_rls_and_audit'),
+        ("helpdesk", "0004_outboxevent"),
+        ("tickets", "0002_rls_and_audit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ticket',
-            name='sla_at_risk',
+            model_name="ticket",
+            name="sla_at_risk",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='sla_breached',
+            model_name="ticket",
+            name="sla_breached",
             field=models.BooleanField(default=False),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('sla_breached', True)), fields=['tenant', '-created_at'], name='ticket_tenant_sla_breached'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(("sla_breached", True)),
+                fields=["tenant", "-created_at"],
+                name="ticket_tenant_sla_breached",
+            ),
         ),
     ]
