@@ -7,6 +7,7 @@ for the tickets whose clocks just crossed a threshold (work grows with what is d
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -17,6 +18,7 @@ from slas import clock
 from slas import services as slas
 from slas.models import SlaTimer, TimerStatus
 from tickets.models import Account, AuthorType, Message, Outcome, ResolutionAttempt, Status, Ticket, TicketEvent
+from tickets.services import ticket_set_triage as set_triage
 
 REPEAT_WINDOW = timedelta(days=365)
 
@@ -93,6 +95,20 @@ def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.Ticket
     )
 
 
+def refresh_triage(ticket: Ticket, facts: triggers.TicketFacts, at: datetime) -> None:
+    """Triage reads the whole customer thread, not only the message that caused this evaluation: a
+    manager request three messages ago still makes the ticket human-first."""
+    thread = "\n".join(
+        [
+            ticket.subject,
+            ticket.description,
+            *Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER).values_list("body", flat=True),
+        ]
+    )
+    result = triggers.triage(dataclasses.replace(facts, text=thread))
+    set_triage(ticket=ticket, level=result.level, reasons=list(result.reasons), at=at)
+
+
 def active_rules() -> list[triggers.Rule]:
     return [
         triggers.Rule(
@@ -113,9 +129,11 @@ def evaluate(
     """Fires the rules that hold for the ticket now; returns the escalations this created."""
     at = at or timezone.now()
     rules = active_rules() if rules is None else rules
+    facts = ticket_facts(ticket, text=text, now=at)
+    refresh_triage(ticket, facts, at)
     if not rules:
         return []
-    decisions = triggers.evaluate(ticket_facts(ticket, text=text, now=at), rules, at, time_based=time_based)
+    decisions = triggers.evaluate(facts, rules, at, time_based=time_based)
     by_id = {r.pk: r for r in EscalationRule.objects.filter(pk__in=[d.rule_id for d in decisions])}
     created = []
     for decision in decisions:

@@ -235,6 +235,8 @@ class TicketOutput(serializers.ModelSerializer):
             "sla",
             "sla_breached",
             "sla_at_risk",
+            "triage",
+            "triage_reasons",
             "created_at",
             "updated_at",
         ]

@@ -28,6 +28,7 @@ class TicketFilter(filters.FilterSet):
     escalated = filters.BooleanFilter()
     sla_breached = filters.BooleanFilter()
     sla_at_risk = filters.BooleanFilter()
+    triage = filters.ChoiceFilter(choices=[(v, v) for v in ("autonomous", "guardrailed", "human_first")])
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = filters.CharFilter(method="filter_q", max_length=500)

@@ -119,6 +119,9 @@ class Ticket(TenantModel):
     # this app knowing what a timer is.
     sla_breached = models.BooleanField(default=False)
     sla_at_risk = models.BooleanField(default=False)
+    # Kept by the escalation engine: who may work the ticket (autonomous | guardrailed | human_first), and why.
+    triage = models.CharField(max_length=16, default="autonomous")
+    triage_reasons = models.JSONField(default=list, blank=True)
     last_author_type = models.CharField(max_length=16, choices=AuthorType.choices, default=AuthorType.CUSTOMER)
     first_response_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)

@@ -517,3 +517,24 @@ def ticket_record_escalation_end(
         },
     )
     return ticket
+
+
+@transaction.atomic
+def ticket_set_triage(*, ticket: Ticket, level: str, reasons: list[str], at: datetime | None = None) -> bool:
+    """Stores the triage class; a change of level is audited (who may act on a ticket is worth a trail)."""
+    if ticket.triage == level and ticket.triage_reasons == reasons:
+        return False
+    at = at or timezone.now()
+    before = ticket.triage
+    Ticket.objects.filter(pk=ticket.pk).update(triage=level, triage_reasons=reasons)
+    ticket.triage, ticket.triage_reasons = level, reasons
+    if before != level:
+        event_record(
+            ticket=ticket,
+            kind="triage_changed",
+            actor=None,
+            at=at,
+            before={"triage": before},
+            after={"triage": level, "reasons": reasons},
+        )
+    return True

@@ -5,8 +5,8 @@ from helpdesk.tenancy import tenant_context
 
 def create_ticket(api, **overrides):
     body = {
-        "subject": "Printer on fire",
-        "description": "The office printer is literally on fire.",
+        "subject": "Printer setup",
+        "description": "How do I add the new office printer to my laptop?",
         "requester": {"email": "Pat@Example.com", "name": "Pat"},
     }
     body.update(overrides)

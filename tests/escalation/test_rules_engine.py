@@ -204,3 +204,24 @@ def test_two_concurrent_messages_fire_a_rule_once():
     with tenant_context(tenant):
         assert RuleFiring.objects.filter(rule__slug="billing").count() == 1
         assert Escalation.objects.filter(trigger="billing").count() == 1
+
+
+def test_every_ticket_carries_an_explained_triage_class(api, acme):
+    calm = create_ticket(api, subject="Dark mode?", description="Would love a dark theme. Thanks!")
+    legal = create_ticket(api, subject="GDPR request", description="Please export my data.", category="legal")
+    refund = create_ticket(api, subject="Refund", description="Please refund my last invoice.")
+    assert api.get(f"/api/v1/tickets/{calm['id']}/").json()["triage"] == "autonomous"
+    legal_body = api.get(f"/api/v1/tickets/{legal['id']}/").json()
+    assert legal_body["triage"] == "human_first"
+    assert any("legal" in reason for reason in legal_body["triage_reasons"])
+    assert api.get(f"/api/v1/tickets/{refund['id']}/").json()["triage"] == "guardrailed"
+    human_first = api.get("/api/v1/tickets/?triage=human_first").json()["results"]
+    assert [t["id"] for t in human_first] == [legal["id"]]
+
+
+def test_a_manager_request_earlier_in_the_thread_keeps_the_ticket_human_first(api, acme):
+    ticket = create_ticket(api, subject="Login", description="Cannot log in.")
+    url = f"/api/v1/tickets/{ticket['id']}/messages/"
+    api.post(url, {"body": "I want to speak to a manager.", "author_type": "customer"}, format="json")
+    api.post(url, {"body": "Ok.", "author_type": "customer"}, format="json")
+    assert api.get(f"/api/v1/tickets/{ticket['id']}/").json()["triage"] == "human_first"

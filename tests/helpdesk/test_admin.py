@@ -434,7 +434,7 @@ def test_it_opens_a_ticket_from_the_admin_through_the_workflow(as_bob, tenant_a)
     assert response.status_code == 302
     with tenant_context(tenant_a):
         ticket = Ticket.unscoped.select_related("requester").get(subject="Invoice twice charged")
-        created = TicketEvent.objects.get(ticket=ticket)
+        created = TicketEvent.objects.get(ticket=ticket, kind="created")
     assert ticket.tenant_id == tenant_a.pk
     assert (ticket.priority, ticket.channel, ticket.category) == ("high", "phone", "billing")
     assert ticket.tags == ["invoice", "march"]
