@@ -52,7 +52,8 @@ def _calendar(ticket: Ticket) -> clock.Calendar:
 
 def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.TicketFacts:
     account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
-    timers = list(SlaTimer.objects.filter(ticket=ticket).select_related("calendar"))
+    # The ticket's own clocks: an escalation's clocks have their own consequence, the ladder.
+    timers = list(SlaTimer.objects.filter(ticket=ticket, escalation_id=0).select_related("calendar"))
     sentiments = tuple(
         Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER)
         .exclude(sentiment=None)

@@ -82,6 +82,9 @@ class Escalation(TenantModel):
     resolved_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
     de_escalated_at = models.DateTimeField(null=True, blank=True)
+    # Set once when a breached response target sent it up the ladder: the claim that makes climbing
+    # happen once, however many sweeps see the breach.
+    climbed_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
     root_cause = models.CharField(max_length=500, blank=True)
     return_reason = models.TextField(blank=True)

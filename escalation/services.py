@@ -463,3 +463,46 @@ def matrix_install(*, tenant) -> list[EscalationRule]:
             fields[name] = fields.get(name) or ""
         rules.append(EscalationRule(tenant=tenant, target_team=teams.get(spec.get("target_team_name") or ""), **fields))
     return EscalationRule.objects.bulk_create(rules)
+
+
+# --- the ladder ---------------------------------------------------------------------------------
+
+LADDER_ROLES = ("manager", "admin")
+
+
+def _next_rung(escalation: Escalation) -> tuple[int, str]:
+    """One rung up: the next tier while there is one, and authority above whoever sat on it."""
+    holder_role = escalation.agent.role if escalation.agent else ""
+    role = "admin" if holder_role in LADDER_ROLES else "manager"
+    return min(escalation.to_tier + 1, MAX_TIER), role
+
+
+@transaction.atomic
+def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
+    """An escalation missed its acknowledge (or manager-response) target: it goes one level up, with the
+    same summary, as many levels as it takes. Claimed by a conditional UPDATE, so it climbs once."""
+    claimed = Escalation.objects.filter(
+        pk=escalation_id, climbed_at__isnull=True, status=EscalationStatus.REQUESTED
+    ).update(climbed_at=at)
+    if claimed != 1:
+        return None
+    escalation = Escalation.objects.select_related("ticket", "agent").get(pk=escalation_id)
+    ticket = escalation.ticket
+    if ticket.status == Status.CLOSED:
+        return None
+    to_tier, role = _next_rung(escalation)
+    # Routing leaves out the ticket's current holder (the one who let the clock run out).
+    return escalation_create(
+        ticket=ticket,
+        actor=None,
+        kind=Kind.HIERARCHICAL,
+        trigger="sla-ladder",
+        summary_fields=escalation.summary,
+        summary_drafted=escalation.summary_drafted,
+        target_role=role,
+        target_tier=to_tier,
+        reason=f"escalation #{escalation.pk} was not acknowledged in time",
+        to_call=escalation.to_call,
+        level=escalation.level + 1,
+        at=at,
+    )

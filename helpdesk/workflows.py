@@ -170,6 +170,8 @@ def _sweep_batch(now: datetime, report: SweepReport) -> int:
             with tenant_context(tenants[tenant_id]):
                 fired = slas.timers_fire(tenant_id=tenant_id, timer_ids=timer_ids, now=now)
                 report.escalated += engine.evaluate_time_rules(ticket_ids=fired.ticket_ids, at=now)
+                for escalation_id in sorted(fired.breached_escalation_ids):
+                    report.escalated += escalations.escalation_climb(escalation_id=escalation_id, at=now) is not None
             report.warned += fired.warned
             report.breached += fired.breached
             ticket_ids |= {(tenant_id, t) for t in fired.ticket_ids}

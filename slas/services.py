@@ -415,11 +415,16 @@ def timers_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:
     return claimed
 
 
+LADDER_METRICS = (Metric.ESCALATION_ACKNOWLEDGE, Metric.MANAGER_RESPONSE)
+
+
 @dataclass
 class FireReport:
     warned: int = 0
     breached: int = 0
     ticket_ids: set[int] = field(default_factory=set)
+    # Escalations whose acknowledge / manager-response clock just breached: they climb the ladder.
+    breached_escalation_ids: set[int] = field(default_factory=set)
 
     def add(self, other: FireReport) -> None:
         self.warned += other.warned
@@ -454,6 +459,8 @@ def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireR
         report.breached += kind == "sla.breached"
         report.warned += kind == "sla.warning"
         report.ticket_ids.add(timer.ticket_id)
+        if kind == "sla.breached" and timer.escalation_id and timer.metric in LADDER_METRICS:
+            report.breached_escalation_ids.add(timer.escalation_id)
         payload = {
             "ticket": timer.ticket_id,
             "metric": timer.metric,

@@ -225,3 +225,32 @@ def test_a_manager_request_earlier_in_the_thread_keeps_the_ticket_human_first(ap
     api.post(url, {"body": "I want to speak to a manager.", "author_type": "customer"}, format="json")
     api.post(url, {"body": "Ok.", "author_type": "customer"}, format="json")
     assert api.get(f"/api/v1/tickets/{ticket['id']}/").json()["triage"] == "human_first"
+
+
+def test_an_unacknowledged_escalation_climbs_the_ladder_once(api, acme):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    membership_create(tenant=acme, username="ada", role=Role.ADMIN, tier=3)
+    membership_create(tenant=acme, username="tim", role=Role.AGENT, tier=2, skills=["engineering"])
+    ticket = create_ticket(api, subject="Export", description="The export job stopped.")
+    summary = {f: f"{f} text" for f in ("problem", "tried", "emotional_state", "desired_outcome", "account_context")}
+    first = api.post(
+        f"/api/v1/tickets/{ticket['id']}/escalate/",
+        {"kind": "functional", "reason": "engineering", "target_tier": 2, "summary": summary},
+        format="json",
+    ).json()
+    later = timezone.now() + timedelta(hours=2)  # the 30-minute acknowledge target is long gone
+    first_sweep, second_sweep = workflows.sweep(now=later), workflows.sweep(now=later)
+    assert first_sweep.escalated >= 1 and second_sweep.escalated == 0
+    escalations = api.get(f"/api/v1/escalations/?ticket={ticket['id']}&trigger=sla-ladder").json()["results"]
+    assert len(escalations) == 1
+    climbed = escalations[0]
+    assert (climbed["kind"], climbed["level"], climbed["to_tier"]) == ("hierarchical", 2, 3)
+    assert climbed["summary"] == summary
+    assert climbed["agent"] != first["agent"], (climbed, first)
+    with tenant_context(acme):
+        from helpdesk.models import Membership
+
+        assert Membership.objects.get(pk=climbed["agent"]).role in {"manager", "admin"}
