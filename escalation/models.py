@@ -115,3 +115,17 @@ class RuleFiring(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "ticket", "rule", "cycle"], name="rulefiring_once_per_cycle")
         ]
+
+
+class TimeWatch(TenantModel):
+    """When a time_open rule comes due for a ticket: an indexed moment the sweep claims (SKIP LOCKED), so
+    time rules cost what is due, not what is open. Re-armed when the ticket changes tier."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(EscalationRule, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+    fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "ticket", "rule"], name="timewatch_unique")]
+        indexes = [models.Index(fields=["due_at"], name="timewatch_due", condition=models.Q(fired_at__isnull=True))]

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from escalation import routing, summary
+from escalation import routing, summary, watches
 from escalation.models import (
     ACTIVE_STATUSES,
     SUMMARY_FIELDS,
@@ -186,6 +186,7 @@ def escalation_create(
         priority=priority_override or None,
         at=at,
     )
+    watches.watches_arm(ticket=ticket, since=at)
     overrides = {Metric.ESCALATION_ACKNOWLEDGE: response_minutes} if response_minutes else None
     timers = slas.escalation_timers_start(
         ticket=ticket, escalation_id=escalation.pk, metrics=METRICS[kind], at=at, overrides=overrides
@@ -397,6 +398,7 @@ def escalation_return(
         move=True,
         at=at,
     )
+    watches.watches_arm(ticket=ticket, since=at)
     _emit(escalation, "escalation.returned", at, reason=reason)
     return escalation
 
@@ -433,6 +435,7 @@ def escalation_de_escalate(
         move=True,
         at=at,
     )
+    watches.watches_arm(ticket=ticket, since=at)
     _emit(escalation, "escalation.de_escalated", at, reason=reason, to_tier=to_tier)
     return escalation
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from escalation import engine
+from escalation import engine, watches
 from escalation import services as escalations
 from escalation.models import Escalation
 from helpdesk.auth import Principal
@@ -48,6 +48,7 @@ def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
     from its created_at — all in one transaction."""
     ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
     slas.timers_start(ticket=ticket)
+    watches.watches_arm(ticket=ticket, since=ticket.created_at)
     engine.evaluate(ticket, text=f"{ticket.subject}\n{ticket.description}", time_based=False, at=ticket.created_at)
     ticket.refresh_from_db()
     return ticket
@@ -158,6 +159,19 @@ class SweepReport:
         return data
 
 
+def _sweep_watches(now: datetime, report: SweepReport) -> int:
+    """Time rules that came due (a ticket open N business hours at its tier), one batch per transaction."""
+    with transaction.atomic():
+        claimed = watches.watches_claim_due(now=now, limit=SWEEP_BATCH)
+        tenants = Tenant.objects.in_bulk(list(claimed))
+        for tenant_id, watch_ids in sorted(claimed.items()):
+            with tenant_context(tenants[tenant_id]):
+                ticket_ids = watches.watches_fire(watch_ids=watch_ids, now=now)
+                report.escalated += engine.evaluate_time_rules(ticket_ids=ticket_ids, at=now)
+        report.tenant_ids |= set(claimed)
+    return sum(len(ids) for ids in claimed.values())
+
+
 def _sweep_batch(now: datetime, report: SweepReport) -> int:
     """One transaction: claim a batch of due timers across tenants, fire each tenant's share inside
     that tenant's context. The locks (SKIP LOCKED) hold until commit, so a concurrent sweep takes
@@ -166,7 +180,8 @@ def _sweep_batch(now: datetime, report: SweepReport) -> int:
         claimed = slas.timers_claim_due(now=now, limit=SWEEP_BATCH)
         tenants = Tenant.objects.in_bulk(list(claimed))
         ticket_ids: set[int] = set()
-        for tenant_id, timer_ids in claimed.items():
+        # Tenants (and, inside, tickets) in a fixed order: concurrent sweeps lock in the same order.
+        for tenant_id, timer_ids in sorted(claimed.items()):
             with tenant_context(tenants[tenant_id]):
                 fired = slas.timers_fire(tenant_id=tenant_id, timer_ids=timer_ids, now=now)
                 report.escalated += engine.evaluate_time_rules(ticket_ids=fired.ticket_ids, at=now)
@@ -192,6 +207,8 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
         report.batches += 1
         if _sweep_batch(now, report) < SWEEP_BATCH:
             break
+    while _sweep_watches(now, report) == SWEEP_BATCH:
+        pass
     report.tenants = len(report.tenant_ids)
     report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())

@@ -447,11 +447,30 @@ def _warn(timer: SlaTimer, now: datetime) -> tuple[str, dict]:
     return "sla.warning", {"percent": percent, "warned_at": timer.warned_at, "due_at": due_at}
 
 
+def lock_tickets_of(timer_ids: list[int]) -> set[int]:
+    """Locks the tickets of the claimed timers, skipping any another sweep (or request) holds, and
+    returns the ones we got. Two sweeps may have claimed different clocks of one ticket; what they then
+    do to the ticket (escalate it, update its flags) must not interleave, and never waiting is what rules
+    out a deadlock. Clocks of a skipped ticket stay due and are taken by the next sweep."""
+    ticket_ids = sorted(set(SlaTimer.objects.filter(id__in=timer_ids).values_list("ticket_id", flat=True)))
+    return set(
+        Ticket.objects.filter(pk__in=ticket_ids)
+        .order_by("pk")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+
+
 def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireReport:
     """Marks the claimed timers warned or breached, exactly once, with their audit events and outbox
     events in the same transaction."""
     report = FireReport()
-    timers = list(SlaTimer.objects.filter(id__in=timer_ids, status=TimerStatus.RUNNING).select_related("calendar"))
+    held = lock_tickets_of(timer_ids)
+    timers = list(
+        SlaTimer.objects.filter(id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=held).select_related(
+            "calendar"
+        )
+    )
     emissions, events = [], []
     for timer in timers:
         started = timer.started_at.isoformat()

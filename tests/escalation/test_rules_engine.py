@@ -254,3 +254,22 @@ def test_an_unacknowledged_escalation_climbs_the_ladder_once(api, acme):
         from helpdesk.models import Membership
 
         assert Membership.objects.get(pk=climbed["agent"]).role in {"manager", "admin"}
+
+
+def test_a_ticket_open_four_business_hours_at_tier_one_escalates_from_the_sweep(api, acme):
+    from datetime import timedelta
+
+    from escalation.models import TimeWatch
+
+    with tenant_context(acme):
+        # Only the time_open rule: the SLA-risk rules would fire first, the first-response clock being shorter.
+        EscalationRule.objects.filter(trigger="sla_risk").update(active=False)
+    ticket = create_ticket(api, subject="Question", description="How do I export a report?")
+    with tenant_context(acme):
+        watch = TimeWatch.objects.get(ticket_id=ticket["id"], rule__slug="time-open-tier1")
+    # Before the watch is due nothing happens; at its due moment the rule fires, once.
+    assert workflows.sweep(now=watch.due_at - timedelta(seconds=1)).escalated == 0
+    assert workflows.sweep(now=watch.due_at).escalated == 1
+    assert workflows.sweep(now=watch.due_at + timedelta(hours=1)).escalated == 0
+    escalation = api.get(f"/api/v1/escalations/?ticket={ticket['id']}").json()["results"][0]
+    assert (escalation["trigger"], escalation["to_tier"]) == ("time-open-tier1", 2)

@@ -88,7 +88,9 @@ def test_two_full_sweeps_at_once_fire_each_breach_once(due_tickets):
     for thread in threads:
         thread.join(timeout=120)
     expected = 2 * TICKETS_PER_TENANT * 2
-    assert results[0].breached + results[1].breached == expected
+    # A clock whose ticket the other sweep held is left due, not waited for: a later sweep takes it.
+    stragglers = workflows.sweep()
+    assert results[0].breached + results[1].breached + stragglers.breached == expected
     for tenant in due_tickets:
         with tenant_context(tenant):
             assert SlaTimer.objects.filter(status=TimerStatus.BREACHED).count() == TICKETS_PER_TENANT * 2

@@ -1,0 +1,68 @@
+"""Due moments of time_open rules (see models.TimeWatch): armed when a ticket opens or changes tier,
+claimed by the sweep when they come due."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+
+from escalation.models import EscalationRule, TimeWatch
+from slas import clock
+from slas import services as slas
+from tickets.models import Ticket
+
+
+def _calendar(ticket: Ticket) -> clock.Calendar:
+    policy = slas.policy_for(ticket=ticket)
+    return slas.calendar_to_clock(slas.calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
+
+
+def watches_arm(*, ticket: Ticket, since: datetime) -> int:
+    """(Re)arms one watch per active time_open rule that applies at the ticket's tier: due when the
+    ticket will have spent the rule's business hours at this tier, counted from `since`."""
+    rules = [
+        r
+        for r in EscalationRule.objects.filter(active=True, trigger="time_open")
+        if r.conditions.get("tier") in (None, ticket.tier)
+    ]
+    TimeWatch.objects.filter(ticket=ticket).exclude(rule__in=rules).delete()
+    if not rules:
+        return 0
+    calendar = _calendar(ticket)
+    for rule in rules:
+        minutes = round(float(rule.conditions["business_hours"]) * 60)
+        TimeWatch.objects.update_or_create(
+            tenant_id=ticket.tenant_id,
+            ticket=ticket,
+            rule=rule,
+            defaults={"due_at": clock.deadline(since, minutes, calendar), "fired_at": None},
+        )
+    return len(rules)
+
+
+def watches_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:
+    """Locks due watches of all tenants (SKIP LOCKED) through the narrow SECURITY DEFINER function."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT watch_id, tenant_id FROM escalation_claim_due_watches(%s, %s)", [now, limit])
+        rows = cursor.fetchall()
+    claimed: dict[int, list[int]] = {}
+    for watch_id, tenant_id in rows:
+        claimed.setdefault(tenant_id, []).append(watch_id)
+    return claimed
+
+
+def watches_fire(*, watch_ids: list[int], now: datetime) -> set[int]:
+    """Marks the claimed watches fired; returns their tickets, for the time rules to evaluate."""
+    watches = TimeWatch.objects.filter(pk__in=watch_ids, fired_at__isnull=True)
+    wanted = set(watches.values_list("ticket_id", flat=True))
+    # Like the SLA sweep: take the tickets nobody else holds, leave the rest due for the next sweep.
+    ticket_ids = set(
+        Ticket.objects.filter(pk__in=wanted)
+        .order_by("pk")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+    watches = watches.filter(ticket_id__in=ticket_ids)
+    watches.update(fired_at=now)
+    return ticket_ids
