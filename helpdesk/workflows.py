@@ -139,6 +139,12 @@ def escalate_manually(
     )
 
 
+def import_batch_started(ticket_ids: list[int]) -> None:
+    """Called by the bulk importer inside each batch's transaction: the imported open tickets get their
+    SLA clocks (and so their breaches, at the next sweep) like tickets that arrived one by one."""
+    slas.timers_start_many(ticket_ids=ticket_ids)
+
+
 @dataclass
 class SweepReport:
     """What one sweep did."""

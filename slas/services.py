@@ -592,3 +592,36 @@ def escalation_timers_meet(*, ticket: Ticket, escalation_id: int, metrics: Itera
 
 def escalation_timers(*, escalation_ids: Iterable[int]) -> list[SlaTimer]:
     return list(SlaTimer.objects.filter(escalation_id__in=list(escalation_ids)).order_by("metric"))
+
+
+# --- bulk start for imports ---------------------------------------------------------------------
+
+IMPORT_SKIPPED_STATUSES = (Status.SOLVED, Status.CLOSED)
+
+
+def timers_start_many(*, ticket_ids: list[int]) -> int:
+    """Clocks for a batch of imported tickets, from their real created_at, with the policies read once.
+    Solved and closed tickets are history and get none; a first response already given is met (or
+    breached, if it came late)."""
+    tickets = list(Ticket.objects.filter(pk__in=ticket_ids).exclude(status__in=IMPORT_SKIPPED_STATUSES))
+    policies = list(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("position", "id"))
+    accounts = Account.objects.in_bulk({t.account_id for t in tickets if t.account_id})
+    timers = []
+    for ticket in tickets:
+        account = accounts.get(ticket.account_id)
+        policy = next((p for p in policies if policy_matches(p, ticket=ticket, account=account)), None)
+        if policy is None:
+            continue
+        calendar = calendar_for(policy=policy, ticket=ticket)
+        for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
+            if metric not in policy.targets:
+                continue
+            timer = _new_timer(
+                ticket=ticket, policy=policy, calendar=calendar, metric=metric, started_at=ticket.created_at
+            )
+            if metric == Metric.FIRST_RESPONSE and ticket.first_response_at is not None:
+                _meet(timer, ticket.first_response_at)
+            timers.append(timer)
+    SlaTimer.objects.bulk_create(timers)
+    _refresh_ticket_flags(t.ticket_id for t in timers if t.breached_at is not None)
+    return len(timers)
