@@ -8,7 +8,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
-from escalation import selectors, services, triggers
+from escalation import dryrun, selectors, services, triggers
 from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet
@@ -275,6 +275,17 @@ class RuleOutput(serializers.ModelSerializer):
         ]
 
 
+class DryRunOutput(serializers.Serializer):
+    days = serializers.IntegerField()
+    tickets = serializers.IntegerField()
+    would_escalate = serializers.IntegerField()
+    escalation_rate = serializers.FloatField(help_text="percent of the window's tickets")
+    by_trigger = serializers.DictField(child=serializers.IntegerField())
+    examples = serializers.DictField(child=serializers.ListField(child=serializers.IntegerField()))
+    verdict = serializers.CharField()
+    truncated = serializers.BooleanField()
+
+
 class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
     """The escalation matrix. A rule fires at most once per ticket and escalation cycle."""
 
@@ -317,6 +328,26 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
         except IntegrityError:
             raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
         return Response(RuleOutput(rule).data)
+
+    @extend_schema(responses={200: DryRunOutput})
+    @action(detail=False, methods=["get"], url_path="dry-run")
+    def dry_run(self, request):
+        """Had the active matrix run over the last `days` days (default 30): the tickets that would have
+        escalated, by rule, and the escalation rate against the healthy 10–20 % range. Writes nothing."""
+        try:
+            days = int(request.query_params.get("days", 30))
+        except ValueError:
+            days = 0
+        if not 1 <= days <= 365:
+            raise ApiError(
+                400,
+                "invalid",
+                "days must be a whole number from 1 to 365.",
+                {"days": ["Must be a whole number from 1 to 365."]},
+            )
+        if not request.user.has_role(Role.MANAGER):
+            raise ApiError(403, "permission_denied", "The dry run is for managers.")
+        return Response(dryrun.dry_run(days=days).as_dict())
 
     def destroy(self, request, pk=None):
         rule = self.get_object()

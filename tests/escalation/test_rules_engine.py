@@ -273,3 +273,45 @@ def test_a_ticket_open_four_business_hours_at_tier_one_escalates_from_the_sweep(
     assert workflows.sweep(now=watch.due_at + timedelta(hours=1)).escalated == 0
     escalation = api.get(f"/api/v1/escalations/?ticket={ticket['id']}").json()["results"][0]
     assert (escalation["trigger"], escalation["to_tier"]) == ("time-open-tier1", 2)
+
+
+def test_the_dry_run_reports_what_the_matrix_would_have_done_without_writing(api, acme):
+    from tickets.models import TicketEvent
+
+    with tenant_context(acme):
+        for n, (subject, description) in enumerate(
+            [
+                ("Refund", "I want a refund for the double charge."),
+                ("Question", "Where is the export button?"),
+                ("Question 2", "How do I add a user?"),
+                ("Lawyer", "My lawyer will contact you."),
+            ]
+        ):
+            # Through the services, not the workflow: these tickets never met the matrix.
+            tickets.ticket_open(
+                tenant=acme, actor=None, subject=subject, description=description, requester_email=f"c{n}@x.test"
+            )
+        events_before = TicketEvent.objects.count()
+    body = api.get("/api/v1/escalation-rules/dry-run/?days=30").json()
+    assert body["tickets"] == 4 and body["would_escalate"] == 2
+    assert body["escalation_rate"] == 50.0
+    assert body["by_trigger"]["billing"] == 1 and body["by_trigger"]["legal-threat"] == 1
+    assert body["verdict"].startswith("bad")
+    with tenant_context(acme):
+        assert Escalation.objects.count() == 0
+        assert TicketEvent.objects.count() == events_before
+    assert api.get("/api/v1/escalation-rules/dry-run/?days=0").status_code == 400
+
+
+def test_the_dry_run_is_a_button_in_the_admin(client, acme):
+    membership_create(tenant=acme, username="mona", password="pw-mona-123!", role=Role.MANAGER, tier=3)
+    with tenant_context(acme):
+        tickets.ticket_open(
+            tenant=acme, actor=None, subject="Refund", description="Refund me now.", requester_email="r@x.test"
+        )
+    client.login(username="mona", password="pw-mona-123!")
+    listing = client.get("/admin/escalation/escalationrule/").content.decode()
+    assert "Dry run: last 30 days" in listing
+    page = client.get("/admin/escalation/escalationrule/dry-run/").content.decode()
+    assert "<strong>1</strong> of 1 tickets would have escalated" in page
+    assert "billing" in page
