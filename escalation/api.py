@@ -333,7 +333,7 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
     @action(detail=False, methods=["get"], url_path="dry-run")
     def dry_run(self, request):
         """Had the active matrix run over the last `days` days (default 30): the tickets that would have
-        escalated, by rule, and the escalation rate against the healthy 10–20 % range. Writes nothing."""
+        escalated, by rule, and the escalation rate against the healthy 10-20 % range. Writes nothing."""
         try:
             days = int(request.query_params.get("days", 30))
         except ValueError:

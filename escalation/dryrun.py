@@ -1,7 +1,7 @@
 """The dry run: had this matrix been active over the last N days, which stored tickets would have
 escalated, by which trigger, and at what rate? Reads only — nothing is written.
 
-The seeds' advice becomes the verdict: audit the last 30 days, aim for an escalation rate of 10–20 %,
+The seeds' advice becomes the verdict: audit the last 30 days, aim for an escalation rate of 10-20 %,
 reconsider above 35 %."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ class DryRunReport:
             return f"bad: {self.rate} % is above {RECONSIDER_ABOVE:g} %; the matrix escalates too much"
         low, high = HEALTHY
         if low <= self.rate <= high:
-            return f"ok: {self.rate} % is in the healthy {low:g}–{high:g} % range"
-        return f"warn: {self.rate} % is outside the healthy {low:g}–{high:g} % range"
+            return f"ok: {self.rate} % is in the healthy {low:g}-{high:g} % range"
+        return f"warn: {self.rate} % is outside the healthy {low:g}-{high:g} % range"
 
     def as_dict(self) -> dict:
         return {
