@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from escalation import routing, summary, watches
+from escalation import communication, routing, summary, watches
 from escalation.models import (
     ACTIVE_STATUSES,
     SUMMARY_FIELDS,
@@ -195,6 +195,7 @@ def escalation_create(
     escalation.response_due_at = acknowledge.due_at if acknowledge else None
     escalation.save(update_fields=["response_due_at"])
     _emit(escalation, "escalation.created", at, routing=route.explanation)
+    communication.milestone(escalation=escalation, name="escalated", at=at)
     return escalation
 
 
@@ -318,6 +319,7 @@ def escalation_acknowledge(
         ticket=escalation.ticket, escalation_id=escalation.pk, metrics=[Metric.ESCALATION_ACKNOWLEDGE], at=at
     )
     _emit(escalation, "escalation.acknowledged", at)
+    communication.milestone(escalation=escalation, name="acknowledged", at=at)
     return escalation
 
 
@@ -347,6 +349,7 @@ def escalation_resolve(
     )
     _feedback_note(escalation, actor, at)
     _emit(escalation, "escalation.resolved", at, resolution=resolution, root_cause=root_cause)
+    communication.milestone(escalation=escalation, name="resolved", at=at, resolution=resolution)
     return escalation
 
 

@@ -137,7 +137,7 @@ def test_the_lifecycle_acknowledge_then_resolve_with_feedback(api_a, floor, tena
     assert resolved["status"] == "resolved" and resolved["root_cause"] == "Null date"
     assert api_a.get(f"/api/v1/tickets/{ticket['id']}/").json()["escalated"] is False
     with tenant_context(tenant_a):
-        note = Message.objects.get(ticket_id=ticket["id"], author_type="system")
+        note = Message.objects.get(ticket_id=ticket["id"], author_type="system", internal=True)
         assert note.internal and "Root cause: Null date" in note.body
         assert OutboxEvent.objects.filter(type="escalation.feedback").count() == 1
 
@@ -210,3 +210,41 @@ def test_escalations_filter_by_status_and_kind(api_a, floor):
     hierarchical = api_a.get("/api/v1/escalations/?kind=hierarchical").json()["results"]
     assert [e["id"] for e in acked] == [one["id"]]
     assert [e["kind"] for e in hierarchical] == ["hierarchical"]
+
+
+def test_a_routine_escalation_tells_the_customer_at_each_milestone(api_a, floor, tenant_a):
+    ticket = create_ticket(api_a)
+    escalation = _escalate(api_a, ticket["id"]).json()
+    api_a.post(f"/api/v1/escalations/{escalation['id']}/acknowledge/")
+    api_a.post(f"/api/v1/escalations/{escalation['id']}/resolve/", {"resolution": "Fixed the exporter."}, format="json")
+    thread = api_a.get(f"/api/v1/tickets/{ticket['id']}/messages/").json()["results"]
+    public_system = [m["body"] for m in thread if m["author_type"] == "system" and not m["internal"]]
+    assert len(public_system) == 3
+    assert "won't need to repeat anything" in public_system[0]
+    assert public_system[2].endswith("Fixed the exporter.")
+    with tenant_context(tenant_a):
+        milestones = sorted(
+            OutboxEvent.objects.filter(type="customer.update").values_list("payload__milestone", flat=True)
+        )
+    assert milestones == ["acknowledged", "escalated", "resolved"]
+
+
+def test_a_tenant_can_word_its_own_milestone_messages(api_a, floor, tenant_a):
+    tenant_a.settings = {"customer_templates": {"escalated": "Ahoy {customer}, #{ticket} went up the chain."}}
+    tenant_a.save()
+    ticket = create_ticket(api_a)
+    _escalate(api_a, ticket["id"])
+    bodies = [m["body"] for m in api_a.get(f"/api/v1/tickets/{ticket['id']}/messages/").json()["results"]]
+    assert f"Ahoy Pat, #{ticket['id']} went up the chain." in bodies
+
+
+def test_a_high_stakes_escalation_sends_nothing_automatic_and_reminds_the_owner(api_a, floor, tenant_a):
+    ticket = create_ticket(api_a)
+    escalation = _escalate(api_a, ticket["id"], kind="hierarchical").json()
+    thread = api_a.get(f"/api/v1/tickets/{ticket['id']}/messages/").json()["results"]
+    assert [m for m in thread if m["author_type"] == "system" and not m["internal"]] == []
+    with tenant_context(tenant_a):
+        reminder = OutboxEvent.objects.get(type="owner.reminder")
+    assert reminder.payload["escalation"] == escalation["id"]
+    assert reminder.payload["recipient"] == escalation["agent"]
+    assert reminder.payload["due_at"] is not None
