@@ -8,7 +8,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
-from escalation import dryrun, selectors, services, triggers
+from escalation import authority, dryrun, selectors, services, triggers
 from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet
@@ -125,6 +125,40 @@ def escalate(request, pk: int):
     except services.EscalationError as exc:
         _raise(exc)
     return Response(_output(escalation), status=status.HTTP_201_CREATED)
+
+
+class RefundInput(StrictSerializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    reason = serializers.CharField(max_length=2000)
+
+
+class RefundOutput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["approved", "needs_approval"])
+    limit = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    escalation = EscalationOutput(allow_null=True)
+
+
+@extend_schema(request=RefundInput, responses={201: RefundOutput, 202: RefundOutput})
+@api_view(["POST"])
+def refund(request, pk: int):
+    """A refund within the caller's approval limit is recorded (201); above it, the ticket is escalated
+    hierarchically for sign-off (202) and nothing is refunded yet."""
+    try:
+        ticket = ticket_get(tenant=request.user.tenant, ticket_id=pk)
+    except Ticket.DoesNotExist:
+        raise ApiError(404, "not_found", "Not found.") from None
+    serializer = RefundInput(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        decision = authority.refund_request(ticket=ticket, actor=request.user, **serializer.validated_data)
+    except services.EscalationError as exc:
+        _raise(exc)
+    body = {
+        "status": "approved" if decision.approved else "needs_approval",
+        "limit": None if decision.limit is None else f"{decision.limit:.2f}",
+        "escalation": _output(decision.escalation) if decision.escalation else None,
+    }
+    return Response(body, status=status.HTTP_201_CREATED if decision.approved else status.HTTP_202_ACCEPTED)
 
 
 class EscalationFilter(filters.FilterSet):

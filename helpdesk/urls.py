@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from escalation.api import EscalationViewSet, RuleViewSet, escalate
+from escalation.api import EscalationViewSet, RuleViewSet, escalate, refund
 from helpdesk import views
 from helpdesk.admin import tenant_admin_site
 from helpdesk.api_tenancy import SchemaView, TeamViewSet, me
@@ -25,6 +25,7 @@ router.register("escalation-rules", RuleViewSet, basename="escalation-rule")
 api_v1 = [
     path("me/", me, name="me"),
     path("tickets/<int:pk>/escalate/", escalate, name="ticket-escalate"),
+    path("tickets/<int:pk>/refunds/", refund, name="ticket-refund"),
     *router.urls,
 ]
 

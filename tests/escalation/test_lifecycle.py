@@ -248,3 +248,65 @@ def test_a_high_stakes_escalation_sends_nothing_automatic_and_reminds_the_owner(
     assert reminder.payload["escalation"] == escalation["id"]
     assert reminder.payload["recipient"] == escalation["agent"]
     assert reminder.payload["due_at"] is not None
+
+
+def _refund(api, ticket_id, amount):
+    return api.post(
+        f"/api/v1/tickets/{ticket_id}/refunds/", {"amount": amount, "reason": "double charge"}, format="json"
+    )
+
+
+def test_a_refund_within_the_tier_limit_is_recorded(client, floor, tenant_a, alice):
+    client.login(username="alice", password="pw-alice-123!")
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(alice.user)
+    ticket = create_ticket(api)
+    response = _refund(api, ticket["id"], "40.00")
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "approved" and response.json()["limit"] == "50.00"
+    with tenant_context(tenant_a):
+        assert TicketEvent.objects.filter(ticket_id=ticket["id"], kind="refund_approved").count() == 1
+        assert Escalation.objects.count() == 0
+
+
+def test_a_refund_above_the_tier_limit_becomes_a_hierarchical_escalation(floor, tenant_a, alice, bob):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(alice.user)
+    ticket = create_ticket(api)
+    response = _refund(api, ticket["id"], "900.00")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "needs_approval"
+    escalation = body["escalation"]
+    assert (escalation["kind"], escalation["trigger"]) == ("hierarchical", "authority-limit")
+    assert escalation["agent"] == bob.pk  # the manager
+    assert "900.00" in escalation["summary"]["desired_outcome"]
+    with tenant_context(tenant_a):
+        assert not TicketEvent.objects.filter(ticket_id=ticket["id"], kind="refund_approved").exists()
+
+
+def test_a_manager_approves_a_larger_refund_alone(floor, tenant_a, bob):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(bob.user)
+    ticket = create_ticket(api)
+    assert _refund(api, ticket["id"], "900.00").status_code == 201
+
+
+def test_a_refund_on_another_tenants_ticket_is_404_and_writes_nothing(api_a, api_b, floor, tenant_a):
+    ticket = create_ticket(api_a)
+    response = _refund(api_b, ticket["id"], "10.00")
+    assert response.status_code == 404
+    with tenant_context(tenant_a):
+        assert not TicketEvent.objects.filter(ticket_id=ticket["id"], kind__startswith="refund").exists()
+
+
+def test_a_bad_refund_amount_is_400(api_a, floor):
+    ticket = create_ticket(api_a)
+    assert _refund(api_a, ticket["id"], "-5").status_code == 400
+    assert _refund(api_a, ticket["id"], "lots").status_code == 400
