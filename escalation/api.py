@@ -280,7 +280,8 @@ class RuleInput(StrictSerializer):
             raise serializers.ValidationError(
                 {"target": ["Give a target_team, target_tier, target_role or target_skill."]}
             )
-        data["priority_override"] = data.get("priority_override") or ""
+        if "priority_override" in data:
+            data["priority_override"] = data["priority_override"] or ""
         return data
 
 

@@ -292,7 +292,15 @@ def _reinforce(escalation: Escalation, rule: EscalationRule, reason: str, at: da
 # --- lifecycle ----------------------------------------------------------------------------------
 
 
+def _lock(escalation: Escalation) -> None:
+    """Lock the ticket, then re-read the escalation: the sweep takes tickets first too (SKIP LOCKED), so the
+    two never wait on each other in a cycle, and a concurrent second acknowledge sees the first."""
+    Ticket.objects.select_for_update().filter(pk=escalation.ticket_id).values_list("pk", flat=True).first()
+    escalation.refresh_from_db()
+
+
 def _require(escalation: Escalation, allowed, action: str) -> None:
+    _lock(escalation)
     if escalation.status not in allowed:
         raise EscalationError(ERR_STATE.format(status=escalation.status, action=action))
 
@@ -476,6 +484,11 @@ def matrix_install(*, tenant) -> list[EscalationRule]:
 LADDER_ROLES = ("manager", "admin")
 
 
+def _at_the_top(escalation: Escalation) -> bool:
+    """The last rung: the top tier, held by an admin. Above it there is nobody to climb to."""
+    return escalation.to_tier >= MAX_TIER and escalation.agent is not None and escalation.agent.role == "admin"
+
+
 def _next_rung(escalation: Escalation) -> tuple[int, str]:
     """One rung up: the next tier while there is one, and authority above whoever sat on it."""
     holder_role = escalation.agent.role if escalation.agent else ""
@@ -487,14 +500,14 @@ def _next_rung(escalation: Escalation) -> tuple[int, str]:
 def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
     """An escalation missed its acknowledge (or manager-response) target: it goes one level up, with the
     same summary, as many levels as it takes. Claimed by a conditional UPDATE, so it climbs once."""
-    claimed = Escalation.objects.filter(
-        pk=escalation_id, climbed_at__isnull=True, status=EscalationStatus.REQUESTED
-    ).update(climbed_at=at)
+    claimed = Escalation.objects.filter(pk=escalation_id, climbed_at__isnull=True, status__in=ACTIVE_STATUSES).update(
+        climbed_at=at
+    )
     if claimed != 1:
         return None
     escalation = Escalation.objects.select_related("ticket", "agent").get(pk=escalation_id)
     ticket = escalation.ticket
-    if ticket.status == Status.CLOSED:
+    if ticket.status in (Status.SOLVED, Status.CLOSED) or _at_the_top(escalation):
         return None
     to_tier, role = _next_rung(escalation)
     # Routing leaves out the ticket's current holder (the one who let the clock run out).

@@ -282,7 +282,9 @@ def _validate_value(c: Mapping) -> dict:
 
 
 def _validate_time_open(c: Mapping) -> dict:
-    hours = _number(_required(c, "business_hours"), "business_hours", minimum=0, maximum=math.inf, above=True)
+    # A year of business hours is the most that means anything; more is a typo that would make the sweep
+    # compute deadlines centuries away.
+    hours = _number(_required(c, "business_hours"), "business_hours", minimum=0, maximum=8760, above=True)
     out: dict = {"business_hours": hours}
     if c.get("tier") is not None:
         out["tier"] = _integer(c["tier"], "tier", minimum=0, maximum=MAX_TIER)

@@ -31,6 +31,11 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 
 def _request_hash(request) -> str:
     digest = hashlib.sha256()
+    # The caller is part of the request: another token of the same tenant replaying a key must not get
+    # the first caller's response (it could carry what that caller's role was allowed to do).
+    principal = request.principal
+    who = f"token:{principal.token.pk}" if principal.token else f"member:{principal.membership.pk}"
+    digest.update(who.encode() + b"\0")
     digest.update(request.method.encode())
     digest.update(b"\0" + request.get_full_path().encode() + b"\0")
     digest.update(request.body)

@@ -28,6 +28,7 @@ from tickets.models import AuthorType, Message, ResolutionAttempt, Ticket
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 1000
+MAX_BATCHES = 100
 POLICY_FIELDS = ("priority", "category", "channel")
 
 
@@ -153,6 +154,7 @@ class SweepReport:
     warned: int = 0
     breached: int = 0
     escalated: int = 0
+    failed_tenants: int = 0
     tenants: int = 0
     tickets: int = 0
     batches: int = 0
@@ -178,6 +180,22 @@ def _sweep_watches(now: datetime, report: SweepReport) -> int:
     return sum(len(ids) for ids in claimed.values())
 
 
+def _fire_tenant(tenant: Tenant, timer_ids: list[int], now: datetime, report: SweepReport):
+    """One tenant's share of a batch, in its own savepoint: a failure there (a broken rule, an absurd
+    calendar) is logged and rolled back for that tenant alone, and never stops the others' clocks."""
+    try:
+        with tenant_context(tenant):
+            fired = slas.timers_fire(tenant_id=tenant.pk, timer_ids=timer_ids, now=now)
+            report.escalated += engine.evaluate_time_rules(ticket_ids=fired.ticket_ids, at=now)
+            for escalation_id in sorted(fired.breached_escalation_ids):
+                report.escalated += escalations.escalation_climb(escalation_id=escalation_id, at=now) is not None
+        return fired
+    except Exception:  # isolation is the point: any failure of one tenant is contained and reported
+        logger.exception("sweep: tenant %s failed; its due work stays due", tenant.slug)
+        report.failed_tenants += 1
+        return None
+
+
 def _sweep_batch(now: datetime, report: SweepReport) -> int:
     """One transaction: claim a batch of due timers across tenants, fire each tenant's share inside
     that tenant's context. The locks (SKIP LOCKED) hold until commit, so a concurrent sweep takes
@@ -188,11 +206,9 @@ def _sweep_batch(now: datetime, report: SweepReport) -> int:
         ticket_ids: set[int] = set()
         # Tenants (and, inside, tickets) in a fixed order: concurrent sweeps lock in the same order.
         for tenant_id, timer_ids in sorted(claimed.items()):
-            with tenant_context(tenants[tenant_id]):
-                fired = slas.timers_fire(tenant_id=tenant_id, timer_ids=timer_ids, now=now)
-                report.escalated += engine.evaluate_time_rules(ticket_ids=fired.ticket_ids, at=now)
-                for escalation_id in sorted(fired.breached_escalation_ids):
-                    report.escalated += escalations.escalation_climb(escalation_id=escalation_id, at=now) is not None
+            fired = _fire_tenant(tenants[tenant_id], timer_ids, now, report)
+            if fired is None:
+                continue
             report.warned += fired.warned
             report.breached += fired.breached
             ticket_ids |= {(tenant_id, t) for t in fired.ticket_ids}
@@ -209,12 +225,14 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     started = timezone.now()
     now = now or started
     report = SweepReport()
-    while True:
+    # Bounded: a tenant whose rows keep failing stays due, and must not keep one sweep looping forever.
+    for _ in range(MAX_BATCHES):
         report.batches += 1
         if _sweep_batch(now, report) < SWEEP_BATCH:
             break
-    while _sweep_watches(now, report) == SWEEP_BATCH:
-        pass
+    for _ in range(MAX_BATCHES):
+        if _sweep_watches(now, report) < SWEEP_BATCH:
+            break
     report.tenants = len(report.tenant_ids)
     report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())

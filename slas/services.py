@@ -151,6 +151,9 @@ def _ticket_timers(ticket: Ticket, metrics: Iterable[str], statuses=OPEN_STATUSE
 
 
 def _meet(timer: SlaTimer, at: datetime) -> None:
+    if timer.status == TimerStatus.PAUSED and timer.paused_at is not None:
+        # Close the open pause first: a reopen later must not count the waiting time against the clock.
+        timer.pauses = [*timer.pauses, [timer.paused_at.isoformat(), at.isoformat()]]
     timer.met_at = at
     if timer.status != TimerStatus.BREACHED:
         # Met late but before the sweep noticed: still a breach, stamped at the deadline itself.
@@ -311,7 +314,8 @@ def timers_on_status(*, ticket: Ticket, before: str, after: str, at: datetime, a
     if before == after:
         return
     if after in (Status.SOLVED, Status.CLOSED):
-        timers = _ticket_timers(ticket, TICKET_METRICS)
+        # Every clock of the ticket, its escalations' included: nothing keeps running on a solved ticket.
+        timers = list(SlaTimer.objects.filter(ticket=ticket, status__in=OPEN_STATUSES).select_related("calendar"))
         for timer in timers:
             _meet(timer, at)
         _save(timers)

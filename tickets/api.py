@@ -248,6 +248,10 @@ class TicketOutput(serializers.ModelSerializer):
         return SlaOutput(timers, many=True).data
 
 
+class ReopenInput(StrictSerializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
 class MessageInput(StrictSerializer):
     body = serializers.CharField(max_length=MAX_TEXT)
     author_type = serializers.ChoiceField(choices=[AuthorType.CUSTOMER, AuthorType.AGENT], default=AuthorType.AGENT)
@@ -322,13 +326,13 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
             _raise_ticket_error(exc)
         return Response(TicketOutput(selectors.ticket_get(tenant=request.user.tenant, ticket_id=ticket.pk)).data)
 
-    @extend_schema(request=None, responses={200: TicketOutput})
+    @extend_schema(request=ReopenInput, responses={200: TicketOutput})
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
         """Explicitly reopen a solved or closed ticket."""
         ticket = self.get_object()
         try:
-            workflows.ticket_reopen(ticket=ticket, actor=request.user, reason=str(request.data.get("reason", ""))[:500])
+            workflows.ticket_reopen(ticket=ticket, actor=request.user, **_validated(ReopenInput, request.data or {}))
         except services.TicketError as exc:
             _raise_ticket_error(exc)
         return Response(TicketOutput(selectors.ticket_get(tenant=request.user.tenant, ticket_id=ticket.pk)).data)

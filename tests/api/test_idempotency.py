@@ -75,3 +75,14 @@ def test_it_works_for_messages_too(api_a, tenant_a):
     two = api_a.post(url, {"body": "hi"}, format="json", HTTP_IDEMPOTENCY_KEY="m")
     assert one.json()["id"] == two.json()["id"]
     assert len(api_a.get(url).json()["results"]) == 1
+
+
+def test_another_token_of_the_same_tenant_does_not_get_the_first_callers_response(api_a, api_a_admin, tenant_a):
+    back_dated = {**BODY, "created_at": "2024-01-02T03:04:05Z"}
+    assert _post(api_a_admin, back_dated, "shared-key").status_code == 201
+    replay = _post(api_a, back_dated, "shared-key")
+    # Not a replay of the admin's 201: the key is bound to its caller, so another caller's use of it is a
+    # conflict, with nothing created and nothing of the first response shown.
+    assert replay.status_code == 409
+    assert error_of(replay)["code"] == "idempotency_key_reused"
+    assert count_in(tenant_a, Ticket.objects.all) == 1

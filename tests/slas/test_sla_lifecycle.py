@@ -222,3 +222,36 @@ def test_a_vip_account_can_run_on_its_own_calendar(api_a_admin, acme):
     ticket = _open(api_a_admin, requester={"email": "ceo@initech.test"}, created_at=created.isoformat())
     first = _sla(api_a_admin, ticket["id"])["first_response"]
     assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def test_pending_then_solved_then_reopened_does_not_count_the_waiting_time(api_a_admin, acme):
+    # All on the 24/7 calendar (urgent), at fixed instants through back-dating and the workflow.
+    from helpdesk import workflows
+    from tickets.models import Ticket
+
+    created = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    ticket = _open(api_a_admin, priority="urgent", created_at=created.isoformat())
+    with tenant_context(acme):
+        row = Ticket.objects.get(pk=ticket["id"])
+        workflows.ticket_change_status(ticket=row, actor=None, status="pending", at=created + timedelta(hours=1))
+        workflows.ticket_change_status(ticket=row, actor=None, status="solved", at=created + timedelta(hours=3))
+        workflows.ticket_change_status(ticket=row, actor=None, status="open", at=created + timedelta(hours=4))
+    resolution = _sla(api_a_admin, ticket["id"])["resolution"]
+    # 8 h target; the clock ran 09:00-10:00 only, then waited (pending 2 h, solved 1 h): due 7 h after 13:00.
+    assert resolution["status"] == "running"
+    assert datetime.fromisoformat(resolution["due_at"]) == created + timedelta(hours=4 + 7)
+
+
+def test_solving_a_ticket_stops_its_escalation_clocks_too(api_a, acme):
+    ticket = _open(api_a, priority="urgent")
+    summary = {f: "x" for f in ("problem", "tried", "emotional_state", "desired_outcome", "account_context")}
+    escalation = api_a.post(
+        f"/api/v1/tickets/{ticket['id']}/escalate/",
+        {"kind": "functional", "reason": "r", "target_tier": 2, "summary": summary},
+        format="json",
+    ).json()
+    api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": "solved"}, format="json")
+    statuses = {t["status"] for t in api_a.get(f"/api/v1/escalations/{escalation['id']}/").json()["sla"]}
+    assert statuses == {"met"}
+    later = timezone.now() + timedelta(days=2)
+    assert sweep(now=later).escalated == 0
