@@ -18,7 +18,6 @@ from django.utils.dateparse import parse_datetime
 from helpdesk.outbox import Emission, outbox_emit_many
 from slas import clock
 from slas.models import (
-    TICKET_METRICS,
     BusinessCalendar,
     ClockSource,
     Metric,
