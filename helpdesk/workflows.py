@@ -173,9 +173,13 @@ def _sweep_watches(now: datetime, report: SweepReport) -> int:
         claimed = watches.watches_claim_due(now=now, limit=SWEEP_BATCH)
         tenants = Tenant.objects.in_bulk(list(claimed))
         for tenant_id, watch_ids in sorted(claimed.items()):
-            with tenant_context(tenants[tenant_id]):
-                ticket_ids = watches.watches_fire(watch_ids=watch_ids, now=now)
-                report.escalated += engine.evaluate_time_rules(ticket_ids=ticket_ids, at=now)
+            try:
+                with tenant_context(tenants[tenant_id]):
+                    ticket_ids = watches.watches_fire(watch_ids=watch_ids, now=now)
+                    report.escalated += engine.evaluate_time_rules(ticket_ids=ticket_ids, at=now)
+            except Exception:  # as in _fire_tenant: one tenant's failure stays that tenant's
+                logger.exception("sweep: time rules of tenant %s failed; its watches stay due", tenant_id)
+                report.failed_tenants += 1
         report.tenant_ids |= set(claimed)
     return sum(len(ids) for ids in claimed.values())
 
