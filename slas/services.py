@@ -105,7 +105,7 @@ def _clear_schedule(timer: SlaTimer) -> None:
     timer.warn_at = timer.due_at = timer.next_check_at = None
 
 
-def _new_timer(*, ticket, policy, calendar, metric, started_at, escalation_id=0) -> SlaTimer:
+def _new_timer(*, ticket, policy, calendar, metric, started_at, escalation_id=0, target=None) -> SlaTimer:
     timer = SlaTimer(
         tenant_id=ticket.tenant_id,
         ticket=ticket,
@@ -113,7 +113,7 @@ def _new_timer(*, ticket, policy, calendar, metric, started_at, escalation_id=0)
         policy=policy,
         calendar=calendar,
         metric=metric,
-        target_minutes=int(policy.targets[metric]),
+        target_minutes=int(policy.targets[metric] if target is None else target),
         started_at=started_at,
         warn_percents=sorted(policy.warn_percent),
         status=TimerStatus.RUNNING,
@@ -560,24 +560,19 @@ def escalation_timers_start(
         return []
     calendar = calendar_for(policy=policy, ticket=ticket)
     targets = {**policy.targets, **(overrides or {})}
-    timers = []
-    for metric in metrics:
-        if metric not in targets:
-            continue
-        timer = SlaTimer(
-            tenant_id=ticket.tenant_id,
+    timers = [
+        _new_timer(
             ticket=ticket,
-            escalation_id=escalation_id,
             policy=policy,
             calendar=calendar,
             metric=metric,
-            target_minutes=int(targets[metric]),
             started_at=at,
-            warn_percents=sorted(policy.warn_percent),
-            status=TimerStatus.RUNNING,
+            escalation_id=escalation_id,
+            target=targets[metric],
         )
-        schedule(timer, calendar_to_clock(calendar))
-        timers.append(timer)
+        for metric in metrics
+        if metric in targets
+    ]
     return SlaTimer.objects.bulk_create(timers)
 
 
