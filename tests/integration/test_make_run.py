@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -17,16 +18,37 @@ pytestmark = pytest.mark.slow
 START_BUDGET_S = 90
 
 
-def _launch(env, port):
-    return subprocess.Popen(
-        [sys.executable, "-m", "helpdesk.launch"],
-        cwd=ROOT,
-        env={**env, "PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+class Launched:
+    """The launcher with its output collected by a thread, so the test can wait for what it prints."""
+
+    def __init__(self, env, port):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "helpdesk.launch"],
+            cwd=ROOT,
+            env={**env, "PORT": str(port)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def poll(self):
+        return self.process.poll()
+
+
+def _launch(env, port) -> Launched:
+    return Launched(env, port)
 
 
 def _health(port) -> dict | None:
@@ -37,20 +59,22 @@ def _health(port) -> dict | None:
         return None
 
 
-def _wait_healthy(process, port) -> float:
+def _wait_healthy(launched: Launched, port) -> float:
+    """Until the launcher itself says it is up (it prints the banner once /healthz answered it)."""
     started = time.monotonic()
     while time.monotonic() - started < START_BUDGET_S:
-        assert process.poll() is None, process.stdout.read()
-        if _health(port) is not None:
+        assert launched.poll() is None, launched.output
+        if "Helpdesk is running at" in launched.output and _health(port) is not None:
             return time.monotonic() - started
         time.sleep(0.5)
-    raise AssertionError("not healthy within the budget")
+    raise AssertionError(f"not healthy within the budget:\n{launched.output}")
 
 
-def _interrupt(process) -> str:
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
-    return output
+def _interrupt(launched: Launched) -> str:
+    launched.process.send_signal(signal.SIGINT)
+    launched.process.wait(timeout=60)
+    launched.reader.join(timeout=10)
+    return launched.output
 
 
 def test_it_starts_stops_and_keeps_its_data(embedded_env, data_dir, free_port):
@@ -60,7 +84,7 @@ def test_it_starts_stops_and_keeps_its_data(embedded_env, data_dir, free_port):
         assert _health(free_port) == {"status": "ok", "db": "ok", "redis": "ok"}
     finally:
         output = _interrupt(first)
-    assert first.returncode == 0, output
+    assert first.process.returncode == 0, output
     assert "seeded tenant demo" in output
     assert "Helpdesk is running at" in output and "maya" in output
     assert _health(free_port) is None
