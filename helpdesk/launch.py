@@ -137,6 +137,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     children: dict[str, subprocess.Popen] = {}
+    # Ctrl-C and SIGTERM both stop everything. SIGINT is set explicitly: a process started in the
+    # background of a non-interactive shell (CI, nohup) inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         _manage("migrate", "--noinput", "-v", "0")
