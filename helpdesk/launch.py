@@ -93,6 +93,9 @@ def _wait_healthy(url: str, children: dict[str, subprocess.Popen]) -> bool:
 
 
 def _stop(children: dict[str, subprocess.Popen]) -> None:
+    # A second Ctrl-C or SIGTERM while stopping must not cut the stop short and orphan the children.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for child in children.values():
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGTERM)
