@@ -45,11 +45,6 @@ def _percent_used(timer: SlaTimer, now: datetime) -> float:
     return 100.0 * used / timer.target_minutes
 
 
-def _calendar(ticket: Ticket) -> clock.Calendar:
-    policy = slas.policy_for(ticket=ticket)
-    return slas.calendar_to_clock(slas.calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
-
-
 def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.TicketFacts:
     account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
     # The ticket's own clocks: an escalation's clocks have their own consequence, the ladder.
@@ -85,7 +80,7 @@ def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.Ticket
         ),
         text=text,
         tier_since=_tier_since(ticket),
-        calendar=_calendar(ticket),
+        calendar=slas.ticket_clock(ticket=ticket),
         timers=tuple(
             triggers.TimerFact(
                 metric=t.metric, status=t.status, percent_used=_percent_used(t, now), breached=t.breached_at is not None

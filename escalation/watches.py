@@ -13,11 +13,6 @@ from slas import services as slas
 from tickets.models import Ticket
 
 
-def _calendar(ticket: Ticket) -> clock.Calendar:
-    policy = slas.policy_for(ticket=ticket)
-    return slas.calendar_to_clock(slas.calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
-
-
 def watches_arm(*, ticket: Ticket, since: datetime) -> int:
     """(Re)arms one watch per active time_open rule that applies at the ticket's tier: due when the
     ticket will have spent the rule's business hours at this tier, counted from `since`."""
@@ -29,7 +24,7 @@ def watches_arm(*, ticket: Ticket, since: datetime) -> int:
     TimeWatch.objects.filter(ticket=ticket).exclude(rule__in=rules).delete()
     if not rules:
         return 0
-    calendar = _calendar(ticket)
+    calendar = slas.ticket_clock(ticket=ticket)
     for rule in rules:
         minutes = round(float(rule.conditions["business_hours"]) * 60)
         TimeWatch.objects.update_or_create(

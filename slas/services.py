@@ -76,6 +76,12 @@ def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
     return owned or policy.calendar
 
 
+def ticket_clock(*, ticket: Ticket) -> clock.Calendar:
+    """The business clock the ticket's policy runs on (24/7 when no policy applies)."""
+    policy = policy_for(ticket=ticket)
+    return calendar_to_clock(calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
+
+
 # --- timer arithmetic ---------------------------------------------------------------------------
 
 
@@ -428,11 +434,6 @@ class FireReport:
     ticket_ids: set[int] = field(default_factory=set)
     # Escalations whose acknowledge / manager-response clock just breached: they climb the ladder.
     breached_escalation_ids: set[int] = field(default_factory=set)
-
-    def add(self, other: FireReport) -> None:
-        self.warned += other.warned
-        self.breached += other.breached
-        self.ticket_ids |= other.ticket_ids
 
 
 def _breach(timer: SlaTimer) -> tuple[str, dict]:
