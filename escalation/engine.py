@@ -41,7 +41,7 @@ def _percent_used(timer: SlaTimer, now: datetime) -> float:
     if timer.status != TimerStatus.RUNNING or not timer.target_minutes:
         return 0.0
     calendar = slas.calendar_to_clock(timer.calendar)
-    used = clock.business_minutes_between(timer.started_at, now, calendar, slas._pauses(timer))
+    used = clock.business_minutes_between(timer.started_at, now, calendar, slas.timer_pauses(timer))
     return 100.0 * used / timer.target_minutes
 
 

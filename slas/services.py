@@ -85,7 +85,7 @@ def ticket_clock(*, ticket: Ticket) -> clock.Calendar:
 # --- timer arithmetic ---------------------------------------------------------------------------
 
 
-def _pauses(timer: SlaTimer) -> list[tuple[datetime, datetime]]:
+def timer_pauses(timer: SlaTimer) -> list[tuple[datetime, datetime]]:
     return [(parse_datetime(start), parse_datetime(end)) for start, end in timer.pauses]
 
 
@@ -96,7 +96,7 @@ def _next_threshold(timer: SlaTimer) -> int | None:
 
 def schedule(timer: SlaTimer, calendar: clock.Calendar) -> None:
     """Sets due_at, warn_at and next_check_at of a running timer from its start, target and pauses."""
-    pauses = _pauses(timer)
+    pauses = timer_pauses(timer)
     timer.due_at = clock.deadline(timer.started_at, timer.target_minutes, calendar, pauses)
     threshold = _next_threshold(timer)
     timer.warn_at = None
