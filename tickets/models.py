@@ -119,6 +119,10 @@ class Ticket(TenantModel):
     # this app knowing what a timer is.
     sla_breached = models.BooleanField(default=False)
     sla_at_risk = models.BooleanField(default=False)
+    # Set by the SLA sweep when one of the ticket's clocks warned or breached: the time-based escalation
+    # rules must look at the ticket again. The escalation stage of the sweep claims it and clears it, so
+    # the hand-over is part of the SLA transaction and survives a crash between the two.
+    rules_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Kept by the escalation engine: who may work the ticket (autonomous | guardrailed | human_first), and why.
     triage = models.CharField(max_length=16, default="autonomous")
     triage_reasons = models.JSONField(default=list, blank=True)
@@ -144,6 +148,9 @@ class Ticket(TenantModel):
                 condition=models.Q(sla_breached=True),
             ),
             GinIndex(fields=["search_vector"], name="ticket_search"),
+            models.Index(
+                fields=["rules_due_at"], name="ticket_rules_due", condition=models.Q(rules_due_at__isnull=False)
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(tier__lte=MAX_TIER), name="ticket_tier_range"),

@@ -320,3 +320,96 @@ def test_the_dry_run_is_a_button_in_the_admin(client, acme):
     page = client.get("/admin/escalation/escalationrule/dry-run/").content.decode()
     assert "<strong>1</strong> of 1 tickets would have escalated" in page
     assert "billing" in page
+
+
+def _breached_urgent_ticket(api):
+    """An urgent ticket (24/7 calendar, 30-minute first response) and a moment past its deadline."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket = create_ticket(api, subject="Outage", description="Everything is down.", priority="urgent")
+    return ticket, timezone.now() + timedelta(hours=2)
+
+
+def _sla_escalations(acme, ticket_id):
+    with tenant_context(acme):
+        return list(Escalation.objects.filter(ticket_id=ticket_id, rule__trigger="sla_risk"))
+
+
+def test_the_sla_stage_hands_the_ticket_to_the_rules_in_its_own_transaction(api, acme):
+    from tickets.models import Ticket
+
+    ticket, later = _breached_urgent_ticket(api)
+    report = workflows.SweepReport()
+    # Only the SLA stage, as if the process died right after its commit.
+    assert workflows._sweep_timers(later, report) == 1 and report.breached == 1
+    with tenant_context(acme):
+        assert Ticket.objects.get(pk=ticket["id"]).rules_due_at == later
+    assert _sla_escalations(acme, ticket["id"]) == []
+    # The next sweep has no clock left to fire, and still runs the rules the breach owes.
+    following = workflows.sweep(now=later)
+    assert (following.claimed, following.breached) == (0, 0)
+    assert following.escalated >= 1
+    assert len(_sla_escalations(acme, ticket["id"])) >= 1
+    with tenant_context(acme):
+        assert Ticket.objects.get(pk=ticket["id"]).rules_due_at is None
+    assert workflows.sweep(now=later).escalated == 0
+
+
+INJECT_FAILURE = """
+CREATE FUNCTION pg_temp.refuse_escalations() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+CREATE TRIGGER refuse_escalations BEFORE INSERT ON escalation_escalation
+FOR EACH ROW WHEN (NEW.tenant_id = {tenant}) EXECUTE FUNCTION pg_temp.refuse_escalations();
+"""
+
+
+def _inject_escalation_failure(tenant_id: int, *, remove: bool = False) -> None:
+    """A real database failure for one tenant's escalations. The test's own connection steps out of
+    the app role for the DDL (rolled back with the test) and back in."""
+    app_role = connection.settings_dict.get("OPTIONS", {}).get("assume_role") or "helpdesk_app"
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+        if remove:
+            cursor.execute("DROP TRIGGER refuse_escalations ON escalation_escalation")
+        else:
+            cursor.execute(INJECT_FAILURE.format(tenant=int(tenant_id)))
+        cursor.execute(f'SET ROLE "{app_role}"')
+
+
+def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_others(api, acme):
+    from rest_framework.test import APIClient
+
+    from helpdesk.services import api_token_create
+    from tickets.models import Ticket
+
+    other = workflows.tenant_bootstrap(slug="globex", name="Globex")
+    _, key = api_token_create(tenant=other, role=Role.MANAGER)
+    other_api = APIClient()
+    other_api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    ticket, later = _breached_urgent_ticket(api)
+    other_ticket, _ = _breached_urgent_ticket(other_api)
+    _inject_escalation_failure(acme.pk)
+    failing = workflows.sweep(now=later)
+    assert failing.failed_tenants == 1 and failing.breached == 2
+    assert _sla_escalations(acme, ticket["id"]) == []
+    assert len(_sla_escalations(other, other_ticket["id"])) >= 1
+    with tenant_context(acme):
+        assert Ticket.objects.get(pk=ticket["id"]).rules_due_at == later
+    _inject_escalation_failure(acme.pk, remove=True)
+    healed = workflows.sweep(now=later)
+    assert healed.failed_tenants == 0 and healed.escalated >= 1
+    assert len(_sla_escalations(acme, ticket["id"])) >= 1
+    with tenant_context(acme):
+        assert Ticket.objects.get(pk=ticket["id"]).rules_due_at is None
+
+
+def test_the_rules_claim_is_capped_for_the_app_role(acme):
+    from django.utils import timezone
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM escalation_claim_due_tickets(%s, %s)", [timezone.now(), -5])
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT pg_get_functiondef('escalation_claim_due_tickets(timestamptz, integer)'::regprocedure)")
+        assert "LEAST(GREATEST(p_limit, 0), 10000)" in cursor.fetchone()[0]
