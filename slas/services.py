@@ -123,9 +123,15 @@ def _next_threshold(timer: SlaTimer) -> int | None:
 
 
 def schedule(timer: SlaTimer, calendar: clock.Calendar) -> None:
-    """Sets due_at, warn_at and next_check_at of a running timer from its start, target and pauses."""
+    """Sets due_at, warn_at and next_check_at of a running timer from its start, target and pauses. A
+    target the calendar cannot meet within clock.MAX_DEADLINE_YEARS (a sparse account or team calendar
+    under a long target) leaves the clock running with no deadline, rather than failing the ticket."""
     pauses = timer_pauses(timer)
-    timer.due_at = clock.deadline(timer.started_at, timer.target_minutes, calendar, pauses)
+    try:
+        timer.due_at = clock.deadline(timer.started_at, timer.target_minutes, calendar, pauses)
+    except clock.UnreachableDeadline:
+        _clear_schedule(timer)
+        return
     threshold = _next_threshold(timer)
     timer.warn_at = None
     if threshold is not None:
@@ -442,13 +448,19 @@ def _retarget(timers: list[SlaTimer], policy: SLAPolicy, calendar: BusinessCalen
 def timers_recalculate(*, calendar_id: int | None = None, policy_id: int | None = None, actor=None) -> int:
     """A calendar or policy was edited: every open clock that runs on it is recomputed now, not when its
     ticket is next touched. Returns the number of timers moved."""
-    timers = SlaTimer.objects.filter(status__in=OPEN_STATUSES).select_related("policy", "calendar", "ticket")
+    timers = SlaTimer.objects.filter(status__in=OPEN_STATUSES).select_related("policy", "calendar")
     timers = timers.filter(calendar_id=calendar_id) if calendar_id else timers.filter(policy_id=policy_id)
+    # Locked (waiting, in id order) so a sweep firing one of them can't be overwritten by this recompute;
+    # the sweep itself never waits (SKIP LOCKED), so the two can't deadlock. The lock re-reads each row,
+    # and one the sweep closed meanwhile drops out of the status filter.
+    timers = timers.select_for_update(of=("self",)).order_by("id")
     moved, events = [], []
     at = timezone.now()
     for timer in timers:
         before = timer.due_at
-        if policy_id and timer.metric in timer.policy.targets:
+        # An escalation's clocks keep their targets: they may come from the rule that opened it
+        # (response_minutes), which a policy edit must not undo. They still follow a calendar edit.
+        if policy_id and not timer.escalation_id and timer.metric in timer.policy.targets:
             timer.target_minutes = int(timer.policy.targets[timer.metric])
             timer.warn_percents = sorted(timer.policy.warn_percent)
         if timer.status == TimerStatus.RUNNING:

@@ -1,5 +1,7 @@
 """Accounts, customers, tickets and their conversation, resolution attempts and audit trail."""
 
+from datetime import UTC, datetime, timedelta
+
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -8,6 +10,11 @@ from django.db import models
 
 from helpdesk.models import MAX_TIER, Membership, Team
 from helpdesk.tenancy import TenantModel
+
+# Back-dated tickets (imports, admin API) are accepted from here on: nothing older is a helpdesk ticket,
+# and it bounds how much business time a clock may have to count. A little clock skew is tolerated.
+EARLIEST_CREATED_AT = datetime(1990, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Plan(models.TextChoices):

@@ -255,3 +255,55 @@ def test_solving_a_ticket_stops_its_escalation_clocks_too(api_a, acme):
     assert statuses == {"met"}
     later = timezone.now() + timedelta(days=2)
     assert sweep(now=later).escalated == 0
+
+
+def test_a_policy_whose_target_the_calendar_cannot_meet_is_refused(api_a_manager, acme):
+    sparse = api_a_manager.post(
+        "/api/v1/calendars/",
+        {"name": "Mondays, one minute", "timezone": "UTC", "hours": {"mon": [["09:00", "09:01"]]}},
+        format="json",
+    )
+    assert sparse.status_code == 201, sparse.content
+    body = {"name": "Impossible", "calendar": sparse.json()["id"], "targets": {"resolution": 525_600}}
+    response = api_a_manager.post("/api/v1/sla-policies/", body, format="json")
+    assert response.status_code == 400
+    assert "resolution" in response.json()["error"]["fields"]["targets"][0]
+    with tenant_context(acme):
+        from slas.models import SLAPolicy
+
+        assert not SLAPolicy.objects.filter(name="Impossible").exists()
+
+
+def test_a_clock_that_cannot_come_due_runs_without_a_deadline():
+    from slas import clock
+    from slas.services import schedule
+
+    sparse = clock.Calendar(timezone="UTC", hours={"mon": [("09:00", "09:01")]})
+    timer = SlaTimer(started_at=timezone.now(), target_minutes=525_600, pauses=[], warn_percents=[75])
+    schedule(timer, sparse)  # returns at once instead of walking ten thousand years of Mondays
+    assert (timer.due_at, timer.warn_at, timer.next_check_at) == (None, None, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_policy_edit_keeps_the_response_time_an_escalation_rule_set(api_a, api_a_manager, acme, celery_eager):
+    from slas import services as slas
+    from tickets.models import Ticket
+
+    ticket = _open(api_a, priority="urgent")
+    with tenant_context(acme):
+        row = Ticket.objects.get(pk=ticket["id"])
+        slas.escalation_timers_start(
+            ticket=row,
+            escalation_id=999,
+            metrics=["escalation_acknowledge"],
+            at=row.created_at,
+            overrides={"escalation_acknowledge": 7},
+        )
+    policy = next(p for p in api_a_manager.get("/api/v1/sla-policies/").json()["results"] if p["name"] == "Urgent")
+    targets = {**policy["targets"], "escalation_acknowledge": 45, "first_response": 15}
+    response = api_a_manager.patch(f"/api/v1/sla-policies/{policy['id']}/", {"targets": targets}, format="json")
+    assert response.status_code == 200
+    with tenant_context(acme):
+        ack = SlaTimer.objects.get(ticket_id=ticket["id"], escalation_id=999)
+        first = SlaTimer.objects.get(ticket_id=ticket["id"], escalation_id=0, metric="first_response")
+    assert (ack.target_minutes, first.target_minutes) == (7, 15)

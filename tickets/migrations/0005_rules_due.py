@@ -4,20 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('helpdesk', '0004_outboxevent'),
-        ('tickets', '0004_triage'),
+        ("helpdesk", "0004_outboxevent"),
+        ("tickets", "0004_triage"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ticket',
-            name='rules_due_at',
+            model_name="ticket",
+            name="rules_due_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('rules_due_at__isnull', False)), fields=['rules_due_at'], name='ticket_rules_due'),
+            model_name="ticket",
+            index=models.Index(
+                condition=models.Q(("rules_due_at__isnull", False)), fields=["rules_due_at"], name="ticket_rules_due"
+            ),
         ),
     ]
