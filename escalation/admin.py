@@ -5,6 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from escalation import dryrun, triggers
+from escalation.api import arm_after_commit
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk.admin import TenantModelForm, TenantScopedAdmin, tenant_admin_site
 
@@ -61,6 +62,11 @@ class EscalationRuleAdmin(TenantScopedAdmin):
     list_filter = ["trigger", "kind", "active"]
     ordering = ["position", "id"]
     change_list_template = "admin/escalation/escalationrule/change_list.html"
+
+    def save_model(self, request, obj, form, change):
+        was_time_open = change and EscalationRule.objects.filter(pk=obj.pk, trigger="time_open").exists()
+        super().save_model(request, obj, form, change)
+        arm_after_commit(obj, was_time_open=was_time_open)
 
     def get_urls(self):
         extra = [path("dry-run/", self.admin_site.admin_view(self.dry_run_view), name="escalation_dry_run")]

@@ -1,6 +1,8 @@
 """REST API of the escalation engine: POST /tickets/{id}/escalate/, /escalations/ (+ acknowledge,
 resolve, return, de-escalate), /escalation-rules/ (the matrix; manager or admin to write)."""
 
+from functools import partial
+
 import django_filters as filters
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
@@ -10,6 +12,7 @@ from rest_framework.response import Response
 
 from escalation import authority, dryrun, selectors, services, triggers
 from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
+from escalation.tasks import arm_rule_task
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet
 from helpdesk.errors import ApiError
@@ -19,6 +22,12 @@ from tickets.models import Priority, Ticket
 from tickets.selectors import ticket_get
 
 ERR_ONE_TARGET = "Give exactly one of target_team, target_tier, target_agent."
+
+
+def arm_after_commit(rule: EscalationRule, *, was_time_open: bool) -> None:
+    """A time_open rule written (or one that no longer is): its watches for open tickets follow, in a task."""
+    if rule.trigger == "time_open" or was_time_open:
+        transaction.on_commit(partial(arm_rule_task.delay, rule.tenant_id, rule.pk))
 
 
 def _raise(exc: services.EscalationError):
@@ -347,6 +356,7 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
         try:
             with transaction.atomic():
                 rule = EscalationRule.objects.create(tenant=request.user.tenant, **data)
+                arm_after_commit(rule, was_time_open=False)
         except IntegrityError:
             raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
         return Response(RuleOutput(rule).data, status=status.HTTP_201_CREATED)
@@ -357,9 +367,11 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
         data = self._input(request, instance=rule, partial=True)
         try:
             with transaction.atomic():
+                was_time_open = rule.trigger == "time_open"
                 for name, value in data.items():
                     setattr(rule, name, value)
                 rule.save()
+                arm_after_commit(rule, was_time_open=was_time_open)
         except IntegrityError:
             raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
         return Response(RuleOutput(rule).data)

@@ -72,7 +72,7 @@ def message_receive(*, ticket: Ticket, actor: Principal | None, **fields) -> Mes
         engine.evaluate(ticket, text=message.body, time_based=False, at=at)
     elif message.author_type == AuthorType.AGENT and not message.internal:
         slas.timers_on_agent_reply(ticket=ticket, at=at)
-        escalations.escalations_on_agent_reply(ticket=ticket, at=at)
+        escalations.escalations_on_agent_reply(ticket=ticket, at=at, author=message.author)
     return message
 
 

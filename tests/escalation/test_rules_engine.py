@@ -280,6 +280,42 @@ def test_a_ticket_open_four_business_hours_at_tier_one_escalates_from_the_sweep(
     assert (escalation["trigger"], escalation["to_tier"]) == ("time-open-tier1", 2)
 
 
+def test_a_time_open_rule_switched_on_later_watches_the_tickets_already_open(
+    api, acme, celery_eager, django_capture_on_commit_callbacks
+):
+    from escalation.models import TimeWatch
+
+    with tenant_context(acme):
+        EscalationRule.objects.filter(trigger="sla_risk").update(active=False)
+        rule = EscalationRule.objects.get(slug="time-open-tier1")
+    url = f"/api/v1/escalation-rules/{rule.pk}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.patch(url, {"active": False}, format="json").status_code == 200
+    ticket = create_ticket(api, subject="Question", description="How do I export a report?")
+    with tenant_context(acme):
+        assert not TimeWatch.objects.filter(rule=rule).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.patch(url, {"active": True}, format="json").status_code == 200
+    with tenant_context(acme):
+        watch = TimeWatch.objects.get(ticket_id=ticket["id"], rule=rule)
+        from slas import clock
+        from slas import services as slas
+        from tickets.models import Ticket
+
+        opened = Ticket.objects.get(pk=ticket["id"])
+        expected = clock.deadline(opened.created_at, 4 * 60, slas.ticket_clock(ticket=opened))
+    assert watch.due_at == expected and watch.fired_at is None
+    assert workflows.sweep(now=watch.due_at).escalated == 1
+    later = create_ticket(api, subject="Another", description="And the PDF export?")
+    with tenant_context(acme):
+        assert TimeWatch.objects.filter(ticket_id=later["id"], rule=rule, fired_at__isnull=True).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.patch(url, {"active": False}, format="json").status_code == 200
+    with tenant_context(acme):
+        # A switched-off rule leaves nothing pending behind.
+        assert not TimeWatch.objects.filter(rule=rule, fired_at__isnull=True).exists()
+
+
 def test_the_dry_run_reports_what_the_matrix_would_have_done_without_writing(api, acme):
     from tickets.models import TicketEvent
 
@@ -405,11 +441,14 @@ def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_oth
         assert Ticket.objects.get(pk=ticket["id"]).rules_due_at is None
 
 
-def test_the_rules_claim_is_capped_for_the_app_role(acme):
+@pytest.mark.parametrize(
+    "function", ["escalation_claim_due_tickets", "escalation_claim_due_watches", "slas_claim_due_timers"]
+)
+def test_every_claim_function_caps_its_limit_for_the_app_role(acme, function):
     from django.utils import timezone
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM escalation_claim_due_tickets(%s, %s)", [timezone.now(), -5])
+        cursor.execute(f"SELECT count(*) FROM {function}(%s, %s)", [timezone.now(), -5])
         assert cursor.fetchone()[0] == 0
-        cursor.execute("SELECT pg_get_functiondef('escalation_claim_due_tickets(timestamptz, integer)'::regprocedure)")
+        cursor.execute(f"SELECT pg_get_functiondef('{function}(timestamptz, integer)'::regprocedure)")
         assert "LEAST(GREATEST(p_limit, 0), 10000)" in cursor.fetchone()[0]

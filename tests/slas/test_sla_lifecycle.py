@@ -175,11 +175,11 @@ def test_editing_a_policy_recalculates_running_clocks(api_a, api_a_manager, acme
 
 
 def test_business_hours_clocks_skip_the_weekend(api_a_admin, acme):
-    # Friday 2026-11-27 16:00 UTC (the tenant is UTC): 4 business hours -> Monday 12:00.
-    created = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    # Friday 2026-11-20 16:00 UTC (the tenant is UTC): 4 business hours -> Monday 12:00.
+    created = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
     ticket = _open(api_a_admin, priority="normal", created_at=created.isoformat())
     first = _sla(api_a_admin, ticket["id"])["first_response"]
-    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def test_timers_stay_inside_their_tenant(api_a, api_b, acme, tenant_b):
@@ -216,12 +216,12 @@ def test_a_vip_account_can_run_on_its_own_calendar(api_a_admin, acme):
             hours={"mon": [["09:00", "18:00"]], "tue": [["09:00", "18:00"]]},
         )
         SLAPolicy.objects.filter(name="VIP").update(clock_source="account")
-    # Monday 2026-11-30 08:00 UTC = 17:00 in Tokyo: one working hour left that day, so a 60-minute
+    # Monday 2026-11-16 08:00 UTC = 17:00 in Tokyo: one working hour left that day, so a 60-minute
     # first response is due at Tokyo's closing time, 18:00 JST = 09:00 UTC.
-    created = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    created = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
     ticket = _open(api_a_admin, requester={"email": "ceo@initech.test"}, created_at=created.isoformat())
     first = _sla(api_a_admin, ticket["id"])["first_response"]
-    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
 def test_pending_then_solved_then_reopened_does_not_count_the_waiting_time(api_a_admin, acme):
