@@ -10,7 +10,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
-from escalation import authority, dryrun, selectors, services, triggers
+from escalation import authority, dryrun, routing, selectors, services, triggers
 from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
 from escalation.tasks import arm_rule_task
 from helpdesk import workflows
@@ -106,6 +106,14 @@ class EscalationOutput(serializers.ModelSerializer):
 
         timers = self.context.get("timers", {}).get(escalation.pk, [])
         return SlaOutput(timers, many=True).data
+
+
+class CollaboratorOutput(serializers.Serializer):
+    member = serializers.IntegerField(source="member.pk")
+    name = serializers.CharField(source="member.user.get_username")
+    tier = serializers.IntegerField(source="member.tier")
+    resolved_similar = serializers.IntegerField(help_text="similar solved tickets this person resolved")
+    examples = serializers.ListField(child=serializers.IntegerField(), help_text="ids of such tickets, newest first")
 
 
 def _output(escalations, *, many=False):
@@ -223,6 +231,16 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
         except services.EscalationError as exc:
             _raise(exc)
         return Response(_output(escalation))
+
+    @extend_schema(responses={200: CollaboratorOutput(many=True)})
+    @action(detail=True, methods=["get"])
+    def collaborators(self, request, pk=None):
+        """People who resolved similar tickets before: whom the receiver may pull in."""
+        escalation = self.get_object()
+        ticket = escalation.ticket
+        exclude = [pk for pk in (escalation.agent_id, ticket.assignee_id) if pk]
+        found = routing.collaborators(ticket=ticket, exclude_ids=exclude)
+        return Response(CollaboratorOutput(found, many=True).data)
 
     @extend_schema(request=None, responses={200: EscalationOutput})
     @action(detail=True, methods=["post"])

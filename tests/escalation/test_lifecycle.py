@@ -378,3 +378,27 @@ def test_only_the_receivers_reply_meets_the_escalations_first_response(api_a, fl
     }
     assert _as(receiver).post(url, {"body": "Found it: a null date."}, format="json").status_code == 201
     assert clocks()["escalation_first_response"] == "met"
+
+
+def test_an_escalation_suggests_who_resolved_similar_tickets(api_a, api_b, floor, tenant_a, alice, bob):
+    from tickets import services as tickets_services
+
+    solved = []
+    for subject, category in [("Nightly export fails", "export"), ("Export of invoices broken", ""), ("Login", "")]:
+        ticket = create_ticket(api_a, subject=subject, category=category)
+        solved.append(ticket["id"])
+    with tenant_context(tenant_a):
+        from tickets.models import Ticket
+
+        for ticket_id, owner in zip(solved, [floor["eng2"], floor["eng2"], alice], strict=True):
+            row = Ticket.objects.get(pk=ticket_id)
+            tickets_services.ticket_update(ticket=row, actor=None, assignee=owner)
+            tickets_services.ticket_change_status(ticket=row, actor=None, status="solved")
+    current = create_ticket(api_a, subject="The export fails again", category="export")
+    escalation = _escalate(api_a, current["id"], target_tier=None, target_agent=bob.pk).json()
+    url = f"/api/v1/escalations/{escalation['id']}/collaborators/"
+    body = api_a.get(url).json()
+    assert body == [
+        {"member": floor["eng2"].pk, "name": "eng2", "tier": 3, "resolved_similar": 2, "examples": solved[1::-1]}
+    ]
+    assert api_b.get(url).status_code == 404
