@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from escalation import dryrun, triggers
+from escalation import dryrun, services, triggers
 from escalation.api import arm_after_commit
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk.admin import TenantModelForm, TenantScopedAdmin, tenant_admin_site
@@ -20,7 +20,7 @@ class RuleForm(TenantModelForm):
             self.add_error("trigger", f"Unknown trigger. Use one of: {', '.join(triggers.TRIGGERS)}.")
             return data
         try:
-            data["conditions"] = triggers.validate_conditions(trigger, data.get("conditions") or {})
+            data["conditions"] = services.rule_conditions_clean(trigger, data.get("conditions") or {})
         except triggers.ConditionError as exc:
             self.add_error("conditions", f"{exc.field}: {exc.message}")
         return data

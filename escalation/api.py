@@ -294,7 +294,7 @@ class RuleInput(StrictSerializer):
     def validate(self, data):
         merged = {**self.context.get("current", {}), **data}
         try:
-            data["conditions"] = triggers.validate_conditions(merged["trigger"], merged.get("conditions") or {})
+            data["conditions"] = services.rule_conditions_clean(merged["trigger"], merged.get("conditions") or {})
         except triggers.ConditionError as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}) from None
         targets = [

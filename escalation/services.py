@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from escalation import communication, routing, summary, watches
+from escalation import communication, routing, summary, triggers, watches
 from escalation.models import (
     ACTIVE_STATUSES,
     SUMMARY_FIELDS,
@@ -23,7 +23,7 @@ from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import outbox_emit
 from slas import services as slas
-from slas.models import Metric
+from slas.models import Metric, SLAPolicy
 from tickets.models import Account, AuthorType, Message, ResolutionAttempt, Status, Ticket
 from tickets.services import (
     event_record,
@@ -498,6 +498,28 @@ def escalations_on_agent_reply(*, ticket: Ticket, at: datetime, author: Membersh
     for escalation in Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES):
         metrics = RESPONSE_METRICS if _answers_for(escalation, author) else (Metric.CUSTOMER_UPDATE,)
         slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=metrics, at=at)
+
+
+# --- the matrix: writing rules -------------------------------------------------------------------
+
+
+def rule_conditions_clean(trigger: str, conditions: dict) -> dict:
+    """The conditions in their trigger's shape (escalation/triggers.py), plus what only the tenant's data can
+    tell: the sweep looks at a clock when it crosses one of its policy's warning thresholds, so an sla_risk
+    rule's percent must be one of them or it would only be seen at the next threshold. Raises ConditionError."""
+    cleaned = triggers.validate_conditions(trigger, conditions)
+    percent = cleaned.get("percent") if trigger == "sla_risk" else None
+    if percent is not None:
+        thresholds = sorted(
+            {p for ps in SLAPolicy.objects.filter(active=True).values_list("warn_percent", flat=True) for p in ps}
+        )
+        if thresholds and percent not in thresholds:
+            raise triggers.ConditionError(
+                "conditions.percent",
+                f"clocks are checked at their policies' warning thresholds ({', '.join(map(str, thresholds))} %); "
+                f"use one of them, or add {percent:g} to a policy's warn_percent",
+            )
+    return cleaned
 
 
 # --- the default matrix -------------------------------------------------------------------------

@@ -452,3 +452,22 @@ def test_every_claim_function_caps_its_limit_for_the_app_role(acme, function):
         assert cursor.fetchone()[0] == 0
         cursor.execute(f"SELECT pg_get_functiondef('{function}(timestamptz, integer)'::regprocedure)")
         assert "LEAST(GREATEST(p_limit, 0), 10000)" in cursor.fetchone()[0]
+
+
+def test_an_sla_risk_percent_must_be_a_warning_threshold_the_sweep_checks(api, acme):
+    body = {
+        "name": "At risk, 85",
+        "slug": "at-risk-85",
+        "trigger": "sla_risk",
+        "conditions": {"percent": 85},
+        "kind": "functional",
+        "target_tier": 2,
+        "response_minutes": 30,
+    }
+    refused = api.post("/api/v1/escalation-rules/", body, format="json")
+    assert refused.status_code == 400
+    assert "75, 90" in error_of(refused)["fields"]["conditions.percent"][0]
+    with tenant_context(acme):
+        assert not EscalationRule.objects.filter(slug="at-risk-85").exists()
+    accepted = api.post("/api/v1/escalation-rules/", {**body, "conditions": {"percent": 90}}, format="json")
+    assert accepted.status_code == 201, accepted.content
