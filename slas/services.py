@@ -282,9 +282,7 @@ SAVED_FIELDS = (
 )
 
 
-def _save(
-    timers: list[SlaTimer], *, mark_rules_due: datetime | None = None, events: list[TicketEvent] = ()
-) -> None:
+def _save(timers: list[SlaTimer], *, mark_rules_due: datetime | None = None, events: list[TicketEvent] = ()) -> None:
     """Writes the timers' state, their tickets' SLA flags and the given audit events (system events of
     the timers' tenant) in one statement."""
     if not timers:

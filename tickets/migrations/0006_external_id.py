@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('helpdesk', '0004_outboxevent'),
-        ('tickets', '0005_rules_due'),
+        ("helpdesk", "0004_outboxevent"),
+        ("tickets", "0005_rules_due"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ticket',
-            name='external_id',
+            model_name="ticket",
+            name="external_id",
             field=models.CharField(blank=True, editable=False, max_length=255, null=True),
         ),
         migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('tenant', 'external_id'), name='ticket_unique_external_id'),
+            model_name="ticket",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id__isnull", False)),
+                fields=("tenant", "external_id"),
+                name="ticket_unique_external_id",
+            ),
         ),
     ]
