@@ -189,6 +189,7 @@ def main() -> int:
     parser.add_argument("--db", default="helpdesk_bench_events")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if "bench" not in args.db:
         parser.error("--db must contain 'bench': it is dropped and recreated")
@@ -217,6 +218,8 @@ def main() -> int:
         "met": evaluation.get("p95_ms", 1e9) < TARGET_MS,
     }
     print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 
