@@ -18,6 +18,8 @@ from escalation import services as escalations
 from escalation.models import Escalation
 from helpdesk.auth import Principal
 from helpdesk.models import Tenant
+from helpdesk.notifications import defaults as notification_defaults
+from helpdesk.notifications import dispatcher
 from helpdesk.services import tenant_create
 from helpdesk.tenancy import tenant_context
 from slas import defaults as sla_defaults
@@ -34,12 +36,13 @@ POLICY_FIELDS = ("priority", "category", "channel")
 
 @transaction.atomic
 def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
-    """A new tenant, ready to work: its default business calendar and SLA policies (and, with the
-    escalation engine, its default matrix)."""
+    """A new tenant, ready to work: its default business calendar, SLA policies, escalation matrix and
+    notification templates (no channels or webhooks: where to send is the tenant's choice)."""
     tenant = tenant_create(slug=slug, name=name, timezone=timezone)
     with tenant_context(tenant):
         sla_defaults.install(tenant=tenant)
         escalations.matrix_install(tenant=tenant)
+        notification_defaults.install(tenant=tenant)
     return tenant
 
 
@@ -160,6 +163,7 @@ class SweepReport:
     batches: int = 0
     seconds: float = 0.0
     tenant_ids: set[int] = field(default_factory=set, repr=False)
+    notifications: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -237,6 +241,9 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     for _ in range(MAX_BATCHES):
         if _sweep_watches(now, report) < SWEEP_BATCH:
             break
+    # Last, after its own commits: fan out what this sweep emitted and deliver what is due, including
+    # stragglers (a dispatch task lost with Redis, a worker killed mid-delivery, retries come due).
+    report.notifications = dispatcher.dispatch(now=now).as_dict()
     report.tenants = len(report.tenant_ids)
     report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())

@@ -26,6 +26,7 @@ from slas.models import (
     TimerStatus,
 )
 from tickets.models import Account, Status, Ticket, TicketEvent
+from tickets.selectors import ticket_facts
 from tickets.services import event_record
 
 DEFAULT_ON_HOLD_PAUSES = (Metric.RESOLUTION,)
@@ -472,7 +473,7 @@ def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireR
     held = lock_tickets_of(timer_ids)
     timers = list(
         SlaTimer.objects.filter(id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=held).select_related(
-            "calendar"
+            "calendar", "ticket__requester"
         )
     )
     emissions, events = [], []
@@ -489,6 +490,8 @@ def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireR
             "metric": timer.metric,
             "escalation": timer.escalation_id or None,
             "target_minutes": timer.target_minutes,
+            "due_at": timer.due_at,
+            "ticket_context": ticket_facts(timer.ticket),
             **extra,
         }
         key = f"{kind}:{timer.pk}:{started}:{extra.get('percent', '')}"

@@ -45,3 +45,24 @@ def message_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[Message]:
 
 def event_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[TicketEvent]:
     return TicketEvent.objects.filter(tenant=tenant, ticket=ticket)
+
+
+def ticket_facts(ticket: Ticket) -> dict:
+    """What a notification about the ticket shows. Emitters put it in outbox payloads (as
+    `ticket_context`): the notifications layer below this app reads payloads, never tickets."""
+    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
+    requester = ticket.requester
+    return {
+        "number": ticket.pk,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "category": ticket.category,
+        "customer_name": requester.name,
+        "customer_email": requester.email,
+        "account_name": account.name if account else "",
+        "account_plan": account.plan if account else "",
+        "vip": bool(account and account.vip),
+        "assignee": ticket.assignee_id,
+        "team": ticket.team_id,
+    }
