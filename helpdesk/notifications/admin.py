@@ -88,6 +88,7 @@ class NotificationTemplateAdmin(TenantScopedAdmin):
 
 
 class WebhookForm(TenantModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     secret = forms.CharField(
         required=False,
         min_length=16,
