@@ -53,6 +53,11 @@ class CaptureServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
+    @property
+    def json_url(self) -> str:
+        """The receiver as an apprise json:// channel URL."""
+        return f"json://127.0.0.1:{self.server.server_address[1]}"
+
     def reply(self, *replies: Reply) -> None:
         self.script.extend(replies)
 

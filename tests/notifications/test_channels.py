@@ -67,9 +67,7 @@ def test_a_legal_threat_emails_the_manager_once_with_the_tickets_context(acme, m
 
 
 def test_a_chat_channel_gets_the_rendered_message_once(acme, receiver):
-    json_channel(
-        acme, f"json://127.0.0.1:{receiver.server.server_address[1]}/slack-like", events=["escalation.created"]
-    )
+    json_channel(acme, receiver.json_url + "/slack-like", events=["escalation.created"])
     customer = vip_customer(acme)
     ticket = open_ticket(acme, subject="Invoice doubled", requester_email=customer.email)
     lawyer_message(acme, ticket)
@@ -128,7 +126,7 @@ def _routine(tenant, key: str, subject: str, vip=False):
 
 
 def test_routine_messages_wait_for_the_digest_and_go_out_as_one(acme, receiver):
-    json_channel(acme, f"json://127.0.0.1:{receiver.server.server_address[1]}/", digest_minutes=15)
+    json_channel(acme, receiver.json_url + "/", digest_minutes=15)
     with tenant_context(acme):
         _routine(acme, "a", "First routine")
         _routine(acme, "b", "Second routine")
@@ -145,7 +143,7 @@ def test_routine_messages_wait_for_the_digest_and_go_out_as_one(acme, receiver):
 
 
 def test_a_vip_message_skips_the_digest(acme, receiver):
-    json_channel(acme, f"json://127.0.0.1:{receiver.server.server_address[1]}/", digest_minutes=15)
+    json_channel(acme, receiver.json_url + "/", digest_minutes=15)
     with tenant_context(acme):
         _routine(acme, "routine", "Routine one")
         _routine(acme, "vip", "VIP one", vip=True)
@@ -181,7 +179,7 @@ def test_on_call_team_and_role_recipients(acme, mailoutbox):
 
 
 def test_channel_urls_are_stored_encrypted(acme, receiver):
-    url = f"json://127.0.0.1:{receiver.server.server_address[1]}/secret-token-path"
+    url = receiver.json_url + "/secret-token-path"
     channel = json_channel(acme, url)
     with tenant_context(acme):
         stored = NotificationChannel.objects.get(pk=channel.pk).url_encrypted
