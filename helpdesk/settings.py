@@ -124,6 +124,8 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (a worker's mail, read by tests).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
 
 # --- Notifications and webhooks ----------------------------------------------------------------
 # Where links in notifications point (the ticket page is PUBLIC_URL/tickets/<id>/).
