@@ -28,7 +28,11 @@ class WebhookInput(StrictSerializer):
         child=serializers.ChoiceField(choices=WEBHOOK_EVENTS), min_length=1, max_length=len(WEBHOOK_EVENTS)
     )
     secret = serializers.CharField(
-        min_length=MIN_SECRET, max_length=200, write_only=True, help_text="HMAC key; write-only, never returned"
+        min_length=MIN_SECRET,
+        max_length=200,
+        write_only=True,
+        required=False,
+        help_text="HMAC key; required on create, write-only (never returned); omit on update to keep it",
     )
     active = serializers.BooleanField(default=True)
 
@@ -78,6 +82,8 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     @extend_schema(request=WebhookInput, responses={201: WebhookOutput})
     def create(self, request):
         data = self._input(request, partial=False)
+        if not data.get("secret"):
+            raise ApiError(400, "invalid", "secret: This field is required.", {"secret": ["This field is required."]})
         try:
             subscription = services.webhook_create(tenant=request.user.tenant, **data)
         except services.NotificationInputError as exc:

@@ -326,7 +326,11 @@ def deliver_one(now: datetime, report: DispatchReport) -> bool:
     if job is None:
         return True
     started = timezone.now()
-    outcome = send(job)  # outside any transaction
+    try:
+        outcome = send(job)  # outside any transaction
+    except Exception as exc:  # a library's surprise is a failed attempt, retried like any other
+        logger.exception("dispatch: delivery %s raised while sending", delivery_id)
+        outcome = senders.Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:1000])
     with tenant_context(tenant):
         record(job, outcome, started, now, report)
     return True

@@ -43,6 +43,16 @@ def test_an_admin_updates_and_deletes_a_subscription(api_a_admin, tenant_a):
     assert count_in(tenant_a, WebhookSubscription.objects.all) == 0
 
 
+def test_a_put_without_the_secret_keeps_it(api_a_admin, tenant_a):
+    created = api_a_admin.post(URL, body(), format="json").json()
+    replaced = {"url": "https://hooks.example.com/v2", "events": ["sla.warning"], "active": True}
+    response = api_a_admin.put(f"{URL}{created['id']}/", replaced, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["url"] == "https://hooks.example.com/v2" and response.json()["events"] == ["sla.warning"]
+    with tenant_context(tenant_a):
+        assert crypto.decrypt(WebhookSubscription.objects.get(pk=created["id"]).secret_encrypted) == SECRET
+
+
 @pytest.mark.parametrize("client", ["api_a", "api_a_manager"])
 def test_below_admin_the_answer_is_403_and_nothing_is_written(client, request, tenant_a):
     api = request.getfixturevalue(client)
