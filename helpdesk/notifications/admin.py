@@ -40,7 +40,7 @@ class ChannelForm(TenantModelForm):
         if self.instance._state.adding or url is not None or data.get("kind") != self.instance.kind:
             self.instance.kind = data.get("kind") or self.instance.kind
             try:
-                services._checked_channel_url(self.instance.kind, url or "")
+                services.check_channel_url(self.instance.kind, url or "")
             except services.NotificationInputError as exc:
                 self.add_error("url", exc.fields["url"][0])
         return data
@@ -108,7 +108,7 @@ class WebhookForm(TenantModelForm):
             self.add_error("secret", "A secret is required for a new subscription.")
         if "url" in self.changed_data and data.get("url"):
             try:
-                services._checked_webhook_url(data["url"])
+                services.check_webhook_url(data["url"])
             except services.NotificationInputError as exc:
                 self.add_error("url", exc.fields["url"][0])
         return data
@@ -201,13 +201,6 @@ class DeliveryAdmin(TenantScopedAdmin):
     fields = readonly_fields
     inlines = (AttemptInline,)
     actions = ("retry_now",)
-
-    def get_actions(self, request):
-        # Django offers actions only to those who may change; here managers may retry a read-only log.
-        actions = super().get_actions(request)
-        if principal_has_role(request, Role.MANAGER):
-            actions["retry_now"] = self.get_action("retry_now")
-        return actions
 
     @admin.action(description="Retry now")
     def retry_now(self, request, queryset):

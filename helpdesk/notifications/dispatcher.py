@@ -70,7 +70,7 @@ class Job:
     ics: str = ""
     error: str = ""
     webhook: senders.WebhookRequest | None = None
-    created_at: dict[int, datetime] = field(default_factory=dict)  # each row's retry window start
+    window_start: dict[int, datetime] = field(default_factory=dict)  # each row's retry window start
     attempts: dict[int, int] = field(default_factory=dict)
 
 
@@ -84,11 +84,11 @@ def backoff_seconds(attempts: int) -> float:
     return delay / 2 + random.uniform(0, delay / 2)
 
 
-def next_attempt(*, now: datetime, created_at: datetime, attempts: int, retry_after: float | None) -> datetime | None:
+def next_attempt(*, now: datetime, window_start: datetime, attempts: int, retry_after: float | None) -> datetime | None:
     """When to try again, or None when the retry window (DELIVERY_RETRY_HOURS from the delivery's
     creation or its last "retry now") is over. The last attempt lands at the window's end, so every
     delivery gets the full window."""
-    deadline = created_at + timedelta(hours=settings.DELIVERY_RETRY_HOURS)
+    deadline = window_start + timedelta(hours=settings.DELIVERY_RETRY_HOURS)
     if now >= deadline:
         return None
     delay = max(backoff_seconds(attempts), retry_after or 0)
@@ -217,7 +217,7 @@ def _channel_job(job: Job, delivery: Delivery, now: datetime) -> None:
         batch += _digest_siblings(delivery, job.lease, now)
     message = _digest([_render(d, job.tenant) for d in batch])
     job.ids = [d.pk for d in batch]
-    job.created_at = {d.pk: d.retry_from for d in batch}
+    job.window_start = {d.pk: d.retry_from for d in batch}
     job.attempts = {d.pk: d.attempts for d in batch}
     job.subject, job.body = message.subject, message.body
     if channel.kind == ChannelKind.EMAIL:
@@ -240,7 +240,7 @@ def load_job(tenant: Tenant, delivery_id: int, lease: uuid.UUID, now: datetime) 
         lease=lease,
         ids=[delivery.pk],
         kind="",
-        created_at={delivery.pk: delivery.retry_from},
+        window_start={delivery.pk: delivery.retry_from},
         attempts={delivery.pk: delivery.attempts},
     )
     try:
@@ -271,7 +271,7 @@ def _final_state(job: Job, delivery_id: int, outcome: senders.Outcome, now: date
         return {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
     attempts = job.attempts[delivery_id] + 1
     due = next_attempt(
-        now=now, created_at=job.created_at[delivery_id], attempts=attempts, retry_after=outcome.retry_after_s
+        now=now, window_start=job.window_start[delivery_id], attempts=attempts, retry_after=outcome.retry_after_s
     )
     if due is None:
         return {"status": DeliveryStatus.DEAD, "next_attempt_at": None}

@@ -29,7 +29,8 @@ class NotificationInputError(Exception):
         self.fields = {field: [message]}
 
 
-def _checked_webhook_url(url: str) -> str:
+def check_webhook_url(url: str) -> str:
+    """The URL, if the SSRF guard lets it through; else NotificationInputError naming `url`."""
     try:
         ssrf.check_url(url)
     except ssrf.UrlRefused as exc:
@@ -37,7 +38,8 @@ def _checked_webhook_url(url: str) -> str:
     return url
 
 
-def _checked_channel_url(kind: str, url: str) -> str:
+def check_channel_url(kind: str, url: str) -> str:
+    """The URL to store for a channel of `kind` (none for e-mail), checked by apprise and the SSRF guard."""
     if kind == ChannelKind.EMAIL:
         return ""  # e-mail goes through Django's mail settings, to the template's recipients
     if not url:
@@ -53,7 +55,7 @@ def _checked_channel_url(kind: str, url: str) -> str:
 def webhook_create(*, tenant: Tenant, url: str, events: list[str], secret: str, active: bool = True):
     return WebhookSubscription.objects.create(
         tenant=tenant,
-        url=_checked_webhook_url(url),
+        url=check_webhook_url(url),
         events=sorted(set(events)),
         secret_encrypted=crypto.encrypt(secret),
         active=active,
@@ -63,7 +65,7 @@ def webhook_create(*, tenant: Tenant, url: str, events: list[str], secret: str, 
 @transaction.atomic
 def webhook_update(*, subscription: WebhookSubscription, **changes) -> WebhookSubscription:
     if "url" in changes:
-        subscription.url = _checked_webhook_url(changes["url"])
+        subscription.url = check_webhook_url(changes["url"])
     if "events" in changes:
         subscription.events = sorted(set(changes["events"]))
     if changes.get("secret"):
@@ -78,9 +80,9 @@ def webhook_update(*, subscription: WebhookSubscription, **changes) -> WebhookSu
 def channel_save(*, channel: NotificationChannel, url: str | None) -> NotificationChannel:
     """Creates or updates a channel; `url` None keeps the stored one (forms never show it back)."""
     if url is not None or channel._state.adding:
-        channel.url_encrypted = crypto.encrypt(_checked_channel_url(channel.kind, url or ""))
+        channel.url_encrypted = crypto.encrypt(check_channel_url(channel.kind, url or ""))
     elif channel.kind != ChannelKind.EMAIL:
-        _checked_channel_url(channel.kind, crypto.decrypt(channel.url_encrypted))
+        check_channel_url(channel.kind, crypto.decrypt(channel.url_encrypted))
     channel.save()
     return channel
 
