@@ -297,14 +297,15 @@ class Migration(migrations.Migration):
 
 # The dispatcher's two cross-tenant claims (SECURITY DEFINER, like the sweep's): they see every tenant's
 # due rows, take a bounded batch with SKIP LOCKED so concurrent dispatchers split the work, and return
-# only ids; the work on each row then runs inside its tenant's context, under RLS.
+# only ids; the work on each row then runs inside its tenant's context, under RLS. Each orders by the
+# column of its partial index alone, so a backlog is read from the index, not sorted.
 CLAIM_OUTBOX_FN = """
 CREATE OR REPLACE FUNCTION helpdesk_claim_outbox(p_limit integer)
 RETURNS TABLE(event_id bigint, tenant_id bigint)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     SELECT e.id, e.tenant_id FROM helpdesk_outboxevent e
     WHERE e.dispatched_at IS NULL
-    ORDER BY e.created_at, e.id
+    ORDER BY e.created_at
     LIMIT p_limit
     FOR UPDATE SKIP LOCKED
 $$;
@@ -323,7 +324,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $
     FROM (
         SELECT id FROM helpdesk_delivery
         WHERE status = 'pending' AND next_attempt_at <= p_now
-        ORDER BY next_attempt_at, id
+        ORDER BY next_attempt_at
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED
     ) due

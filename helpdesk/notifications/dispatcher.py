@@ -149,7 +149,10 @@ def _render(delivery: Delivery, tenant: Tenant) -> rendering.Rendered:
     if template is None:
         return rendering.Rendered(subject=delivery.event_type, body="")
     context = rendering.event_context(
-        event_type=delivery.event_type, payload=delivery.event.payload, tenant_name=tenant.name
+        event_type=delivery.event_type,
+        payload=delivery.event.payload,
+        tenant_name=tenant.name,
+        timezone=tenant.timezone,
     )
     return rendering.render(subject=template.subject, body=template.body, context=context)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
@@ -56,17 +57,19 @@ def ticket_link(ticket_id) -> str:
     return f"{settings.PUBLIC_URL}/tickets/{ticket_id}/" if ticket_id else ""
 
 
-def _when(value) -> str:
-    """Timestamps in payloads are ISO strings; templates show them as readable UTC."""
+def _when(value, timezone: str) -> str:
+    """Timestamps in payloads are ISO strings in UTC; people read them in their tenant's time zone,
+    with the zone's abbreviation so nobody has to guess."""
     if not value:
         return ""
     try:
-        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
+        moment = datetime.fromisoformat(str(value))
+        return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
         return str(value)
 
 
-def event_context(*, event_type: str, payload: dict, tenant_name: str) -> dict:
+def event_context(*, event_type: str, payload: dict, tenant_name: str, timezone: str = "UTC") -> dict:
     """What a template may use: the ticket (number, subject, customer, account, link), the trigger, the
     five-field summary, the SLA figures and the event's own text. Everything the emitter put in the
     payload is there too, under `event`."""
@@ -92,7 +95,7 @@ def event_context(*, event_type: str, payload: dict, tenant_name: str) -> dict:
         "summary": payload.get("summary") or {},
         "sla": {
             "metric": payload.get("metric", ""),
-            "due_at": _when(payload.get("due_at") or payload.get("response_due_at")),
+            "due_at": _when(payload.get("due_at") or payload.get("response_due_at"), timezone),
             "percent": payload.get("percent", ""),
         },
         "text": payload.get("text") or payload.get("note") or "",

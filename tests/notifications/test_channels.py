@@ -193,3 +193,15 @@ def test_create_tenant_installs_templates_and_no_channels_or_webhooks(acme):
         events = set(NotificationTemplate.objects.values_list("event_type", flat=True))
         assert {"escalation.created", "sla.breached", "sla.warning", "owner.reminder", "customer.update"} <= events
         assert not NotificationChannel.objects.exists() and not WebhookSubscription.objects.exists()
+
+
+def test_times_are_shown_in_the_tenants_time_zone():
+    from helpdesk.notifications import rendering
+
+    payload = {"ticket": 9, "due_at": "2026-01-15T12:00:00Z", "metric": "resolution"}
+    berlin = rendering.event_context(
+        event_type="sla.warning", payload=payload, tenant_name="T", timezone="Europe/Berlin"
+    )
+    utc = rendering.event_context(event_type="sla.warning", payload=payload, tenant_name="T")
+    assert (berlin["sla"]["due_at"], utc["sla"]["due_at"]) == ("2026-01-15 13:00 CET", "2026-01-15 12:00 UTC")
+    assert berlin["ticket"]["link"].endswith("/tickets/9/")
