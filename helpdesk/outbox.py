@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
+DISPATCH_EXPIRES_S = 60
 
 INSERT = """
 INSERT INTO helpdesk_outboxevent (tenant_id, type, dedupe_key, payload, created_at)
@@ -55,7 +56,8 @@ def _queue_dispatch() -> None:
     from helpdesk.notifications.tasks import dispatch_task  # the task module imports the ORM-heavy dispatcher
 
     try:
-        dispatch_task.delay()
+        # A dispatch still queued after a minute is dropped: a later one (or the sweep) does its work.
+        dispatch_task.apply_async(expires=DISPATCH_EXPIRES_S)
     except Exception:  # the broker is down: the rows are safe in PostgreSQL and the sweep will deliver them
         logger.warning("could not queue the dispatch task; the next sweep delivers", exc_info=True)
 

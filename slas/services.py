@@ -478,7 +478,7 @@ def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireR
     )
     emissions, events = [], []
     for timer in timers:
-        started = timer.started_at.isoformat()
+        started, due_at = timer.started_at.isoformat(), timer.due_at  # firing clears the schedule
         kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, now)
         report.breached += kind == "sla.breached"
         report.warned += kind == "sla.warning"
@@ -490,7 +490,7 @@ def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireR
             "metric": timer.metric,
             "escalation": timer.escalation_id or None,
             "target_minutes": timer.target_minutes,
-            "due_at": timer.due_at,
+            "due_at": due_at,
             "ticket_context": ticket_facts(timer.ticket),
             **extra,
         }

@@ -20,7 +20,7 @@ import apprise
 import certifi
 import urllib3
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 
 from helpdesk.notifications import ssrf
 
@@ -209,7 +209,11 @@ def send_apprise(url: str, *, title: str, body: str) -> Outcome:
 
 def send_email(*, to: str, subject: str, body: str, ics: str = "") -> Outcome:
     started = time.monotonic()
-    message = EmailMessage(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to])
+    # Django's SMTP connection waits forever by default; a stuck mail server must not hold the worker.
+    connection = get_connection(fail_silently=False, timeout=settings.WEBHOOK_TIMEOUT_S)
+    message = EmailMessage(
+        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[to], connection=connection
+    )
     if ics:
         message.attach("invite.ics", ics, "text/calendar")
     try:

@@ -63,6 +63,8 @@ def test_a_manager_retries_a_dead_lettered_delivery_and_it_is_delivered(tenant_a
     [done] = deliveries(tenant_a)
     assert done.status == DeliveryStatus.DELIVERED and done.attempts == 21
     assert len(receiver.requests) == 1
+    found = manager.get(f"{ADMIN}delivery/", {"q": str(done.delivery_id)[:8]}).content.decode()
+    assert f"{ADMIN}delivery/{done.pk}/change/" in found
     page = manager.get(f"{ADMIN}delivery/{done.pk}/change/").content.decode()
     assert str(done.delivery_id) in page and "200" in page
 

@@ -242,3 +242,20 @@ def test_two_concurrent_dispatchers_split_the_due_deliveries_between_them(receiv
     assert sorted(r.attempted > 0 for r in reports) == [True, True]  # both really worked, side by side
     assert sum(r.attempted for r in reports) == 16
     _assert_each_delivered_once(tenant, receiver, 16)
+
+
+def test_a_breach_found_by_the_sweep_is_delivered_by_the_same_sweep(tenant_a, receiver):
+    from helpdesk import workflows
+    from slas import defaults as sla_defaults
+
+    with tenant_context(tenant_a):
+        sla_defaults.install(tenant=tenant_a)
+    webhook(tenant_a, receiver.url, events=["sla.breached"])
+    ticket = open_ticket(tenant_a, subject="Nobody answered", priority="urgent")
+    report = workflows.sweep(now=timezone.now() + timedelta(days=30))
+    assert report.breached >= 1 and report.notifications["delivered"] == report.breached
+    documents = [r.json() for r in receiver.requests]
+    assert {d["event"] for d in documents} == {"sla.breached"}
+    data = documents[0]["data"]
+    assert data["ticket"] == ticket.pk and data["ticket_context"]["subject"] == "Nobody answered"
+    assert data["due_at"] and data["metric"] in {"first_response", "resolution"}
