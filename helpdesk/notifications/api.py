@@ -3,7 +3,7 @@ a subscription at /webhooks/{id}/deliveries/. The secret is write-only: it is ne
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -104,8 +104,11 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def partial_update(self, request, pk=None):
         return self.update(request, pk)
 
-    @extend_schema(responses={200: DeliveryOutput(many=True)})
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        responses={200: DeliveryOutput(many=True)},
+        parameters=[OpenApiParameter("status", str, enum=DeliveryStatus.values, description="only this status")],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
     def deliveries(self, request, pk=None):
         """The delivery log of this subscription, newest first: status, attempts, last response."""
         subscription = self.get_object()

@@ -90,6 +90,10 @@ def test_another_tenants_subscription_is_404_and_untouched(api_b, tenant_a, rece
         (body(url="not a url"), "url"),
         (body(url="https://example.com/" + "x" * 2000), "url"),
         (body(colour="red"), "colour"),
+        (body(url="https://example.com/nul\x00byte"), "url"),
+        (body(url=None), "url"),
+        (body(events=[None]), "events"),
+        (body(events=["ticket.created"] * 50), "events"),
         (body(active="maybe"), "active"),
     ],
 )
@@ -97,6 +101,14 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(api_a_admin, ten
     response = api_a_admin.post(URL, payload, format="json")
     assert response.status_code == 400, response.content
     assert field in error_of(response)["fields"]
+    assert count_in(tenant_a, WebhookSubscription.objects.all) == 0
+
+
+@pytest.mark.parametrize("raw", [b'{"url": "https://x.test", ', b"[1, 2]", b'"just a string"'])
+def test_a_malformed_body_is_a_400_and_writes_nothing(api_a_admin, tenant_a, raw):
+    response = api_a_admin.generic("POST", URL, raw, content_type="application/json")
+    assert response.status_code == 400
+    assert error_of(response)["code"] in {"malformed_request", "invalid"}
     assert count_in(tenant_a, WebhookSubscription.objects.all) == 0
 
 
