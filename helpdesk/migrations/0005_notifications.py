@@ -298,7 +298,9 @@ class Migration(migrations.Migration):
 # The dispatcher's two cross-tenant claims (SECURITY DEFINER, like the sweep's): they see every tenant's
 # due rows, take a bounded batch with SKIP LOCKED so concurrent dispatchers split the work, and return
 # only ids; the work on each row then runs inside its tenant's context, under RLS. Each orders by the
-# column of its partial index alone, so a backlog is read from the index, not sorted.
+# column of its partial index alone, so a backlog is read from the index, not sorted. The app role may
+# call them, so the limit is capped (a claim is a batch, never a table scan) and a lease lasts an hour
+# at most.
 CLAIM_OUTBOX_FN = """
 CREATE OR REPLACE FUNCTION helpdesk_claim_outbox(p_limit integer)
 RETURNS TABLE(event_id bigint, tenant_id bigint)
@@ -306,7 +308,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $
     SELECT e.id, e.tenant_id FROM helpdesk_outboxevent e
     WHERE e.dispatched_at IS NULL
     ORDER BY e.created_at
-    LIMIT p_limit
+    LIMIT LEAST(GREATEST(p_limit, 0), 10000)
     FOR UPDATE SKIP LOCKED
 $$;
 REVOKE ALL ON FUNCTION helpdesk_claim_outbox(integer) FROM PUBLIC;
@@ -320,12 +322,13 @@ CREATE OR REPLACE FUNCTION helpdesk_claim_deliveries(
     p_now timestamptz, p_limit integer, p_lease_until timestamptz, p_lease uuid)
 RETURNS TABLE(delivery_id bigint, tenant_id bigint)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    UPDATE helpdesk_delivery d SET next_attempt_at = p_lease_until, lease = p_lease
+    UPDATE helpdesk_delivery d
+    SET next_attempt_at = LEAST(p_lease_until, p_now + interval '1 hour'), lease = p_lease
     FROM (
         SELECT id FROM helpdesk_delivery
         WHERE status = 'pending' AND next_attempt_at <= p_now
         ORDER BY next_attempt_at
-        LIMIT p_limit
+        LIMIT LEAST(GREATEST(p_limit, 0), 10000)
         FOR UPDATE SKIP LOCKED
     ) due
     WHERE d.id = due.id
