@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import islice
 
 from django.core.exceptions import ValidationError
@@ -47,7 +47,18 @@ from django.utils import timezone
 from helpdesk.models import Tenant
 from helpdesk.tenancy import tenant_context
 from tickets import analysis
-from tickets.models import AuthorType, Channel, Customer, Message, Priority, Status, Ticket, TicketEvent
+from tickets.models import (
+    CLOCK_SKEW,
+    EARLIEST_CREATED_AT,
+    AuthorType,
+    Channel,
+    Customer,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 from tickets.services import SEARCH_CONFIG, normalise_email
 
 BATCH_SIZE = 1000
@@ -55,7 +66,7 @@ MAX_TEXT = 100_000
 MAX_TAGS = 50
 MAX_EXTERNAL_ID = 255
 # Clocks of two systems disagree a little; a time further ahead than this is a data error, not skew.
-FUTURE_TOLERANCE = timedelta(minutes=5)
+FUTURE_TOLERANCE = CLOCK_SKEW
 EVENT_KIND = "imported"
 ACTOR_LABEL = "import"
 
@@ -93,6 +104,7 @@ ERR_SLUG = "{field} must be a slug (letters, digits, - and _), not {value!r}"
 ERR_DATETIME = "{field} is not an ISO 8601 date-time: {value!r}"
 ERR_NAIVE = "{field} needs a UTC offset, e.g. 2024-05-01T09:00:00Z: {value!r}"
 ERR_FUTURE = "{field} is in the future: {value!r}"
+ERR_TOO_OLD = "{field} is before {earliest}: {value!r}"
 ERR_BEFORE_TICKET = "{field} is before the ticket's created_at"
 ERR_UPDATED_BEFORE = "updated_at is before the ticket's last activity"
 ERR_EMAIL = "{field} is not a valid email address: {value!r}"
@@ -249,6 +261,8 @@ def _when(value, name: str, now: datetime) -> datetime:
         raise LineInvalid(ERR_NAIVE.format(field=name, value=value))
     if parsed > now + FUTURE_TOLERANCE:
         raise LineInvalid(ERR_FUTURE.format(field=name, value=value))
+    if parsed < EARLIEST_CREATED_AT:
+        raise LineInvalid(ERR_TOO_OLD.format(field=name, value=value, earliest=f"{EARLIEST_CREATED_AT:%Y-%m-%d}"))
     return parsed
 
 

@@ -51,7 +51,16 @@ def ticket_facts(ticket: Ticket) -> dict:
     """What a notification about the ticket shows. Emitters put it in outbox payloads (as
     `ticket_context`): the notifications layer below this app reads payloads, never tickets."""
     account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
-    requester = ticket.requester
+    return _facts(ticket, ticket.requester, account)
+
+
+def ticket_facts_many(*, ticket_ids: set[int]) -> dict[int, dict]:
+    """ticket_facts of many tickets in one query (the sweep fires clocks in batches)."""
+    tickets = Ticket.objects.filter(pk__in=ticket_ids).select_related("requester", "account").defer("search_vector")
+    return {ticket.pk: _facts(ticket, ticket.requester, ticket.account) for ticket in tickets}
+
+
+def _facts(ticket: Ticket, requester: Customer, account: Account | None) -> dict:
     return {
         "number": ticket.pk,
         "subject": ticket.subject,

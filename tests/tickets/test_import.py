@@ -161,6 +161,8 @@ BAD_LINES = [
     (_line(created_at="yesterday"), importer.ERR_DATETIME.format(field="created_at", value="yesterday")),
     (_line(created_at="2999-01-01T00:00:00Z"), importer.ERR_FUTURE.format(
         field="created_at", value="2999-01-01T00:00:00Z")),
+    (_line(created_at="1901-01-01T00:00:00Z"), importer.ERR_TOO_OLD.format(
+        field="created_at", value="1901-01-01T00:00:00Z", earliest="1990-01-01")),
     (_line(requester={"email": "not-an-email"}), importer.ERR_EMAIL.format(
         field="requester.email", value="not-an-email")),
     (_line(subject=LONG), importer.ERR_TOO_LONG.format(field="subject", limit=500)),
