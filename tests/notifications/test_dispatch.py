@@ -259,3 +259,26 @@ def test_a_breach_found_by_the_sweep_is_delivered_by_the_same_sweep(tenant_a, re
     data = documents[0]["data"]
     assert data["ticket"] == ticket.pk and data["ticket_context"]["subject"] == "Nobody answered"
     assert data["due_at"] and data["metric"] in {"first_response", "resolution"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_commit_of_the_cause_queues_the_dispatch_that_delivers_it(receiver, celery_eager):
+    from helpdesk.services import tenant_create
+
+    tenant = tenant_create(slug="acme", name="Acme")
+    webhook(tenant, receiver.url, events=["ticket.created"])
+    open_ticket(tenant, subject="Delivered on commit")  # no dispatcher call: the on-commit task sends it
+    [request] = receiver.requests
+    assert request.json()["data"]["ticket_context"]["subject"] == "Delivered on commit"
+    assert deliveries(tenant)[0].status == DeliveryStatus.DELIVERED
+
+
+def test_one_dispatch_is_queued_per_transaction_however_many_rows_it_writes(
+    tenant_a, django_capture_on_commit_callbacks
+):
+    from helpdesk.outbox import _queue_dispatch
+
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        open_ticket(tenant_a, subject="one")
+        open_ticket(tenant_a, subject="two")
+    assert [c for c in callbacks if c is _queue_dispatch] == [_queue_dispatch]
