@@ -455,7 +455,8 @@ def _tables(conn) -> list[str]:
         row[0]
         for row in conn.execute(
             """SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'
-               AND column_name = 'id' AND table_name NOT LIKE 'bench%' ORDER BY 1"""
+               AND column_name = 'id' AND table_name NOT LIKE 'bench%'
+               AND table_name <> 'django_migrations' ORDER BY 1"""
         )
     ]
 

@@ -68,6 +68,28 @@ def tenant_context(tenant: Tenant):
 
 
 @contextmanager
+def tenants_in_turn():
+    """For one transaction that works for many tenants one after the other (the sweep's SLA stage):
+    yields `enter(tenant)`, which makes `tenant` current — the RLS setting and the context variable — in
+    one statement, with no savepoint and no restore per tenant. On leaving, the setting is cleared; on an
+    exception the caller's savepoint rolls it back with everything else. Tenant isolation is unchanged:
+    at any moment exactly one tenant's rows are visible. Must run inside an atomic block."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("tenants_in_turn() needs an open transaction (SET LOCAL)")
+    token = _current_tenant.set(None)
+
+    def enter(tenant: Tenant) -> None:
+        _set_db_tenant(tenant.pk)
+        _current_tenant.set(tenant)
+
+    try:
+        yield enter
+        _set_db_tenant(None)
+    finally:
+        _current_tenant.reset(token)
+
+
+@contextmanager
 def introspection_only():
     """For code that builds querysets to describe them, never to run them (the OpenAPI generator):
     a tenant id no tenant has, so anything that does run returns nothing."""

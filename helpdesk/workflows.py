@@ -22,7 +22,7 @@ from helpdesk.models import Tenant
 from helpdesk.notifications import defaults as notification_defaults
 from helpdesk.notifications import dispatcher
 from helpdesk.services import tenant_create
-from helpdesk.tenancy import tenant_context
+from helpdesk.tenancy import tenant_context, tenants_in_turn
 from slas import defaults as sla_defaults
 from slas import services as slas
 from tickets import services as tickets
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 # Due clocks per SLA transaction: the stage is set-based per tenant, so a large batch visits each tenant
 # once. Escalation-stage batches are small because their tickets stay locked while the rules run.
-SWEEP_BATCH = 5000
+SWEEP_BATCH = 10000
 RULES_BATCH = 100
 MAX_BATCHES = 100
 POLICY_FIELDS = ("priority", "category", "channel")
@@ -189,6 +189,33 @@ def _tenant_share(tenant: Tenant, stage: str, work, report: SweepReport):
         return None
 
 
+def _fire_all(tenants: dict, claimed: dict[int, list[int]], now: datetime) -> list:
+    """The fast path: every tenant's share in one savepoint, switching tenants with one statement each
+    (a savepoint per tenant would double the round trips of a batch spanning a thousand tenants).
+    Tenants (and, inside, tickets) in a fixed order: concurrent sweeps lock in the same order."""
+    with transaction.atomic(), tenants_in_turn() as enter:
+        reports = []
+        for tenant_id, timer_ids in sorted(claimed.items()):
+            enter(tenants[tenant_id])
+            reports.append(slas.timers_fire(tenant_id=tenant_id, timer_ids=timer_ids, now=now))
+        return reports
+
+
+def _fire_each(tenants: dict, claimed: dict[int, list[int]], now: datetime, report: SweepReport) -> list:
+    """The slow path, after the fast one failed: a failing tenant is rolled back alone and reported."""
+    reports = []
+    for tenant_id, timer_ids in sorted(claimed.items()):
+        fired = _tenant_share(
+            tenants[tenant_id],
+            "SLA timers",
+            lambda ids=timer_ids, tid=tenant_id: slas.timers_fire(tenant_id=tid, timer_ids=ids, now=now),
+            report,
+        )
+        if fired is not None:
+            reports.append(fired)
+    return reports
+
+
 def _sweep_timers(now: datetime, report: SweepReport) -> int:
     """SLA stage, one transaction: claim a batch of due timers across tenants, fire each tenant's share
     inside that tenant's context. The locks (SKIP LOCKED) hold until commit, so a concurrent sweep takes
@@ -197,18 +224,15 @@ def _sweep_timers(now: datetime, report: SweepReport) -> int:
     with transaction.atomic():
         claimed = slas.timers_claim_due(now=now, limit=SWEEP_BATCH)
         tenants = Tenant.objects.in_bulk(list(claimed))
-        # Tenants (and, inside, tickets) in a fixed order: concurrent sweeps lock in the same order.
-        for tenant_id, timer_ids in sorted(claimed.items()):
-            fired = _tenant_share(
-                tenants[tenant_id],
-                "SLA timers",
-                lambda ids=timer_ids, tid=tenant_id: slas.timers_fire(tenant_id=tid, timer_ids=ids, now=now),
-                report,
-            )
-            if fired is not None:
-                report.warned += fired.warned
-                report.breached += fired.breached
-                report.tickets += len(fired.ticket_ids)
+        try:
+            reports = _fire_all(tenants, claimed, now)
+        except Exception:  # find the culprit: the same work again, each tenant in its own savepoint
+            logger.warning("sweep: the SLA batch failed; retrying it tenant by tenant", exc_info=True)
+            reports = _fire_each(tenants, claimed, now, report)
+        for fired in reports:
+            report.warned += fired.warned
+            report.breached += fired.breached
+            report.tickets += len(fired.ticket_ids)
         count = sum(len(ids) for ids in claimed.values())
         report.claimed += count
         report.tenant_ids |= set(claimed)

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -244,6 +245,11 @@ WITH n AS (
         updated_at = %(now)s
     FROM n WHERE s.id = n.id
     RETURNING s.id
+), audited AS (
+    INSERT INTO tickets_ticketevent (tenant_id, ticket_id, kind, actor_label, before, after, created_at)
+    SELECT %(tenant)s, e.ticket_id, e.kind, 'system', '{}'::jsonb, e.after::jsonb, e.created_at
+    FROM unnest(%(ev_ticket)s::bigint[], %(ev_kind)s::text[], %(ev_after)s::text[], %(ev_at)s::timestamptz[])
+        AS e(ticket_id, kind, after, created_at)
 )
 UPDATE tickets_ticket t SET
     sla_breached = EXISTS (SELECT 1 FROM n WHERE n.ticket_id = t.id AND n.breached_at IS NOT NULL)
@@ -277,13 +283,18 @@ SAVED_FIELDS = (
 )
 
 
-def _save(timers: list[SlaTimer], *, mark_rules_due: datetime | None = None) -> None:
-    """Writes the timers' state and their tickets' SLA flags in one statement."""
+def _save(timers: list[SlaTimer], *, mark_rules_due: datetime | None = None, events: list[TicketEvent] = ()) -> None:
+    """Writes the timers' state, their tickets' SLA flags and the given audit events (system events of
+    the timers' tenant) in one statement."""
     if not timers:
         return
     params = {name: [getattr(t, name) for t in timers] for name in SAVED_FIELDS}
     params["pauses"] = [json.dumps(t.pauses) for t in timers]
-    params["now"], params["mark"] = timezone.now(), mark_rules_due
+    params["now"], params["mark"], params["tenant"] = timezone.now(), mark_rules_due, timers[0].tenant_id
+    params["ev_ticket"] = [e.ticket_id for e in events]
+    params["ev_kind"] = [e.kind for e in events]
+    params["ev_after"] = [json.dumps(e.after, cls=DjangoJSONEncoder) for e in events]
+    params["ev_at"] = [e.created_at for e in events]
     with connection.cursor() as cursor:
         cursor.execute(SAVE_TIMERS, params)
 
@@ -573,8 +584,7 @@ def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireR
         # The notification shows the ticket (the audit event does not need a copy of it).
         emissions.append(Emission(kind, key, {**payload, "ticket_context": facts[timer.ticket_id]}))
         events.append(_fire_event(timer, kind, payload, now))
-    _save(timers, mark_rules_due=now)
-    TicketEvent.objects.bulk_create(events)
+    _save(timers, mark_rules_due=now, events=events)
     outbox_emit_many(tenant_id=tenant_id, emissions=emissions, at=now)
     return report
 

@@ -139,6 +139,8 @@ class Ticket(TenantModel):
     last_agent_reply_at = models.DateTimeField(null=True, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The ticket's id in the helpdesk it was imported from: a re-run of an import skips what it already brought.
+    external_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
     search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -160,6 +162,11 @@ class Ticket(TenantModel):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="ticket_unique_external_id",
+            ),
             models.CheckConstraint(condition=models.Q(tier__lte=MAX_TIER), name="ticket_tier_range"),
             models.CheckConstraint(
                 condition=models.Q(sentiment__gte=-1.0, sentiment__lte=1.0), name="ticket_sentiment_range"

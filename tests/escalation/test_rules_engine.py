@@ -393,28 +393,7 @@ def test_the_sla_stage_hands_the_ticket_to_the_rules_in_its_own_transaction(api,
     assert workflows.sweep(now=later).escalated == 0
 
 
-INJECT_FAILURE = """
-CREATE FUNCTION pg_temp.refuse_escalations() RETURNS trigger LANGUAGE plpgsql AS
-$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
-CREATE TRIGGER refuse_escalations BEFORE INSERT ON escalation_escalation
-FOR EACH ROW WHEN (NEW.tenant_id = {tenant}) EXECUTE FUNCTION pg_temp.refuse_escalations();
-"""
-
-
-def _inject_escalation_failure(tenant_id: int, *, remove: bool = False) -> None:
-    """A real database failure for one tenant's escalations. The test's own connection steps out of
-    the app role for the DDL (rolled back with the test) and back in."""
-    app_role = connection.settings_dict.get("OPTIONS", {}).get("assume_role") or "helpdesk_app"
-    with connection.cursor() as cursor:
-        cursor.execute("RESET ROLE")
-        if remove:
-            cursor.execute("DROP TRIGGER refuse_escalations ON escalation_escalation")
-        else:
-            cursor.execute(INJECT_FAILURE.format(tenant=int(tenant_id)))
-        cursor.execute(f'SET ROLE "{app_role}"')
-
-
-def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_others(api, acme):
+def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_others(api, acme, inject_db_failure):
     from rest_framework.test import APIClient
 
     from helpdesk.services import api_token_create
@@ -426,14 +405,14 @@ def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_oth
     other_api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     ticket, later = _breached_urgent_ticket(api)
     other_ticket, _ = _breached_urgent_ticket(other_api)
-    _inject_escalation_failure(acme.pk)
+    remove = inject_db_failure("escalation_escalation", acme.pk)
     failing = workflows.sweep(now=later)
     assert failing.failed_tenants == 1 and failing.breached == 2
     assert _sla_escalations(acme, ticket["id"]) == []
     assert len(_sla_escalations(other, other_ticket["id"])) >= 1
     with tenant_context(acme):
         assert Ticket.objects.get(pk=ticket["id"]).rules_due_at == later
-    _inject_escalation_failure(acme.pk, remove=True)
+    remove()
     healed = workflows.sweep(now=later)
     assert healed.failed_tenants == 0 and healed.escalated >= 1
     assert len(_sla_escalations(acme, ticket["id"])) >= 1

@@ -103,3 +103,21 @@ def test_every_tenant_table_has_the_policy(db):
         )
         protected = {row[0] for row in cursor.fetchall()}
     assert tenant_tables - protected == set()
+
+
+def test_tenants_in_turn_shows_one_tenant_at_a_time_and_clears_on_leaving(two_teams, tenant_a, tenant_b):
+    from helpdesk.tenancy import tenants_in_turn
+
+    def raw_names():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM helpdesk_team ORDER BY name")
+            return [row[0] for row in cursor.fetchall()]
+
+    with transaction.atomic(), tenants_in_turn() as enter:
+        enter(tenant_a)
+        assert raw_names() == ["Billing A"] and [t.name for t in Team.objects.all()] == ["Billing A"]
+        enter(tenant_b)
+        assert raw_names() == ["Billing B"] and [t.name for t in Team.objects.all()] == ["Billing B"]
+    assert raw_names() == []
+    with pytest.raises(TenantNotSet):
+        list(Team.objects.all())
