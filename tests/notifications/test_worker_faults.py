@@ -131,12 +131,13 @@ def test_rows_pending_while_redis_restarts_are_delivered_once(tmp_path, receiver
     worker = Worker(tmp_path / "worker.log", REDIS_URL=url, **FAST).start()
     try:
         with broker(url):
+            before_restart = len(worker.log.read_bytes())
             redis.stop()  # Redis goes down: the commits still succeed, their dispatch tasks are lost
             open_ticket(tenant, subject="first")
             open_ticket(tenant, subject="second")
             assert deliveries(tenant) == [] and receiver.requests == []
             redis.start()  # back, empty
-            worker.wait_for_log("Connected to", timeout=60)
+            worker.wait_for_log("Connected to", timeout=60, offset=before_restart)  # the worker reconnected
             app.send_task("helpdesk.sweep")
             rows = wait_until(lambda: (r := _delivered(tenant)()) and len(r) == 2 and r, timeout=60)
     finally:
