@@ -20,7 +20,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from helpdesk.outbox import Emission, outbox_emit_many
+from helpdesk.outbox import Emission, outbox_emit_across
 from slas import clock
 from slas.models import (
     BusinessCalendar,
@@ -247,18 +247,18 @@ WITH n AS (
     RETURNING s.id
 ), audited AS (
     INSERT INTO tickets_ticketevent (tenant_id, ticket_id, kind, actor_label, before, after, created_at)
-    SELECT %(tenant)s, e.ticket_id, e.kind, 'system', '{}'::jsonb, e.after::jsonb, e.created_at
-    FROM unnest(%(ev_ticket)s::bigint[], %(ev_kind)s::text[], %(ev_after)s::text[], %(ev_at)s::timestamptz[])
-        AS e(ticket_id, kind, after, created_at)
+    SELECT e.tenant_id, e.ticket_id, e.kind, 'system', '{}'::jsonb, e.after::jsonb, e.created_at
+    FROM unnest(%(ev_tenant)s::bigint[], %(ev_ticket)s::bigint[], %(ev_kind)s::text[], %(ev_after)s::text[],
+                %(ev_at)s::timestamptz[]) AS e(tenant_id, ticket_id, kind, after, created_at)
 )
 UPDATE tickets_ticket t SET
     sla_breached = EXISTS (SELECT 1 FROM n WHERE n.ticket_id = t.id AND n.breached_at IS NOT NULL)
         OR EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.breached_at IS NOT NULL
-                   AND s.id <> ALL(%(id)s)),
+                   AND s.id NOT IN (SELECT id FROM n)),
     sla_at_risk = EXISTS (SELECT 1 FROM n WHERE n.ticket_id = t.id AND n.status = 'running'
                           AND n.warned_percent IS NOT NULL)
         OR EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.status = 'running'
-                   AND s.warned_percent IS NOT NULL AND s.id <> ALL(%(id)s)),
+                   AND s.warned_percent IS NOT NULL AND s.id NOT IN (SELECT id FROM n)),
     rules_due_at = CASE WHEN %(mark)s::timestamptz IS NULL THEN t.rules_due_at
                         ELSE LEAST(t.rules_due_at, %(mark)s::timestamptz) END
 WHERE t.id IN (SELECT DISTINCT ticket_id FROM n)
@@ -284,13 +284,14 @@ SAVED_FIELDS = (
 
 
 def _save(timers: list[SlaTimer], *, mark_rules_due: datetime | None = None, events: list[TicketEvent] = ()) -> None:
-    """Writes the timers' state, their tickets' SLA flags and the given audit events (system events of
-    the timers' tenant) in one statement."""
+    """Writes the timers' state, their tickets' SLA flags and the given (system) audit events in one
+    statement. Tenant-agnostic: rows are named by id, and RLS decides which are visible."""
     if not timers:
         return
     params = {name: [getattr(t, name) for t in timers] for name in SAVED_FIELDS}
     params["pauses"] = [json.dumps(t.pauses) for t in timers]
-    params["now"], params["mark"], params["tenant"] = timezone.now(), mark_rules_due, timers[0].tenant_id
+    params["now"], params["mark"] = timezone.now(), mark_rules_due
+    params["ev_tenant"] = [e.tenant_id for e in events]
     params["ev_ticket"] = [e.ticket_id for e in events]
     params["ev_kind"] = [e.kind for e in events]
     params["ev_after"] = [json.dumps(e.after, cls=DjangoJSONEncoder) for e in events]
@@ -548,22 +549,32 @@ ORDER BY t.id FOR UPDATE OF t SKIP LOCKED
 """
 
 
-def _fireable(timer_ids: list[int]) -> list[SlaTimer]:
+def _fireable(timers, timer_ids: list[int]) -> list[SlaTimer]:
     """The claimed timers still running whose tickets we could lock: one query."""
     return list(
-        SlaTimer.objects.filter(
-            id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=RawSQL(HELD_TICKETS, [timer_ids])
-        )
+        timers.filter(id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=RawSQL(HELD_TICKETS, [timer_ids]))
         .select_related("calendar")
         .order_by("ticket_id", "id")
     )
 
 
 def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireReport:
+    """One tenant's claimed timers, in its tenant_context (the sweep's fallback path)."""
+    return _fire(SlaTimer.objects, timer_ids, now)
+
+
+def timers_fire_batch(*, timer_ids: list[int], now: datetime) -> FireReport:
+    """Claimed timers of many tenants at once, inside tenancy.tenant_batch (the sweep's fast path): the
+    same statements as for one tenant, whatever the number of tenants. No tenant is current there, so the
+    timers are named by their claimed ids and RLS's batch policy bounds what is visible."""
+    return _fire(SlaTimer.unscoped, timer_ids, now)
+
+
+def _fire(manager, timer_ids: list[int], now: datetime) -> FireReport:
     """Marks the claimed timers warned or breached, exactly once, with their audit events and outbox
     events in the same transaction, and marks their tickets for the time-based rules (rules_due_at)."""
     report = FireReport()
-    timers = _fireable(timer_ids)
+    timers = _fireable(manager, timer_ids)
     emissions, events = [], []
     facts = ticket_facts_many(ticket_ids={timer.ticket_id for timer in timers})
     for timer in timers:
@@ -582,10 +593,11 @@ def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireR
         }
         key = f"{kind}:{timer.pk}:{started}:{extra.get('percent', '')}"
         # The notification shows the ticket (the audit event does not need a copy of it).
-        emissions.append(Emission(kind, key, {**payload, "ticket_context": facts[timer.ticket_id]}))
+        facts_of = {**payload, "ticket_context": facts.get(timer.ticket_id, {})}
+        emissions.append((timer.tenant_id, Emission(kind, key, facts_of)))
         events.append(_fire_event(timer, kind, payload, now))
     _save(timers, mark_rules_due=now, events=events)
-    outbox_emit_many(tenant_id=tenant_id, emissions=emissions, at=now)
+    outbox_emit_across(emissions=emissions, at=now)
     return report
 
 

@@ -55,8 +55,10 @@ def ticket_facts(ticket: Ticket) -> dict:
 
 
 def ticket_facts_many(*, ticket_ids: set[int]) -> dict[int, dict]:
-    """ticket_facts of many tickets in one query (the sweep fires clocks in batches)."""
-    tickets = Ticket.objects.filter(pk__in=ticket_ids).select_related("requester", "account").defer("search_vector")
+    """ticket_facts of many tickets in one query. The sweep calls it for the tickets it claimed, in one
+    tenant's context or inside tenancy.tenant_batch (no current tenant; RLS bounds the rows), so the
+    tickets are named by id through `unscoped`."""
+    tickets = Ticket.unscoped.filter(pk__in=ticket_ids).select_related("requester", "account").defer("search_vector")
     return {ticket.pk: _facts(ticket, ticket.requester, ticket.account) for ticket in tickets}
 
 

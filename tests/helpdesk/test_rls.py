@@ -4,8 +4,9 @@ security hides every tenant's rows from a query that forgot it."""
 import pytest
 from django.apps import apps
 from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.utils import timezone
 
-from helpdesk.models import Team
+from helpdesk.models import Team, Tenant
 from helpdesk.rls import POLICY_NAME
 from helpdesk.services import team_create
 from helpdesk.tenancy import TenantModel, TenantNotSet, tenant_context
@@ -105,19 +106,29 @@ def test_every_tenant_table_has_the_policy(db):
     assert tenant_tables - protected == set()
 
 
-def test_tenants_in_turn_shows_one_tenant_at_a_time_and_clears_on_leaving(two_teams, tenant_a, tenant_b):
-    from helpdesk.tenancy import tenants_in_turn
+def test_a_tenant_batch_opens_only_its_tenants_and_only_the_sweep_tables(two_teams, tenant_a, tenant_b):
+    from helpdesk.models import OutboxEvent
+    from helpdesk.tenancy import BATCH_READ_TABLES, BATCH_TABLES, tenant_batch
 
-    def raw_names():
+    tenant_c = Tenant.objects.create(slug="c", name="C")
+    for tenant in (tenant_a, tenant_b, tenant_c):
+        with tenant_context(tenant):
+            OutboxEvent.objects.create(tenant=tenant, type="t", dedupe_key=tenant.slug, created_at=timezone.now())
+
+    def raw(table, column):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT name FROM helpdesk_team ORDER BY name")
+            cursor.execute(f"SELECT {column} FROM {table} ORDER BY 1")
             return [row[0] for row in cursor.fetchall()]
 
-    with transaction.atomic(), tenants_in_turn() as enter:
-        enter(tenant_a)
-        assert raw_names() == ["Billing A"] and [t.name for t in Team.objects.all()] == ["Billing A"]
-        enter(tenant_b)
-        assert raw_names() == ["Billing B"] and [t.name for t in Team.objects.all()] == ["Billing B"]
-    assert raw_names() == []
-    with pytest.raises(TenantNotSet):
-        list(Team.objects.all())
+    assert "helpdesk_outboxevent" in BATCH_TABLES and "helpdesk_team" not in BATCH_TABLES
+    with transaction.atomic(), tenant_batch([tenant_a.pk, tenant_b.pk]):
+        assert raw("helpdesk_outboxevent", "dedupe_key") == [tenant_a.slug, tenant_b.slug]
+        assert raw("helpdesk_team", "name") == []  # not a table of the batch: closed as without a tenant
+        with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+            OutboxEvent.unscoped.create(tenant=tenant_c, type="t", dedupe_key="smuggled", created_at=timezone.now())
+    assert raw("helpdesk_outboxevent", "dedupe_key") == []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid WHERE p.polname = 'tenant_batch'"
+        )
+        assert sorted(row[0] for row in cursor.fetchall()) == sorted(BATCH_TABLES + BATCH_READ_TABLES)

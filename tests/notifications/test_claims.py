@@ -53,3 +53,19 @@ def test_a_lease_lasts_an_hour_at_most(tenant_a, receiver):
     [delivery] = deliveries(tenant_a)
     assert (delivery.pk, tenant_id) == (delivery_id, tenant_a.pk)
     assert delivery.next_attempt_at <= now + timedelta(hours=1, seconds=1)
+
+
+def test_a_sweep_batch_reads_the_requesters_of_its_tenants_and_cannot_write_them(tenant_a, tenant_b):
+    from django.db import ProgrammingError, transaction
+
+    from helpdesk.tenancy import tenant_batch, tenant_context
+    from tickets.models import Customer
+
+    for tenant, email in ((tenant_a, "a@x.test"), (tenant_b, "b@x.test")):
+        with tenant_context(tenant):
+            Customer.objects.create(tenant=tenant, email=email)
+    with transaction.atomic(), tenant_batch([tenant_a.pk]):
+        assert list(Customer.unscoped.values_list("email", flat=True)) == ["a@x.test"]
+        with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+            Customer.unscoped.create(tenant=tenant_a, email="smuggled@x.test")
+        assert Customer.unscoped.filter(email="a@x.test").update(name="changed") == 0  # invisible to UPDATE

@@ -258,6 +258,8 @@ def test_a_breach_found_by_the_sweep_is_delivered_by_the_same_sweep(tenant_a, re
     assert {d["event"] for d in documents} == {"sla.breached"}
     data = documents[0]["data"]
     assert data["ticket"] == ticket.pk and data["ticket_context"]["subject"] == "Nobody answered"
+    # The SLA stage fires across tenants in one batch; the requester is read there too (read-only).
+    assert data["ticket_context"]["customer_email"] == "pat@example.com"
     assert data["due_at"] and data["metric"] in {"first_response", "resolution"}
 
 
