@@ -46,16 +46,23 @@ def _percent_used(timer: SlaTimer, now: datetime) -> float:
     return 100.0 * used / timer.target_minutes
 
 
-def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.TicketFacts:
+def customer_thread(ticket: Ticket) -> list[tuple[str, float | None]]:
+    """(body, sentiment) of the customer's messages in order: read once for the facts and the triage."""
+    return list(
+        Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER)
+        .order_by("created_at", "id")
+        .values_list("body", "sentiment")
+    )
+
+
+def ticket_facts(
+    ticket: Ticket, *, text: str, now: datetime, thread: list[tuple[str, float | None]] | None = None
+) -> triggers.TicketFacts:
     account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
     # The ticket's own clocks: an escalation's clocks have their own consequence, the ladder.
     timers = list(SlaTimer.objects.filter(ticket=ticket, escalation_id=0).select_related("calendar"))
-    sentiments = tuple(
-        Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER)
-        .exclude(sentiment=None)
-        .order_by("created_at", "id")
-        .values_list("sentiment", flat=True)
-    )
+    thread = customer_thread(ticket) if thread is None else thread
+    sentiments = tuple(sentiment for _, sentiment in thread if sentiment is not None)
     return triggers.TicketFacts(
         ticket_id=ticket.pk,
         status=ticket.status,
@@ -83,7 +90,7 @@ def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.Ticket
         ),
         text=text,
         tier_since=_tier_since(ticket),
-        calendar=slas.ticket_clock(ticket=ticket),
+        calendar=slas.ticket_clock(ticket=ticket, account=account),
         timers=tuple(
             triggers.TimerFact(
                 metric=t.metric, status=t.status, percent_used=_percent_used(t, now), breached=t.breached_at is not None
@@ -94,17 +101,14 @@ def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.Ticket
     )
 
 
-def refresh_triage(ticket: Ticket, facts: triggers.TicketFacts, at: datetime) -> None:
+def refresh_triage(
+    ticket: Ticket, facts: triggers.TicketFacts, at: datetime, thread: list[tuple[str, float | None]] | None = None
+) -> None:
     """Triage reads the whole customer thread, not only the message that caused this evaluation: a
     manager request three messages ago still makes the ticket human-first."""
-    thread = "\n".join(
-        [
-            ticket.subject,
-            ticket.description,
-            *Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER).values_list("body", flat=True),
-        ]
-    )
-    result = triggers.triage(dataclasses.replace(facts, text=thread))
+    bodies = [body for body, _ in (customer_thread(ticket) if thread is None else thread)]
+    text = "\n".join([ticket.subject, ticket.description, *bodies])
+    result = triggers.triage(dataclasses.replace(facts, text=text))
     set_triage(ticket=ticket, level=result.level, reasons=list(result.reasons), at=at)
 
 
@@ -128,8 +132,9 @@ def evaluate(
     """Fires the rules that hold for the ticket now; returns the escalations this created."""
     at = at or timezone.now()
     rules = active_rules() if rules is None else rules
-    facts = ticket_facts(ticket, text=text, now=at)
-    refresh_triage(ticket, facts, at)
+    thread = customer_thread(ticket)
+    facts = ticket_facts(ticket, text=text, now=at, thread=thread)
+    refresh_triage(ticket, facts, at, thread)
     if not rules:
         return []
     decisions = triggers.evaluate(facts, rules, at, time_based=time_based)

@@ -90,8 +90,13 @@ def _active_policies(tenant_id: int) -> list[SLAPolicy]:
     return policies
 
 
-def policy_for(*, ticket: Ticket) -> SLAPolicy | None:
-    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
+_UNREAD = object()
+
+
+def policy_for(*, ticket: Ticket, account: Account | object | None = _UNREAD) -> SLAPolicy | None:
+    """The first active policy that matches; pass the ticket's account if you have it read already."""
+    if account is _UNREAD:
+        account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
     policies = _active_policies(ticket.tenant_id)
     return next((p for p in policies if policy_matches(p, ticket=ticket, account=account)), None)
 
@@ -106,9 +111,9 @@ def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
     return owned or policy.calendar
 
 
-def ticket_clock(*, ticket: Ticket) -> clock.Calendar:
+def ticket_clock(*, ticket: Ticket, account: Account | object | None = _UNREAD) -> clock.Calendar:
     """The business clock the ticket's policy runs on (24/7 when no policy applies)."""
-    policy = policy_for(ticket=ticket)
+    policy = policy_for(ticket=ticket, account=account)
     return calendar_to_clock(calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
 
 
