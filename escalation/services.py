@@ -25,6 +25,7 @@ from helpdesk.outbox import outbox_emit
 from slas import services as slas
 from slas.models import Metric, SLAPolicy
 from tickets.models import Account, AuthorType, Message, ResolutionAttempt, Status, Ticket
+from tickets.selectors import ticket_facts
 from tickets.services import (
     event_record,
     message_post,
@@ -216,6 +217,11 @@ def _emit(escalation: Escalation, event: str, at: datetime, **extra) -> None:
             "agent": escalation.agent_id,
             "to_call": escalation.to_call,
             "summary": escalation.summary,
+            "reason": escalation.reason,
+            "response_due_at": escalation.response_due_at,
+            # Who the matrix says to tell (role names or channel ids), and what the message shows.
+            "notify": escalation.rule.notify if escalation.rule_id else [],
+            "ticket_context": ticket_facts(escalation.ticket),
             **extra,
         },
     )
@@ -412,6 +418,7 @@ def _feedback_note(escalation: Escalation, actor: Principal | None, at: datetime
             "ticket": escalation.ticket_id,
             "recipient": escalation.from_agent_id,
             "note": note,
+            "ticket_context": ticket_facts(escalation.ticket),
         },
         at=at,
     )

@@ -41,3 +41,15 @@ def enable_tenant_batch(table: str) -> migrations.RunSQL:
         ],
         reverse_sql=[f'DROP POLICY IF EXISTS {BATCH_POLICY_NAME} ON "{table}";'],
     )
+
+
+def enable_tenant_batch_read(table: str) -> migrations.RunSQL:
+    """The batch policy, for reading only (FOR SELECT): a batch may see these rows, never write them.
+    Idempotent, because slas/0004 created the full policy from BATCH_TABLES as it was then."""
+    return migrations.RunSQL(
+        sql=[
+            f'DROP POLICY IF EXISTS {BATCH_POLICY_NAME} ON "{table}";',
+            f'CREATE POLICY {BATCH_POLICY_NAME} ON "{table}" FOR SELECT USING ({BATCH_PREDICATE});',
+        ],
+        reverse_sql=[f'DROP POLICY IF EXISTS {BATCH_POLICY_NAME} ON "{table}";'],
+    )

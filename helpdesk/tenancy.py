@@ -77,6 +77,9 @@ BATCH_TABLES = (
     "tickets_ticketevent",
     "helpdesk_outboxevent",
 )
+# Read-only in a batch (migration slas/0005_tenant_batch_reads): the requester and account of the fired
+# tickets, for the notification context (`ticket_context`) of the sla.* outbox events.
+BATCH_READ_TABLES = ("tickets_customer", "tickets_account")
 
 
 @contextmanager

@@ -19,6 +19,8 @@ from escalation import services as escalations
 from escalation.models import Escalation
 from helpdesk.auth import Principal
 from helpdesk.models import Tenant
+from helpdesk.notifications import defaults as notification_defaults
+from helpdesk.notifications import dispatcher
 from helpdesk.services import tenant_create
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
@@ -38,12 +40,13 @@ POLICY_FIELDS = ("priority", "category", "channel")
 
 @transaction.atomic
 def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
-    """A new tenant, ready to work: its default business calendar and SLA policies (and, with the
-    escalation engine, its default matrix)."""
+    """A new tenant, ready to work: its default business calendar, SLA policies, escalation matrix and
+    notification templates (no channels or webhooks: where to send is the tenant's choice)."""
     tenant = tenant_create(slug=slug, name=name, timezone=timezone)
     with tenant_context(tenant):
         sla_defaults.install(tenant=tenant)
         escalations.matrix_install(tenant=tenant)
+        notification_defaults.install(tenant=tenant)
     return tenant
 
 
@@ -166,6 +169,7 @@ class SweepReport:
     # Wall time per stage: the SLA clocks, the time rules of the tickets they handed over, time watches.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     tenant_ids: set[int] = field(default_factory=set, repr=False)
+    notifications: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -275,6 +279,14 @@ def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport) -> 
     report.stage_seconds[name] = round(time.perf_counter() - started, 4)
 
 
+def _sweep_notifications(now: datetime, report: SweepReport) -> None:
+    """Last, after the stages' commits: fan out what this sweep emitted and deliver what is due, including
+    stragglers (a dispatch task lost with Redis, a worker killed mid-delivery, retries come due)."""
+    started = time.perf_counter()
+    report.notifications = dispatcher.dispatch(now=now).as_dict()
+    report.stage_seconds["notifications"] = round(time.perf_counter() - started, 4)
+
+
 def sweep(*, now: datetime | None = None) -> SweepReport:
     """One pass over due work. Safe to run concurrently and repeatedly: every step claims its rows
     (SKIP LOCKED, then a status change), so nothing fires twice."""
@@ -284,6 +296,7 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     _drain("sla", _sweep_timers, SWEEP_BATCH, now, report)
     _drain("rules", _sweep_rules, RULES_BATCH, now, report)
     _drain("watches", _sweep_watches, RULES_BATCH, now, report)
+    _sweep_notifications(now, report)
     report.tenants = len(report.tenant_ids)
     report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())

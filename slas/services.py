@@ -31,6 +31,7 @@ from slas.models import (
     TimerStatus,
 )
 from tickets.models import Account, Status, Ticket, TicketEvent
+from tickets.selectors import ticket_facts_many
 from tickets.services import event_record
 
 DEFAULT_ON_HOLD_PAUSES = (Metric.RESOLUTION,)
@@ -580,8 +581,9 @@ def _fire(manager, timer_ids: list[int], now: datetime) -> FireReport:
     report = FireReport()
     timers = _fireable(manager, timer_ids)
     emissions, events = [], []
+    facts = ticket_facts_many(ticket_ids={timer.ticket_id for timer in timers})
     for timer in timers:
-        started = timer.started_at.isoformat()
+        started, due_at = timer.started_at.isoformat(), timer.due_at  # firing clears the schedule
         kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, now)
         report.breached += kind == "sla.breached"
         report.warned += kind == "sla.warning"
@@ -591,10 +593,13 @@ def _fire(manager, timer_ids: list[int], now: datetime) -> FireReport:
             "metric": timer.metric,
             "escalation": timer.escalation_id or None,
             "target_minutes": timer.target_minutes,
+            "due_at": due_at,
             **extra,
         }
         key = f"{kind}:{timer.pk}:{started}:{extra.get('percent', '')}"
-        emissions.append((timer.tenant_id, Emission(kind, key, payload)))
+        # The notification shows the ticket (the audit event does not need a copy of it).
+        facts_of = {**payload, "ticket_context": facts.get(timer.ticket_id, {})}
+        emissions.append((timer.tenant_id, Emission(kind, key, facts_of)))
         events.append(_fire_event(timer, kind, payload, now))
     _save(timers, mark_rules_due=now, events=events)
     outbox_emit_across(emissions=emissions, at=now)
