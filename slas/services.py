@@ -7,6 +7,7 @@ ran. The deadline maths lives in slas/clock.py; this module keeps the rows in st
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -231,28 +232,43 @@ def _refresh_ticket_flags(ticket_ids: Iterable[int]) -> None:
 # from the other clocks as stored and the batch's clocks as they are about to be (one statement sees
 # one snapshot), so they agree with the clocks when it commits. `mark` (the sweep's) sets the ticket's
 # rules_due_at: its clocks moved, so the time-based escalation rules must look at it again.
-SAVE_TIMERS = """
+# The columns a save may write, with their SQL types. `pauses` travels as JSON text.
+SAVE_COLUMNS = {
+    "status": "text",
+    "met_at": "timestamptz",
+    "breached_at": "timestamptz",
+    "paused_at": "timestamptz",
+    "pauses": "text",
+    "warn_at": "timestamptz",
+    "due_at": "timestamptz",
+    "next_check_at": "timestamptz",
+    "started_at": "timestamptz",
+    "warned_percent": "integer",
+    "warned_at": "timestamptz",
+    "target_minutes": "integer",
+    "policy_id": "bigint",
+    "calendar_id": "bigint",
+}
+ALL_COLUMNS = tuple(SAVE_COLUMNS)
+# What firing (a warning or a breach) changes: a narrower statement, a tenth of the sweep's SLA stage.
+FIRED_COLUMNS = ("status", "breached_at", "warn_at", "due_at", "next_check_at", "warned_percent", "warned_at")
+# The ticket flags read these from the batch.
+FLAG_COLUMNS = ("status", "breached_at", "warned_percent")
+
+# One statement writes a batch of timers, the SLA flags of their tickets and (optionally) audit events.
+# The flags are computed from the other clocks as stored and the batch's clocks as they are about to be
+# (one statement sees one snapshot), so they agree with the clocks when it commits. `mark` (the sweep's)
+# sets the ticket's rules_due_at: its clocks moved, so the time-based escalation rules must look at it.
+SAVE_TEMPLATE = """
 WITH n AS (
-    SELECT * FROM unnest(
-        %(id)s::bigint[], %(ticket_id)s::bigint[], %(status)s::text[], %(met_at)s::timestamptz[],
-        %(breached_at)s::timestamptz[], %(paused_at)s::timestamptz[], %(pauses)s::text[],
-        %(warn_at)s::timestamptz[], %(due_at)s::timestamptz[], %(next_check_at)s::timestamptz[],
-        %(started_at)s::timestamptz[], %(warned_percent)s::integer[], %(warned_at)s::timestamptz[],
-        %(target_minutes)s::integer[], %(policy_id)s::bigint[], %(calendar_id)s::bigint[]
-    ) AS n(id, ticket_id, status, met_at, breached_at, paused_at, pauses, warn_at, due_at, next_check_at,
-           started_at, warned_percent, warned_at, target_minutes, policy_id, calendar_id)
+    SELECT * FROM unnest(%(id)s::bigint[], %(ticket_id)s::bigint[], {arrays}) AS n(id, ticket_id, {names})
 ), saved AS (
-    UPDATE slas_slatimer s SET
-        status = n.status, met_at = n.met_at, breached_at = n.breached_at, paused_at = n.paused_at,
-        pauses = n.pauses::jsonb, warn_at = n.warn_at, due_at = n.due_at, next_check_at = n.next_check_at,
-        started_at = n.started_at, warned_percent = n.warned_percent, warned_at = n.warned_at,
-        target_minutes = n.target_minutes, policy_id = n.policy_id, calendar_id = n.calendar_id,
-        updated_at = %(now)s
+    UPDATE slas_slatimer s SET {assignments}, updated_at = %(now)s
     FROM n WHERE s.id = n.id
     RETURNING s.id
 ), audited AS (
     INSERT INTO tickets_ticketevent (tenant_id, ticket_id, kind, actor_label, before, after, created_at)
-    SELECT e.tenant_id, e.ticket_id, e.kind, 'system', '{}'::jsonb, e.after::jsonb, e.created_at
+    SELECT e.tenant_id, e.ticket_id, e.kind, 'system', '{{}}'::jsonb, e.after::jsonb, e.created_at
     FROM unnest(%(ev_tenant)s::bigint[], %(ev_ticket)s::bigint[], %(ev_kind)s::text[], %(ev_after)s::text[],
                 %(ev_at)s::timestamptz[]) AS e(tenant_id, ticket_id, kind, after, created_at)
 )
@@ -269,32 +285,32 @@ UPDATE tickets_ticket t SET
 WHERE t.id IN (SELECT DISTINCT ticket_id FROM n)
 """
 
-SAVED_FIELDS = (
-    "id",
-    "ticket_id",
-    "status",
-    "met_at",
-    "breached_at",
-    "paused_at",
-    "warn_at",
-    "due_at",
-    "next_check_at",
-    "started_at",
-    "warned_percent",
-    "warned_at",
-    "target_minutes",
-    "policy_id",
-    "calendar_id",
-)
+
+@functools.cache
+def _save_sql(columns: tuple[str, ...]) -> str:
+    """The save statement for these columns (names from SAVE_COLUMNS only: nothing from outside is spliced)."""
+    assert set(FLAG_COLUMNS) <= set(columns) <= set(SAVE_COLUMNS), columns
+    return SAVE_TEMPLATE.format(
+        arrays=", ".join(f"%({name})s::{SAVE_COLUMNS[name]}[]" for name in columns),
+        names=", ".join(columns),
+        assignments=", ".join(f"{name} = n.{name}" + ("::jsonb" if name == "pauses" else "") for name in columns),
+    )
 
 
-def _save(timers: list[SlaTimer], *, mark_rules_due: datetime | None = None, events: list[TicketEvent] = ()) -> None:
-    """Writes the timers' state, their tickets' SLA flags and the given (system) audit events in one
-    statement. Tenant-agnostic: rows are named by id, and RLS decides which are visible."""
+def _save(
+    timers: list[SlaTimer],
+    *,
+    mark_rules_due: datetime | None = None,
+    events: list[TicketEvent] = (),
+    columns: tuple[str, ...] = ALL_COLUMNS,
+) -> None:
+    """Writes the timers' state (`columns` of it), their tickets' SLA flags and the given (system) audit
+    events in one statement. Tenant-agnostic: rows are named by id, and RLS decides which are visible."""
     if not timers:
         return
-    params = {name: [getattr(t, name) for t in timers] for name in SAVED_FIELDS}
-    params["pauses"] = [json.dumps(t.pauses) for t in timers]
+    params = {name: [getattr(t, name) for t in timers] for name in ("id", "ticket_id", *columns)}
+    if "pauses" in columns:
+        params["pauses"] = [json.dumps(t.pauses) for t in timers]
     params["now"], params["mark"] = timezone.now(), mark_rules_due
     params["ev_tenant"] = [e.tenant_id for e in events]
     params["ev_ticket"] = [e.ticket_id for e in events]
@@ -302,7 +318,7 @@ def _save(timers: list[SlaTimer], *, mark_rules_due: datetime | None = None, eve
     params["ev_after"] = [json.dumps(e.after, cls=DjangoJSONEncoder) for e in events]
     params["ev_at"] = [e.created_at for e in events]
     with connection.cursor() as cursor:
-        cursor.execute(SAVE_TIMERS, params)
+        cursor.execute(_save_sql(columns), params)
 
 
 @transaction.atomic
@@ -601,7 +617,7 @@ def _fire(manager, timer_ids: list[int], now: datetime) -> FireReport:
         facts_of = {**payload, "ticket_context": facts.get(timer.ticket_id, {})}
         emissions.append((timer.tenant_id, Emission(kind, key, facts_of)))
         events.append(_fire_event(timer, kind, payload, now))
-    _save(timers, mark_rules_due=now, events=events)
+    _save(timers, mark_rules_due=now, events=events, columns=FIRED_COLUMNS)
     outbox_emit_across(emissions=emissions, at=now)
     return report
 
