@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from escalation import services, triggers
+from escalation import selectors, services, triggers
 from escalation.models import Escalation, EscalationRule
 from slas import clock
 from slas import services as slas
@@ -106,12 +106,7 @@ def refresh_triage(ticket: Ticket, facts: triggers.TicketFacts, at: datetime) ->
 
 
 def active_rules() -> list[triggers.Rule]:
-    return [
-        triggers.Rule(
-            id=r.pk, slug=r.slug, trigger=r.trigger, conditions=r.conditions, position=r.position, active=r.active
-        )
-        for r in EscalationRule.objects.filter(active=True).order_by("position", "id")
-    ]
+    return list(selectors.rule_matrix())
 
 
 def evaluate(

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from django.db import connection
 
-from escalation.models import EscalationRule, TimeWatch
+from escalation.models import TimeWatch
+from escalation.selectors import rule_matrix
 from slas import clock
 from slas import services as slas
 from tickets.models import Ticket
@@ -16,12 +17,8 @@ from tickets.models import Ticket
 def watches_arm(*, ticket: Ticket, since: datetime) -> int:
     """(Re)arms one watch per active time_open rule that applies at the ticket's tier: due when the
     ticket will have spent the rule's business hours at this tier, counted from `since`."""
-    rules = [
-        r
-        for r in EscalationRule.objects.filter(active=True, trigger="time_open")
-        if r.conditions.get("tier") in (None, ticket.tier)
-    ]
-    TimeWatch.objects.filter(ticket=ticket).exclude(rule__in=rules).delete()
+    rules = [r for r in rule_matrix() if r.trigger == "time_open" and r.conditions.get("tier") in (None, ticket.tier)]
+    TimeWatch.objects.filter(ticket=ticket).exclude(rule_id__in=[r.id for r in rules]).delete()
     if not rules:
         return 0
     calendar = slas.ticket_clock(ticket=ticket)
@@ -30,7 +27,7 @@ def watches_arm(*, ticket: Ticket, since: datetime) -> int:
         TimeWatch.objects.update_or_create(
             tenant_id=ticket.tenant_id,
             ticket=ticket,
-            rule=rule,
+            rule_id=rule.id,
             defaults={"due_at": clock.deadline(since, minutes, calendar), "fired_at": None},
         )
     return len(rules)

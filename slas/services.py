@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_many
 from slas import clock
 from slas.models import (
@@ -60,10 +61,19 @@ def policy_matches(policy: SLAPolicy, *, ticket: Ticket, account: Account | None
     return rules.get("vip") is None or bool(account and account.vip) == rules["vip"]
 
 
+def active_policies() -> tuple[SLAPolicy, ...]:
+    """The tenant's active policies in order, with their calendars; cached per process until a policy
+    or calendar changes (helpdesk/config_cache.py). Shared between requests: read-only."""
+
+    def load() -> tuple[SLAPolicy, ...]:
+        return tuple(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("position", "id"))
+
+    return tenant_config("sla_policies", load)
+
+
 def policy_for(*, ticket: Ticket) -> SLAPolicy | None:
     account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
-    policies = SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("position", "id")
-    return next((p for p in policies if policy_matches(p, ticket=ticket, account=account)), None)
+    return next((p for p in active_policies() if policy_matches(p, ticket=ticket, account=account)), None)
 
 
 def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
