@@ -7,6 +7,8 @@ from tests.api.helpers import count_in, create_ticket, error_of
 from tickets import services
 from tickets.models import Account, Customer, Message, Ticket, TicketEvent
 
+CREATE_STATEMENTS = 45
+
 TICKET_FIELDS = {
     "id",
     "subject",
@@ -342,3 +344,50 @@ def test_accounts_link_to_tickets_of_their_customers(api_a_manager, tenant_a):
     assert ticket["account"] == account["id"]
     with tenant_context(tenant_a):
         assert Account.objects.get(pk=account["id"]).vip is True
+
+
+@pytest.fixture
+def bootstrapped_api(db):
+    """A tenant as create_tenant makes it: SLA policies (so tickets have clocks) and the default matrix."""
+    from rest_framework.test import APIClient
+
+    from helpdesk import workflows
+    from helpdesk.models import Role
+    from helpdesk.services import api_token_create
+
+    tenant = workflows.tenant_bootstrap(slug="initech", name="Initech")
+    _, key = api_token_create(tenant=tenant, role=Role.ADMIN)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.tenant = tenant
+    return client
+
+
+def test_it_shows_the_sla_block_exactly_as_its_schema_serializer_would(bootstrapped_api):
+    from django.utils import timezone
+
+    from slas.models import SlaTimer
+    from tickets.api import SlaOutput
+
+    ticket = create_ticket(bootstrapped_api)
+    with tenant_context(bootstrapped_api.tenant):
+        timers = SlaTimer.objects.filter(ticket_id=ticket["id"], escalation_id=0)
+        assert timers.count() >= 2
+        first = timers.order_by("metric")[0]
+        SlaTimer.objects.filter(pk=first.pk).update(status="breached", breached_at=timezone.now(), met_at=None)
+        expected = SlaOutput(sorted(timers, key=lambda t: t.metric), many=True).data
+    assert bootstrapped_api.get(f"/api/v1/tickets/{ticket['id']}/").json()["sla"] == expected
+    listed = bootstrapped_api.get("/api/v1/tickets/").json()["results"]
+    assert next(row for row in listed if row["id"] == ticket["id"])["sla"] == expected
+
+
+def test_it_opens_a_ticket_with_rule_evaluation_in_a_bounded_number_of_statements(
+    bootstrapped_api, django_assert_max_num_queries
+):
+    # A calm ticket (no rule fires): storing it, its clocks, its time watches, evaluating the matrix and
+    # answering. Counted by pytest-django: every statement but BEGIN/COMMIT/SAVEPOINT.
+    create_ticket(bootstrapped_api)
+    bootstrapped_api.get("/api/v1/me/")
+    with django_assert_max_num_queries(CREATE_STATEMENTS):
+        body = create_ticket(bootstrapped_api, requester={"email": "new@initech.test"})
+    assert body["escalated"] is False and len(body["sla"]) >= 2
