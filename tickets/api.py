@@ -241,6 +241,39 @@ class TicketOutput(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def to_representation(self, ticket) -> dict:
+        """The row the declared fields describe, built directly: through DRF's field-by-field path a page
+        of 50 tickets made ~1,200 field calls, most of a list page's remaining CPU. The declared fields
+        stay the schema, and a test checks this output against DRF's own for tickets in every state."""
+        dt = _DATETIME.to_representation
+        requester = ticket.requester
+        return {
+            "id": ticket.pk,
+            "subject": ticket.subject,
+            "description": ticket.description,
+            "requester": {"id": requester.pk, "email": requester.email, "name": requester.name},
+            "priority": ticket.priority,
+            "channel": ticket.channel,
+            "category": ticket.category,
+            "tags": [str(tag) for tag in ticket.tags],
+            "status": ticket.status,
+            "tier": ticket.tier,
+            "assignee": ticket.assignee_id,
+            "team": ticket.team_id,
+            "account": ticket.account_id,
+            "sentiment": ticket.sentiment,
+            "escalated": ticket.escalated,
+            "escalation_count": ticket.escalation_count,
+            "follow_up_count": ticket.follow_up_count,
+            "sla": self.get_sla(ticket),
+            "sla_breached": ticket.sla_breached,
+            "sla_at_risk": ticket.sla_at_risk,
+            "triage": ticket.triage,
+            "triage_reasons": ticket.triage_reasons,
+            "created_at": dt(ticket.created_at),
+            "updated_at": dt(ticket.updated_at),
+        }
+
     @extend_schema_field(SlaOutput(many=True))
     def get_sla(self, ticket) -> list[dict]:
         # The ticket's own clocks; an escalation's clocks are shown on the escalation.
