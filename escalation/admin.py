@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from escalation import dryrun, triggers
+from escalation import dryrun, services, triggers
+from escalation.api import arm_after_commit
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk.admin import TenantModelForm, TenantScopedAdmin, tenant_admin_site
 
@@ -19,7 +20,7 @@ class RuleForm(TenantModelForm):
             self.add_error("trigger", f"Unknown trigger. Use one of: {', '.join(triggers.TRIGGERS)}.")
             return data
         try:
-            data["conditions"] = triggers.validate_conditions(trigger, data.get("conditions") or {})
+            data["conditions"] = services.rule_conditions_clean(trigger, data.get("conditions") or {})
         except triggers.ConditionError as exc:
             self.add_error("conditions", f"{exc.field}: {exc.message}")
         return data
@@ -61,6 +62,11 @@ class EscalationRuleAdmin(TenantScopedAdmin):
     list_filter = ["trigger", "kind", "active"]
     ordering = ["position", "id"]
     change_list_template = "admin/escalation/escalationrule/change_list.html"
+
+    def save_model(self, request, obj, form, change):
+        was_time_open = change and EscalationRule.objects.filter(pk=obj.pk, trigger="time_open").exists()
+        super().save_model(request, obj, form, change)
+        arm_after_commit(obj, was_time_open=was_time_open)
 
     def get_urls(self):
         extra = [path("dry-run/", self.admin_site.admin_view(self.dry_run_view), name="escalation_dry_run")]

@@ -1,6 +1,8 @@
 """REST API of the escalation engine: POST /tickets/{id}/escalate/, /escalations/ (+ acknowledge,
 resolve, return, de-escalate), /escalation-rules/ (the matrix; manager or admin to write)."""
 
+from functools import partial
+
 import django_filters as filters
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
@@ -8,8 +10,9 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
-from escalation import authority, dryrun, selectors, services, triggers
+from escalation import authority, dryrun, routing, selectors, services, triggers
 from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
+from escalation.tasks import arm_rule_task
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet
 from helpdesk.errors import ApiError
@@ -19,6 +22,12 @@ from tickets.models import Priority, Ticket
 from tickets.selectors import ticket_get
 
 ERR_ONE_TARGET = "Give exactly one of target_team, target_tier, target_agent."
+
+
+def arm_after_commit(rule: EscalationRule, *, was_time_open: bool) -> None:
+    """A time_open rule written (or one that no longer is): its watches for open tickets follow, in a task."""
+    if rule.trigger == "time_open" or was_time_open:
+        transaction.on_commit(partial(arm_rule_task.delay, rule.tenant_id, rule.pk))
 
 
 def _raise(exc: services.EscalationError):
@@ -97,6 +106,14 @@ class EscalationOutput(serializers.ModelSerializer):
 
         timers = self.context.get("timers", {}).get(escalation.pk, [])
         return SlaOutput(timers, many=True).data
+
+
+class CollaboratorOutput(serializers.Serializer):
+    member = serializers.IntegerField(source="member.pk")
+    name = serializers.CharField(source="member.user.get_username")
+    tier = serializers.IntegerField(source="member.tier")
+    resolved_similar = serializers.IntegerField(help_text="similar solved tickets this person resolved")
+    examples = serializers.ListField(child=serializers.IntegerField(), help_text="ids of such tickets, newest first")
 
 
 def _output(escalations, *, many=False):
@@ -215,6 +232,16 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
             _raise(exc)
         return Response(_output(escalation))
 
+    @extend_schema(responses={200: CollaboratorOutput(many=True)})
+    @action(detail=True, methods=["get"])
+    def collaborators(self, request, pk=None):
+        """People who resolved similar tickets before: whom the receiver may pull in."""
+        escalation = self.get_object()
+        ticket = escalation.ticket
+        exclude = [pk for pk in (escalation.agent_id, ticket.assignee_id) if pk]
+        found = routing.collaborators(ticket=ticket, exclude_ids=exclude)
+        return Response(CollaboratorOutput(found, many=True).data)
+
     @extend_schema(request=None, responses={200: EscalationOutput})
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
@@ -267,7 +294,7 @@ class RuleInput(StrictSerializer):
     def validate(self, data):
         merged = {**self.context.get("current", {}), **data}
         try:
-            data["conditions"] = triggers.validate_conditions(merged["trigger"], merged.get("conditions") or {})
+            data["conditions"] = services.rule_conditions_clean(merged["trigger"], merged.get("conditions") or {})
         except triggers.ConditionError as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}) from None
         targets = [
@@ -347,6 +374,7 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
         try:
             with transaction.atomic():
                 rule = EscalationRule.objects.create(tenant=request.user.tenant, **data)
+                arm_after_commit(rule, was_time_open=False)
         except IntegrityError:
             raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
         return Response(RuleOutput(rule).data, status=status.HTTP_201_CREATED)
@@ -357,9 +385,11 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
         data = self._input(request, instance=rule, partial=True)
         try:
             with transaction.atomic():
+                was_time_open = rule.trigger == "time_open"
                 for name, value in data.items():
                     setattr(rule, name, value)
                 rule.save()
+                arm_after_commit(rule, was_time_open=was_time_open)
         except IntegrityError:
             raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
         return Response(RuleOutput(rule).data)

@@ -209,10 +209,11 @@ DEFAULT_RULES: list[dict] = [
     # --- time and loops: tier 1 is not getting there ---
     _rule(
         120,
-        "SLA at risk (80 %)",
+        "SLA at risk (75 %)",
         "sla-at-risk",
         "sla_risk",
-        {"percent": 80, "metrics": list(TICKET_METRICS)},
+        # 75 %: the default policies' first warning threshold, where the sweep looks at the clock.
+        {"percent": 75, "metrics": list(TICKET_METRICS)},
         kind="functional",
         target_tier=2,
         response_minutes=TIER2_MINUTES,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from escalation import selectors, services, triggers
-from escalation.models import Escalation, EscalationRule
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
 from slas import clock
 from slas import services as slas
-from slas.models import SlaTimer, TimerStatus
+from slas.models import Metric, SlaTimer, TimerStatus
 from tickets.models import Account, AuthorType, Message, Outcome, ResolutionAttempt, Status, Ticket, TicketEvent
 from tickets.services import ticket_set_triage as set_triage
 
@@ -45,16 +46,23 @@ def _percent_used(timer: SlaTimer, now: datetime) -> float:
     return 100.0 * used / timer.target_minutes
 
 
-def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.TicketFacts:
+def customer_thread(ticket: Ticket) -> list[tuple[str, float | None]]:
+    """(body, sentiment) of the customer's messages in order: read once for the facts and the triage."""
+    return list(
+        Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER)
+        .order_by("created_at", "id")
+        .values_list("body", "sentiment")
+    )
+
+
+def ticket_facts(
+    ticket: Ticket, *, text: str, now: datetime, thread: list[tuple[str, float | None]] | None = None
+) -> triggers.TicketFacts:
     account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
     # The ticket's own clocks: an escalation's clocks have their own consequence, the ladder.
     timers = list(SlaTimer.objects.filter(ticket=ticket, escalation_id=0).select_related("calendar"))
-    sentiments = tuple(
-        Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER)
-        .exclude(sentiment=None)
-        .order_by("created_at", "id")
-        .values_list("sentiment", flat=True)
-    )
+    thread = customer_thread(ticket) if thread is None else thread
+    sentiments = tuple(sentiment for _, sentiment in thread if sentiment is not None)
     return triggers.TicketFacts(
         ticket_id=ticket.pk,
         status=ticket.status,
@@ -74,13 +82,15 @@ def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.Ticket
         annual_contract_value=float(account.annual_contract_value) if account else 0.0,
         lifetime_value=float(account.lifetime_value) if account else 0.0,
         requester_ticket_times=tuple(
-            Ticket.objects.filter(requester_id=ticket.requester_id, created_at__gte=now - REPEAT_WINDOW).values_list(
-                "created_at", flat=True
+            Ticket.objects.filter(
+                requester_id=ticket.requester_id, created_at__gte=now - REPEAT_WINDOW, created_at__lte=now
             )
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[: triggers.REPEAT_SAMPLE]
         ),
         text=text,
         tier_since=_tier_since(ticket),
-        calendar=slas.ticket_clock(ticket=ticket),
+        calendar=slas.ticket_clock(ticket=ticket, account=account),
         timers=tuple(
             triggers.TimerFact(
                 metric=t.metric, status=t.status, percent_used=_percent_used(t, now), breached=t.breached_at is not None
@@ -91,17 +101,14 @@ def ticket_facts(ticket: Ticket, *, text: str, now: datetime) -> triggers.Ticket
     )
 
 
-def refresh_triage(ticket: Ticket, facts: triggers.TicketFacts, at: datetime) -> None:
+def refresh_triage(
+    ticket: Ticket, facts: triggers.TicketFacts, at: datetime, thread: list[tuple[str, float | None]] | None = None
+) -> None:
     """Triage reads the whole customer thread, not only the message that caused this evaluation: a
     manager request three messages ago still makes the ticket human-first."""
-    thread = "\n".join(
-        [
-            ticket.subject,
-            ticket.description,
-            *Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER).values_list("body", flat=True),
-        ]
-    )
-    result = triggers.triage(dataclasses.replace(facts, text=thread))
+    bodies = [body for body, _ in (customer_thread(ticket) if thread is None else thread)]
+    text = "\n".join([ticket.subject, ticket.description, *bodies])
+    result = triggers.triage(dataclasses.replace(facts, text=text))
     set_triage(ticket=ticket, level=result.level, reasons=list(result.reasons), at=at)
 
 
@@ -120,8 +127,9 @@ def evaluate(
     """Fires the rules that hold for the ticket now; returns the escalations this created."""
     at = at or timezone.now()
     rules = active_rules() if rules is None else rules
-    facts = ticket_facts(ticket, text=text, now=at)
-    refresh_triage(ticket, facts, at)
+    thread = customer_thread(ticket)
+    facts = ticket_facts(ticket, text=text, now=at, thread=thread)
+    refresh_triage(ticket, facts, at, thread)
     if not rules:
         return []
     decisions = triggers.evaluate(facts, rules, at, time_based=time_based)
@@ -136,7 +144,7 @@ def evaluate(
 
 
 def evaluate_time_rules(*, ticket_ids: set[int], at: datetime) -> int:
-    """The sweep's share: time triggers for the tickets whose clocks just warned or breached."""
+    """Time triggers for the given tickets (open ones only); returns the escalations created."""
     rules = [r for r in active_rules() if r.trigger in triggers.TIME_TRIGGERS]
     if not rules or not ticket_ids:
         return 0
@@ -144,3 +152,45 @@ def evaluate_time_rules(*, ticket_ids: set[int], at: datetime) -> int:
     for ticket in Ticket.objects.filter(pk__in=ticket_ids).exclude(status__in=[Status.SOLVED, Status.CLOSED]):
         fired += len(evaluate(ticket, text="", time_based=True, at=at, rules=rules))
     return fired
+
+
+# --- the sweep's escalation stage ---------------------------------------------------------------
+
+# An escalation whose acknowledge (or manager-response) clock breached climbs the ladder.
+LADDER_METRICS = (Metric.ESCALATION_ACKNOWLEDGE, Metric.MANAGER_RESPONSE)
+
+
+def rules_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:
+    """Locks tickets whose clocks moved (rules_due_at, set by the SLA sweep), across tenants, SKIP
+    LOCKED, through the narrow SECURITY DEFINER function; returns their ids by tenant."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ticket_id, tenant_id FROM escalation_claim_due_tickets(%s, %s)", [now, limit])
+        rows = cursor.fetchall()
+    claimed: dict[int, list[int]] = {}
+    for ticket_id, tenant_id in rows:
+        claimed.setdefault(tenant_id, []).append(ticket_id)
+    return claimed
+
+
+def _ladder_due(ticket_ids: list[int]) -> list[int]:
+    """Active escalations of these tickets whose ladder clock breached and that have not climbed yet."""
+    breached = SlaTimer.objects.filter(
+        ticket_id__in=ticket_ids, escalation_id__gt=0, metric__in=LADDER_METRICS, breached_at__isnull=False
+    ).values("escalation_id")
+    return list(
+        Escalation.objects.filter(pk__in=breached, climbed_at__isnull=True, status__in=ACTIVE_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
+    """One tenant's claimed tickets: clear the mark, run the time triggers, climb the ladder where an
+    escalation's clock ran out. Runs in the claim's transaction, so a failure leaves the mark set and
+    the next sweep tries again. Returns the escalations created."""
+    Ticket.objects.filter(pk__in=ticket_ids).update(rules_due_at=None)
+    with slas.policies_remembered():
+        created = evaluate_time_rules(ticket_ids=set(ticket_ids), at=at)
+        for escalation_id in _ladder_due(ticket_ids):
+            created += services.escalation_climb(escalation_id=escalation_id, at=at) is not None
+    return created

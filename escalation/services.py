@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from escalation import communication, routing, summary, watches
+from escalation import communication, routing, summary, triggers, watches
 from escalation.models import (
     ACTIVE_STATUSES,
     SUMMARY_FIELDS,
@@ -20,11 +20,12 @@ from escalation.models import (
     RuleFiring,
 )
 from helpdesk.auth import Principal
-from helpdesk.models import MAX_TIER, Membership, Team
+from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import outbox_emit
 from slas import services as slas
-from slas.models import Metric
+from slas.models import Metric, SLAPolicy
 from tickets.models import Account, AuthorType, Message, ResolutionAttempt, Status, Ticket
+from tickets.selectors import ticket_facts
 from tickets.services import (
     event_record,
     message_post,
@@ -216,6 +217,11 @@ def _emit(escalation: Escalation, event: str, at: datetime, **extra) -> None:
             "agent": escalation.agent_id,
             "to_call": escalation.to_call,
             "summary": escalation.summary,
+            "reason": escalation.reason,
+            "response_due_at": escalation.response_due_at,
+            # Who the matrix says to tell (role names or channel ids), and what the message shows.
+            "notify": escalation.rule.notify if escalation.rule_id else [],
+            "ticket_context": ticket_facts(escalation.ticket),
             **extra,
         },
     )
@@ -299,8 +305,39 @@ def _lock(escalation: Escalation) -> None:
     escalation.refresh_from_db()
 
 
-def _require(escalation: Escalation, allowed, action: str) -> None:
+ERR_AUTHORITY = "Only {who} may {action} this escalation."
+VERBS = {"acknowledged": "acknowledge", "resolved": "resolve", "returned": "return", "de-escalated": "de-escalate"}
+
+
+def _may_pick_up(escalation: Escalation, member: Membership) -> bool:
+    """Someone who could have been routed the escalation: at its tier, in its team if it has one."""
+    if member.tier < escalation.to_tier:
+        return False
+    return escalation.team_id is None or member.teams.filter(pk=escalation.team_id).exists()
+
+
+def _authorize(escalation: Escalation, actor: Principal | None, action: str) -> None:
+    """Who may move an escalation: its receiver, or a manager or admin. An unassigned one (left in the team
+    queue) may be acknowledged by anyone who could have received it. The system (rules, the ladder) and
+    integration tokens without a person behind them act with their token's role, as API.md describes."""
+    if actor is None or actor.has_role(Role.MANAGER) or actor.membership is None:
+        return
+    member = actor.membership
+    if escalation.agent_id == member.pk:
+        return
+    if action == "acknowledged" and escalation.agent_id is None and _may_pick_up(escalation, member):
+        return
+    who = "its receiver or a manager" if escalation.agent_id else "an agent at its tier and team, or a manager"
+    raise EscalationError(
+        ERR_AUTHORITY.format(who=who, action=VERBS[action]),
+        code="permission_denied",
+        status=403,
+    )
+
+
+def _require(escalation: Escalation, allowed, action: str, actor: Principal | None = None) -> None:
     _lock(escalation)
+    _authorize(escalation, actor, action)
     if escalation.status not in allowed:
         raise EscalationError(ERR_STATE.format(status=escalation.status, action=action))
 
@@ -318,7 +355,7 @@ def escalation_acknowledge(
     *, escalation: Escalation, actor: Principal | None, at: datetime | None = None
 ) -> Escalation:
     at = at or timezone.now()
-    _require(escalation, (EscalationStatus.REQUESTED,), "acknowledged")
+    _require(escalation, (EscalationStatus.REQUESTED,), "acknowledged", actor)
     escalation.status, escalation.acknowledged_at = EscalationStatus.ACKNOWLEDGED, at
     if escalation.agent_id is None and actor is not None and actor.membership is not None:
         escalation.agent = actor.membership  # whoever picks it up from the queue owns it
@@ -341,7 +378,7 @@ def escalation_resolve(
     at: datetime | None = None,
 ) -> Escalation:
     at = at or timezone.now()
-    _require(escalation, ACTIVE_STATUSES, "resolved")
+    _require(escalation, ACTIVE_STATUSES, "resolved", actor)
     escalation.status, escalation.resolved_at = EscalationStatus.RESOLVED, at
     escalation.resolution, escalation.root_cause = resolution, root_cause
     escalation.save(update_fields=["status", "resolved_at", "resolution", "root_cause"])
@@ -381,6 +418,7 @@ def _feedback_note(escalation: Escalation, actor: Principal | None, at: datetime
             "ticket": escalation.ticket_id,
             "recipient": escalation.from_agent_id,
             "note": note,
+            "ticket_context": ticket_facts(escalation.ticket),
         },
         at=at,
     )
@@ -392,7 +430,7 @@ def escalation_return(
 ) -> Escalation:
     """Bounceback: back to the sender for clarification. The ticket returns to its former tier and owner."""
     at = at or timezone.now()
-    _require(escalation, ACTIVE_STATUSES, "returned")
+    _require(escalation, ACTIVE_STATUSES, "returned", actor)
     escalation.status, escalation.returned_at, escalation.return_reason = EscalationStatus.RETURNED, at, reason
     escalation.save(update_fields=["status", "returned_at", "return_reason"])
     ticket = escalation.ticket
@@ -420,7 +458,7 @@ def escalation_de_escalate(
 ) -> Escalation:
     """Back down to a lower tier once the higher one is no longer needed."""
     at = at or timezone.now()
-    _require(escalation, ACTIVE_STATUSES, "de-escalated")
+    _require(escalation, ACTIVE_STATUSES, "de-escalated", actor)
     if to_tier >= escalation.to_tier:
         raise EscalationError(
             f"De-escalation goes down: pick a tier below {escalation.to_tier}.",
@@ -451,13 +489,44 @@ def escalation_de_escalate(
     return escalation
 
 
+def _answers_for(escalation: Escalation, author: Membership | None) -> bool:
+    """Whose reply is the escalation's first substantive (or manager's) response: its receiver's, or a
+    manager's. A reply from an integration token has no person behind it and counts, as before."""
+    if author is None or escalation.agent_id == author.pk:
+        return True
+    return ROLE_RANK[author.role] >= ROLE_RANK[Role.MANAGER]
+
+
 @transaction.atomic
-def escalations_on_agent_reply(*, ticket: Ticket, at: datetime) -> None:
-    """A public agent reply during an escalation is its first substantive response and a customer update."""
-    for escalation_id in Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES).values_list(
-        "id", flat=True
-    ):
-        slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation_id, metrics=RESPONSE_METRICS, at=at)
+def escalations_on_agent_reply(*, ticket: Ticket, at: datetime, author: Membership | None = None) -> None:
+    """A public agent reply during an escalation updates the customer, whoever writes it; it is the
+    escalation's first substantive response only when the receiver (or a manager) writes it — the agent
+    who handed the ticket up answering again does not stop the specialist's clock."""
+    for escalation in Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES):
+        metrics = RESPONSE_METRICS if _answers_for(escalation, author) else (Metric.CUSTOMER_UPDATE,)
+        slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=metrics, at=at)
+
+
+# --- the matrix: writing rules -------------------------------------------------------------------
+
+
+def rule_conditions_clean(trigger: str, conditions: dict) -> dict:
+    """The conditions in their trigger's shape (escalation/triggers.py), plus what only the tenant's data can
+    tell: the sweep looks at a clock when it crosses one of its policy's warning thresholds, so an sla_risk
+    rule's percent must be one of them or it would only be seen at the next threshold. Raises ConditionError."""
+    cleaned = triggers.validate_conditions(trigger, conditions)
+    percent = cleaned.get("percent") if trigger == "sla_risk" else None
+    if percent is not None:
+        thresholds = sorted(
+            {p for ps in SLAPolicy.objects.filter(active=True).values_list("warn_percent", flat=True) for p in ps}
+        )
+        if thresholds and percent not in thresholds:
+            raise triggers.ConditionError(
+                "conditions.percent",
+                f"clocks are checked at their policies' warning thresholds ({', '.join(map(str, thresholds))} %); "
+                f"use one of them, or add {percent:g} to a policy's warn_percent",
+            )
+    return cleaned
 
 
 # --- the default matrix -------------------------------------------------------------------------

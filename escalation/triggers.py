@@ -73,6 +73,9 @@ TRIGGERS = (
 # Evaluated by the sweep; the rest on events. sla_risk is also evaluated on events (a message can arrive after a
 # breach the sweep has already marked), time_open only in the sweep (nothing about an event moves the clock).
 TIME_TRIGGERS = frozenset({"time_open", "sla_risk"})
+# The facts hold at most this many of the requester's recent tickets (a repeat_contact rule's threshold
+# is below it), so a requester with thousands of tickets costs no more than one with a hundred.
+REPEAT_SAMPLE = 101
 _EVENT_TRIGGERS = frozenset(TRIGGERS) - {"time_open"}
 
 PLANS = ("free", "standard", "business", "enterprise")
@@ -133,7 +136,8 @@ class TicketFacts:
     plan: str | None
     annual_contract_value: float
     lifetime_value: float
-    requester_ticket_times: tuple[datetime, ...]  # created_at of the requester's tickets, this one included
+    # created_at of the requester's most recent tickets (at most REPEAT_SAMPLE), this one included
+    requester_ticket_times: tuple[datetime, ...]
     text: str  # the customer text that caused this evaluation; "" for sweeps and agent events
     tier_since: datetime  # when the ticket reached its current tier (created_at if it never changed)
     calendar: Calendar  # the ticket's business calendar (time_open)
@@ -309,7 +313,7 @@ def _validate_sla_risk(c: Mapping) -> dict:
 
 def _validate_repeat_contact(c: Mapping) -> dict:
     return {
-        "tickets": _integer(_required(c, "tickets"), "tickets", minimum=2),
+        "tickets": _integer(_required(c, "tickets"), "tickets", minimum=2, maximum=REPEAT_SAMPLE - 1),
         "days": _integer(_required(c, "days"), "days", minimum=1, maximum=365),
     }
 
@@ -658,7 +662,9 @@ def _compile_repeat_contact(c: dict) -> Check:
         count = sum(1 for created in ctx.facts.requester_ticket_times if since <= created <= now)
         if count < tickets:
             return None
-        return f"requester opened {count} tickets in the last {days} days (limit {tickets})"
+        # The facts carry a sample of the most recent tickets, enough for any threshold a rule may set.
+        shown = f"at least {count}" if count >= REPEAT_SAMPLE else str(count)
+        return f"requester opened {shown} tickets in the last {days} days (limit {tickets})"
 
     return check
 

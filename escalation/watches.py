@@ -6,12 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Max
 
-from escalation.models import TimeWatch
+from escalation.models import EscalationRule, TimeWatch
 from escalation.selectors import rule_matrix
 from slas import clock
 from slas import services as slas
-from tickets.models import Ticket
+from tickets.models import Status, Ticket, TicketEvent
+
+# What moves a ticket to another tier: a time_open rule counts its hours from the last of these.
+TIER_MOVES = ("escalated", "escalation_returned", "escalation_de_escalated")
 
 
 def watches_arm(*, ticket: Ticket, since: datetime, new: bool = False) -> int:
@@ -75,3 +79,45 @@ def watches_fire(*, watch_ids: list[int], now: datetime) -> set[int]:
     watches = watches.filter(ticket_id__in=ticket_ids)
     watches.update(fired_at=now)
     return ticket_ids
+
+
+def watches_arm_rule(*, rule_id: int) -> int:
+    """A time_open rule was created or edited: arm it for the tickets already open at its tier (not only for
+    those that open or move later), counting from when each arrived there. Watches already fired stay
+    fired (the rule fires once per cycle anyway); a rule switched off or away from time_open drops its
+    pending watches. Returns the number of watches armed."""
+    rule = EscalationRule.objects.filter(pk=rule_id).first()
+    if rule is None or not rule.active or rule.trigger != "time_open":
+        TimeWatch.objects.filter(rule_id=rule_id, fired_at__isnull=True).delete()
+        return 0
+    tickets = Ticket.objects.exclude(status__in=[Status.SOLVED, Status.CLOSED])
+    if rule.conditions.get("tier") is not None:
+        tickets = tickets.filter(tier=rule.conditions["tier"])
+    tickets = list(
+        tickets.only(
+            "id", "tenant_id", "tier", "priority", "category", "channel", "account_id", "team_id", "created_at"
+        )
+    )
+    moved = dict(
+        TicketEvent.objects.filter(ticket_id__in=[t.pk for t in tickets], kind__in=TIER_MOVES)
+        .values("ticket_id")
+        .annotate(last=Max("created_at"))
+        .values_list("ticket_id", "last")
+    )
+    minutes = round(float(rule.conditions["business_hours"]) * 60)
+    with slas.policies_remembered():
+        watches = [
+            TimeWatch(
+                tenant_id=ticket.tenant_id,
+                ticket=ticket,
+                rule=rule,
+                due_at=clock.deadline(
+                    moved.get(ticket.pk, ticket.created_at), minutes, slas.ticket_clock(ticket=ticket)
+                ),
+            )
+            for ticket in tickets
+        ]
+    TimeWatch.objects.bulk_create(
+        watches, update_conflicts=True, unique_fields=["tenant", "ticket", "rule"], update_fields=["due_at"]
+    )
+    return len(watches)

@@ -372,3 +372,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
     def revoke_tokens(self, request, queryset):
         count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
         self.message_user(request, MSG_TOKENS_REVOKED.format(count=count), messages.SUCCESS)
+
+
+# Registered here because Django's admin autodiscovery imports `<app>.admin` only.
+from helpdesk.notifications import admin as notifications_admin  # noqa: E402, F401

@@ -136,6 +136,9 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
+    # Local development: webhooks and channels may point at services on this machine (SSRF guard off).
+    os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "1")
+    os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
     try:
         services = ensure_services()
     except EmbeddedError as exc:

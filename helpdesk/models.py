@@ -69,6 +69,9 @@ class Team(TenantModel):
     skills = ArrayField(models.SlugField(max_length=50), default=list, blank=True)
     tier = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(MAX_TIER)])
     members = models.ManyToManyField(Membership, through="TeamMember", related_name="teams", blank=True)
+    on_call = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="paged first"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -143,3 +146,29 @@ class OutboxEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.type} {self.dedupe_key}"
+
+
+# The notification tables live in their own module but belong to this app (and so to its migrations).
+from helpdesk.notifications.models import (  # noqa: E402
+    Delivery,
+    DeliveryAttempt,
+    NotificationChannel,
+    NotificationTemplate,
+    WebhookSubscription,
+)
+
+__all__ = [
+    "ApiToken",
+    "Delivery",
+    "DeliveryAttempt",
+    "IdempotencyKey",
+    "Membership",
+    "NotificationChannel",
+    "NotificationTemplate",
+    "OutboxEvent",
+    "Role",
+    "Team",
+    "TeamMember",
+    "Tenant",
+    "WebhookSubscription",
+]

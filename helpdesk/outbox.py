@@ -1,14 +1,23 @@
-"""Writing to the outbox: the bottom layer, imported by any app, importing none."""
+"""Writing to the outbox: the bottom layer, imported by any app, importing none.
+
+The row is written in the caller's transaction, so a rolled-back change leaves no notification. After
+commit a dispatch task is queued to deliver it now; if that fails (Redis down), the row waits in
+PostgreSQL for the next sweep, which dispatches too.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+DISPATCH_EXPIRES_S = 60
 
 INSERT = """
 INSERT INTO helpdesk_outboxevent (tenant_id, type, dedupe_key, payload, created_at)
@@ -37,7 +46,59 @@ def outbox_emit_many(*, tenant_id: int, emissions: list[Emission], at: datetime 
             INSERT,
             [tenant_id, at or timezone.now(), [e.type for e in emissions], [e.dedupe_key for e in emissions], payloads],
         )
-        return [row[0] for row in cursor.fetchall()]
+        created = [row[0] for row in cursor.fetchall()]
+    if created:
+        dispatch_on_commit()
+    return created
+
+
+def _queue_dispatch() -> None:
+    from helpdesk.notifications.tasks import dispatch_task  # the task module imports the ORM-heavy dispatcher
+
+    try:
+        # A dispatch still queued after a minute is dropped: a later one (or the sweep) does its work.
+        dispatch_task.apply_async(expires=DISPATCH_EXPIRES_S)
+    except Exception:  # the broker is down: the rows are safe in PostgreSQL and the sweep will deliver them
+        logger.warning("could not queue the dispatch task; the next sweep delivers", exc_info=True)
+
+
+def dispatch_on_commit() -> None:
+    """Queues one dispatch per transaction, after it commits (never for a transaction rolled back)."""
+    if any(callback is _queue_dispatch for _, callback, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(_queue_dispatch, robust=True)
+
+
+INSERT_ACROSS = """
+INSERT INTO helpdesk_outboxevent (tenant_id, type, dedupe_key, payload, created_at)
+SELECT t.tenant_id, t.type, t.dedupe_key, t.payload::jsonb, %s
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS t(tenant_id, type, dedupe_key, payload)
+ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
+RETURNING dedupe_key
+"""
+
+
+def outbox_emit_across(*, emissions: list[tuple[int, Emission]], at: datetime | None = None) -> int:
+    """outbox_emit_many for (tenant id, emission) pairs of several tenants, in one statement: the sweep's
+    set-based SLA stage (inside tenancy.tenant_batch, whose RLS policy checks every row). Returns how
+    many were new."""
+    if not emissions:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_ACROSS,
+            [
+                at or timezone.now(),
+                [tenant_id for tenant_id, _ in emissions],
+                [e.type for _, e in emissions],
+                [e.dedupe_key for _, e in emissions],
+                [json.dumps(e.payload, cls=DjangoJSONEncoder) for _, e in emissions],
+            ],
+        )
+        created = len(cursor.fetchall())
+    if created:
+        dispatch_on_commit()
+    return created
 
 
 def outbox_emit(*, tenant_id: int, type: str, dedupe_key: str, payload: dict, at: datetime | None = None) -> bool:

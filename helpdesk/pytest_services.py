@@ -1,5 +1,8 @@
 """pytest plugin (loaded with -p in pyproject): before pytest-django reads the settings, point
-DATABASE_URL / REDIS_URL at the embedded servers when they are unset."""
+DATABASE_URL / REDIS_URL at the embedded servers when they are unset, and let webhooks reach the
+local capture servers the tests start (the SSRF guard's own tests turn it back off)."""
+
+import os
 
 import pytest
 
@@ -11,6 +14,7 @@ _services = None
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     global _services
+    os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "1")
     _services = ensure_services()
 
 

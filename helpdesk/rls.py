@@ -23,3 +23,33 @@ def enable_tenant_rls(table: str) -> migrations.RunSQL:
             f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY;',
         ],
     )
+
+
+# A second, opt-in policy on the few tables the sweep's SLA stage works on across tenants: rows of the
+# tenants named in app.tenant_batch (set by tenancy.tenant_batch for one transaction, to the tenants whose
+# due clocks it has claimed). PostgreSQL ORs permissive policies, so outside such a transaction — the
+# setting unset, ANY(NULL) is never true — nothing changes. One statement then does for a thousand tenants
+# what would otherwise take a thousand (bench/SWEEP.md).
+BATCH_POLICY_NAME = "tenant_batch"
+BATCH_PREDICATE = "tenant_id = ANY (NULLIF(current_setting('app.tenant_batch', true), '')::bigint[])"
+
+
+def enable_tenant_batch(table: str) -> migrations.RunSQL:
+    return migrations.RunSQL(
+        sql=[
+            f'CREATE POLICY {BATCH_POLICY_NAME} ON "{table}" USING ({BATCH_PREDICATE}) WITH CHECK ({BATCH_PREDICATE});'
+        ],
+        reverse_sql=[f'DROP POLICY IF EXISTS {BATCH_POLICY_NAME} ON "{table}";'],
+    )
+
+
+def enable_tenant_batch_read(table: str) -> migrations.RunSQL:
+    """The batch policy, for reading only (FOR SELECT): a batch may see these rows, never write them.
+    Idempotent, because slas/0004 created the full policy from BATCH_TABLES as it was then."""
+    return migrations.RunSQL(
+        sql=[
+            f'DROP POLICY IF EXISTS {BATCH_POLICY_NAME} ON "{table}";',
+            f'CREATE POLICY {BATCH_POLICY_NAME} ON "{table}" FOR SELECT USING ({BATCH_PREDICATE});',
+        ],
+        reverse_sql=[f'DROP POLICY IF EXISTS {BATCH_POLICY_NAME} ON "{table}";'],
+    )

@@ -124,6 +124,26 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (a worker's mail, read by tests).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
+
+# --- Notifications and webhooks ----------------------------------------------------------------
+# Where links in notifications point (the ticket page is PUBLIC_URL/tickets/<id>/).
+PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
+# Webhook and channel URLs that resolve to loopback, private, link-local or metadata addresses are
+# refused unless this is on. Off in production; tests and `make run` turn it on.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10, minimum=1, maximum=60)
+# A failing delivery is retried with exponential backoff and jitter for this long, then dead-lettered.
+DELIVERY_RETRY_HOURS = env_int("DELIVERY_RETRY_HOURS", 72, minimum=1, maximum=24 * 30)
+# How long a claimed delivery stays out of other dispatchers' reach beyond its timeout: after that, a
+# delivery whose worker died is due again.
+DELIVERY_LEASE_MARGIN_S = env_int("DELIVERY_LEASE_MARGIN_S", 60, minimum=1, maximum=3600)
+# Upper bound of one dispatch run (a task, or the sweep's share); what is left waits for the next run.
+DISPATCH_BUDGET_S = env_int("DISPATCH_BUDGET_S", 20, minimum=1, maximum=600)
+# Key material for the encryption at rest of channel URLs and webhook secrets; derived from SECRET_KEY
+# when unset. Rotating it makes the stored ones unreadable (re-enter them).
+NOTIFICATIONS_KEY = env_str("NOTIFICATIONS_KEY", "")
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,6 +1,9 @@
 from celery import shared_task
 
 from helpdesk import workflows
+from helpdesk.notifications.tasks import dispatch_task
+
+__all__ = ["dispatch_task", "sweep_task"]
 
 
 @shared_task(name="helpdesk.sweep")

@@ -67,6 +67,37 @@ def tenant_context(tenant: Tenant):
         _current_tenant.reset(token)
 
 
+BATCH_SETTING = "app.tenant_batch"
+# The tables whose rows tenant_batch opens (migration slas/0004_tenant_batch): what the SLA stage of the
+# sweep reads and writes. Every other table stays closed in a batch transaction.
+BATCH_TABLES = (
+    "slas_slatimer",
+    "slas_businesscalendar",
+    "tickets_ticket",
+    "tickets_ticketevent",
+    "helpdesk_outboxevent",
+)
+# Read-only in a batch (migration slas/0005_tenant_batch_reads): the requester and account of the fired
+# tickets, for the notification context (`ticket_context`) of the sla.* outbox events.
+BATCH_READ_TABLES = ("tickets_customer", "tickets_account")
+
+
+@contextmanager
+def tenant_batch(tenant_ids: list[int]):
+    """Inside the caller's transaction, the rows of these tenants in BATCH_TABLES become visible at once
+    (RLS policy tenant_batch), for set-based work across the tenants of a claimed batch. No tenant is
+    current: the tenant-scoped managers refuse to run, so code in the block names its rows explicitly
+    (`.unscoped` filtered by the claimed ids). The setting is cleared on the way out."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("tenant_batch() needs an open transaction (SET LOCAL)")
+    ids = "{" + ",".join(str(int(pk)) for pk in sorted(set(tenant_ids))) + "}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true)", [BATCH_SETTING, ids])
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, '', true)", [BATCH_SETTING])
+
+
 @contextmanager
 def introspection_only():
     """For code that builds querysets to describe them, never to run them (the OpenAPI generator):

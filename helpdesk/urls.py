@@ -8,6 +8,7 @@ from helpdesk import views
 from helpdesk.admin import tenant_admin_site
 from helpdesk.api_tenancy import SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
+from helpdesk.notifications.api import WebhookViewSet
 from slas.api import CalendarViewSet, PolicyViewSet
 from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
@@ -21,6 +22,7 @@ router.register("calendars", CalendarViewSet, basename="calendar")
 router.register("sla-policies", PolicyViewSet, basename="sla-policy")
 router.register("escalations", EscalationViewSet, basename="escalation")
 router.register("escalation-rules", RuleViewSet, basename="escalation-rule")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 api_v1 = [
     path("me/", me, name="me"),

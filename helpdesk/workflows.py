@@ -7,6 +7,7 @@ each other upwards (callnotes -> escalation -> slas -> tickets -> helpdesk).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -18,8 +19,10 @@ from escalation import services as escalations
 from escalation.models import Escalation
 from helpdesk.auth import Principal
 from helpdesk.models import Tenant
+from helpdesk.notifications import defaults as notification_defaults
+from helpdesk.notifications import dispatcher
 from helpdesk.services import tenant_create
-from helpdesk.tenancy import tenant_context
+from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
 from slas import services as slas
 from tickets import services as tickets
@@ -27,19 +30,23 @@ from tickets.models import AuthorType, Message, ResolutionAttempt, Ticket
 
 logger = logging.getLogger(__name__)
 
-SWEEP_BATCH = 1000
+# Due clocks per SLA transaction: the stage is set-based per tenant, so a large batch visits each tenant
+# once. Escalation-stage batches are small because their tickets stay locked while the rules run.
+SWEEP_BATCH = 10000
+RULES_BATCH = 100
 MAX_BATCHES = 100
 POLICY_FIELDS = ("priority", "category", "channel")
 
 
 @transaction.atomic
 def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
-    """A new tenant, ready to work: its default business calendar and SLA policies (and, with the
-    escalation engine, its default matrix)."""
+    """A new tenant, ready to work: its default business calendar, SLA policies, escalation matrix and
+    notification templates (no channels or webhooks: where to send is the tenant's choice)."""
     tenant = tenant_create(slug=slug, name=name, timezone=timezone)
     with tenant_context(tenant):
         sla_defaults.install(tenant=tenant)
         escalations.matrix_install(tenant=tenant)
+        notification_defaults.install(tenant=tenant)
     return tenant
 
 
@@ -68,7 +75,7 @@ def message_receive(*, ticket: Ticket, actor: Principal | None, **fields) -> Mes
         engine.evaluate(ticket, text=message.body, time_based=False, at=at)
     elif message.author_type == AuthorType.AGENT and not message.internal:
         slas.timers_on_agent_reply(ticket=ticket, at=at)
-        escalations.escalations_on_agent_reply(ticket=ticket, at=at)
+        escalations.escalations_on_agent_reply(ticket=ticket, at=at, author=message.author)
     return message
 
 
@@ -159,7 +166,10 @@ class SweepReport:
     tickets: int = 0
     batches: int = 0
     seconds: float = 0.0
+    # Wall time per stage: the SLA clocks, the time rules of the tickets they handed over, time watches.
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     tenant_ids: set[int] = field(default_factory=set, repr=False)
+    notifications: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -167,60 +177,114 @@ class SweepReport:
         return data
 
 
-def _sweep_watches(now: datetime, report: SweepReport) -> int:
-    """Time rules that came due (a ticket open N business hours at its tier), one batch per transaction."""
-    with transaction.atomic():
-        claimed = watches.watches_claim_due(now=now, limit=SWEEP_BATCH)
-        tenants = Tenant.objects.in_bulk(list(claimed))
-        for tenant_id, watch_ids in sorted(claimed.items()):
-            try:
-                with tenant_context(tenants[tenant_id]):
-                    ticket_ids = watches.watches_fire(watch_ids=watch_ids, now=now)
-                    report.escalated += engine.evaluate_time_rules(ticket_ids=ticket_ids, at=now)
-            except Exception:  # as in _fire_tenant: one tenant's failure stays that tenant's
-                logger.exception("sweep: time rules of tenant %s failed; its watches stay due", tenant_id)
-                report.failed_tenants += 1
-        report.tenant_ids |= set(claimed)
-    return sum(len(ids) for ids in claimed.values())
-
-
-def _fire_tenant(tenant: Tenant, timer_ids: list[int], now: datetime, report: SweepReport):
+def _tenant_share(tenant: Tenant, stage: str, work, report: SweepReport):
     """One tenant's share of a batch, in its own savepoint: a failure there (a broken rule, an absurd
-    calendar) is logged and rolled back for that tenant alone, and never stops the others' clocks."""
+    calendar) is logged and rolled back for that tenant alone; its rows stay due, the others go on."""
     try:
         with tenant_context(tenant):
-            fired = slas.timers_fire(tenant_id=tenant.pk, timer_ids=timer_ids, now=now)
-            report.escalated += engine.evaluate_time_rules(ticket_ids=fired.ticket_ids, at=now)
-            for escalation_id in sorted(fired.breached_escalation_ids):
-                report.escalated += escalations.escalation_climb(escalation_id=escalation_id, at=now) is not None
-        return fired
+            return work()
     except Exception:  # isolation is the point: any failure of one tenant is contained and reported
-        logger.exception("sweep: tenant %s failed; its due work stays due", tenant.slug)
+        logger.exception("sweep: %s of tenant %s failed; its due work stays due", stage, tenant.slug)
         report.failed_tenants += 1
         return None
 
 
-def _sweep_batch(now: datetime, report: SweepReport) -> int:
-    """One transaction: claim a batch of due timers across tenants, fire each tenant's share inside
-    that tenant's context. The locks (SKIP LOCKED) hold until commit, so a concurrent sweep takes
-    other rows or none."""
+def _fire_all(claimed: dict[int, list[int]], now: datetime) -> list:
+    """The fast path: the whole batch, every tenant at once, set-based, in one savepoint, under RLS's
+    batch policy for exactly the claimed tenants (tenancy.tenant_batch): a handful of statements whether
+    the batch spans one tenant or a thousand. Tickets are locked in id order, as in every sweep."""
+    with transaction.atomic(), tenant_batch(list(claimed)):
+        return [slas.timers_fire_batch(timer_ids=[pk for ids in claimed.values() for pk in ids], now=now)]
+
+
+def _fire_each(tenants: dict, claimed: dict[int, list[int]], now: datetime, report: SweepReport) -> list:
+    """The slow path, after the fast one failed: a failing tenant is rolled back alone and reported."""
+    reports = []
+    for tenant_id, timer_ids in sorted(claimed.items()):
+        fired = _tenant_share(
+            tenants[tenant_id],
+            "SLA timers",
+            lambda ids=timer_ids, tid=tenant_id: slas.timers_fire(tenant_id=tid, timer_ids=ids, now=now),
+            report,
+        )
+        if fired is not None:
+            reports.append(fired)
+    return reports
+
+
+def _sweep_timers(now: datetime, report: SweepReport) -> int:
+    """SLA stage, one transaction: claim a batch of due timers across tenants, fire each tenant's share
+    inside that tenant's context. The locks (SKIP LOCKED) hold until commit, so a concurrent sweep takes
+    other rows or none. Tickets whose clocks fired are marked for the escalation stage in the same
+    transaction, so the hand-over can't be lost."""
     with transaction.atomic():
         claimed = slas.timers_claim_due(now=now, limit=SWEEP_BATCH)
-        tenants = Tenant.objects.in_bulk(list(claimed))
-        ticket_ids: set[int] = set()
-        # Tenants (and, inside, tickets) in a fixed order: concurrent sweeps lock in the same order.
-        for tenant_id, timer_ids in sorted(claimed.items()):
-            fired = _fire_tenant(tenants[tenant_id], timer_ids, now, report)
-            if fired is None:
-                continue
+        if not claimed:
+            return 0
+        try:
+            reports = _fire_all(claimed, now)
+        except Exception:  # find the culprit: the same work again, each tenant in its own savepoint
+            logger.warning("sweep: the SLA batch failed; retrying it tenant by tenant", exc_info=True)
+            reports = _fire_each(Tenant.objects.in_bulk(list(claimed)), claimed, now, report)
+        for fired in reports:
             report.warned += fired.warned
             report.breached += fired.breached
-            ticket_ids |= {(tenant_id, t) for t in fired.ticket_ids}
+            report.tickets += len(fired.ticket_ids)
         count = sum(len(ids) for ids in claimed.values())
         report.claimed += count
-        report.tickets += len(ticket_ids)
         report.tenant_ids |= set(claimed)
     return count
+
+
+def _sweep_rules(now: datetime, report: SweepReport) -> int:
+    """Escalation stage: tickets whose clocks moved get their time-based rules (and escalations whose
+    clock ran out climb the ladder). Small batches: the claimed tickets stay locked until commit."""
+    with transaction.atomic():
+        claimed = engine.rules_claim_due(now=now, limit=RULES_BATCH)
+        tenants = Tenant.objects.in_bulk(list(claimed))
+        for tenant_id, ticket_ids in sorted(claimed.items()):
+            created = _tenant_share(
+                tenants[tenant_id],
+                "time rules",
+                lambda ids=ticket_ids: engine.rules_run_due(ticket_ids=ids, at=now),
+                report,
+            )
+            report.escalated += created or 0
+        report.tenant_ids |= set(claimed)
+    return sum(len(ids) for ids in claimed.values())
+
+
+def _sweep_watches(now: datetime, report: SweepReport) -> int:
+    """time_open rules that came due (a ticket open N business hours at its tier)."""
+    with transaction.atomic():
+        claimed = watches.watches_claim_due(now=now, limit=RULES_BATCH)
+        tenants = Tenant.objects.in_bulk(list(claimed))
+        for tenant_id, watch_ids in sorted(claimed.items()):
+
+            def fire(ids=watch_ids):
+                return engine.evaluate_time_rules(ticket_ids=watches.watches_fire(watch_ids=ids, now=now), at=now)
+
+            report.escalated += _tenant_share(tenants[tenant_id], "time watches", fire, report) or 0
+        report.tenant_ids |= set(claimed)
+    return sum(len(ids) for ids in claimed.values())
+
+
+def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport) -> None:
+    started = time.perf_counter()
+    # Bounded: a tenant whose rows keep failing stays due, and must not keep one sweep looping forever.
+    for _ in range(MAX_BATCHES):
+        report.batches += 1
+        if stage(now, report) < batch:
+            break
+    report.stage_seconds[name] = round(time.perf_counter() - started, 4)
+
+
+def _sweep_notifications(now: datetime, report: SweepReport) -> None:
+    """Last, after the stages' commits: fan out what this sweep emitted and deliver what is due, including
+    stragglers (a dispatch task lost with Redis, a worker killed mid-delivery, retries come due)."""
+    started = time.perf_counter()
+    report.notifications = dispatcher.dispatch(now=now).as_dict()
+    report.stage_seconds["notifications"] = round(time.perf_counter() - started, 4)
 
 
 def sweep(*, now: datetime | None = None) -> SweepReport:
@@ -229,14 +293,10 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     started = timezone.now()
     now = now or started
     report = SweepReport()
-    # Bounded: a tenant whose rows keep failing stays due, and must not keep one sweep looping forever.
-    for _ in range(MAX_BATCHES):
-        report.batches += 1
-        if _sweep_batch(now, report) < SWEEP_BATCH:
-            break
-    for _ in range(MAX_BATCHES):
-        if _sweep_watches(now, report) < SWEEP_BATCH:
-            break
+    _drain("sla", _sweep_timers, SWEEP_BATCH, now, report)
+    _drain("rules", _sweep_rules, RULES_BATCH, now, report)
+    _drain("watches", _sweep_watches, RULES_BATCH, now, report)
+    _sweep_notifications(now, report)
     report.tenants = len(report.tenant_ids)
     report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())

@@ -212,6 +212,25 @@ class PolicyInput(StrictSerializer):
             raise serializers.ValidationError("Give a whole percentage from 1 to 99, or a list of them.")
         return sorted(set(values))
 
+    def validate(self, data):
+        instance = self.context.get("instance")
+        calendar = data.get("calendar", getattr(instance, "calendar", None))
+        targets = data.get("targets", getattr(instance, "targets", None)) or {}
+        if calendar is not None:
+            week = clock.weekly_minutes(services.calendar_to_clock(calendar))
+            limit = week * 52 * clock.MAX_DEADLINE_YEARS
+            far = sorted(metric for metric, minutes in targets.items() if minutes > limit)
+            if far:
+                raise serializers.ValidationError(
+                    {
+                        "targets": [
+                            f"{', '.join(far)}: over {clock.MAX_DEADLINE_YEARS} years on calendar "
+                            f"{calendar.name!r} ({week} working minutes a week); lower the target or widen the hours."
+                        ]
+                    }
+                )
+        return data
+
 
 class PolicyOutput(serializers.ModelSerializer):
     class Meta:

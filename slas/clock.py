@@ -79,6 +79,15 @@ _RANGE_ERROR = "business time is only computed between the years 1900 and 9990"
 _MAX_BLOCKS_PER_CALENDAR = 256  # ~20 years of blocks; typical clocks touch two or three
 
 
+# A deadline further away than this is treated as unreachable: a calendar with a few minutes of working
+# time a week and a long target would otherwise send the clock walking through centuries of weeks.
+MAX_DEADLINE_YEARS = 10
+
+
+class UnreachableDeadline(ValueError):
+    """The target cannot be met on this calendar within MAX_DEADLINE_YEARS."""
+
+
 class CalendarError(ValueError):
     """A calendar field is invalid. `.field` names it: timezone, hours, hours.<day>, holidays, country, subdivision."""
 
@@ -539,6 +548,7 @@ def deadline(
         raise ValueError(f"minutes: {_RANGE_ERROR}")
     if amount == 0:
         return _from_us(t)  # a zero target is due at once, open or not
+    _check_reachable(minutes, compiled)
     for pause_start, pause_end in _pause_spans(pauses):
         if pause_end <= t:
             continue
@@ -549,6 +559,28 @@ def deadline(
             amount -= compiled.business_us(t, pause_start)
         t = pause_end  # the clock resumes when the pause ends
     return _from_us(compiled.deadline_us(t, amount))
+
+
+def weekly_minutes(calendar: Calendar) -> int:
+    """Working minutes in a week without holidays (10,080 for 24/7)."""
+    compiled = _compiled(calendar)
+    return _weekly_minutes(compiled)
+
+
+def _weekly_minutes(compiled: _Compiled) -> int:
+    if compiled.always_open:
+        return 7 * _DAY_MINUTES
+    return sum(end - start for day in compiled.weekly for start, end in day)
+
+
+def _check_reachable(minutes: float, compiled: _Compiled) -> None:
+    # Holidays only push a deadline later, so weeks of plain working time are a lower bound on its span.
+    weeks = minutes / _weekly_minutes(compiled)
+    if weeks > MAX_DEADLINE_YEARS * 52:
+        raise UnreachableDeadline(
+            f"{minutes:g} business minutes take over {MAX_DEADLINE_YEARS} years on this calendar "
+            f"({_weekly_minutes(compiled)} working minutes a week)"
+        )
 
 
 def business_minutes_between(

@@ -7,16 +7,21 @@ ran. The deadline maths lives in slas/clock.py; this module keeps the rows in st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from helpdesk.config_cache import tenant_config
-from helpdesk.outbox import Emission, outbox_emit_many
+from helpdesk.outbox import Emission, outbox_emit_across
 from slas import clock
 from slas.models import (
     BusinessCalendar,
@@ -27,6 +32,7 @@ from slas.models import (
     TimerStatus,
 )
 from tickets.models import Account, Status, Ticket, TicketEvent
+from tickets.selectors import ticket_facts_many
 from tickets.services import event_record
 
 DEFAULT_ON_HOLD_PAUSES = (Metric.RESOLUTION,)
@@ -71,9 +77,39 @@ def active_policies() -> tuple[SLAPolicy, ...]:
     return tenant_config("sla_policies", load)
 
 
-def policy_for(*, ticket: Ticket) -> SLAPolicy | None:
-    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
-    return next((p for p in active_policies() if policy_matches(p, ticket=ticket, account=account)), None)
+# Policies read once per block of work that asks for them many times (the sweep's escalation stage: one
+# tenant, one transaction, where nothing edits them). Outside such a block every call reads them afresh.
+_policies_memo: ContextVar[dict[int, list[SLAPolicy]] | None] = ContextVar("slas_policies_memo", default=None)
+
+
+@contextmanager
+def policies_remembered():
+    token = _policies_memo.set({})
+    try:
+        yield
+    finally:
+        _policies_memo.reset(token)
+
+
+def _active_policies(tenant_id: int) -> list[SLAPolicy]:
+    memo = _policies_memo.get()
+    if memo is not None and tenant_id in memo:
+        return memo[tenant_id]
+    policies = list(active_policies())
+    if memo is not None:
+        memo[tenant_id] = policies
+    return policies
+
+
+_UNREAD = object()
+
+
+def policy_for(*, ticket: Ticket, account: Account | object | None = _UNREAD) -> SLAPolicy | None:
+    """The first active policy that matches; pass the ticket's account if you have it read already."""
+    if account is _UNREAD:
+        account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
+    policies = _active_policies(ticket.tenant_id)
+    return next((p for p in policies if policy_matches(p, ticket=ticket, account=account)), None)
 
 
 def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
@@ -86,9 +122,9 @@ def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
     return owned or policy.calendar
 
 
-def ticket_clock(*, ticket: Ticket) -> clock.Calendar:
+def ticket_clock(*, ticket: Ticket, account: Account | object | None = _UNREAD) -> clock.Calendar:
     """The business clock the ticket's policy runs on (24/7 when no policy applies)."""
-    policy = policy_for(ticket=ticket)
+    policy = policy_for(ticket=ticket, account=account)
     return calendar_to_clock(calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
 
 
@@ -105,9 +141,15 @@ def _next_threshold(timer: SlaTimer) -> int | None:
 
 
 def schedule(timer: SlaTimer, calendar: clock.Calendar) -> None:
-    """Sets due_at, warn_at and next_check_at of a running timer from its start, target and pauses."""
+    """Sets due_at, warn_at and next_check_at of a running timer from its start, target and pauses. A
+    target the calendar cannot meet within clock.MAX_DEADLINE_YEARS (a sparse account or team calendar
+    under a long target) leaves the clock running with no deadline, rather than failing the ticket."""
     pauses = timer_pauses(timer)
-    timer.due_at = clock.deadline(timer.started_at, timer.target_minutes, calendar, pauses)
+    try:
+        timer.due_at = clock.deadline(timer.started_at, timer.target_minutes, calendar, pauses)
+    except clock.UnreachableDeadline:
+        _clear_schedule(timer)
+        return
     threshold = _next_threshold(timer)
     timer.warn_at = None
     if threshold is not None:
@@ -196,31 +238,82 @@ def _refresh_ticket_flags(ticket_ids: Iterable[int]) -> None:
             cursor.execute(REFRESH_FLAGS, [ids])
 
 
-def _save(timers: list[SlaTimer]) -> None:
+# One statement writes a batch of timers and the SLA flags of their tickets. The flags are computed
+# from the other clocks as stored and the batch's clocks as they are about to be (one statement sees
+# one snapshot), so they agree with the clocks when it commits. `mark` (the sweep's) sets the ticket's
+# rules_due_at: its clocks moved, so the time-based escalation rules must look at it again.
+SAVE_TIMERS = """
+WITH n AS (
+    SELECT * FROM unnest(
+        %(id)s::bigint[], %(ticket_id)s::bigint[], %(status)s::text[], %(met_at)s::timestamptz[],
+        %(breached_at)s::timestamptz[], %(paused_at)s::timestamptz[], %(pauses)s::text[],
+        %(warn_at)s::timestamptz[], %(due_at)s::timestamptz[], %(next_check_at)s::timestamptz[],
+        %(started_at)s::timestamptz[], %(warned_percent)s::integer[], %(warned_at)s::timestamptz[],
+        %(target_minutes)s::integer[], %(policy_id)s::bigint[], %(calendar_id)s::bigint[]
+    ) AS n(id, ticket_id, status, met_at, breached_at, paused_at, pauses, warn_at, due_at, next_check_at,
+           started_at, warned_percent, warned_at, target_minutes, policy_id, calendar_id)
+), saved AS (
+    UPDATE slas_slatimer s SET
+        status = n.status, met_at = n.met_at, breached_at = n.breached_at, paused_at = n.paused_at,
+        pauses = n.pauses::jsonb, warn_at = n.warn_at, due_at = n.due_at, next_check_at = n.next_check_at,
+        started_at = n.started_at, warned_percent = n.warned_percent, warned_at = n.warned_at,
+        target_minutes = n.target_minutes, policy_id = n.policy_id, calendar_id = n.calendar_id,
+        updated_at = %(now)s
+    FROM n WHERE s.id = n.id
+    RETURNING s.id
+), audited AS (
+    INSERT INTO tickets_ticketevent (tenant_id, ticket_id, kind, actor_label, before, after, created_at)
+    SELECT e.tenant_id, e.ticket_id, e.kind, 'system', '{}'::jsonb, e.after::jsonb, e.created_at
+    FROM unnest(%(ev_tenant)s::bigint[], %(ev_ticket)s::bigint[], %(ev_kind)s::text[], %(ev_after)s::text[],
+                %(ev_at)s::timestamptz[]) AS e(tenant_id, ticket_id, kind, after, created_at)
+)
+UPDATE tickets_ticket t SET
+    sla_breached = EXISTS (SELECT 1 FROM n WHERE n.ticket_id = t.id AND n.breached_at IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.breached_at IS NOT NULL
+                   AND s.id NOT IN (SELECT id FROM n)),
+    sla_at_risk = EXISTS (SELECT 1 FROM n WHERE n.ticket_id = t.id AND n.status = 'running'
+                          AND n.warned_percent IS NOT NULL)
+        OR EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.status = 'running'
+                   AND s.warned_percent IS NOT NULL AND s.id NOT IN (SELECT id FROM n)),
+    rules_due_at = CASE WHEN %(mark)s::timestamptz IS NULL THEN t.rules_due_at
+                        ELSE LEAST(t.rules_due_at, %(mark)s::timestamptz) END
+WHERE t.id IN (SELECT DISTINCT ticket_id FROM n)
+"""
+
+SAVED_FIELDS = (
+    "id",
+    "ticket_id",
+    "status",
+    "met_at",
+    "breached_at",
+    "paused_at",
+    "warn_at",
+    "due_at",
+    "next_check_at",
+    "started_at",
+    "warned_percent",
+    "warned_at",
+    "target_minutes",
+    "policy_id",
+    "calendar_id",
+)
+
+
+def _save(timers: list[SlaTimer], *, mark_rules_due: datetime | None = None, events: list[TicketEvent] = ()) -> None:
+    """Writes the timers' state, their tickets' SLA flags and the given (system) audit events in one
+    statement. Tenant-agnostic: rows are named by id, and RLS decides which are visible."""
     if not timers:
         return
-    fields = [
-        "status",
-        "met_at",
-        "breached_at",
-        "paused_at",
-        "pauses",
-        "warn_at",
-        "due_at",
-        "next_check_at",
-        "started_at",
-        "warned_percent",
-        "warned_at",
-        "target_minutes",
-        "policy",
-        "calendar",
-        "updated_at",
-    ]
-    now = timezone.now()
-    for timer in timers:
-        timer.updated_at = now
-    SlaTimer.objects.bulk_update(timers, fields)
-    _refresh_ticket_flags(t.ticket_id for t in timers)
+    params = {name: [getattr(t, name) for t in timers] for name in SAVED_FIELDS}
+    params["pauses"] = [json.dumps(t.pauses) for t in timers]
+    params["now"], params["mark"] = timezone.now(), mark_rules_due
+    params["ev_tenant"] = [e.tenant_id for e in events]
+    params["ev_ticket"] = [e.ticket_id for e in events]
+    params["ev_kind"] = [e.kind for e in events]
+    params["ev_after"] = [json.dumps(e.after, cls=DjangoJSONEncoder) for e in events]
+    params["ev_at"] = [e.created_at for e in events]
+    with connection.cursor() as cursor:
+        cursor.execute(SAVE_TIMERS, params)
 
 
 @transaction.atomic
@@ -384,13 +477,19 @@ def _retarget(timers: list[SlaTimer], policy: SLAPolicy, calendar: BusinessCalen
 def timers_recalculate(*, calendar_id: int | None = None, policy_id: int | None = None, actor=None) -> int:
     """A calendar or policy was edited: every open clock that runs on it is recomputed now, not when its
     ticket is next touched. Returns the number of timers moved."""
-    timers = SlaTimer.objects.filter(status__in=OPEN_STATUSES).select_related("policy", "calendar", "ticket")
+    timers = SlaTimer.objects.filter(status__in=OPEN_STATUSES).select_related("policy", "calendar")
     timers = timers.filter(calendar_id=calendar_id) if calendar_id else timers.filter(policy_id=policy_id)
+    # Locked (waiting, in id order) so a sweep firing one of them can't be overwritten by this recompute;
+    # the sweep itself never waits (SKIP LOCKED), so the two can't deadlock. The lock re-reads each row,
+    # and one the sweep closed meanwhile drops out of the status filter.
+    timers = timers.select_for_update(of=("self",)).order_by("id")
     moved, events = [], []
     at = timezone.now()
     for timer in timers:
         before = timer.due_at
-        if policy_id and timer.metric in timer.policy.targets:
+        # An escalation's clocks keep their targets: they may come from the rule that opened it
+        # (response_minutes), which a policy edit must not undo. They still follow a calendar edit.
+        if policy_id and not timer.escalation_id and timer.metric in timer.policy.targets:
             timer.target_minutes = int(timer.policy.targets[timer.metric])
             timer.warn_percents = sorted(timer.policy.warn_percent)
         if timer.status == TimerStatus.RUNNING:
@@ -434,16 +533,11 @@ def timers_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:
     return claimed
 
 
-LADDER_METRICS = (Metric.ESCALATION_ACKNOWLEDGE, Metric.MANAGER_RESPONSE)
-
-
 @dataclass
 class FireReport:
     warned: int = 0
     breached: int = 0
     ticket_ids: set[int] = field(default_factory=set)
-    # Escalations whose acknowledge / manager-response clock just breached: they climb the ladder.
-    breached_escalation_ids: set[int] = field(default_factory=set)
 
 
 def _breach(timer: SlaTimer) -> tuple[str, dict]:
@@ -461,52 +555,65 @@ def _warn(timer: SlaTimer, now: datetime) -> tuple[str, dict]:
     return "sla.warning", {"percent": percent, "warned_at": timer.warned_at, "due_at": due_at}
 
 
-def lock_tickets_of(timer_ids: list[int]) -> set[int]:
-    """Locks the tickets of the claimed timers, skipping any another sweep (or request) holds, and
-    returns the ones we got. Two sweeps may have claimed different clocks of one ticket; what they then
-    do to the ticket (escalate it, update its flags) must not interleave, and never waiting is what rules
-    out a deadlock. Clocks of a skipped ticket stay due and are taken by the next sweep."""
-    ticket_ids = sorted(set(SlaTimer.objects.filter(id__in=timer_ids).values_list("ticket_id", flat=True)))
-    return set(
-        Ticket.objects.filter(pk__in=ticket_ids)
-        .order_by("pk")
-        .select_for_update(skip_locked=True)
-        .values_list("pk", flat=True)
+# The tickets of the claimed timers, locked, skipping any another sweep (or a request) holds. Two sweeps
+# may have claimed different clocks of one ticket; what they then do to the ticket must not interleave,
+# and never waiting is what rules out a deadlock. Clocks of a skipped ticket stay due for the next sweep.
+HELD_TICKETS = """
+SELECT t.id FROM tickets_ticket t
+WHERE t.id IN (SELECT s.ticket_id FROM slas_slatimer s WHERE s.id = ANY(%s))
+ORDER BY t.id FOR UPDATE OF t SKIP LOCKED
+"""
+
+
+def _fireable(timers, timer_ids: list[int]) -> list[SlaTimer]:
+    """The claimed timers still running whose tickets we could lock: one query."""
+    return list(
+        timers.filter(id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=RawSQL(HELD_TICKETS, [timer_ids]))
+        .select_related("calendar")
+        .order_by("ticket_id", "id")
     )
 
 
 def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireReport:
+    """One tenant's claimed timers, in its tenant_context (the sweep's fallback path)."""
+    return _fire(SlaTimer.objects, timer_ids, now)
+
+
+def timers_fire_batch(*, timer_ids: list[int], now: datetime) -> FireReport:
+    """Claimed timers of many tenants at once, inside tenancy.tenant_batch (the sweep's fast path): the
+    same statements as for one tenant, whatever the number of tenants. No tenant is current there, so the
+    timers are named by their claimed ids and RLS's batch policy bounds what is visible."""
+    return _fire(SlaTimer.unscoped, timer_ids, now)
+
+
+def _fire(manager, timer_ids: list[int], now: datetime) -> FireReport:
     """Marks the claimed timers warned or breached, exactly once, with their audit events and outbox
-    events in the same transaction."""
+    events in the same transaction, and marks their tickets for the time-based rules (rules_due_at)."""
     report = FireReport()
-    held = lock_tickets_of(timer_ids)
-    timers = list(
-        SlaTimer.objects.filter(id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=held).select_related(
-            "calendar"
-        )
-    )
+    timers = _fireable(manager, timer_ids)
     emissions, events = [], []
+    facts = ticket_facts_many(ticket_ids={timer.ticket_id for timer in timers})
     for timer in timers:
-        started = timer.started_at.isoformat()
+        started, due_at = timer.started_at.isoformat(), timer.due_at  # firing clears the schedule
         kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, now)
         report.breached += kind == "sla.breached"
         report.warned += kind == "sla.warning"
         report.ticket_ids.add(timer.ticket_id)
-        if kind == "sla.breached" and timer.escalation_id and timer.metric in LADDER_METRICS:
-            report.breached_escalation_ids.add(timer.escalation_id)
         payload = {
             "ticket": timer.ticket_id,
             "metric": timer.metric,
             "escalation": timer.escalation_id or None,
             "target_minutes": timer.target_minutes,
+            "due_at": due_at,
             **extra,
         }
         key = f"{kind}:{timer.pk}:{started}:{extra.get('percent', '')}"
-        emissions.append(Emission(kind, key, payload))
+        # The notification shows the ticket (the audit event does not need a copy of it).
+        facts_of = {**payload, "ticket_context": facts.get(timer.ticket_id, {})}
+        emissions.append((timer.tenant_id, Emission(kind, key, facts_of)))
         events.append(_fire_event(timer, kind, payload, now))
-    _save(timers)
-    TicketEvent.objects.bulk_create(events)
-    outbox_emit_many(tenant_id=tenant_id, emissions=emissions, at=now)
+    _save(timers, mark_rules_due=now, events=events)
+    outbox_emit_across(emissions=emissions, at=now)
     return report
 
 

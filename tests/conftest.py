@@ -91,3 +91,34 @@ def celery_eager():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+FAILURE_TRIGGER = """
+CREATE OR REPLACE FUNCTION pg_temp.injected_failure() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+CREATE TRIGGER {name} BEFORE {event} ON {table}
+FOR EACH ROW WHEN (NEW.tenant_id = {tenant}) EXECUTE FUNCTION pg_temp.injected_failure();
+"""
+
+
+@pytest.fixture
+def inject_db_failure(db):
+    """A real database failure for one tenant's rows: `inject(table, tenant_id, event)` adds a trigger that
+    raises, and returns a function that removes it. The test's own connection steps out of the app role for
+    the DDL and back in; the test's transaction rolls it back in any case."""
+    from django.db import connection
+
+    app_role = connection.settings_dict.get("OPTIONS", {}).get("assume_role") or "helpdesk_app"
+
+    def as_owner(statement: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+            cursor.execute(statement)
+            cursor.execute(f'SET ROLE "{app_role}"')
+
+    def inject(table: str, tenant_id: int, event: str = "INSERT"):
+        name = f"injected_{table}_{int(tenant_id)}"
+        as_owner(FAILURE_TRIGGER.format(name=name, event=event, table=table, tenant=int(tenant_id)))
+        return lambda: as_owner(f"DROP TRIGGER {name} ON {table}")
+
+    return inject

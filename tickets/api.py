@@ -20,6 +20,8 @@ from helpdesk.pagination import ThreadPagination
 from tickets import selectors, services
 from tickets.filters import TicketFilter
 from tickets.models import (
+    CLOCK_SKEW,
+    EARLIEST_CREATED_AT,
     Account,
     AuthorType,
     Channel,
@@ -181,6 +183,13 @@ class TicketCreateInput(StrictSerializer):
     category = slug_or_blank(required=False, default="")
     tags = serializers.ListField(child=serializers.SlugField(max_length=50), max_length=MAX_TAGS, default=list)
     created_at = AwareDateTimeField(required=False)
+
+    def validate_created_at(self, value):
+        if value < EARLIEST_CREATED_AT:
+            raise serializers.ValidationError(f"Must not be before {EARLIEST_CREATED_AT:%Y-%m-%d}.")
+        if value > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError("Must not be in the future.")
+        return value
 
 
 class TicketUpdateInput(StrictSerializer):

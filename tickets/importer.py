@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import islice
 
 from django.core.exceptions import ValidationError
@@ -47,7 +47,18 @@ from django.utils import timezone
 from helpdesk.models import Tenant
 from helpdesk.tenancy import tenant_context
 from tickets import analysis
-from tickets.models import AuthorType, Channel, Customer, Message, Priority, Status, Ticket, TicketEvent
+from tickets.models import (
+    CLOCK_SKEW,
+    EARLIEST_CREATED_AT,
+    AuthorType,
+    Channel,
+    Customer,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+)
 from tickets.services import SEARCH_CONFIG, normalise_email
 
 BATCH_SIZE = 1000
@@ -55,7 +66,7 @@ MAX_TEXT = 100_000
 MAX_TAGS = 50
 MAX_EXTERNAL_ID = 255
 # Clocks of two systems disagree a little; a time further ahead than this is a data error, not skew.
-FUTURE_TOLERANCE = timedelta(minutes=5)
+FUTURE_TOLERANCE = CLOCK_SKEW
 EVENT_KIND = "imported"
 ACTOR_LABEL = "import"
 
@@ -93,6 +104,7 @@ ERR_SLUG = "{field} must be a slug (letters, digits, - and _), not {value!r}"
 ERR_DATETIME = "{field} is not an ISO 8601 date-time: {value!r}"
 ERR_NAIVE = "{field} needs a UTC offset, e.g. 2024-05-01T09:00:00Z: {value!r}"
 ERR_FUTURE = "{field} is in the future: {value!r}"
+ERR_TOO_OLD = "{field} is before {earliest}: {value!r}"
 ERR_BEFORE_TICKET = "{field} is before the ticket's created_at"
 ERR_UPDATED_BEFORE = "updated_at is before the ticket's last activity"
 ERR_EMAIL = "{field} is not a valid email address: {value!r}"
@@ -119,6 +131,8 @@ class LineError:
 @dataclass
 class ImportReport:
     imported: int = 0
+    # Lines whose external_id an earlier run already imported: skipped, and not errors.
+    already_imported: int = 0
     errors: list[LineError] = field(default_factory=list)
     seconds: float = 0.0
     # Every line up to this one is either committed or reported: resume after it.
@@ -133,8 +147,9 @@ class ImportReport:
         return self.imported / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
+        already = f", {self.already_imported} already imported before" if self.already_imported else ""
         return (
-            f"imported {self.imported} tickets, skipped {self.skipped} lines "
+            f"imported {self.imported} tickets, skipped {self.skipped} lines{already} "
             f"in {self.seconds:.1f} s ({self.tickets_per_second:,.0f} tickets/s)"
         )
 
@@ -249,6 +264,8 @@ def _when(value, name: str, now: datetime) -> datetime:
         raise LineInvalid(ERR_NAIVE.format(field=name, value=value))
     if parsed > now + FUTURE_TOLERANCE:
         raise LineInvalid(ERR_FUTURE.format(field=name, value=value))
+    if parsed < EARLIEST_CREATED_AT:
+        raise LineInvalid(ERR_TOO_OLD.format(field=name, value=value, earliest=f"{EARLIEST_CREATED_AT:%Y-%m-%d}"))
     return parsed
 
 
@@ -467,7 +484,7 @@ TICKET_ROW = {
     "sentiment": "float8", "follow_up_count": "int", "exchange_count": "int", "last_author_type": "text",
     "first_response_at": "timestamptz", "last_customer_message_at": "timestamptz",
     "last_agent_reply_at": "timestamptz", "solved_at": "timestamptz", "closed_at": "timestamptz",
-    "created_at": "timestamptz", "updated_at": "timestamptz",
+    "created_at": "timestamptz", "updated_at": "timestamptz", "external_id": "text",
 }  # fmt: skip
 TICKET_COLUMNS = tuple(column for column in TICKET_ROW if column not in ("id", "requester_id", "account_id"))
 
@@ -534,6 +551,7 @@ def _ticket_row(ticket: ImportedTicket, ticket_id: int, customers: dict) -> dict
     # The account is copied from the requester, as ticket_open does: the account at the time is what counts.
     row["requester_id"], row["account_id"] = customers[ticket.email]
     row["id"] = ticket_id
+    row["external_id"] = None if ticket.external_id is None else str(ticket.external_id)
     row["bodies"] = "\n".join(message.body for message in ticket.messages)
     return row
 
@@ -567,6 +585,18 @@ def _event_row(ticket: ImportedTicket, ticket_id: int) -> dict:
     return {"ticket_id": ticket_id, "after": after}
 
 
+def _not_imported_yet(cursor, tickets: list[ImportedTicket]) -> list[ImportedTicket]:
+    """Drops the tickets an earlier run already imported (same external_id): an import can be re-run, or
+    resumed from the wrong line, without duplicating anything. A concurrent run of the same file is
+    stopped by the unique constraint instead."""
+    wanted = [str(t.external_id) for t in tickets if t.external_id is not None]
+    if not wanted:
+        return tickets
+    cursor.execute("SELECT external_id FROM tickets_ticket WHERE external_id = ANY(%s)", [wanted])
+    present = {row[0] for row in cursor.fetchall()}
+    return [t for t in tickets if t.external_id is None or str(t.external_id) not in present]
+
+
 def batch_write(
     *,
     tenant: Tenant,
@@ -578,6 +608,9 @@ def batch_write(
     new tickets' ids, in the order of `tickets`. `after` runs in the same transaction with those ids
     (the workflow starts the imported tickets' SLA clocks there)."""
     with tenant_context(tenant), connection.cursor() as cursor:
+        tickets = _not_imported_yet(cursor, tickets)
+        if not tickets:
+            return []
         customers = _customers_resolve(cursor, tenant.pk, tickets, now)
         # Ids drawn up front, so messages and events can point at their tickets without a round trip
         # per ticket and without relying on the order of RETURNING.
@@ -686,8 +719,9 @@ class TicketImporter:
     def _commit(self, tickets: list[ImportedTicket], errors: list[LineError], through_line: int) -> None:
         if tickets:
             try:
-                batch_write(tenant=self.tenant, tickets=tickets, now=self.now, after=self.after_batch)
-                self.report.imported += len(tickets)
+                written = batch_write(tenant=self.tenant, tickets=tickets, now=self.now, after=self.after_batch)
+                self.report.imported += len(written)
+                self.report.already_imported += len(tickets) - len(written)
             except (IntegrityError, DataError):
                 # Validation should make this unreachable; if the database still refuses the batch, retry
                 # line by line so one bad row costs only itself. Connection errors are not caught: they
@@ -700,8 +734,9 @@ class TicketImporter:
     def _commit_one_by_one(self, tickets: list[ImportedTicket], errors: list[LineError]) -> None:
         for ticket in tickets:
             try:
-                batch_write(tenant=self.tenant, tickets=[ticket], now=self.now, after=self.after_batch)
-                self.report.imported += 1
+                written = batch_write(tenant=self.tenant, tickets=[ticket], now=self.now, after=self.after_batch)
+                self.report.imported += len(written)
+                self.report.already_imported += 1 - len(written)
             except (IntegrityError, DataError) as exc:
                 errors.append(LineError(ticket.line, ERR_DATABASE.format(detail=str(exc).strip().splitlines()[0])))
 

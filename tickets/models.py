@@ -1,5 +1,7 @@
 """Accounts, customers, tickets and their conversation, resolution attempts and audit trail."""
 
+from datetime import UTC, datetime, timedelta
+
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -8,6 +10,11 @@ from django.db import models
 
 from helpdesk.models import MAX_TIER, Membership, Team
 from helpdesk.tenancy import TenantModel
+
+# Back-dated tickets (imports, admin API) are accepted from here on: nothing older is a helpdesk ticket,
+# and it bounds how much business time a clock may have to count. A little clock skew is tolerated.
+EARLIEST_CREATED_AT = datetime(1990, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Plan(models.TextChoices):
@@ -119,6 +126,10 @@ class Ticket(TenantModel):
     # this app knowing what a timer is.
     sla_breached = models.BooleanField(default=False)
     sla_at_risk = models.BooleanField(default=False)
+    # Set by the SLA sweep when one of the ticket's clocks warned or breached: the time-based escalation
+    # rules must look at the ticket again. The escalation stage of the sweep claims it and clears it, so
+    # the hand-over is part of the SLA transaction and survives a crash between the two.
+    rules_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Kept by the escalation engine: who may work the ticket (autonomous | guardrailed | human_first), and why.
     triage = models.CharField(max_length=16, default="autonomous")
     triage_reasons = models.JSONField(default=list, blank=True)
@@ -128,6 +139,8 @@ class Ticket(TenantModel):
     last_agent_reply_at = models.DateTimeField(null=True, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The ticket's id in the helpdesk it was imported from: a re-run of an import skips what it already brought.
+    external_id = models.CharField(max_length=255, null=True, blank=True, editable=False)
     search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -144,8 +157,16 @@ class Ticket(TenantModel):
                 condition=models.Q(sla_breached=True),
             ),
             GinIndex(fields=["search_vector"], name="ticket_search"),
+            models.Index(
+                fields=["rules_due_at"], name="ticket_rules_due", condition=models.Q(rules_due_at__isnull=False)
+            ),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="ticket_unique_external_id",
+            ),
             models.CheckConstraint(condition=models.Q(tier__lte=MAX_TIER), name="ticket_tier_range"),
             models.CheckConstraint(
                 condition=models.Q(sentiment__gte=-1.0, sentiment__lte=1.0), name="ticket_sentiment_range"

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from helpdesk.auth import Principal
 from helpdesk.models import ROLE_RANK, Membership, Role, Team, Tenant
+from helpdesk.outbox import outbox_emit
 from tickets import analysis
 from tickets.models import (
     Account,
@@ -26,8 +27,10 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.selectors import ticket_facts
 
 SYSTEM_LABEL = "system"
+TICKET_UPDATE_FIELDS = ("status", "priority", "assignee_id", "team_id", "tags", "category")
 SEARCH_CONFIG = "english"
 
 # Which status may follow which. Closed is final for edits: a closed ticket comes back only through a
@@ -210,7 +213,19 @@ def ticket_open(
             "requester": requester.email,
         },
     )
+    _emit(ticket, "ticket.created", at, changed=[])
     return ticket
+
+
+def _emit(ticket: Ticket, event: str, at: datetime, *, changed: list[str]) -> None:
+    """The webhook events of the ticket itself (API.md: ticket.created, ticket.updated)."""
+    outbox_emit(
+        tenant_id=ticket.tenant_id,
+        type=event,
+        dedupe_key=f"{event}:{ticket.pk}:{at.isoformat()}",
+        at=at,
+        payload={"ticket": ticket.pk, "changed": changed, "ticket_context": ticket_facts(ticket)},
+    )
 
 
 def _save(ticket: Ticket, fields: list[str], at: datetime) -> None:
@@ -302,6 +317,7 @@ def ticket_assign(
 def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Ticket:
     """PATCH: status, priority, assignee, team, tags, category — each change audited."""
     at = timezone.now()
+    before = {name: getattr(ticket, name) for name in TICKET_UPDATE_FIELDS}
     if "status" in changes:
         ticket_change_status(ticket=ticket, actor=actor, status=changes.pop("status"), at=at)
     if "assignee" in changes or "team" in changes:
@@ -312,11 +328,14 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
         changes["tags"] = sorted(set(changes["tags"]))
     plain = {name: value for name, value in changes.items() if getattr(ticket, name) != value}
     if plain:
-        before = {name: getattr(ticket, name) for name in plain}
+        previous = {name: getattr(ticket, name) for name in plain}
         for name, value in plain.items():
             setattr(ticket, name, value)
         _save(ticket, list(plain), at)
-        event_record(ticket=ticket, kind="updated", actor=actor, before=before, after=plain, at=at)
+        event_record(ticket=ticket, kind="updated", actor=actor, before=previous, after=plain, at=at)
+    changed = [name.removesuffix("_id") for name in TICKET_UPDATE_FIELDS if getattr(ticket, name) != before[name]]
+    if changed:
+        _emit(ticket, "ticket.updated", at, changed=changed)
     return ticket
 
 

@@ -105,6 +105,21 @@ def test_it_refuses_a_naive_created_at(api_a_admin, tenant_a):
     assert count_in(tenant_a, Ticket.objects.all) == 0
 
 
+@pytest.mark.parametrize(
+    ("created_at", "message"),
+    [
+        ("1901-01-01T00:00:00Z", "Must not be before 1990-01-01."),
+        ("2999-01-01T00:00:00Z", "Must not be in the future."),
+    ],
+)
+def test_it_refuses_a_created_at_out_of_range(api_a_admin, tenant_a, created_at, message):
+    body = {"subject": "s", "description": "d", "requester": {"email": "o@x.test"}, "created_at": created_at}
+    response = api_a_admin.post("/api/v1/tickets/", body, format="json")
+    assert response.status_code == 400
+    assert error_of(response)["fields"] == {"created_at": [message]}
+    assert count_in(tenant_a, Ticket.objects.all) == 0
+
+
 def test_it_reads_a_ticket(api_a):
     created = create_ticket(api_a, priority="high", channel="email", category="billing", tags=["b", "a", "a"])
     body = api_a.get(f"/api/v1/tickets/{created['id']}/").json()

@@ -310,3 +310,95 @@ def test_a_bad_refund_amount_is_400(api_a, floor):
     ticket = create_ticket(api_a)
     assert _refund(api_a, ticket["id"], "-5").status_code == 400
     assert _refund(api_a, ticket["id"], "lots").status_code == 400
+
+
+def _as(member):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(member.user)
+    return api
+
+
+def test_only_the_receiver_or_a_manager_moves_an_escalation(api_a, floor, tenant_a, bob):
+    ticket = create_ticket(api_a)
+    escalation = _escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=None).json()
+    receiver = floor["eng1"] if escalation["agent"] == floor["eng1"].pk else floor["eng2"]
+    colleague = floor["eng2"] if receiver is floor["eng1"] else floor["eng1"]
+    url = f"/api/v1/escalations/{escalation['id']}/"
+    for action, body in [("acknowledge/", None), ("resolve/", {"resolution": "x"}), ("return/", {"reason": "y"})]:
+        refused = _as(colleague).post(url + action, body, format="json")
+        assert refused.status_code == 403, (action, refused.content)
+        assert error_of(refused)["code"] == "permission_denied"
+        assert "its receiver or a manager" in error_of(refused)["message"]
+    with tenant_context(tenant_a):
+        row = Escalation.objects.get(pk=escalation["id"])
+        assert (row.status, row.acknowledged_at, row.resolution) == ("requested", None, "")
+        assert not TicketEvent.objects.filter(ticket_id=ticket["id"], kind__startswith="escalation_").exists()
+    assert _as(receiver).post(url + "acknowledge/").json()["status"] == "acknowledged"
+    resolved = _as(bob).post(url + "resolve/", {"resolution": "Fixed by the manager"}, format="json")
+    assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
+
+
+def test_a_queued_escalation_is_picked_up_by_someone_at_its_tier_in_its_team(api_a, floor, tenant_a, alice):
+    with tenant_context(tenant_a):
+        for member in (floor["eng1"], floor["eng2"]):
+            member.available = False
+            member.save()
+    ticket = create_ticket(api_a)
+    escalation = _escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=None).json()
+    assert escalation["agent"] is None
+    url = f"/api/v1/escalations/{escalation['id']}/acknowledge/"
+    refused = _as(alice).post(url)  # tier 1, not in Engineering
+    assert refused.status_code == 403
+    assert "an agent at its tier and team, or a manager" in error_of(refused)["message"]
+    picked = _as(floor["eng1"]).post(url)
+    assert picked.status_code == 200, picked.content
+    assert (picked.json()["status"], picked.json()["agent"]) == ("acknowledged", floor["eng1"].pk)
+
+
+def test_only_the_receivers_reply_meets_the_escalations_first_response(api_a, floor, tenant_a, alice):
+    from slas.models import SlaTimer
+
+    ticket = create_ticket(api_a)
+    escalation = _escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=None).json()
+    receiver = floor["eng1"] if escalation["agent"] == floor["eng1"].pk else floor["eng2"]
+
+    def clocks():
+        with tenant_context(tenant_a):
+            rows = SlaTimer.objects.filter(escalation_id=escalation["id"])
+            return {t.metric: t.status for t in rows}
+
+    url = f"/api/v1/tickets/{ticket['id']}/messages/"
+    assert _as(alice).post(url, {"body": "Our engineers are on it."}, format="json").status_code == 201
+    assert clocks() == {
+        "escalation_acknowledge": "running",
+        "escalation_first_response": "running",
+        "customer_update": "met",
+    }
+    assert _as(receiver).post(url, {"body": "Found it: a null date."}, format="json").status_code == 201
+    assert clocks()["escalation_first_response"] == "met"
+
+
+def test_an_escalation_suggests_who_resolved_similar_tickets(api_a, api_b, floor, tenant_a, alice, bob):
+    from tickets import services as tickets_services
+
+    solved = []
+    for subject, category in [("Nightly export fails", "export"), ("Export of invoices broken", ""), ("Login", "")]:
+        ticket = create_ticket(api_a, subject=subject, category=category)
+        solved.append(ticket["id"])
+    with tenant_context(tenant_a):
+        from tickets.models import Ticket
+
+        for ticket_id, owner in zip(solved, [floor["eng2"], floor["eng2"], alice], strict=True):
+            row = Ticket.objects.get(pk=ticket_id)
+            tickets_services.ticket_update(ticket=row, actor=None, assignee=owner)
+            tickets_services.ticket_change_status(ticket=row, actor=None, status="solved")
+    current = create_ticket(api_a, subject="The export fails again", category="export")
+    escalation = _escalate(api_a, current["id"], target_tier=None, target_agent=bob.pk).json()
+    url = f"/api/v1/escalations/{escalation['id']}/collaborators/"
+    body = api_a.get(url).json()
+    assert body == [
+        {"member": floor["eng2"].pk, "name": "eng2", "tier": 3, "resolved_similar": 2, "examples": solved[1::-1]}
+    ]
+    assert api_b.get(url).status_code == 404

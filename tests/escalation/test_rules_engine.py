@@ -280,6 +280,42 @@ def test_a_ticket_open_four_business_hours_at_tier_one_escalates_from_the_sweep(
     assert (escalation["trigger"], escalation["to_tier"]) == ("time-open-tier1", 2)
 
 
+def test_a_time_open_rule_switched_on_later_watches_the_tickets_already_open(
+    api, acme, celery_eager, django_capture_on_commit_callbacks
+):
+    from escalation.models import TimeWatch
+
+    with tenant_context(acme):
+        EscalationRule.objects.filter(trigger="sla_risk").update(active=False)
+        rule = EscalationRule.objects.get(slug="time-open-tier1")
+    url = f"/api/v1/escalation-rules/{rule.pk}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.patch(url, {"active": False}, format="json").status_code == 200
+    ticket = create_ticket(api, subject="Question", description="How do I export a report?")
+    with tenant_context(acme):
+        assert not TimeWatch.objects.filter(rule=rule).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.patch(url, {"active": True}, format="json").status_code == 200
+    with tenant_context(acme):
+        watch = TimeWatch.objects.get(ticket_id=ticket["id"], rule=rule)
+        from slas import clock
+        from slas import services as slas
+        from tickets.models import Ticket
+
+        opened = Ticket.objects.get(pk=ticket["id"])
+        expected = clock.deadline(opened.created_at, 4 * 60, slas.ticket_clock(ticket=opened))
+    assert watch.due_at == expected and watch.fired_at is None
+    assert workflows.sweep(now=watch.due_at).escalated == 1
+    later = create_ticket(api, subject="Another", description="And the PDF export?")
+    with tenant_context(acme):
+        assert TimeWatch.objects.filter(ticket_id=later["id"], rule=rule, fired_at__isnull=True).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.patch(url, {"active": False}, format="json").status_code == 200
+    with tenant_context(acme):
+        # A switched-off rule leaves nothing pending behind.
+        assert not TimeWatch.objects.filter(rule=rule, fired_at__isnull=True).exists()
+
+
 def test_the_dry_run_reports_what_the_matrix_would_have_done_without_writing(api, acme):
     from tickets.models import TicketEvent
 
@@ -320,3 +356,97 @@ def test_the_dry_run_is_a_button_in_the_admin(client, acme):
     page = client.get("/admin/escalation/escalationrule/dry-run/").content.decode()
     assert "<strong>1</strong> of 1 tickets would have escalated" in page
     assert "billing" in page
+
+
+def _breached_urgent_ticket(api):
+    """An urgent ticket (24/7 calendar, 30-minute first response) and a moment past its deadline."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ticket = create_ticket(api, subject="Outage", description="Everything is down.", priority="urgent")
+    return ticket, timezone.now() + timedelta(hours=2)
+
+
+def _sla_escalations(acme, ticket_id):
+    with tenant_context(acme):
+        return list(Escalation.objects.filter(ticket_id=ticket_id, rule__trigger="sla_risk"))
+
+
+def test_the_sla_stage_hands_the_ticket_to_the_rules_in_its_own_transaction(api, acme):
+    from tickets.models import Ticket
+
+    ticket, later = _breached_urgent_ticket(api)
+    report = workflows.SweepReport()
+    # Only the SLA stage, as if the process died right after its commit.
+    assert workflows._sweep_timers(later, report) == 1 and report.breached == 1
+    with tenant_context(acme):
+        assert Ticket.objects.get(pk=ticket["id"]).rules_due_at == later
+    assert _sla_escalations(acme, ticket["id"]) == []
+    # The next sweep has no clock left to fire, and still runs the rules the breach owes.
+    following = workflows.sweep(now=later)
+    assert (following.claimed, following.breached) == (0, 0)
+    assert following.escalated >= 1
+    assert len(_sla_escalations(acme, ticket["id"])) >= 1
+    with tenant_context(acme):
+        assert Ticket.objects.get(pk=ticket["id"]).rules_due_at is None
+    assert workflows.sweep(now=later).escalated == 0
+
+
+def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_others(api, acme, inject_db_failure):
+    from rest_framework.test import APIClient
+
+    from helpdesk.services import api_token_create
+    from tickets.models import Ticket
+
+    other = workflows.tenant_bootstrap(slug="globex", name="Globex")
+    _, key = api_token_create(tenant=other, role=Role.MANAGER)
+    other_api = APIClient()
+    other_api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    ticket, later = _breached_urgent_ticket(api)
+    other_ticket, _ = _breached_urgent_ticket(other_api)
+    remove = inject_db_failure("escalation_escalation", acme.pk)
+    failing = workflows.sweep(now=later)
+    assert failing.failed_tenants == 1 and failing.breached == 2
+    assert _sla_escalations(acme, ticket["id"]) == []
+    assert len(_sla_escalations(other, other_ticket["id"])) >= 1
+    with tenant_context(acme):
+        assert Ticket.objects.get(pk=ticket["id"]).rules_due_at == later
+    remove()
+    healed = workflows.sweep(now=later)
+    assert healed.failed_tenants == 0 and healed.escalated >= 1
+    assert len(_sla_escalations(acme, ticket["id"])) >= 1
+    with tenant_context(acme):
+        assert Ticket.objects.get(pk=ticket["id"]).rules_due_at is None
+
+
+@pytest.mark.parametrize(
+    "function", ["escalation_claim_due_tickets", "escalation_claim_due_watches", "slas_claim_due_timers"]
+)
+def test_every_claim_function_caps_its_limit_for_the_app_role(acme, function):
+    from django.utils import timezone
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {function}(%s, %s)", [timezone.now(), -5])
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(f"SELECT pg_get_functiondef('{function}(timestamptz, integer)'::regprocedure)")
+        assert "LEAST(GREATEST(p_limit, 0), 10000)" in cursor.fetchone()[0]
+
+
+def test_an_sla_risk_percent_must_be_a_warning_threshold_the_sweep_checks(api, acme):
+    body = {
+        "name": "At risk, 85",
+        "slug": "at-risk-85",
+        "trigger": "sla_risk",
+        "conditions": {"percent": 85},
+        "kind": "functional",
+        "target_tier": 2,
+        "response_minutes": 30,
+    }
+    refused = api.post("/api/v1/escalation-rules/", body, format="json")
+    assert refused.status_code == 400
+    assert "75, 90" in error_of(refused)["fields"]["conditions.percent"][0]
+    with tenant_context(acme):
+        assert not EscalationRule.objects.filter(slug="at-risk-85").exists()
+    accepted = api.post("/api/v1/escalation-rules/", {**body, "conditions": {"percent": 90}}, format="json")
+    assert accepted.status_code == 201, accepted.content

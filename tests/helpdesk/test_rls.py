@@ -4,8 +4,9 @@ security hides every tenant's rows from a query that forgot it."""
 import pytest
 from django.apps import apps
 from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.utils import timezone
 
-from helpdesk.models import Team
+from helpdesk.models import Team, Tenant
 from helpdesk.rls import POLICY_NAME
 from helpdesk.services import team_create
 from helpdesk.tenancy import TenantModel, TenantNotSet, tenant_context
@@ -103,3 +104,31 @@ def test_every_tenant_table_has_the_policy(db):
         )
         protected = {row[0] for row in cursor.fetchall()}
     assert tenant_tables - protected == set()
+
+
+def test_a_tenant_batch_opens_only_its_tenants_and_only_the_sweep_tables(two_teams, tenant_a, tenant_b):
+    from helpdesk.models import OutboxEvent
+    from helpdesk.tenancy import BATCH_READ_TABLES, BATCH_TABLES, tenant_batch
+
+    tenant_c = Tenant.objects.create(slug="c", name="C")
+    for tenant in (tenant_a, tenant_b, tenant_c):
+        with tenant_context(tenant):
+            OutboxEvent.objects.create(tenant=tenant, type="t", dedupe_key=tenant.slug, created_at=timezone.now())
+
+    def raw(table, column):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {column} FROM {table} ORDER BY 1")
+            return [row[0] for row in cursor.fetchall()]
+
+    assert "helpdesk_outboxevent" in BATCH_TABLES and "helpdesk_team" not in BATCH_TABLES
+    with transaction.atomic(), tenant_batch([tenant_a.pk, tenant_b.pk]):
+        assert raw("helpdesk_outboxevent", "dedupe_key") == [tenant_a.slug, tenant_b.slug]
+        assert raw("helpdesk_team", "name") == []  # not a table of the batch: closed as without a tenant
+        with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+            OutboxEvent.unscoped.create(tenant=tenant_c, type="t", dedupe_key="smuggled", created_at=timezone.now())
+    assert raw("helpdesk_outboxevent", "dedupe_key") == []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid WHERE p.polname = 'tenant_batch'"
+        )
+        assert sorted(row[0] for row in cursor.fetchall()) == sorted(BATCH_TABLES + BATCH_READ_TABLES)

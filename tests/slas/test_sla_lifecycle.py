@@ -175,11 +175,11 @@ def test_editing_a_policy_recalculates_running_clocks(api_a, api_a_manager, acme
 
 
 def test_business_hours_clocks_skip_the_weekend(api_a_admin, acme):
-    # Friday 2026-11-27 16:00 UTC (the tenant is UTC): 4 business hours -> Monday 12:00.
-    created = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    # Friday 2026-11-20 16:00 UTC (the tenant is UTC): 4 business hours -> Monday 12:00.
+    created = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
     ticket = _open(api_a_admin, priority="normal", created_at=created.isoformat())
     first = _sla(api_a_admin, ticket["id"])["first_response"]
-    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def test_timers_stay_inside_their_tenant(api_a, api_b, acme, tenant_b):
@@ -216,12 +216,12 @@ def test_a_vip_account_can_run_on_its_own_calendar(api_a_admin, acme):
             hours={"mon": [["09:00", "18:00"]], "tue": [["09:00", "18:00"]]},
         )
         SLAPolicy.objects.filter(name="VIP").update(clock_source="account")
-    # Monday 2026-11-30 08:00 UTC = 17:00 in Tokyo: one working hour left that day, so a 60-minute
+    # Monday 2026-11-16 08:00 UTC = 17:00 in Tokyo: one working hour left that day, so a 60-minute
     # first response is due at Tokyo's closing time, 18:00 JST = 09:00 UTC.
-    created = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    created = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
     ticket = _open(api_a_admin, requester={"email": "ceo@initech.test"}, created_at=created.isoformat())
     first = _sla(api_a_admin, ticket["id"])["first_response"]
-    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(first["due_at"]) == datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
 def test_pending_then_solved_then_reopened_does_not_count_the_waiting_time(api_a_admin, acme):
@@ -255,3 +255,55 @@ def test_solving_a_ticket_stops_its_escalation_clocks_too(api_a, acme):
     assert statuses == {"met"}
     later = timezone.now() + timedelta(days=2)
     assert sweep(now=later).escalated == 0
+
+
+def test_a_policy_whose_target_the_calendar_cannot_meet_is_refused(api_a_manager, acme):
+    sparse = api_a_manager.post(
+        "/api/v1/calendars/",
+        {"name": "Mondays, one minute", "timezone": "UTC", "hours": {"mon": [["09:00", "09:01"]]}},
+        format="json",
+    )
+    assert sparse.status_code == 201, sparse.content
+    body = {"name": "Impossible", "calendar": sparse.json()["id"], "targets": {"resolution": 525_600}}
+    response = api_a_manager.post("/api/v1/sla-policies/", body, format="json")
+    assert response.status_code == 400
+    assert "resolution" in response.json()["error"]["fields"]["targets"][0]
+    with tenant_context(acme):
+        from slas.models import SLAPolicy
+
+        assert not SLAPolicy.objects.filter(name="Impossible").exists()
+
+
+def test_a_clock_that_cannot_come_due_runs_without_a_deadline():
+    from slas import clock
+    from slas.services import schedule
+
+    sparse = clock.Calendar(timezone="UTC", hours={"mon": [("09:00", "09:01")]})
+    timer = SlaTimer(started_at=timezone.now(), target_minutes=525_600, pauses=[], warn_percents=[75])
+    schedule(timer, sparse)  # returns at once instead of walking ten thousand years of Mondays
+    assert (timer.due_at, timer.warn_at, timer.next_check_at) == (None, None, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_policy_edit_keeps_the_response_time_an_escalation_rule_set(api_a, api_a_manager, acme, celery_eager):
+    from slas import services as slas
+    from tickets.models import Ticket
+
+    ticket = _open(api_a, priority="urgent")
+    with tenant_context(acme):
+        row = Ticket.objects.get(pk=ticket["id"])
+        slas.escalation_timers_start(
+            ticket=row,
+            escalation_id=999,
+            metrics=["escalation_acknowledge"],
+            at=row.created_at,
+            overrides={"escalation_acknowledge": 7},
+        )
+    policy = next(p for p in api_a_manager.get("/api/v1/sla-policies/").json()["results"] if p["name"] == "Urgent")
+    targets = {**policy["targets"], "escalation_acknowledge": 45, "first_response": 15}
+    response = api_a_manager.patch(f"/api/v1/sla-policies/{policy['id']}/", {"targets": targets}, format="json")
+    assert response.status_code == 200
+    with tenant_context(acme):
+        ack = SlaTimer.objects.get(ticket_id=ticket["id"], escalation_id=999)
+        first = SlaTimer.objects.get(ticket_id=ticket["id"], escalation_id=0, metric="first_response")
+    assert (ack.target_minutes, first.target_minutes) == (7, 15)

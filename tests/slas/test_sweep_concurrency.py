@@ -96,3 +96,25 @@ def test_two_full_sweeps_at_once_fire_each_breach_once(due_tickets):
             assert SlaTimer.objects.filter(status=TimerStatus.BREACHED).count() == TICKETS_PER_TENANT * 2
             assert OutboxEvent.objects.filter(type="sla.breached").count() == TICKETS_PER_TENANT * 2
             assert TicketEvent.objects.filter(kind="sla_breached").count() == TICKETS_PER_TENANT * 2
+
+
+def _breached(tenant) -> int:
+    with tenant_context(tenant):
+        return SlaTimer.objects.filter(status=TimerStatus.BREACHED).count()
+
+
+@pytest.mark.django_db(transaction=False)  # one connection; the injected trigger goes with the rollback
+def test_a_tenant_whose_clocks_fail_is_rolled_back_alone(due_tickets, inject_db_failure):
+    """The SLA stage runs a whole batch in one savepoint; when it fails, it redoes the batch tenant by
+    tenant, so one tenant's failure costs only that tenant its turn."""
+    failing, healthy = due_tickets
+    remove = inject_db_failure("tickets_ticketevent", failing.pk)
+    first = workflows.sweep()
+    assert first.failed_tenants >= 1
+    assert _breached(failing) == 0 and _breached(healthy) == TICKETS_PER_TENANT * 2
+    with tenant_context(failing):
+        assert not TicketEvent.objects.filter(kind="sla_breached").exists()
+    remove()
+    second = workflows.sweep()
+    assert second.breached == TICKETS_PER_TENANT * 2
+    assert _breached(failing) == TICKETS_PER_TENANT * 2

@@ -161,6 +161,8 @@ BAD_LINES = [
     (_line(created_at="yesterday"), importer.ERR_DATETIME.format(field="created_at", value="yesterday")),
     (_line(created_at="2999-01-01T00:00:00Z"), importer.ERR_FUTURE.format(
         field="created_at", value="2999-01-01T00:00:00Z")),
+    (_line(created_at="1901-01-01T00:00:00Z"), importer.ERR_TOO_OLD.format(
+        field="created_at", value="1901-01-01T00:00:00Z", earliest="1990-01-01")),
     (_line(requester={"email": "not-an-email"}), importer.ERR_EMAIL.format(
         field="requester.email", value="not-an-email")),
     (_line(subject=LONG), importer.ERR_TOO_LONG.format(field="subject", limit=500)),
@@ -283,14 +285,15 @@ def test_it_records_one_imported_event_per_ticket(tenant_a):
 
 @pytest.mark.parametrize("helper_process", [True, False])
 def test_it_runs_a_constant_number_of_queries_per_batch(tenant_a, django_assert_max_num_queries, helper_process):
-    # Per batch: savepoint (the test's transaction is outside), tenant on, customers select + insert, ticket
-    # ids, tickets, messages, events, tenant off, release = 10, for 5 tickets as for 50.
+    # Per batch: savepoint (the test's transaction is outside), tenant on, external ids already imported,
+    # customers select + insert, ticket ids, tickets, messages, events, tenant off, release = 11, for 5
+    # tickets as for 50.
     for size in (5, 50):
-        lines = [_line(external_id=n, requester={"email": f"c{size}-{n}@example.com"}) for n in range(size)]
-        with django_assert_max_num_queries(10) as captured:
+        lines = [_line(external_id=f"{size}-{n}", requester={"email": f"c{size}-{n}@example.com"}) for n in range(size)]
+        with django_assert_max_num_queries(11) as captured:
             report = _import(tenant_a, *lines, batch_size=size, helper_process=helper_process)
         assert report.imported == size
-        assert len(captured) == 10
+        assert len(captured) == 11
 
 
 def test_it_keeps_the_committed_batches_when_the_input_breaks_off(tenant_a):
@@ -380,3 +383,20 @@ def test_the_command_starts_the_clocks_of_imported_open_tickets(db, tmp_path):
     assert sorted(timers) == [("Still open", "first_response", "running"), ("Still open", "resolution", "running")]
     report = workflows.sweep()
     assert report.breached == 2
+
+
+def test_a_second_run_of_the_same_file_imports_nothing_twice(tenant_a):
+    lines = [_line(external_id="ZD-1"), _line(external_id=2), _line(external_id=None)]
+    first = _import(tenant_a, *lines)
+    assert (first.imported, first.already_imported, first.skipped) == (3, 0, 0)
+    again = _import(tenant_a, *lines, _line(external_id="ZD-3"))
+    # The two with an external_id are recognised; one without can't be, and is imported again.
+    assert (again.imported, again.already_imported, again.skipped) == (2, 2, 0)
+    assert "2 already imported before" in again.summary()
+    with tenant_context(tenant_a):
+        assert sorted(Ticket.objects.exclude(external_id=None).values_list("external_id", flat=True)) == [
+            "2",
+            "ZD-1",
+            "ZD-3",
+        ]
+        assert Ticket.objects.count() == 5

@@ -1,5 +1,6 @@
 """A realistic demo tenant: people of every role and tier, teams with skills, accounts from free to
-VIP enterprise, customers, and a few hundred tickets with conversations spread over recent weeks."""
+VIP enterprise, customers, and a few hundred tickets with conversations spread over recent weeks, and a
+demo e-mail channel for notifications."""
 
 import random
 from datetime import date, timedelta
@@ -10,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from helpdesk import workflows
-from helpdesk.models import Role, Tenant
+from helpdesk.models import OutboxEvent, Role, Tenant
+from helpdesk.notifications import services as notification_services
+from helpdesk.notifications.models import ChannelKind, NotificationChannel
 from helpdesk.services import api_token_create, membership_create, team_create
 from helpdesk.tenancy import tenant_context
 from tickets import services as tickets
@@ -146,6 +149,7 @@ class Command(BaseCommand):
             people = self._people(tenant)
             self._teams(tenant, people)
             count = self._tickets(tenant, people, tickets)
+            self._notifications(tenant)
         _, key = api_token_create(tenant=tenant, role=Role.ADMIN, label="demo admin token")
         self.stdout.write(f"seeded tenant {DEMO_SLUG}: {len(people)} people, {count} tickets")
         self.stdout.write(f"demo admin API token: {key}")
@@ -165,6 +169,15 @@ class Command(BaseCommand):
             )
             for username, first, last, role, tier, skills in PEOPLE
         }
+
+    def _notifications(self, tenant):
+        """A demo e-mail channel (with EMAIL_BACKEND's default, the console shows the mail). The seeded
+        history is not news: its outbox events are marked dispatched, so only what happens from now on
+        is sent."""
+        with tenant_context(tenant):
+            OutboxEvent.objects.filter(dispatched_at=None).update(dispatched_at=timezone.now())
+            channel = NotificationChannel(tenant=tenant, name="Demo e-mail", kind=ChannelKind.EMAIL, digest_minutes=15)
+            notification_services.channel_save(channel=channel, url="")
 
     def _teams(self, tenant, people):
         for name, skills, tier, members in TEAMS:

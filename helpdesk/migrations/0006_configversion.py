@@ -54,9 +54,9 @@ def _trigger(table: str) -> migrations.RunSQL:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk", "0004_outboxevent"),
-        ("escalation", "0004_timewatch"),
-        ("slas", "0002_rls_and_sweep"),
+        ("helpdesk", "0005_notifications"),
+        ("escalation", "0001_initial"),
+        ("slas", "0001_initial"),
     ]
 
     operations = [

@@ -1,0 +1,93 @@
+"""The notification templates a new tenant starts with (create_tenant / tenant_bootstrap). Plain text;
+managers edit them in the admin. Channels and webhooks are not installed: where to send is the tenant's
+choice."""
+
+from __future__ import annotations
+
+from helpdesk.models import Tenant
+from helpdesk.notifications.models import NotificationTemplate
+
+_TICKET = "Ticket #{{ ticket.number }}: {{ ticket.subject }}"
+_WHO = (
+    "Customer: {{ customer.name|default:customer.email }}"
+    "{% if account.name %} ({{ account.name }}, {{ account.plan }}{% if account.vip %}, VIP{% endif %}){% endif %}"
+)
+_SUMMARY = """Problem: {{ summary.problem }}
+Tried: {{ summary.tried }}
+Emotional state: {{ summary.emotional_state }}
+Customer needs: {{ summary.desired_outcome }}
+Account: {{ summary.account_context }}"""
+
+DEFAULT_TEMPLATES: list[dict] = [
+    {
+        "event_type": "escalation.created",
+        "subject": "[Escalation] {% if account.vip %}VIP {% endif %}#{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"""{_TICKET}
+{_WHO}
+Escalated ({{{{ event.kind }}}}) by: {{{{ trigger }}}}{{% if event.reason %}} — {{{{ event.reason }}}}{{% endif %}}
+Respond by: {{{{ sla.due_at|default:"(no target)" }}}}
+
+{_SUMMARY}
+
+Open the ticket: {{{{ ticket.link }}}}""",
+        "recipients": ["agent", "on_call", "notify"],
+    },
+    {
+        "event_type": "escalation.acknowledged",
+        "subject": "[Acknowledged] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\nThe escalation was acknowledged.\n\n{{{{ ticket.link }}}}",
+        "recipients": ["assignee"],
+    },
+    {
+        "event_type": "escalation.resolved",
+        "subject": "[Resolved] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\nResolution: {{{{ event.resolution }}}}\nRoot cause: {{{{ event.root_cause }}}}\n\n"
+        "{{ ticket.link }}",
+        "recipients": ["assignee"],
+    },
+    {
+        "event_type": "escalation.returned",
+        "subject": "[Returned] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\nThe escalation came back for clarification: {{{{ event.reason }}}}\n\n"
+        "{{ ticket.link }}",
+        "recipients": ["assignee"],
+    },
+    {
+        "event_type": "escalation.feedback",
+        "subject": "[Outcome] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\n{{{{ text }}}}\n\n{{{{ ticket.link }}}}",
+        "recipients": ["recipient"],
+    },
+    {
+        "event_type": "owner.reminder",
+        "subject": "[Update due] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\n{_WHO}\n{{{{ text }}}}\nDue: {{{{ sla.due_at }}}}\n\n{{{{ ticket.link }}}}",
+        "recipients": ["recipient"],
+    },
+    {
+        "event_type": "customer.update",
+        "subject": "Update on your request #{{ ticket.number }}: {{ ticket.subject }}",
+        "body": "{{ text }}",
+        "recipients": ["requester"],
+    },
+    {
+        "event_type": "sla.warning",
+        "subject": "[SLA {{ sla.percent }}%] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\n{_WHO}\n{{{{ sla.metric }}}} is {{{{ sla.percent }}}}% used; due {{{{ sla.due_at }}}}.\n\n"
+        "{{ ticket.link }}",
+        "recipients": ["assignee"],
+    },
+    {
+        "event_type": "sla.breached",
+        "subject": "[SLA breached] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\n{_WHO}\n{{{{ sla.metric }}}} was due {{{{ sla.due_at }}}} and is breached.\n\n"
+        "{{ ticket.link }}",
+        "recipients": ["assignee", "role:manager"],
+    },
+]
+
+
+def install(*, tenant: Tenant) -> None:
+    NotificationTemplate.objects.bulk_create(
+        [NotificationTemplate(tenant=tenant, **spec) for spec in DEFAULT_TEMPLATES], ignore_conflicts=True
+    )

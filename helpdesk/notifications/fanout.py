@@ -1,0 +1,131 @@
+"""Fan-out: one outbox event becomes one Delivery per destination.
+
+Runs on claimed events (SKIP LOCKED, see dispatcher.fan_out_pending) inside the event's tenant. The
+unique (event, destination) makes it idempotent: a second fan-out of the same event adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from helpdesk.models import OutboxEvent
+from helpdesk.notifications import recipients
+from helpdesk.notifications.models import (
+    ChannelKind,
+    Delivery,
+    NotificationChannel,
+    NotificationTemplate,
+    WebhookSubscription,
+)
+
+
+def is_immediate(event_type: str, payload: dict) -> bool:
+    """VIP or critical work is never held back for a digest: a VIP's ticket, an urgent one, a
+    hierarchical escalation (authority is needed now), a breached SLA."""
+    facts = payload.get("ticket_context") or {}
+    return (
+        bool(facts.get("vip"))
+        or facts.get("priority") == "urgent"
+        or payload.get("kind") == "hierarchical"
+        or event_type == "sla.breached"
+    )
+
+
+def digest_until(now: datetime, minutes: int) -> datetime:
+    """The end of the digest window `now` falls in: windows are aligned, so every routine message of a
+    recipient in the same window is sent together."""
+    width = minutes * 60
+    return datetime.fromtimestamp(math.floor(now.timestamp() / width) * width + width, tz=now.tzinfo)
+
+
+def _row(event: OutboxEvent, destination: str, now: datetime, **fields) -> Delivery:
+    due = fields.pop("digest_until", None)
+    return Delivery(
+        tenant_id=event.tenant_id,
+        event=event,
+        event_type=event.type,
+        destination=destination,
+        created_at=now,
+        retry_from=now,
+        next_attempt_at=due or now,
+        digest_until=due,
+        **fields,
+    )
+
+
+@dataclass
+class Destinations:
+    """A tenant's active subscriptions, templates and channels, read once per batch of events: fan-out
+    costs a few queries per tenant, not per event (a sweep can emit thousands of breaches at once)."""
+
+    webhooks: list[WebhookSubscription]
+    templates: dict[str, NotificationTemplate]
+    channels: list[NotificationChannel]
+    addresses: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> Destinations:
+        return cls(
+            webhooks=list(WebhookSubscription.objects.filter(active=True).order_by("pk")),
+            templates={t.event_type: t for t in NotificationTemplate.objects.filter(active=True)},
+            channels=list(NotificationChannel.objects.filter(active=True).order_by("pk")),
+        )
+
+    def email_addresses(self, specs: list, payload: dict) -> list[str]:
+        """recipients.email_addresses, remembered for the batch: events of one ticket name the same people."""
+        key = json.dumps([specs, {k: payload.get(k) for k in RECIPIENT_KEYS}], sort_keys=True, default=str)
+        if key not in self.addresses:
+            self.addresses[key] = recipients.email_addresses(specs, payload)
+        return self.addresses[key]
+
+
+# What recipient resolution reads from a payload (the cache key of Destinations.email_addresses).
+RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify", "ticket_context")
+
+
+def webhook_rows(event: OutboxEvent, now: datetime, destinations: Destinations) -> list[Delivery]:
+    return [
+        _row(event, f"webhook:{sub.pk}", now, webhook=sub) for sub in destinations.webhooks if event.type in sub.events
+    ]
+
+
+def _listening(event: OutboxEvent, destinations: Destinations) -> list[NotificationChannel]:
+    named = set(recipients.notify_channel_ids(event.payload))
+    return [c for c in destinations.channels if not c.events or event.type in c.events or c.pk in named]
+
+
+def notification_rows(event: OutboxEvent, now: datetime, destinations: Destinations) -> list[Delivery]:
+    template = destinations.templates.get(event.type)
+    if template is None:
+        return []
+    immediate = is_immediate(event.type, event.payload)
+    rows = []
+    for channel in _listening(event, destinations):
+        due = None if immediate or not channel.digest_minutes else digest_until(now, channel.digest_minutes)
+        if channel.kind == ChannelKind.EMAIL:
+            specs = [*template.recipients, *channel.recipients]
+            for address in destinations.email_addresses(specs, event.payload):
+                destination = f"email:{channel.pk}:{address}"
+                rows.append(_row(event, destination, now, channel=channel, address=address, digest_until=due))
+        else:
+            rows.append(_row(event, f"channel:{channel.pk}", now, channel=channel, digest_until=due))
+    return rows
+
+
+def fan_out(events: list[OutboxEvent], now: datetime) -> int:
+    """Creates the events' deliveries (those not there yet) and marks the events dispatched, in a few
+    statements; returns the number of destinations."""
+    if not events:
+        return 0
+    destinations = Destinations.load()
+    rows = [
+        row
+        for event in events
+        for row in webhook_rows(event, now, destinations) + notification_rows(event, now, destinations)
+    ]
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
+    return len(rows)
