@@ -3,7 +3,7 @@ rarely change (SLA policies with their calendars, the escalation matrix).
 
 Correctness first: an entry is used only while the tenant's configuration version is the one it was
 loaded under. The version lives in `helpdesk_configversion` and is bumped by database triggers on every
-INSERT, UPDATE and DELETE of the configuration tables (migration helpdesk 0005), whatever wrote them:
+INSERT, UPDATE and DELETE of the configuration tables (migration helpdesk 0006), whatever wrote them:
 API, admin, services, a bulk `update()`, raw SQL. So an edit takes effect on the very next read, in the
 editing transaction itself and in every process once it commits. Versions come from a sequence, so a
 rolled-back edit's version is never handed out again and can't revive what that edit had loaded.
