@@ -41,4 +41,4 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpdesk
 USER helpdesk
 
 EXPOSE 8000
-CMD ["gunicorn", "helpdesk.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "helpdesk.wsgi", "--config", "python:helpdesk.gunicorn_conf", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "--access-logfile", "-"]

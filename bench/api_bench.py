@@ -301,6 +301,8 @@ def server_start(name: str, settings_module: str, env: dict, directory: Path, ex
     argv = [
         str(BIN / "gunicorn"),
         "helpdesk.wsgi",
+        "--config",
+        "python:helpdesk.gunicorn_conf",
         "--bind",
         f"{HOST}:{port}",
         "--workers",

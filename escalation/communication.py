@@ -11,6 +11,7 @@ from datetime import datetime
 from escalation.models import Escalation, Kind
 from helpdesk.models import Tenant
 from helpdesk.outbox import outbox_emit
+from helpdesk.tenancy import current_tenant_or_none
 from slas import services as slas
 from slas.models import Metric, SlaTimer
 from tickets.models import Account, AuthorType
@@ -64,13 +65,19 @@ def render(template: str, escalation: Escalation, **extra) -> str:
     return template.format_map(values)
 
 
+def _tenant(tenant_id: int) -> Tenant:
+    # The request's (or sweep's) tenant is already loaded; read it again only outside its context.
+    tenant = current_tenant_or_none()
+    return tenant if tenant is not None and tenant.pk == tenant_id else Tenant.objects.get(pk=tenant_id)
+
+
 def milestone(*, escalation: Escalation, name: str, at: datetime, **extra) -> None:
     ticket = escalation.ticket
     if is_high_stakes(escalation):
         if name == "escalated":
             _remind_owner(escalation, at)
         return
-    text = render(templates_for(Tenant.objects.get(pk=ticket.tenant_id))[name], escalation, **extra)
+    text = render(templates_for(_tenant(ticket.tenant_id))[name], escalation, **extra)
     # A public system message: the customer sees it in the thread, and it counts as their update.
     message_post(ticket=ticket, actor=None, body=text, author_type=AuthorType.SYSTEM, internal=False, created_at=at)
     slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=[Metric.CUSTOMER_UPDATE], at=at)

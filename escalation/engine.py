@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from escalation import services, triggers
+from escalation import selectors, services, triggers
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
 from slas import clock
 from slas import services as slas
@@ -113,12 +113,7 @@ def refresh_triage(
 
 
 def active_rules() -> list[triggers.Rule]:
-    return [
-        triggers.Rule(
-            id=r.pk, slug=r.slug, trigger=r.trigger, conditions=r.conditions, position=r.position, active=r.active
-        )
-        for r in EscalationRule.objects.filter(active=True).order_by("position", "id")
-    ]
+    return list(selectors.rule_matrix())
 
 
 def evaluate(

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Max
 
 from escalation.models import EscalationRule, TimeWatch
+from escalation.selectors import rule_matrix
 from slas import clock
 from slas import services as slas
 from tickets.models import Status, Ticket, TicketEvent
@@ -17,27 +18,40 @@ from tickets.models import Status, Ticket, TicketEvent
 TIER_MOVES = ("escalated", "escalation_returned", "escalation_de_escalated")
 
 
-def watches_arm(*, ticket: Ticket, since: datetime) -> int:
+def watches_arm(*, ticket: Ticket, since: datetime, new: bool = False) -> int:
     """(Re)arms one watch per active time_open rule that applies at the ticket's tier: due when the
-    ticket will have spent the rule's business hours at this tier, counted from `since`."""
-    rules = [
-        r
-        for r in EscalationRule.objects.filter(active=True, trigger="time_open")
-        if r.conditions.get("tier") in (None, ticket.tier)
-    ]
-    TimeWatch.objects.filter(ticket=ticket).exclude(rule__in=rules).delete()
+    ticket will have spent the rule's business hours at this tier, counted from `since`. `new`: the
+    ticket was opened in this transaction, so it has no watches yet and they are inserted at once."""
+    rules = [r for r in rule_matrix() if r.trigger == "time_open" and r.conditions.get("tier") in (None, ticket.tier)]
+    if not new:
+        TimeWatch.objects.filter(ticket=ticket).exclude(rule_id__in=[r.id for r in rules]).delete()
     if not rules:
         return 0
     calendar = slas.ticket_clock(ticket=ticket)
+    if new:
+        TimeWatch.objects.bulk_create(
+            TimeWatch(
+                tenant_id=ticket.tenant_id,
+                ticket=ticket,
+                rule_id=rule.id,
+                due_at=clock.deadline(since, _minutes(rule), calendar),
+            )
+            for rule in rules
+        )
+        return len(rules)
     for rule in rules:
-        minutes = round(float(rule.conditions["business_hours"]) * 60)
+        minutes = _minutes(rule)
         TimeWatch.objects.update_or_create(
             tenant_id=ticket.tenant_id,
             ticket=ticket,
-            rule=rule,
+            rule_id=rule.id,
             defaults={"due_at": clock.deadline(since, minutes, calendar), "fired_at": None},
         )
     return len(rules)
+
+
+def _minutes(rule) -> int:
+    return round(float(rule.conditions["business_hours"]) * 60)
 
 
 def watches_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:

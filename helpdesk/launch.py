@@ -41,6 +41,8 @@ def _children(host: str, port: int) -> dict[str, subprocess.Popen]:
     web = [
         str(BIN / "gunicorn"),
         "helpdesk.wsgi",
+        "--config",
+        "python:helpdesk.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
         "--workers",

@@ -56,7 +56,7 @@ def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
     from its created_at — all in one transaction."""
     ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
     slas.timers_start(ticket=ticket)
-    watches.watches_arm(ticket=ticket, since=ticket.created_at)
+    watches.watches_arm(ticket=ticket, since=ticket.created_at, new=True)
     engine.evaluate(ticket, text=f"{ticket.subject}\n{ticket.description}", time_based=False, at=ticket.created_at)
     ticket.refresh_from_db()
     return ticket

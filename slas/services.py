@@ -21,6 +21,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_across
 from slas import clock
 from slas.models import (
@@ -67,6 +68,16 @@ def policy_matches(policy: SLAPolicy, *, ticket: Ticket, account: Account | None
     return rules.get("vip") is None or bool(account and account.vip) == rules["vip"]
 
 
+def active_policies() -> tuple[SLAPolicy, ...]:
+    """The tenant's active policies in order, with their calendars; cached per process until a policy
+    or calendar changes (helpdesk/config_cache.py). Shared between requests: read-only."""
+
+    def load() -> tuple[SLAPolicy, ...]:
+        return tuple(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("position", "id"))
+
+    return tenant_config("sla_policies", load)
+
+
 # Policies read once per block of work that asks for them many times (the sweep's escalation stage: one
 # tenant, one transaction, where nothing edits them). Outside such a block every call reads them afresh.
 _policies_memo: ContextVar[dict[int, list[SLAPolicy]] | None] = ContextVar("slas_policies_memo", default=None)
@@ -85,7 +96,7 @@ def _active_policies(tenant_id: int) -> list[SLAPolicy]:
     memo = _policies_memo.get()
     if memo is not None and tenant_id in memo:
         return memo[tenant_id]
-    policies = list(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("position", "id"))
+    policies = list(active_policies())
     if memo is not None:
         memo[tenant_id] = policies
     return policies

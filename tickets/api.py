@@ -251,11 +251,78 @@ class TicketOutput(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def to_representation(self, ticket) -> dict:
+        """The row the declared fields describe, built directly: through DRF's field-by-field path a page
+        of 50 tickets made ~1,200 field calls, most of a list page's remaining CPU. The declared fields
+        stay the schema, and a test checks this output against DRF's own for tickets in every state."""
+        dt = _datetime_formatter()
+        requester = ticket.requester
+        return {
+            "id": ticket.pk,
+            "subject": ticket.subject,
+            "description": ticket.description,
+            "requester": {"id": requester.pk, "email": requester.email, "name": requester.name},
+            "priority": ticket.priority,
+            "channel": ticket.channel,
+            "category": ticket.category,
+            "tags": [str(tag) for tag in ticket.tags],
+            "status": ticket.status,
+            "tier": ticket.tier,
+            "assignee": ticket.assignee_id,
+            "team": ticket.team_id,
+            "account": ticket.account_id,
+            "sentiment": ticket.sentiment,
+            "escalated": ticket.escalated,
+            "escalation_count": ticket.escalation_count,
+            "follow_up_count": ticket.follow_up_count,
+            "sla": self._sla(ticket, dt),
+            "sla_breached": ticket.sla_breached,
+            "sla_at_risk": ticket.sla_at_risk,
+            "triage": ticket.triage,
+            "triage_reasons": ticket.triage_reasons,
+            "created_at": dt(ticket.created_at),
+            "updated_at": dt(ticket.updated_at),
+        }
+
     @extend_schema_field(SlaOutput(many=True))
     def get_sla(self, ticket) -> list[dict]:
+        return self._sla(ticket, _datetime_formatter())
+
+    def _sla(self, ticket, dt) -> list[dict]:
         # The ticket's own clocks; an escalation's clocks are shown on the escalation.
-        timers = sorted((t for t in ticket.sla_timers.all() if t.escalation_id == 0), key=lambda t: t.metric)
-        return SlaOutput(timers, many=True).data
+        timers = getattr(ticket, "sla_own_timers", None)
+        if timers is None:  # a queryset without selectors.ticket_list's prefetch (the bench's naive one)
+            timers = [t for t in ticket.sla_timers.all() if t.escalation_id == 0]
+        return [_sla_row(t, dt) for t in sorted(timers, key=lambda t: t.metric)]
+
+
+def _datetime_formatter():
+    """serializers.DateTimeField's output (ISO 8601 in the current time zone, UTC as "Z") for the aware
+    datetimes the database returns, with the time zone looked up once rather than per value."""
+    tz = timezone.get_current_timezone()
+
+    def iso(value):
+        if not value:
+            return None
+        text = value.astimezone(tz).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return iso
+
+
+def _sla_row(timer, dt) -> dict:
+    """One SlaOutput row, built by hand: a serializer instance per ticket deep-copies its eight fields
+    and was the largest cost of a list page. SlaOutput stays the schema; tests compare the two."""
+    return {
+        "metric": timer.metric,
+        "target_minutes": timer.target_minutes,
+        "started_at": dt(timer.started_at),
+        "due_at": dt(timer.due_at),  # None stays None, as in SlaOutput
+        "warn_at": dt(timer.warn_at),
+        "status": timer.status,
+        "breached_at": dt(timer.breached_at),
+        "met_at": dt(timer.met_at),
+    }
 
 
 class ReopenInput(StrictSerializer):

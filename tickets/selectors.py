@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from helpdesk.models import Tenant
 from tickets.models import Account, Customer, Message, Ticket, TicketEvent
@@ -19,13 +19,22 @@ def customer_list(*, tenant: Tenant) -> QuerySet[Customer]:
     return Customer.objects.filter(tenant=tenant)
 
 
+# What the ticket's "sla" block shows of each of its own clocks (an escalation's clocks are shown on the
+# escalation, so they are not read at all).
+SLA_TIMER_FIELDS = ("ticket", "metric", "target_minutes", "started_at", "due_at", "warn_at", "status")
+SLA_TIMER_FIELDS += ("breached_at", "met_at")
+
+
 def ticket_list(*, tenant: Tenant) -> QuerySet[Ticket]:
-    """Tickets with what their list and detail views show, in a constant number of queries."""
+    """Tickets with what their list and detail views show, in a constant number of queries. The ticket's
+    own SLA clocks land as a plain list in `ticket.sla_own_timers` (to_attr): no related manager and
+    no queryset clone per row, which cost a quarter of a list page's time."""
     # "sla_timers" is the SLA engine's reverse relation: read by name, so this app imports nothing of it.
+    timers = Ticket._meta.get_field("sla_timers").related_model.objects.filter(escalation_id=0)
     return (
         Ticket.objects.filter(tenant=tenant)
         .select_related("requester")
-        .prefetch_related("sla_timers")
+        .prefetch_related(Prefetch("sla_timers", queryset=timers.only(*SLA_TIMER_FIELDS), to_attr="sla_own_timers"))
         .defer("search_vector")
     )
 
