@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from escalation import selectors, services, triggers
+from escalation import selectors, services, triggers, watches
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
 from slas import clock
 from slas import services as slas
@@ -26,9 +26,7 @@ REPEAT_WINDOW = timedelta(days=365)
 
 def _tier_since(ticket: Ticket) -> datetime:
     moved = (
-        TicketEvent.objects.filter(
-            ticket=ticket, kind__in=["escalated", "escalation_returned", "escalation_de_escalated"]
-        )
+        TicketEvent.objects.filter(ticket=ticket, kind__in=watches.TIER_MOVES)
         .order_by("-created_at")
         .values_list("created_at", flat=True)
         .first()
@@ -189,8 +187,7 @@ def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
     escalation's clock ran out. Runs in the claim's transaction, so a failure leaves the mark set and
     the next sweep tries again. Returns the escalations created."""
     Ticket.objects.filter(pk__in=ticket_ids).update(rules_due_at=None)
-    with slas.policies_remembered():
-        created = evaluate_time_rules(ticket_ids=set(ticket_ids), at=at)
-        for escalation_id in _ladder_due(ticket_ids):
-            created += services.escalation_climb(escalation_id=escalation_id, at=at) is not None
+    created = evaluate_time_rules(ticket_ids=set(ticket_ids), at=at)
+    for escalation_id in _ladder_due(ticket_ids):
+        created += services.escalation_climb(escalation_id=escalation_id, at=at) is not None
     return created

@@ -23,7 +23,7 @@ from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import outbox_emit
 from slas import services as slas
-from slas.models import Metric, SLAPolicy
+from slas.models import Metric
 from tickets.models import Account, AuthorType, Message, ResolutionAttempt, Status, Ticket
 from tickets.selectors import ticket_facts
 from tickets.services import (
@@ -517,9 +517,7 @@ def rule_conditions_clean(trigger: str, conditions: dict) -> dict:
     cleaned = triggers.validate_conditions(trigger, conditions)
     percent = cleaned.get("percent") if trigger == "sla_risk" else None
     if percent is not None:
-        thresholds = sorted(
-            {p for ps in SLAPolicy.objects.filter(active=True).values_list("warn_percent", flat=True) for p in ps}
-        )
+        thresholds = sorted({p for policy in slas.active_policies() for p in policy.warn_percent})
         if thresholds and percent not in thresholds:
             raise triggers.ConditionError(
                 "conditions.percent",

@@ -105,18 +105,15 @@ def watches_arm_rule(*, rule_id: int) -> int:
         .values_list("ticket_id", "last")
     )
     minutes = round(float(rule.conditions["business_hours"]) * 60)
-    with slas.policies_remembered():
-        watches = [
-            TimeWatch(
-                tenant_id=ticket.tenant_id,
-                ticket=ticket,
-                rule=rule,
-                due_at=clock.deadline(
-                    moved.get(ticket.pk, ticket.created_at), minutes, slas.ticket_clock(ticket=ticket)
-                ),
-            )
-            for ticket in tickets
-        ]
+    watches = [
+        TimeWatch(
+            tenant_id=ticket.tenant_id,
+            ticket=ticket,
+            rule=rule,
+            due_at=clock.deadline(moved.get(ticket.pk, ticket.created_at), minutes, slas.ticket_clock(ticket=ticket)),
+        )
+        for ticket in tickets
+    ]
     TimeWatch.objects.bulk_create(
         watches, update_conflicts=True, unique_fields=["tenant", "ticket", "rule"], update_fields=["due_at"]
     )

@@ -236,37 +236,32 @@ def _sweep_timers(now: datetime, report: SweepReport) -> int:
     return count
 
 
+def _per_tenant(claimed: dict[int, list[int]], stage: str, work, report: SweepReport) -> int:
+    """Runs `work(ids)` for each tenant's claimed rows, each in its own savepoint (_tenant_share), in tenant
+    order; adds the escalations it opened to the report. Returns how many rows were claimed."""
+    tenants = Tenant.objects.in_bulk(list(claimed))
+    for tenant_id, ids in sorted(claimed.items()):
+        report.escalated += _tenant_share(tenants[tenant_id], stage, lambda ids=ids: work(ids), report) or 0
+    report.tenant_ids |= set(claimed)
+    return sum(len(ids) for ids in claimed.values())
+
+
 def _sweep_rules(now: datetime, report: SweepReport) -> int:
     """Escalation stage: tickets whose clocks moved get their time-based rules (and escalations whose
     clock ran out climb the ladder). Small batches: the claimed tickets stay locked until commit."""
     with transaction.atomic():
         claimed = engine.rules_claim_due(now=now, limit=RULES_BATCH)
-        tenants = Tenant.objects.in_bulk(list(claimed))
-        for tenant_id, ticket_ids in sorted(claimed.items()):
-            created = _tenant_share(
-                tenants[tenant_id],
-                "time rules",
-                lambda ids=ticket_ids: engine.rules_run_due(ticket_ids=ids, at=now),
-                report,
-            )
-            report.escalated += created or 0
-        report.tenant_ids |= set(claimed)
-    return sum(len(ids) for ids in claimed.values())
+        return _per_tenant(claimed, "time rules", lambda ids: engine.rules_run_due(ticket_ids=ids, at=now), report)
 
 
 def _sweep_watches(now: datetime, report: SweepReport) -> int:
     """time_open rules that came due (a ticket open N business hours at its tier)."""
+
+    def fire(watch_ids: list[int]) -> int:
+        return engine.evaluate_time_rules(ticket_ids=watches.watches_fire(watch_ids=watch_ids, now=now), at=now)
+
     with transaction.atomic():
-        claimed = watches.watches_claim_due(now=now, limit=RULES_BATCH)
-        tenants = Tenant.objects.in_bulk(list(claimed))
-        for tenant_id, watch_ids in sorted(claimed.items()):
-
-            def fire(ids=watch_ids):
-                return engine.evaluate_time_rules(ticket_ids=watches.watches_fire(watch_ids=ids, now=now), at=now)
-
-            report.escalated += _tenant_share(tenants[tenant_id], "time watches", fire, report) or 0
-        report.tenant_ids |= set(claimed)
-    return sum(len(ids) for ids in claimed.values())
+        return _per_tenant(watches.watches_claim_due(now=now, limit=RULES_BATCH), "time watches", fire, report)
 
 
 def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport) -> None:

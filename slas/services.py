@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -78,30 +76,6 @@ def active_policies() -> tuple[SLAPolicy, ...]:
     return tenant_config("sla_policies", load)
 
 
-# Policies read once per block of work that asks for them many times (the sweep's escalation stage: one
-# tenant, one transaction, where nothing edits them). Outside such a block every call reads them afresh.
-_policies_memo: ContextVar[dict[int, list[SLAPolicy]] | None] = ContextVar("slas_policies_memo", default=None)
-
-
-@contextmanager
-def policies_remembered():
-    token = _policies_memo.set({})
-    try:
-        yield
-    finally:
-        _policies_memo.reset(token)
-
-
-def _active_policies(tenant_id: int) -> list[SLAPolicy]:
-    memo = _policies_memo.get()
-    if memo is not None and tenant_id in memo:
-        return memo[tenant_id]
-    policies = list(active_policies())
-    if memo is not None:
-        memo[tenant_id] = policies
-    return policies
-
-
 _UNREAD = object()
 
 
@@ -109,7 +83,7 @@ def policy_for(*, ticket: Ticket, account: Account | object | None = _UNREAD) ->
     """The first active policy that matches; pass the ticket's account if you have it read already."""
     if account is _UNREAD:
         account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
-    policies = _active_policies(ticket.tenant_id)
+    policies = active_policies()
     return next((p for p in policies if policy_matches(p, ticket=ticket, account=account)), None)
 
 
