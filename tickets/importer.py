@@ -585,15 +585,14 @@ def _event_row(ticket: ImportedTicket, ticket_id: int) -> dict:
     return {"ticket_id": ticket_id, "after": after}
 
 
-def _not_imported_yet(cursor, tickets: list[ImportedTicket]) -> list[ImportedTicket]:
+def _not_imported_yet(tickets: list[ImportedTicket]) -> list[ImportedTicket]:
     """Drops the tickets an earlier run already imported (same external_id): an import can be re-run, or
     resumed from the wrong line, without duplicating anything. A concurrent run of the same file is
     stopped by the unique constraint instead."""
     wanted = [str(t.external_id) for t in tickets if t.external_id is not None]
     if not wanted:
         return tickets
-    cursor.execute("SELECT external_id FROM tickets_ticket WHERE external_id = ANY(%s)", [wanted])
-    present = {row[0] for row in cursor.fetchall()}
+    present = set(Ticket.objects.filter(external_id__in=wanted).values_list("external_id", flat=True))
     return [t for t in tickets if t.external_id is None or str(t.external_id) not in present]
 
 
@@ -608,7 +607,7 @@ def batch_write(
     new tickets' ids, in the order of `tickets`. `after` runs in the same transaction with those ids
     (the workflow starts the imported tickets' SLA clocks there)."""
     with tenant_context(tenant), connection.cursor() as cursor:
-        tickets = _not_imported_yet(cursor, tickets)
+        tickets = _not_imported_yet(tickets)
         if not tickets:
             return []
         customers = _customers_resolve(cursor, tenant.pk, tickets, now)
