@@ -274,7 +274,7 @@ def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport) -> 
     report.stage_seconds[name] = round(time.perf_counter() - started, 4)
 
 
-def _sweep_notifications(now: datetime, report: SweepReport) -> None:
+def _sweep_notifications(now: datetime | None, report: SweepReport) -> None:
     """Last, after the stages' commits: fan out what this sweep emitted and deliver what is due, including
     stragglers (a dispatch task lost with Redis, a worker killed mid-delivery, retries come due)."""
     started = time.perf_counter()
@@ -286,12 +286,15 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     """One pass over due work. Safe to run concurrently and repeatedly: every step claims its rows
     (SKIP LOCKED, then a status change), so nothing fires twice."""
     started = timezone.now()
+    given = now
     now = now or started
     report = SweepReport()
     _drain("sla", _sweep_timers, SWEEP_BATCH, now, report)
     _drain("rules", _sweep_rules, RULES_BATCH, now, report)
     _drain("watches", _sweep_watches, RULES_BATCH, now, report)
-    _sweep_notifications(now, report)
+    # Delivery runs on the real clock (retries, leases) unless the caller fixed the moment: the stages
+    # before it may have taken long, and a start-of-sweep time would schedule retries in the past.
+    _sweep_notifications(given, report)
     report.tenants = len(report.tenant_ids)
     report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())

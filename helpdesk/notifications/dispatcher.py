@@ -132,9 +132,15 @@ def lease_seconds() -> int:
     return settings.WEBHOOK_TIMEOUT_S * 2 + settings.DELIVERY_LEASE_MARGIN_S
 
 
+def lease_until(now: datetime) -> datetime:
+    """When a lease taken now ends. From the real clock even when `now` is given (a sweep's start, a
+    test's moment): a lease that ended before it began would let another dispatcher send the same row."""
+    return max(now, timezone.now()) + timedelta(seconds=lease_seconds())
+
+
 def claim_due(now: datetime, lease: uuid.UUID) -> tuple[int, int] | None:
     """One due delivery, leased to us. Its own short transaction: the lease is visible at once."""
-    until = now + timedelta(seconds=lease_seconds())
+    until = lease_until(now)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT * FROM helpdesk_claim_deliveries(%s, 1, %s, %s)", [now, until, lease])
         return cursor.fetchone()
@@ -179,7 +185,7 @@ def _digest_siblings(delivery: Delivery, lease: uuid.UUID, now: datetime) -> lis
         .select_related("event")
         .order_by("created_at", "pk")
     )
-    until = now + timedelta(seconds=lease_seconds())
+    until = lease_until(now)
     Delivery.objects.filter(pk__in=[s.pk for s in siblings]).update(lease=lease, next_attempt_at=until)
     return siblings
 
