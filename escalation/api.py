@@ -416,6 +416,8 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def destroy(self, request, pk=None):
         rule = self.get_object()
+        was_time_open = rule.active and rule.trigger == "time_open"
         rule.active = False
         rule.save(update_fields=["active", "updated_at"])
+        arm_after_commit(rule, was_time_open=was_time_open)  # a switched-off time_open rule drops its watches
         return Response(status=status.HTTP_204_NO_CONTENT)

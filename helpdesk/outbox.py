@@ -19,37 +19,12 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 DISPATCH_EXPIRES_S = 60
 
-INSERT = """
-INSERT INTO helpdesk_outboxevent (tenant_id, type, dedupe_key, payload, created_at)
-SELECT %s, t.type, t.dedupe_key, t.payload::jsonb, %s
-FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(type, dedupe_key, payload)
-ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
-RETURNING dedupe_key
-"""
-
 
 @dataclass(frozen=True)
 class Emission:
     type: str
     dedupe_key: str
     payload: dict
-
-
-def outbox_emit_many(*, tenant_id: int, emissions: list[Emission], at: datetime | None = None) -> list[str]:
-    """Inserts the events not there yet (by dedupe key) in one statement; returns the new keys.
-    Safe under concurrency: the unique index decides, not a read before the write."""
-    if not emissions:
-        return []
-    payloads = [json.dumps(e.payload, cls=DjangoJSONEncoder) for e in emissions]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            INSERT,
-            [tenant_id, at or timezone.now(), [e.type for e in emissions], [e.dedupe_key for e in emissions], payloads],
-        )
-        created = [row[0] for row in cursor.fetchall()]
-    if created:
-        dispatch_on_commit()
-    return created
 
 
 def _queue_dispatch() -> None:
@@ -79,9 +54,9 @@ RETURNING dedupe_key
 
 
 def outbox_emit_across(*, emissions: list[tuple[int, Emission]], at: datetime | None = None) -> int:
-    """outbox_emit_many for (tenant id, emission) pairs of several tenants, in one statement: the sweep's
-    set-based SLA stage (inside tenancy.tenant_batch, whose RLS policy checks every row). Returns how
-    many were new."""
+    """Inserts the (tenant id, emission) pairs not there yet (by tenant and dedupe key) in one statement;
+    returns how many were new. Safe under concurrency: the unique index decides, not a read before the
+    write. RLS checks every row: one tenant's context, or the sweep's tenancy.tenant_batch."""
     if not emissions:
         return 0
     with connection.cursor() as cursor:
@@ -102,4 +77,4 @@ def outbox_emit_across(*, emissions: list[tuple[int, Emission]], at: datetime | 
 
 
 def outbox_emit(*, tenant_id: int, type: str, dedupe_key: str, payload: dict, at: datetime | None = None) -> bool:
-    return bool(outbox_emit_many(tenant_id=tenant_id, emissions=[Emission(type, dedupe_key, payload)], at=at))
+    return bool(outbox_emit_across(emissions=[(tenant_id, Emission(type, dedupe_key, payload))], at=at))
