@@ -412,11 +412,17 @@ def test_it_renders_tickets_exactly_as_drfs_own_field_by_field_path_would(bootst
     from rest_framework import serializers
 
     from helpdesk.models import Team
-    from tickets.api import TicketOutput
+    from tickets.api import SlaOutput, TicketOutput
 
     class Reference(TicketOutput):
+        """DRF's field-by-field output, with the SLA block through SlaOutput (not the hand-built rows)."""
+
         def to_representation(self, ticket):
             return serializers.ModelSerializer.to_representation(self, ticket)
+
+        def get_sla(self, ticket):
+            own = sorted((t for t in ticket.sla_timers.all() if t.escalation_id == 0), key=lambda t: t.metric)
+            return SlaOutput(own, many=True).data
 
     api, tenant = bootstrapped_api, bootstrapped_api.tenant
     with tenant_context(tenant):
@@ -431,11 +437,15 @@ def test_it_renders_tickets_exactly_as_drfs_own_field_by_field_path_would(bootst
         requester={"email": "boss@umbrella.test"},
         priority="urgent",
     )
+    # An agent reply meets the first response; pending pauses the resolution clock: met and paused rows.
+    api.post(f"/api/v1/tickets/{calm['id']}/messages/", {"body": "Try the second tray."}, format="json")
     api.patch(f"/api/v1/tickets/{calm['id']}/", {"team": team.pk, "status": "pending"}, format="json")
     with tenant_context(tenant):
         tickets = list(selectors.ticket_list(tenant=tenant).filter(pk__in=[calm["id"], angry["id"]]))
         assert any(t.escalated and t.triage_reasons and t.account_id for t in tickets)
         assert any(t.team_id and t.tags for t in tickets)
+        statuses = {timer.status for t in tickets for timer in t.sla_own_timers}
+        assert {"met", "paused", "running"} <= statuses, statuses
         for ticket in tickets:
             assert TicketOutput(ticket).data == Reference(ticket).data
             assert list(TicketOutput(ticket).data) == list(Reference(ticket).data)
