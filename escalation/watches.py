@@ -93,11 +93,8 @@ def watches_arm_rule(*, rule_id: int) -> int:
     tickets = Ticket.objects.exclude(status__in=[Status.SOLVED, Status.CLOSED])
     if rule.conditions.get("tier") is not None:
         tickets = tickets.filter(tier=rule.conditions["tier"])
-    tickets = list(
-        tickets.only(
-            "id", "tenant_id", "tier", "priority", "category", "channel", "account_id", "team_id", "created_at"
-        )
-    )
+    # The account comes with the ticket: the ticket's clock (its policy) reads it, once per ticket otherwise.
+    tickets = list(tickets.select_related("account"))
     moved = dict(
         TicketEvent.objects.filter(ticket_id__in=[t.pk for t in tickets], kind__in=TIER_MOVES)
         .values("ticket_id")
@@ -110,7 +107,11 @@ def watches_arm_rule(*, rule_id: int) -> int:
             tenant_id=ticket.tenant_id,
             ticket=ticket,
             rule=rule,
-            due_at=clock.deadline(moved.get(ticket.pk, ticket.created_at), minutes, slas.ticket_clock(ticket=ticket)),
+            due_at=clock.deadline(
+                moved.get(ticket.pk, ticket.created_at),
+                minutes,
+                slas.ticket_clock(ticket=ticket, account=ticket.account),
+            ),
         )
         for ticket in tickets
     ]
