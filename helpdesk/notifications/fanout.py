@@ -76,14 +76,18 @@ class Destinations:
 
     def email_addresses(self, specs: list, payload: dict) -> list[str]:
         """recipients.email_addresses, remembered for the batch: events of one ticket name the same people."""
-        key = json.dumps([specs, {k: payload.get(k) for k in RECIPIENT_KEYS}], sort_keys=True, default=str)
+        facts = payload.get("ticket_context") or {}
+        read = {k: payload.get(k) for k in RECIPIENT_KEYS} | {k: facts.get(k) for k in RECIPIENT_FACTS}
+        key = json.dumps([specs, read], sort_keys=True, default=str)
         if key not in self.addresses:
             self.addresses[key] = recipients.email_addresses(specs, payload)
         return self.addresses[key]
 
 
-# What recipient resolution reads from a payload (the cache key of Destinations.email_addresses).
-RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify", "ticket_context")
+# What recipient resolution reads from a payload and from its ticket_context: the cache key of
+# Destinations.email_addresses (the whole context, subject and all, would make every event a miss).
+RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify")
+RECIPIENT_FACTS = ("team", "assignee", "customer_email")
 
 
 def webhook_rows(event: OutboxEvent, now: datetime, destinations: Destinations) -> list[Delivery]:

@@ -205,3 +205,26 @@ def test_times_are_shown_in_the_tenants_time_zone():
     utc = rendering.event_context(event_type="sla.warning", payload=payload, tenant_name="T")
     assert (berlin["sla"]["due_at"], utc["sla"]["due_at"]) == ("2026-01-15 13:00 CET", "2026-01-15 12:00 UTC")
     assert berlin["ticket"]["link"].endswith("/tickets/9/")
+
+
+def test_recipients_are_resolved_once_per_batch_for_events_naming_the_same_people(tenant_a):
+    """Fan-out remembers recipients by what resolution reads, not by the whole ticket context: 10,000
+    breaches of one team's tickets resolve the team's manager once, not 10,000 times."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from helpdesk.notifications.fanout import Destinations
+    from helpdesk.tenancy import tenant_context
+
+    def payload(number, subject):
+        return {"ticket_context": {"number": number, "subject": subject, "team": None, "assignee": None}}
+
+    with tenant_context(tenant_a):
+        destinations = Destinations.load()
+        first = destinations.email_addresses(["role:manager"], payload(1, "Printer"))
+        with CaptureQueriesContext(connection) as later:
+            again = destinations.email_addresses(["role:manager"], payload(2, "VPN down"))
+        assert again == first and len(later) == 0
+        with CaptureQueriesContext(connection) as other:
+            destinations.email_addresses(["role:admin"], payload(3, "Invoice"))
+        assert len(other) > 0  # a different recipient spec is resolved, not served from the memo
