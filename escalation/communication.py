@@ -15,7 +15,7 @@ from helpdesk.tenancy import current_tenant_or_none
 from slas import services as slas
 from slas.models import Metric, SlaTimer
 from tickets.models import Account, AuthorType
-from tickets.selectors import ticket_facts
+from tickets.selectors import ticket_context
 from tickets.services import message_post
 
 MILESTONES = ("escalated", "acknowledged", "resolved")
@@ -91,7 +91,7 @@ def milestone(*, escalation: Escalation, name: str, at: datetime, **extra) -> No
             "milestone": name,
             "to": ticket.requester.email,
             "text": text,
-            "ticket_context": ticket_facts(ticket),
+            "ticket_context": ticket_context(ticket),
         },
         at=at,
     )
@@ -114,6 +114,6 @@ def _remind_owner(escalation: Escalation, at: datetime) -> None:
             "recipient": escalation.agent_id,
             "text": "High-stakes escalation: write the customer a personal update (no automatic message was sent).",
             "due_at": due.isoformat() if due else None,
-            "ticket_context": ticket_facts(escalation.ticket),
+            "ticket_context": ticket_context(escalation.ticket),
         },
     )

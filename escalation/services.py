@@ -25,7 +25,7 @@ from helpdesk.outbox import outbox_emit
 from slas import services as slas
 from slas.models import Metric
 from tickets.models import Account, AuthorType, Message, ResolutionAttempt, Status, Ticket
-from tickets.selectors import ticket_facts
+from tickets.selectors import ticket_context
 from tickets.services import (
     event_record,
     message_post,
@@ -221,7 +221,7 @@ def _emit(escalation: Escalation, event: str, at: datetime, **extra) -> None:
             "response_due_at": escalation.response_due_at,
             # Who the matrix says to tell (role names or channel ids), and what the message shows.
             "notify": escalation.rule.notify if escalation.rule_id else [],
-            "ticket_context": ticket_facts(escalation.ticket),
+            "ticket_context": ticket_context(escalation.ticket),
             **extra,
         },
     )
@@ -418,7 +418,7 @@ def _feedback_note(escalation: Escalation, actor: Principal | None, at: datetime
             "ticket": escalation.ticket_id,
             "recipient": escalation.from_agent_id,
             "note": note,
-            "ticket_context": ticket_facts(escalation.ticket),
+            "ticket_context": ticket_context(escalation.ticket),
         },
         at=at,
     )

@@ -31,7 +31,7 @@ from slas.models import (
     TimerStatus,
 )
 from tickets.models import Account, Status, Ticket, TicketEvent
-from tickets.selectors import ticket_facts_many
+from tickets.selectors import ticket_contexts
 from tickets.services import event_record
 
 DEFAULT_ON_HOLD_PAUSES = (Metric.RESOLUTION,)
@@ -582,7 +582,7 @@ def _fire(manager, timer_ids: list[int], now: datetime) -> FireReport:
     report = FireReport()
     timers = _fireable(manager, timer_ids)
     emissions, events = [], []
-    facts = ticket_facts_many(ticket_ids={timer.ticket_id for timer in timers})
+    facts = ticket_contexts(ticket_ids={timer.ticket_id for timer in timers})
     for timer in timers:
         started, due_at = timer.started_at.isoformat(), timer.due_at  # firing clears the schedule
         kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, now)

@@ -56,15 +56,14 @@ def event_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[TicketEvent]:
     return TicketEvent.objects.filter(tenant=tenant, ticket=ticket)
 
 
-def ticket_facts(ticket: Ticket) -> dict:
+def ticket_context(ticket: Ticket) -> dict:
     """What a notification about the ticket shows. Emitters put it in outbox payloads (as
     `ticket_context`): the notifications layer below this app reads payloads, never tickets."""
-    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
-    return _facts(ticket, ticket.requester, account)
+    return _facts(ticket, ticket.requester, ticket.account if ticket.account_id else None)
 
 
-def ticket_facts_many(*, ticket_ids: set[int]) -> dict[int, dict]:
-    """ticket_facts of many tickets in one query. The sweep calls it for the tickets it claimed, in one
+def ticket_contexts(*, ticket_ids: set[int]) -> dict[int, dict]:
+    """ticket_context of many tickets in one query. The sweep calls it for the tickets it claimed, in one
     tenant's context or inside tenancy.tenant_batch (no current tenant; RLS bounds the rows), so the
     tickets are named by id through `unscoped`."""
     tickets = Ticket.unscoped.filter(pk__in=ticket_ids).select_related("requester", "account").defer("search_vector")

@@ -27,7 +27,7 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.selectors import ticket_facts
+from tickets.selectors import ticket_context
 
 SYSTEM_LABEL = "system"
 TICKET_UPDATE_FIELDS = ("status", "priority", "assignee_id", "team_id", "tags", "category")
@@ -224,7 +224,7 @@ def _emit(ticket: Ticket, event: str, at: datetime, *, changed: list[str]) -> No
         type=event,
         dedupe_key=f"{event}:{ticket.pk}:{at.isoformat()}",
         at=at,
-        payload={"ticket": ticket.pk, "changed": changed, "ticket_context": ticket_facts(ticket)},
+        payload={"ticket": ticket.pk, "changed": changed, "ticket_context": ticket_context(ticket)},
     )
 
 
