@@ -14,7 +14,7 @@ from escalation import authority, dryrun, routing, selectors, services, triggers
 from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
 from escalation.tasks import arm_rule_task
 from helpdesk import workflows
-from helpdesk.api import StrictSerializer, TenantViewSet
+from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.models import MAX_TIER, Membership, Role, Team
@@ -134,9 +134,7 @@ def escalate(request, pk: int):
         ticket = ticket_get(tenant=request.user.tenant, ticket_id=pk)
     except Ticket.DoesNotExist:
         raise ApiError(404, "not_found", "Not found.") from None
-    serializer = EscalateInput(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data = dict(serializer.validated_data)
+    data = validated(EscalateInput, request.data)
     try:
         escalation = workflows.escalate_manually(ticket=ticket, actor=request.user, **data)
     except services.EscalationError as exc:
@@ -164,10 +162,9 @@ def refund(request, pk: int):
         ticket = ticket_get(tenant=request.user.tenant, ticket_id=pk)
     except Ticket.DoesNotExist:
         raise ApiError(404, "not_found", "Not found.") from None
-    serializer = RefundInput(data=request.data)
-    serializer.is_valid(raise_exception=True)
+    data = validated(RefundInput, request.data)
     try:
-        decision = authority.refund_request(ticket=ticket, actor=request.user, **serializer.validated_data)
+        decision = authority.refund_request(ticket=ticket, actor=request.user, **data)
     except services.EscalationError as exc:
         _raise(exc)
     body = {
@@ -221,11 +218,7 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def _act(self, request, service, input_serializer=None):
         escalation = self.get_object()
-        data = {}
-        if input_serializer is not None:
-            serializer = input_serializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = dict(serializer.validated_data)
+        data = validated(input_serializer, request.data) if input_serializer is not None else {}
         try:
             escalation = service(escalation=escalation, actor=request.user, **data)
         except services.EscalationError as exc:
@@ -361,9 +354,7 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
         current = RuleInput(instance).data if instance is not None else {}
         if instance is not None:
             current = {**current, "target_team": instance.target_team}
-        serializer = RuleInput(data=request.data, partial=partial, context={"current": current})
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+        return validated(RuleInput, request.data, partial=partial, context={"current": current})
 
     def retrieve(self, request, pk=None):
         return Response(RuleOutput(self.get_object()).data)

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
-from helpdesk.api import StrictSerializer, TenantViewSet
+from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import TenantPrimaryKeyRelatedField
 from helpdesk.models import Role, Team, validate_timezone
@@ -115,9 +115,7 @@ class _CrudMixin:
     output_serializer: type[serializers.Serializer]
 
     def _input(self, request, *, instance=None, partial=False) -> dict:
-        serializer = self.input_serializer(data=request.data, partial=partial, context={"instance": instance})
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+        return validated(self.input_serializer, request.data, partial=partial, context={"instance": instance})
 
     def retrieve(self, request, pk=None):
         return Response(self.output_serializer(self.get_object()).data)

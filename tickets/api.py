@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from helpdesk import workflows
-from helpdesk.api import StrictSerializer, TenantViewSet
+from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.models import Membership, Role, Team
@@ -82,9 +82,7 @@ class _WriteMixin:
     output_serializer: type[serializers.Serializer]
 
     def _input(self, request, *, partial=False):
-        serializer = self.input_serializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return validated(self.input_serializer, request.data, partial=partial)
 
     def retrieve(self, request, pk=None):
         return Response(self.output_serializer(self.get_object()).data)
@@ -374,7 +372,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
 
     @extend_schema(request=TicketCreateInput, responses={201: TicketOutput})
     def create(self, request):
-        data = _validated(TicketCreateInput, request.data)
+        data = validated(TicketCreateInput, request.data)
         if "created_at" in data and not request.user.has_role(Role.ADMIN):
             raise ApiError(403, "permission_denied", ERR_CREATED_AT_ROLE, {"created_at": [ERR_CREATED_AT_ROLE]})
         requester = data.pop("requester")
@@ -396,7 +394,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
     @extend_schema(request=TicketUpdateInput, responses={200: TicketOutput})
     def partial_update(self, request, pk=None):
         ticket = self.get_object()
-        changes = _validated(TicketUpdateInput, request.data)
+        changes = validated(TicketUpdateInput, request.data)
         try:
             workflows.ticket_update(ticket=ticket, actor=request.user, **changes)
         except services.TicketError as exc:
@@ -409,7 +407,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         """Explicitly reopen a solved or closed ticket."""
         ticket = self.get_object()
         try:
-            workflows.ticket_reopen(ticket=ticket, actor=request.user, **_validated(ReopenInput, request.data or {}))
+            workflows.ticket_reopen(ticket=ticket, actor=request.user, **validated(ReopenInput, request.data or {}))
         except services.TicketError as exc:
             _raise_ticket_error(exc)
         return Response(TicketOutput(selectors.ticket_get(tenant=request.user.tenant, ticket_id=ticket.pk)).data)
@@ -421,7 +419,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         ticket = self.get_object()
         if request.method == "GET":
             return self._thread(selectors.message_list(tenant=request.user.tenant, ticket=ticket), MessageOutput)
-        data = _validated(MessageInput, request.data)
+        data = validated(MessageInput, request.data)
         message = workflows.message_receive(ticket=ticket, actor=request.user, **data)
         return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)
 
@@ -432,7 +430,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         ticket = self.get_object()
         if request.method == "GET":
             return self._thread(ResolutionAttempt.objects.filter(ticket=ticket), AttemptOutput)
-        attempt = workflows.attempt_record(ticket=ticket, actor=request.user, **_validated(AttemptInput, request.data))
+        attempt = workflows.attempt_record(ticket=ticket, actor=request.user, **validated(AttemptInput, request.data))
         return Response(AttemptOutput(attempt).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: EventOutput(many=True)})
@@ -445,9 +443,3 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         paginator = ThreadPagination()
         page = paginator.paginate_queryset(queryset, self.request, view=None)
         return paginator.get_paginated_response(serializer(page, many=True).data)
-
-
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
