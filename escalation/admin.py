@@ -5,8 +5,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from escalation import dryrun, services, triggers
-from escalation.api import arm_after_commit
 from escalation.models import Escalation, EscalationRule, RuleFiring
+from escalation.tasks import arm_after_commit
 from helpdesk.admin import TenantModelForm, TenantScopedAdmin, tenant_admin_site
 
 

@@ -1,8 +1,6 @@
 """REST API of the escalation engine: POST /tickets/{id}/escalate/, /escalations/ (+ acknowledge,
 resolve, return, de-escalate), /escalation-rules/ (the matrix; manager or admin to write)."""
 
-from functools import partial
-
 import django_filters as filters
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
@@ -12,7 +10,7 @@ from rest_framework.response import Response
 
 from escalation import authority, dryrun, routing, selectors, services, triggers
 from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
-from escalation.tasks import arm_rule_task
+from escalation.tasks import arm_after_commit
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
@@ -22,12 +20,6 @@ from tickets.models import Priority, Ticket
 from tickets.selectors import ticket_get
 
 ERR_ONE_TARGET = "Give exactly one of target_team, target_tier, target_agent."
-
-
-def arm_after_commit(rule: EscalationRule, *, was_time_open: bool) -> None:
-    """A time_open rule written (or one that no longer is): its watches for open tickets follow, in a task."""
-    if rule.trigger == "time_open" or was_time_open:
-        transaction.on_commit(partial(arm_rule_task.delay, rule.tenant_id, rule.pk))
 
 
 def _raise(exc: services.EscalationError):

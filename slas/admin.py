@@ -1,18 +1,16 @@
 """SLA settings in the managers' admin: calendars (validated by the clock itself), policies with a
 deadline preview, and the timers, read-only. Saving a calendar or policy recalculates running clocks."""
 
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin
-from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html_join
 
 from helpdesk.admin import TenantModelForm, TenantScopedAdmin, tenant_admin_site
 from slas import clock, services
 from slas.models import BusinessCalendar, SLAPolicy, SlaTimer
-from slas.tasks import recalculate_task
+from slas.tasks import recalculate_after_commit
 
 PREVIEW_LIMIT_MINUTES = 366 * 24 * 60
 
@@ -39,10 +37,6 @@ class CalendarForm(TenantModelForm):
         return data
 
 
-def _recalculate_on_commit(obj, **target) -> None:
-    transaction.on_commit(partial(recalculate_task.delay, obj.tenant_id, **target))
-
-
 @admin.register(BusinessCalendar, site=tenant_admin_site)
 class BusinessCalendarAdmin(TenantScopedAdmin):
     form = CalendarForm
@@ -53,7 +47,7 @@ class BusinessCalendarAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change:
-            _recalculate_on_commit(obj, calendar_id=obj.pk)
+            recalculate_after_commit(obj.tenant_id, calendar_id=obj.pk)
 
 
 class PolicyForm(TenantModelForm):
@@ -115,7 +109,7 @@ class SLAPolicyAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change:
-            _recalculate_on_commit(obj, policy_id=obj.pk)
+            recalculate_after_commit(obj.tenant_id, policy_id=obj.pk)
 
 
 @admin.register(SlaTimer, site=tenant_admin_site)

@@ -3,8 +3,6 @@
 A change to a calendar or a policy recomputes the running clocks that depend on it, in a task after
 commit (competitors only apply such changes to tickets touched afterwards)."""
 
-from functools import partial
-
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -16,7 +14,7 @@ from helpdesk.fields import TenantPrimaryKeyRelatedField
 from helpdesk.models import Role, Team, validate_timezone
 from slas import clock, selectors, services
 from slas.models import BusinessCalendar, ClockSource, Metric, SLAPolicy
-from slas.tasks import recalculate_task
+from slas.tasks import recalculate_after_commit
 from tickets.models import Account, Channel, Plan, Priority
 
 MAX_TARGET_MINUTES = 366 * 24 * 60  # over a year is a typo, not a target
@@ -25,10 +23,6 @@ ERR_NAME_TAKEN = "This name is already used."
 
 def _conflict():
     raise ApiError(409, "conflict", ERR_NAME_TAKEN, {"name": [ERR_NAME_TAKEN]}) from None
-
-
-def _recalculate_after_commit(tenant_id: int, **target) -> None:
-    transaction.on_commit(partial(recalculate_task.delay, tenant_id, **target))
 
 
 # --- calendars ----------------------------------------------------------------------------------
@@ -166,7 +160,7 @@ class CalendarViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
 
     def _update(self, principal, calendar, data):
         calendar = services.calendar_update(calendar=calendar, **data)
-        _recalculate_after_commit(principal.tenant.pk, calendar_id=calendar.pk)
+        recalculate_after_commit(principal.tenant.pk, calendar_id=calendar.pk)
         return calendar
 
 
@@ -272,5 +266,5 @@ class PolicyViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
 
     def _update(self, principal, policy, data):
         policy = services.policy_update(policy=policy, **data)
-        _recalculate_after_commit(principal.tenant.pk, policy_id=policy.pk)
+        recalculate_after_commit(principal.tenant.pk, policy_id=policy.pk)
         return policy
