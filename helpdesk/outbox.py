@@ -44,10 +44,11 @@ def dispatch_on_commit() -> None:
     transaction.on_commit(_queue_dispatch, robust=True)
 
 
+# Parameters in binary (%b, for connection.bound_cursor): as text, every quote of every payload is escaped.
 INSERT_ACROSS = """
 INSERT INTO helpdesk_outboxevent (tenant_id, type, dedupe_key, payload, created_at)
-SELECT t.tenant_id, t.type, t.dedupe_key, t.payload::jsonb, %s
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS t(tenant_id, type, dedupe_key, payload)
+SELECT t.tenant_id, t.type, t.dedupe_key, t.payload::jsonb, %b::timestamptz
+FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[]) AS t(tenant_id, type, dedupe_key, payload)
 ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
 RETURNING dedupe_key
 """
@@ -59,7 +60,7 @@ def outbox_emit_across(*, emissions: list[tuple[int, Emission]], at: datetime | 
     write. RLS checks every row: one tenant's context, or the sweep's tenancy.tenant_batch."""
     if not emissions:
         return 0
-    with connection.cursor() as cursor:
+    with connection.bound_cursor() as cursor:
         cursor.execute(
             INSERT_ACROSS,
             [

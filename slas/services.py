@@ -244,18 +244,20 @@ FLAG_COLUMNS = ("status", "breached_at", "warned_percent")
 # The flags are computed from the other clocks as stored and the batch's clocks as they are about to be
 # (one statement sees one snapshot), so they agree with the clocks when it commits. `mark` (the sweep's)
 # sets the ticket's rules_due_at: its clocks moved, so the time-based escalation rules must look at it.
+# Parameters go in binary (%b, connection.bound_cursor only): text arrays would escape every quote of
+# every JSON text element.
 SAVE_TEMPLATE = """
 WITH n AS (
-    SELECT * FROM unnest(%(id)s::bigint[], %(ticket_id)s::bigint[], {arrays}) AS n(id, ticket_id, {names})
+    SELECT * FROM unnest(%(id)b::bigint[], %(ticket_id)b::bigint[], {arrays}) AS n(id, ticket_id, {names})
 ), saved AS (
-    UPDATE slas_slatimer s SET {assignments}, updated_at = %(now)s
+    UPDATE slas_slatimer s SET {assignments}, updated_at = %(now)b
     FROM n WHERE s.id = n.id
     RETURNING s.id
 ), audited AS (
     INSERT INTO tickets_ticketevent (tenant_id, ticket_id, kind, actor_label, before, after, created_at)
     SELECT e.tenant_id, e.ticket_id, e.kind, 'system', '{{}}'::jsonb, e.after::jsonb, e.created_at
-    FROM unnest(%(ev_tenant)s::bigint[], %(ev_ticket)s::bigint[], %(ev_kind)s::text[], %(ev_after)s::text[],
-                %(ev_at)s::timestamptz[]) AS e(tenant_id, ticket_id, kind, after, created_at)
+    FROM unnest(%(ev_tenant)b::bigint[], %(ev_ticket)b::bigint[], %(ev_kind)b::text[], %(ev_after)b::text[],
+                %(ev_at)b::timestamptz[]) AS e(tenant_id, ticket_id, kind, after, created_at)
 )
 UPDATE tickets_ticket t SET
     sla_breached = EXISTS (SELECT 1 FROM n WHERE n.ticket_id = t.id AND n.breached_at IS NOT NULL)
@@ -265,8 +267,8 @@ UPDATE tickets_ticket t SET
                           AND n.warned_percent IS NOT NULL)
         OR EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.status = 'running'
                    AND s.warned_percent IS NOT NULL AND s.id NOT IN (SELECT id FROM n)),
-    rules_due_at = CASE WHEN %(mark)s::timestamptz IS NULL THEN t.rules_due_at
-                        ELSE LEAST(t.rules_due_at, %(mark)s::timestamptz) END
+    rules_due_at = CASE WHEN %(mark)b::timestamptz IS NULL THEN t.rules_due_at
+                        ELSE LEAST(t.rules_due_at, %(mark)b::timestamptz) END
 WHERE t.id IN (SELECT DISTINCT ticket_id FROM n)
 """
 
@@ -276,7 +278,7 @@ def _save_sql(columns: tuple[str, ...]) -> str:
     """The save statement for these columns (names from SAVE_COLUMNS only: nothing from outside is spliced)."""
     assert set(FLAG_COLUMNS) <= set(columns) <= set(SAVE_COLUMNS), columns
     return SAVE_TEMPLATE.format(
-        arrays=", ".join(f"%({name})s::{SAVE_COLUMNS[name]}[]" for name in columns),
+        arrays=", ".join(f"%({name})b::{SAVE_COLUMNS[name]}[]" for name in columns),
         names=", ".join(columns),
         assignments=", ".join(f"{name} = n.{name}" + ("::jsonb" if name == "pauses" else "") for name in columns),
     )
@@ -302,7 +304,7 @@ def _save(
     params["ev_kind"] = [e.kind for e in events]
     params["ev_after"] = [json.dumps(e.after, cls=DjangoJSONEncoder) for e in events]
     params["ev_at"] = [e.created_at for e in events]
-    with connection.cursor() as cursor:
+    with connection.bound_cursor() as cursor:
         cursor.execute(_save_sql(columns), params)
 
 
@@ -537,11 +539,11 @@ def _breach(timer: SlaTimer) -> tuple[str, dict]:
     return "sla.breached", {"breached_at": timer.breached_at}
 
 
-def _warn(timer: SlaTimer, now: datetime) -> tuple[str, dict]:
+def _warn(timer: SlaTimer, calendar: clock.Calendar) -> tuple[str, dict]:
     percent = _next_threshold(timer)
     timer.warned_percent, timer.warned_at = percent, timer.warn_at
     due_at = timer.due_at
-    schedule(timer, calendar_to_clock(timer.calendar))
+    schedule(timer, calendar)
     return "sla.warning", {"percent": percent, "warned_at": timer.warned_at, "due_at": due_at}
 
 
@@ -558,10 +560,18 @@ ORDER BY t.id FOR UPDATE OF t SKIP LOCKED
 def _fireable(timers, timer_ids: list[int]) -> list[SlaTimer]:
     """The claimed timers still running whose tickets we could lock: one query."""
     return list(
-        timers.filter(id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=RawSQL(HELD_TICKETS, [timer_ids]))
-        .select_related("calendar")
-        .order_by("ticket_id", "id")
+        timers.filter(
+            id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=RawSQL(HELD_TICKETS, [timer_ids])
+        ).order_by("ticket_id", "id")
     )
+
+
+def _warning_clocks(timers: list[SlaTimer], now: datetime) -> dict[int, clock.Calendar]:
+    """The calendars that warning timers reschedule on, each read and converted once: a batch of 10,000
+    clocks uses a few thousand calendars at most (a join copied one per timer). Named by id: the
+    claimed timers' own calendars, bounded by RLS like the timers."""
+    ids = {timer.calendar_id for timer in timers if timer.due_at > now}
+    return {cal.pk: calendar_to_clock(cal) for cal in BusinessCalendar.unscoped.filter(pk__in=ids)} if ids else {}
 
 
 def timers_fire(*, tenant_id: int, timer_ids: list[int], now: datetime) -> FireReport:
@@ -583,9 +593,10 @@ def _fire(manager, timer_ids: list[int], now: datetime) -> FireReport:
     timers = _fireable(manager, timer_ids)
     emissions, events = [], []
     facts = ticket_contexts(ticket_ids={timer.ticket_id for timer in timers})
+    clocks = _warning_clocks(timers, now)
     for timer in timers:
         started, due_at = timer.started_at.isoformat(), timer.due_at  # firing clears the schedule
-        kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, now)
+        kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, clocks[timer.calendar_id])
         report.breached += kind == "sla.breached"
         report.warned += kind == "sla.warning"
         report.ticket_ids.add(timer.ticket_id)

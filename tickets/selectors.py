@@ -66,22 +66,39 @@ def ticket_contexts(*, ticket_ids: set[int]) -> dict[int, dict]:
     """ticket_context of many tickets in one query. The sweep calls it for the tickets it claimed, in one
     tenant's context or inside tenancy.tenant_batch (no current tenant; RLS bounds the rows), so the
     tickets are named by id through `unscoped`."""
-    tickets = Ticket.unscoped.filter(pk__in=ticket_ids).select_related("requester", "account").defer("search_vector")
-    return {ticket.pk: _facts(ticket, ticket.requester, ticket.account) for ticket in tickets}
+    # Plain rows, not models: the sweep asks for 10,000 tickets at a time, and three model instances per
+    # ticket were a tenth of its SLA stage.
+    rows = Ticket.unscoped.filter(pk__in=ticket_ids).values_list(*CONTEXT_COLUMNS)
+    return {row[0]: _context_of(*row) for row in rows}
+
+
+CONTEXT_COLUMNS = (
+    "pk", "subject", "status", "priority", "category", "assignee_id", "team_id",
+    "requester__name", "requester__email", "account__name", "account__plan", "account__vip",
+)  # fmt: skip
 
 
 def _facts(ticket: Ticket, requester: Customer, account: Account | None) -> dict:
+    return _context_of(
+        ticket.pk, ticket.subject, ticket.status, ticket.priority, ticket.category, ticket.assignee_id,
+        ticket.team_id, requester.name, requester.email, account.name if account else None,
+        account.plan if account else None, account.vip if account else None,
+    )  # fmt: skip
+
+
+def _context_of(number, subject, status, priority, category, assignee, team, name, email, account, plan, vip) -> dict:
+    """The one shape of a ticket context, from a model or a row (the account fields are None without one)."""
     return {
-        "number": ticket.pk,
-        "subject": ticket.subject,
-        "status": ticket.status,
-        "priority": ticket.priority,
-        "category": ticket.category,
-        "customer_name": requester.name,
-        "customer_email": requester.email,
-        "account_name": account.name if account else "",
-        "account_plan": account.plan if account else "",
-        "vip": bool(account and account.vip),
-        "assignee": ticket.assignee_id,
-        "team": ticket.team_id,
+        "number": number,
+        "subject": subject,
+        "status": status,
+        "priority": priority,
+        "category": category,
+        "customer_name": name,
+        "customer_email": email,
+        "account_name": account or "",
+        "account_plan": plan or "",
+        "vip": bool(vip),
+        "assignee": assignee,
+        "team": team,
     }

@@ -11,6 +11,7 @@ from contextvars import ContextVar
 
 from django.db import connections
 from django.db.backends.postgresql import base
+from django.utils.asyncio import async_unsafe
 
 _owner_mode: ContextVar[bool] = ContextVar("helpdesk_db_owner_mode", default=False)
 
@@ -20,6 +21,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if _owner_mode.get():
             return False
         return super()._configure_role(connection)
+
+    @async_unsafe
+    def bound_cursor(self):
+        """A cursor whose parameters PostgreSQL binds (the extended protocol) rather than psycopg quoting
+        them into the SQL text, as Django's cursors do. For statements with big array parameters (the
+        sweep's batches: 10,000 ids, JSON texts), where quoting every element, strings through a regex,
+        cost ~1 s of the SLA stage. Wrapped like Django's own cursors: query logging, execute wrappers and
+        query counts see it."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            return self._prepare_cursor(base.ServerBindingCursor(self.connection))
 
     @contextmanager
     def _nodb_cursor(self):
