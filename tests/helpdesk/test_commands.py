@@ -115,3 +115,18 @@ def test_a_seat_in_a_second_tenant_keeps_the_users_password(db):
     membership_create(tenant=globex, username="dana", password="attacker-choice-1!")
     assert authenticate(username="dana", password="original-pass-1!") is not None
     assert authenticate(username="dana", password="attacker-choice-1!") is None
+
+
+def test_the_demo_desk_looks_like_a_healthy_desk(db):
+    """The demo is what a new user judges the product by: its escalation dry run must not call its own
+    matrix 'bad' (above 35 %, seed 004), yet it must have hot spots to show (legal, VIP, refunds)."""
+    from escalation import dryrun
+
+    _run("seed_demo", "--tickets", "300")
+    with tenant_context(Tenant.objects.get(slug="demo")):
+        report = dryrun.dry_run(days=30)
+        solved = Ticket.objects.filter(status="solved").count()
+    assert report.tickets == 300
+    assert 5.0 <= report.rate <= dryrun.RECONSIDER_ABOVE, report.as_dict()
+    assert len(report.by_trigger) >= 4, report.as_dict()
+    assert solved >= 200  # a desk that works: most of four weeks' tickets are solved
