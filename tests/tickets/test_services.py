@@ -104,3 +104,28 @@ def test_the_app_role_cannot_truncate_the_audit_trail(ticket):
         connection.cursor() as cursor,
     ):
         cursor.execute("TRUNCATE tickets_ticketevent")
+
+
+def test_a_new_tickets_search_document_is_written_with_it_weighted_subject_first(in_a):
+    ticket = services.ticket_open(
+        tenant=in_a,
+        actor=None,
+        subject="Printer offline",
+        description="The office printer drops off the network every morning.",
+        requester_email="alice@example.test",
+    )
+    services.message_post(
+        ticket=ticket, actor=None, body="Still offline after the firmware update.", author_type=AuthorType.CUSTOMER
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT search_vector = setweight(to_tsvector('english', %s), 'A')
+                                   || setweight(to_tsvector('english', %s), 'B')
+                                   || setweight(to_tsvector('english', %s), 'C'),
+                      search_vector::text
+               FROM tickets_ticket WHERE id = %s""",
+            [ticket.subject, ticket.description, "Still offline after the firmware update.", ticket.pk],
+        )
+        same, document = cursor.fetchone()
+    assert same, document
+    assert "'printer':1A" in document and "'firmwar':" in document
