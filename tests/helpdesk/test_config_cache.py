@@ -124,3 +124,21 @@ def test_a_rule_of_one_tenant_never_fires_for_another(acme, globex):
     api_a.post("/api/v1/escalation-rules/", ZEBRA_RULE, format="json")
     assert "zebra" in _fired(_zebra_ticket(api_a))
     assert "zebra" not in _fired(_zebra_ticket(api_b))
+
+
+def test_a_webhook_added_or_switched_off_changes_where_the_next_events_go(acme, globex):
+    """Fan-out serves each tenant's destinations from the cache; the notification tables bump the version."""
+    from helpdesk.notifications.fanout import Destinations
+    from helpdesk.notifications.models import WebhookSubscription
+
+    with tenant_context(acme):
+        before = Destinations.load()
+        assert Destinations.load().webhooks == before.webhooks  # served from the cache meanwhile
+        hook = WebhookSubscription.objects.create(
+            tenant=acme, url="https://hooks.example.test/in", events=["ticket.created"], secret_encrypted="x"
+        )
+        assert [w.pk for w in Destinations.load().webhooks] == [*(w.pk for w in before.webhooks), hook.pk]
+        WebhookSubscription.objects.filter(pk=hook.pk).update(active=False)
+        assert hook.pk not in [w.pk for w in Destinations.load().webhooks]
+    with tenant_context(globex):
+        assert all(w.tenant_id == globex.pk for w in Destinations.load().webhooks)
