@@ -4,6 +4,8 @@ Each view validates with an input serializer, calls one service or selector, and
 output serializer. Objects are looked up inside the caller's tenant, so another tenant's id is a 404.
 """
 
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
@@ -217,11 +219,10 @@ class SlaOutput(serializers.Serializer):
     met_at = serializers.DateTimeField(allow_null=True)
 
 
+# The schema of a ticket as the API shows it, and DRF's reference rendering of a model instance (a comment,
+# not a docstring: drf-spectacular publishes docstrings). The API itself renders through ticket_outputs
+# (plain rows, no model instances); tests/api/test_ticket_output.py checks the two give the same bytes.
 class TicketOutput(serializers.ModelSerializer):
-    """The schema of a ticket as the API shows it, and DRF's reference rendering of a model instance.
-    The API itself renders through ticket_outputs (plain rows, no model instances), and a test checks
-    the two give the same JSON for tickets in every state."""
-
     requester = RequesterOutput()
     sla = serializers.SerializerMethodField()
 
@@ -267,10 +268,11 @@ def ticket_outputs(rows: list[dict], *, tenant) -> list[dict]:
     ~1,200 field calls and ~200 model instances: most of a list page's CPU."""
     clocks = selectors.ticket_sla_rows(tenant=tenant, ticket_ids=[row["id"] for row in rows])
     dt = _datetime_formatter()
-    return [_ticket_output(row, clocks.get(row["id"], ()), dt) for row in rows]
+    utc_text = _utc_text_formatter(dt)
+    return [_ticket_output(row, clocks.get(row["id"], ()), dt, utc_text) for row in rows]
 
 
-def _ticket_output(row: dict, clocks, dt) -> dict:
+def _ticket_output(row: dict, clocks, dt, utc_text) -> dict:
     # Key order is TicketOutput.Meta.fields; values as DRF's fields represent them (ids and counts as
     # ints, choices as their strings, datetimes through dt).
     return {
@@ -291,7 +293,7 @@ def _ticket_output(row: dict, clocks, dt) -> dict:
         "escalated": row["escalated"],
         "escalation_count": row["escalation_count"],
         "follow_up_count": row["follow_up_count"],
-        "sla": [_sla_output(clock, dt) for clock in clocks],
+        "sla": [_sla_output(clock, utc_text) for clock in clocks],
         "sla_breached": row["sla_breached"],
         "sla_at_risk": row["sla_at_risk"],
         "triage": row["triage"],
@@ -315,19 +317,35 @@ def _datetime_formatter():
     return iso
 
 
-def _sla_output(clock: tuple, dt) -> dict:
-    """One SlaOutput row from a tuple of selectors.SLA_ROW_FIELDS, built by hand: a serializer instance
-    per ticket deep-copies its eight fields. SlaOutput stays the schema; tests compare the two."""
+def _utc_text_formatter(dt):
+    """serializers.DateTimeField's output for the UTC text of selectors.UtcIsoText. In UTC (the settings'
+    time zone) that text already is DRF's, but for the microseconds: isoformat() leaves them out when
+    they are zero. In any other time zone it goes through a datetime and dt."""
+    if timezone.get_current_timezone_name() != "UTC":
+        return lambda text: dt(datetime.fromisoformat(text)) if text else None
+
+    def iso(text):
+        if text and text.endswith(".000000Z"):
+            return text[:-8] + "Z"
+        return text
+
+    return iso
+
+
+def _sla_output(clock: tuple, utc_text) -> dict:
+    """One SlaOutput row from a tuple of selectors.SLA_ROW_FIELDS (times as UTC text, hence a formatter of
+    its own), built by hand: a serializer instance per ticket deep-copies its eight fields. SlaOutput stays
+    the schema; tests compare the two."""
     metric, target_minutes, started_at, due_at, warn_at, status_, breached_at, met_at = clock
     return {
         "metric": metric,
         "target_minutes": target_minutes,
-        "started_at": dt(started_at),
-        "due_at": dt(due_at),  # None stays None, as in SlaOutput
-        "warn_at": dt(warn_at),
+        "started_at": utc_text(started_at),
+        "due_at": utc_text(due_at),  # None stays None, as in SlaOutput
+        "warn_at": utc_text(warn_at),
         "status": status_,
-        "breached_at": dt(breached_at),
-        "met_at": dt(met_at),
+        "breached_at": utc_text(breached_at),
+        "met_at": utc_text(met_at),
     }
 
 
