@@ -11,7 +11,7 @@ from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
 from tests.api.helpers import create_ticket
 from tickets import services
-from tickets.api import TicketOutput
+from tickets.api import TicketOutput, TicketViewSet
 from tickets.models import Ticket
 
 # Text a renderer could get wrong: non-ASCII, an emoji, JavaScript's line separators (DRF escapes them),
@@ -104,3 +104,12 @@ def test_it_pages_with_the_same_cursor_as_over_model_instances(bootstrapped_api,
     with tenant_context(bootstrapped_api.tenant):
         by_updated = list(Ticket.objects.order_by("updated_at").values_list("id", flat=True))
     assert [row["id"] for row in first["results"] + second["results"]] == by_updated[:4]
+
+
+@pytest.mark.parametrize("field", TicketViewSet.ordering_fields)
+def test_it_pages_by_every_ordering_field_through_the_rows(bootstrapped_api, tickets_in_every_state, field):
+    first = bootstrapped_api.get(f"/api/v1/tickets/?page_size=3&ordering=-{field}").json()
+    second = bootstrapped_api.get(first["next"]).json()
+    with tenant_context(bootstrapped_api.tenant):
+        expected = list(Ticket.objects.order_by(f"-{field}", "-id").values_list("id", flat=True))
+    assert [row["id"] for row in first["results"] + second["results"]] == expected
