@@ -56,7 +56,7 @@ def tickets_in_every_state(bootstrapped_api):
         timers.filter(ticket_id=bare["id"]).delete()
         Ticket.objects.filter(pk=awkward["id"]).update(sentiment=5e-05)
         tickets = list(Ticket.objects.all())
-        clocks = [t for t in timers.filter(escalation_id=0)]
+        clocks = list(timers.filter(escalation_id=0))
     assert any(t.escalated and t.triage_reasons and t.account_id for t in tickets)
     assert any(t.team_id and t.tags for t in tickets) and any(t.assignee_id for t in tickets)
     assert {"met", "paused", "running", "breached"} <= {clock.status for clock in clocks}
