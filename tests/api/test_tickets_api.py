@@ -4,7 +4,7 @@ import pytest
 
 from helpdesk.tenancy import tenant_context
 from tests.api.helpers import count_in, create_ticket, error_of
-from tickets import selectors, services
+from tickets import services
 from tickets.models import Account, Customer, Message, Ticket, TicketEvent
 
 CREATE_STATEMENTS = 37  # 45 before the configuration cache and the direct insert of time watches, 39 before
@@ -362,23 +362,6 @@ def test_accounts_link_to_tickets_of_their_customers(api_a_manager, tenant_a):
         assert Account.objects.get(pk=account["id"]).vip is True
 
 
-@pytest.fixture
-def bootstrapped_api(db):
-    """A tenant as create_tenant makes it: SLA policies (so tickets have clocks) and the default matrix."""
-    from rest_framework.test import APIClient
-
-    from helpdesk import workflows
-    from helpdesk.models import Role
-    from helpdesk.services import api_token_create
-
-    tenant = workflows.tenant_bootstrap(slug="initech", name="Initech")
-    _, key = api_token_create(tenant=tenant, role=Role.ADMIN)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    client.tenant = tenant
-    return client
-
-
 def test_it_shows_the_sla_block_exactly_as_its_schema_serializer_would(bootstrapped_api):
     from django.utils import timezone
 
@@ -407,46 +390,3 @@ def test_it_opens_a_ticket_with_rule_evaluation_in_a_bounded_number_of_statement
     with django_assert_max_num_queries(CREATE_STATEMENTS):
         body = create_ticket(bootstrapped_api, requester={"email": "new@initech.test"})
     assert body["escalated"] is False and len(body["sla"]) >= 2
-
-
-def test_it_renders_tickets_exactly_as_drfs_own_field_by_field_path_would(bootstrapped_api):
-    from rest_framework import serializers
-
-    from helpdesk.models import Team
-    from tickets.api import SlaOutput, TicketOutput
-
-    class Reference(TicketOutput):
-        """DRF's field-by-field output, with the SLA block through SlaOutput (not the hand-built rows)."""
-
-        def to_representation(self, ticket):
-            return serializers.ModelSerializer.to_representation(self, ticket)
-
-        def get_sla(self, ticket):
-            own = sorted((t for t in ticket.sla_timers.all() if t.escalation_id == 0), key=lambda t: t.metric)
-            return SlaOutput(own, many=True).data
-
-    api, tenant = bootstrapped_api, bootstrapped_api.tenant
-    with tenant_context(tenant):
-        account = services.account_create(tenant=tenant, name="Umbrella", vip=True, plan="enterprise")
-        services.customer_create(tenant=tenant, email="boss@umbrella.test", name="Boss", account=account)
-        team = Team.objects.create(tenant=tenant, name="Billing", skills=["billing"], tier=2)
-    calm = create_ticket(api, tags=["printer", "office"], category="how-to")
-    angry = create_ticket(
-        api,
-        subject="Refund now",
-        description="This is unacceptable, I want a refund and I will call my lawyer. Get me a manager.",
-        requester={"email": "boss@umbrella.test"},
-        priority="urgent",
-    )
-    # An agent reply meets the first response; pending pauses the resolution clock: met and paused rows.
-    api.post(f"/api/v1/tickets/{calm['id']}/messages/", {"body": "Try the second tray."}, format="json")
-    api.patch(f"/api/v1/tickets/{calm['id']}/", {"team": team.pk, "status": "pending"}, format="json")
-    with tenant_context(tenant):
-        tickets = list(selectors.ticket_list(tenant=tenant).filter(pk__in=[calm["id"], angry["id"]]))
-        assert any(t.escalated and t.triage_reasons and t.account_id for t in tickets)
-        assert any(t.team_id and t.tags for t in tickets)
-        statuses = {timer.status for t in tickets for timer in t.sla_own_timers}
-        assert {"met", "paused", "running"} <= statuses, statuses
-        for ticket in tickets:
-            assert TicketOutput(ticket).data == Reference(ticket).data
-            assert list(TicketOutput(ticket).data) == list(Reference(ticket).data)
