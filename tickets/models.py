@@ -31,6 +31,10 @@ class Priority(models.TextChoices):
     URGENT = "urgent"
 
 
+# Priorities in order: an escalation may raise a ticket's priority, never lower it.
+PRIORITY_RANK = {priority: rank for rank, priority in enumerate(Priority.values)}
+
+
 class Channel(models.TextChoices):
     EMAIL = "email"
     CHAT = "chat"

@@ -19,6 +19,7 @@ from helpdesk.models import ROLE_RANK, Membership, Role, Team, Tenant
 from helpdesk.outbox import outbox_emit
 from tickets import analysis
 from tickets.models import (
+    PRIORITY_RANK,
     Account,
     AuthorType,
     Customer,
@@ -486,7 +487,10 @@ def ticket_record_escalation(
     at = at or timezone.now()
     before = {"tier": ticket.tier, "team": ticket.team_id, "assignee": ticket.assignee_id, "priority": ticket.priority}
     ticket.tier, ticket.team, ticket.assignee = to_tier, team, assignee
-    ticket.priority = priority or ticket.priority
+    if priority and PRIORITY_RANK[priority] > PRIORITY_RANK[ticket.priority]:
+        # A rule's override says "at least this": an urgent ticket escalated by a "raise to high" rule
+        # stays urgent.
+        ticket.priority = priority
     ticket.escalated = True
     ticket.escalation_count += 1
     _save(ticket, ["tier", "team", "assignee", "priority", "escalated", "escalation_count"], at)

@@ -92,7 +92,7 @@ SCENARIOS = [
 ]  # fmt: skip
 SCENARIO_WEIGHTS = [scenario[0] for scenario in SCENARIOS]
 # Customers per account, in ACCOUNTS' order: the VIP enterprises are few people among many customers.
-CUSTOMERS_PER_ACCOUNT = [4, 4, 20, 40, 40, 50, 50, 30]
+CUSTOMERS_PER_ACCOUNT = [2, 2, 20, 40, 40, 50, 50, 30]
 # How soon an agent answers, in minutes, by priority: within the first warning (75 %) of its clock.
 REPLY_MINUTES = {"urgent": (3, 15), "high": (5, 45), "normal": (5, 60), "low": (10, 90)}
 # A ticket older than this is solved (most within hours); younger ones are still being worked.
