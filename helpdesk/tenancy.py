@@ -91,11 +91,14 @@ def tenant_batch(tenant_ids: list[int]):
     if not connection.in_atomic_block:
         raise RuntimeError("tenant_batch() needs an open transaction (SET LOCAL)")
     ids = "{" + ",".join(str(int(pk)) for pk in sorted(set(tenant_ids))) + "}"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, %s, true)", [BATCH_SETTING, ids])
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, '', true)", [BATCH_SETTING])
+    # In its own savepoint: if the block fails, rolling the savepoint back also undoes the SET LOCAL, so
+    # a caller that catches the error and goes on in the same transaction has no batch tenants open.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, true)", [BATCH_SETTING, ids])
+        yield
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, '', true)", [BATCH_SETTING])
 
 
 @contextmanager

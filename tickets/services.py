@@ -211,6 +211,9 @@ def ticket_open(
         updated_at=at,
         search_vector=_search_document(subject, description),
     )
+    # The document lives in the database only (messages append to it there): with the attribute gone the
+    # field counts as deferred, so no later save() of this instance can write the expression back.
+    ticket.__dict__.pop("search_vector", None)
     event_record(
         ticket=ticket,
         kind="created",
@@ -487,7 +490,7 @@ def ticket_record_escalation(
     at = at or timezone.now()
     before = {"tier": ticket.tier, "team": ticket.team_id, "assignee": ticket.assignee_id, "priority": ticket.priority}
     ticket.tier, ticket.team, ticket.assignee = to_tier, team, assignee
-    if priority and PRIORITY_RANK[priority] > PRIORITY_RANK[ticket.priority]:
+    if priority and PRIORITY_RANK.get(priority, -1) > PRIORITY_RANK[ticket.priority]:
         # A rule's override says "at least this": an urgent ticket escalated by a "raise to high" rule
         # stays urgent.
         ticket.priority = priority

@@ -28,7 +28,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         them into the SQL text, as Django's cursors do. For statements with big array parameters (the
         sweep's batches: 10,000 ids, JSON texts), where quoting every element, strings through a regex,
         cost ~1 s of the SLA stage. Wrapped like Django's own cursors: query logging, execute wrappers and
-        query counts see it."""
+        query counts see it. For writes: unlike create_cursor(), it registers no per-cursor time zone
+        loader, so timestamps it returns follow the connection's (UTC) loader."""
         self.close_if_health_check_failed()
         self.ensure_connection()
         with self.wrap_database_errors:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from helpdesk.config_cache import tenant_config
 from helpdesk.models import OutboxEvent
@@ -26,7 +28,7 @@ from helpdesk.notifications.models import (
 def _read_destinations():
     return (
         tuple(WebhookSubscription.objects.filter(active=True).order_by("pk")),
-        {t.event_type: t for t in NotificationTemplate.objects.filter(active=True)},
+        MappingProxyType({t.event_type: t for t in NotificationTemplate.objects.filter(active=True)}),
         tuple(NotificationChannel.objects.filter(active=True).order_by("pk")),
     )
 
@@ -75,7 +77,7 @@ class Destinations:
     from memberships and teams, which the version does not follow."""
 
     webhooks: tuple[WebhookSubscription, ...]
-    templates: dict[str, NotificationTemplate]
+    templates: Mapping[str, NotificationTemplate]
     channels: tuple[NotificationChannel, ...]
     addresses: dict[str, list[str]] = field(default_factory=dict)
 

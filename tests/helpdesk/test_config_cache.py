@@ -133,7 +133,7 @@ def test_a_webhook_added_or_switched_off_changes_where_the_next_events_go(acme, 
 
     with tenant_context(acme):
         before = Destinations.load()
-        assert Destinations.load().webhooks == before.webhooks  # served from the cache meanwhile
+        assert Destinations.load().webhooks is before.webhooks  # the cached tuple itself, not a new read
         hook = WebhookSubscription.objects.create(
             tenant=acme, url="https://hooks.example.test/in", events=["ticket.created"], secret_encrypted="x"
         )

@@ -132,3 +132,30 @@ def test_a_tenant_batch_opens_only_its_tenants_and_only_the_sweep_tables(two_tea
             "SELECT c.relname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid WHERE p.polname = 'tenant_batch'"
         )
         assert sorted(row[0] for row in cursor.fetchall()) == sorted(BATCH_TABLES + BATCH_READ_TABLES)
+
+
+def test_a_failed_tenant_batch_leaves_no_tenant_open_for_the_rest_of_the_transaction(tenant_a):
+    from helpdesk.models import OutboxEvent
+    from helpdesk.tenancy import tenant_batch
+
+    with tenant_context(tenant_a):
+        OutboxEvent.objects.create(tenant=tenant_a, type="t", dedupe_key="a", created_at=timezone.now())
+    with transaction.atomic():
+        with pytest.raises(RuntimeError, match="the batch failed"), tenant_batch([tenant_a.pk]):
+            assert OutboxEvent.unscoped.count() == 1
+            raise RuntimeError("the batch failed")
+        assert OutboxEvent.unscoped.count() == 0  # the caller went on: the batch's tenant is closed again
+
+
+def test_a_list_query_still_finds_its_rows_through_the_tenant_index(tenant_a):
+    """The batch policy (a subquery) is OR'ed with the tenant policy: it must not keep the scoped
+    managers' own `tenant_id = …` from using an index (a sequential scan per list request)."""
+    from tickets.models import Ticket
+
+    with tenant_context(tenant_a), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # tiny test tables: make the planner show its options
+        sql, params = Ticket.objects.filter(tenant=tenant_a).order_by("-created_at", "-id")[:50].query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan" not in plan and "Index" in plan, plan
+    assert "ticket_tenant_created" in plan, plan
