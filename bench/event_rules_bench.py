@@ -11,8 +11,8 @@ after an agent reply (not measured), so the thread alternates as support threads
 Per message, wall time of (perf_counter around calls, nothing replaced):
 - the whole `message_receive` (post, SLA clocks, matrix, escalations), one transaction;
 - `engine.evaluate` — the matrix's added time: facts from the database, triage, the pure decisions, firing;
-- `services.rule_fire` inside it — opening the escalations the decisions call for.
-"evaluation" = evaluate - rule_fire: what every message pays whether or not a rule fires.
+- `services.rules_fire` inside it — opening the escalations the decisions call for.
+"evaluation" = evaluate - rules_fire: what every message pays whether or not a rule fires.
 
 A second pass runs the same messages with every rule switched off (evaluate then reads facts and triage
 only): the reference for the message path without a matrix. Results: bench/TRIGGERS.md.
@@ -141,7 +141,7 @@ def run_pass(tenant, tickets: list, bodies: list[str], warmup: int, rng: random.
     from tickets.models import Ticket
 
     evaluate = Stopwatch(workflows.engine, "evaluate")
-    fire = Stopwatch(engine.services, "rule_fire")
+    fire = Stopwatch(engine.services, "rules_fire")
     assert engine.services is services
     rows = {"message": [], "evaluate": [], "evaluation": [], "fire": [], "fired": 0}
     quiet = {"message": [], "evaluation": []}
@@ -173,7 +173,7 @@ def run_pass(tenant, tickets: list, bodies: list[str], warmup: int, rng: random.
                 rows["fired"] += 1
     finally:
         workflows.engine.evaluate = evaluate.original
-        engine.services.rule_fire = fire.original
+        engine.services.rules_fire = fire.original
     result = {name: summary(values) for name, values in rows.items() if name != "fired"}
     result["escalated_messages"] = rows["fired"]
     result["without_escalation"] = {name: summary(values) for name, values in quiet.items()}

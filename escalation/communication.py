@@ -10,13 +10,15 @@ from datetime import datetime
 
 from escalation.models import Escalation, Kind
 from helpdesk.models import Tenant
-from helpdesk.outbox import outbox_emit
+from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import current_tenant_or_none
 from slas import services as slas
-from slas.models import Metric, SlaTimer
+from slas.models import Metric
 from tickets.models import Account, AuthorType
 from tickets.selectors import ticket_context
 from tickets.services import message_post
+
+_UNREAD = object()
 
 MILESTONES = ("escalated", "acknowledged", "resolved")
 DEFAULT_TEMPLATES = {
@@ -37,9 +39,13 @@ def templates_for(tenant: Tenant) -> dict[str, str]:
     return {name: custom.get(name) or DEFAULT_TEMPLATES[name] for name in MILESTONES}
 
 
-def is_high_stakes(escalation: Escalation) -> bool:
+def is_high_stakes(escalation: Escalation, *, account: Account | object | None = _UNREAD) -> bool:
+    """Pass the ticket's account if you have it read already."""
     ticket = escalation.ticket
-    vip = ticket.account_id is not None and Account.objects.filter(pk=ticket.account_id, vip=True).exists()
+    if account is _UNREAD:
+        vip = ticket.account_id is not None and Account.objects.filter(pk=ticket.account_id, vip=True).exists()
+    else:
+        vip = account is not None and account.vip
     return (
         escalation.kind == Kind.HIERARCHICAL
         or vip
@@ -72,17 +78,39 @@ def _tenant(tenant_id: int) -> Tenant:
 
 
 def milestone(*, escalation: Escalation, name: str, at: datetime, **extra) -> None:
-    ticket = escalation.ticket
+    """A later milestone (acknowledged, resolved): routine escalations tell the customer, and that message is
+    their update. High-stakes ones stay silent: a person writes to the customer."""
     if is_high_stakes(escalation):
-        if name == "escalated":
-            _remind_owner(escalation, at)
         return
+    ticket = escalation.ticket
+    text = _post_update(escalation, name, at, **extra)
+    slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=[Metric.CUSTOMER_UPDATE], at=at)
+    emission = _update_emission(escalation, name, text, ticket_context(ticket))
+    outbox_emit_across(emissions=[(ticket.tenant_id, emission)], at=at)
+
+
+def opened(
+    *, escalation: Escalation, at: datetime, high_stakes: bool, update_due_at: datetime | None, context: dict
+) -> Emission:
+    """The "escalated" milestone, for the caller to emit with the escalation's own event: the customer's message
+    for a routine escalation (the caller started its customer-update clock met: this message is the update), or
+    the owner's reminder, with the update's deadline, for a high-stakes one."""
+    if high_stakes:
+        return _reminder(escalation, update_due_at, context)
+    return _update_emission(escalation, "escalated", _post_update(escalation, "escalated", at), context)
+
+
+def _post_update(escalation: Escalation, name: str, at: datetime, **extra) -> str:
+    ticket = escalation.ticket
     text = render(templates_for(_tenant(ticket.tenant_id))[name], escalation, **extra)
     # A public system message: the customer sees it in the thread, and it counts as their update.
     message_post(ticket=ticket, actor=None, body=text, author_type=AuthorType.SYSTEM, internal=False, created_at=at)
-    slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=[Metric.CUSTOMER_UPDATE], at=at)
-    outbox_emit(
-        tenant_id=ticket.tenant_id,
+    return text
+
+
+def _update_emission(escalation: Escalation, name: str, text: str, context: dict) -> Emission:
+    ticket = escalation.ticket
+    return Emission(
         type="customer.update",
         dedupe_key=f"customer.update:{escalation.pk}:{name}",
         payload={
@@ -91,29 +119,21 @@ def milestone(*, escalation: Escalation, name: str, at: datetime, **extra) -> No
             "milestone": name,
             "to": ticket.requester.email,
             "text": text,
-            "ticket_context": ticket_context(ticket),
+            "ticket_context": context,
         },
-        at=at,
     )
 
 
-def _remind_owner(escalation: Escalation, at: datetime) -> None:
-    due = (
-        SlaTimer.objects.filter(escalation_id=escalation.pk, metric=Metric.CUSTOMER_UPDATE)
-        .values_list("due_at", flat=True)
-        .first()
-    )
-    outbox_emit(
-        tenant_id=escalation.tenant_id,
+def _reminder(escalation: Escalation, due: datetime | None, context: dict) -> Emission:
+    return Emission(
         type="owner.reminder",
         dedupe_key=f"owner.reminder:{escalation.pk}",
-        at=at,
         payload={
             "ticket": escalation.ticket_id,
             "escalation": escalation.pk,
             "recipient": escalation.agent_id,
             "text": "High-stakes escalation: write the customer a personal update (no automatic message was sent).",
             "due_at": due.isoformat() if due else None,
-            "ticket_context": ticket_context(escalation.ticket),
+            "ticket_context": context,
         },
     )

@@ -13,25 +13,16 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from escalation import selectors, services, triggers, watches
+from escalation import selectors, services, triggers
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
+from escalation.snapshot import TicketSnapshot
 from slas import clock
 from slas import services as slas
 from slas.models import Metric, SlaTimer, TimerStatus
-from tickets.models import Account, AuthorType, Message, Outcome, ResolutionAttempt, Status, Ticket, TicketEvent
+from tickets.models import Status, Ticket
 from tickets.services import ticket_set_triage as set_triage
 
 REPEAT_WINDOW = timedelta(days=365)
-
-
-def _tier_since(ticket: Ticket) -> datetime:
-    moved = (
-        TicketEvent.objects.filter(ticket=ticket, kind__in=watches.TIER_MOVES)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    return moved or ticket.created_at
 
 
 def _percent_used(timer: SlaTimer, now: datetime) -> float:
@@ -45,22 +36,16 @@ def _percent_used(timer: SlaTimer, now: datetime) -> float:
 
 
 def customer_thread(ticket: Ticket) -> list[tuple[str, float | None]]:
-    """(body, sentiment) of the customer's messages in order: read once for the facts and the triage."""
-    return list(
-        Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER)
-        .order_by("created_at", "id")
-        .values_list("body", "sentiment")
-    )
+    """(body, sentiment) of the customer's messages in order."""
+    return TicketSnapshot(ticket).customer_thread
 
 
 def ticket_facts(
-    ticket: Ticket, *, text: str, now: datetime, thread: list[tuple[str, float | None]] | None = None
+    ticket: Ticket, *, text: str, now: datetime, snapshot: TicketSnapshot | None = None
 ) -> triggers.TicketFacts:
-    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
-    # The ticket's own clocks: an escalation's clocks have their own consequence, the ladder.
-    timers = list(SlaTimer.objects.filter(ticket=ticket, escalation_id=0).select_related("calendar"))
-    thread = customer_thread(ticket) if thread is None else thread
-    sentiments = tuple(sentiment for _, sentiment in thread if sentiment is not None)
+    snapshot = snapshot or TicketSnapshot(ticket)
+    account = snapshot.account
+    sentiments = tuple(sentiment for _, sentiment in snapshot.customer_thread if sentiment is not None)
     return triggers.TicketFacts(
         ticket_id=ticket.pk,
         status=ticket.status,
@@ -72,9 +57,7 @@ def ticket_facts(
         customer_sentiments=sentiments,
         follow_up_count=ticket.follow_up_count,
         exchange_count=ticket.exchange_count,
-        failed_attempts_low_tier=ResolutionAttempt.objects.filter(
-            ticket=ticket, outcome=Outcome.FAILED, tier__lte=1
-        ).count(),
+        failed_attempts_low_tier=snapshot.failed_attempts_low_tier,
         vip=bool(account and account.vip),
         plan=account.plan if account else None,
         annual_contract_value=float(account.annual_contract_value) if account else 0.0,
@@ -87,13 +70,13 @@ def ticket_facts(
             .values_list("created_at", flat=True)[: triggers.REPEAT_SAMPLE]
         ),
         text=text,
-        tier_since=_tier_since(ticket),
+        tier_since=snapshot.tier_since,
         calendar=slas.ticket_clock(ticket=ticket, account=account),
         timers=tuple(
             triggers.TimerFact(
                 metric=t.metric, status=t.status, percent_used=_percent_used(t, now), breached=t.breached_at is not None
             )
-            for t in timers
+            for t in snapshot.timers
         ),
         solved=ticket.status in (Status.SOLVED, Status.CLOSED),
     )
@@ -121,24 +104,34 @@ def evaluate(
     time_based: bool,
     at: datetime | None = None,
     rules: list[triggers.Rule] | None = None,
+    snapshot: TicketSnapshot | None = None,
 ) -> list[Escalation]:
-    """Fires the rules that hold for the ticket now; returns the escalations this created."""
+    """Fires the rules that hold for the ticket now; returns the escalations this created. Pass a snapshot
+    when you know the ticket already (one just opened); the ticket instance is kept current by the
+    services that write it, so nothing is read again after a rule fires."""
     at = at or timezone.now()
-    rules = active_rules() if rules is None else rules
-    thread = customer_thread(ticket)
-    facts = ticket_facts(ticket, text=text, now=at, thread=thread)
-    refresh_triage(ticket, facts, at, thread)
+    matrix = selectors.matrix()
+    rules = list(matrix.rules) if rules is None else rules
+    snapshot = snapshot or TicketSnapshot(ticket)
+    facts = ticket_facts(ticket, text=text, now=at, snapshot=snapshot)
+    refresh_triage(ticket, facts, at, snapshot.customer_thread)
     if not rules:
         return []
     decisions = triggers.evaluate(facts, rules, at, time_based=time_based)
-    by_id = {r.pk: r for r in EscalationRule.objects.filter(pk__in=[d.rule_id for d in decisions])}
-    created = []
-    for decision in decisions:
-        escalation = services.rule_fire(ticket=ticket, rule=by_id[decision.rule_id], reason=decision.reason, at=at)
-        if escalation is not None:
-            created.append(escalation)
-            ticket.refresh_from_db()
-    return created
+    if not decisions:
+        return []
+    by_id = _rule_rows(matrix, [d.rule_id for d in decisions])
+    fired = [(by_id[d.rule_id], d.reason) for d in decisions]
+    return services.rules_fire(ticket=ticket, fired=fired, at=at, snapshot=snapshot)
+
+
+def _rule_rows(matrix: selectors.Matrix, rule_ids: list[int]) -> dict[int, EscalationRule]:
+    """The rows of the rules that fired: from the cached matrix, or read when a caller passed rules of its own."""
+    rows = {pk: matrix.by_id[pk] for pk in rule_ids if pk in matrix.by_id}
+    missing = [pk for pk in rule_ids if pk not in rows]
+    if missing:
+        rows.update(EscalationRule.objects.in_bulk(missing))
+    return rows
 
 
 def evaluate_time_rules(*, ticket_ids: set[int], at: datetime) -> int:
@@ -147,7 +140,9 @@ def evaluate_time_rules(*, ticket_ids: set[int], at: datetime) -> int:
     if not rules or not ticket_ids:
         return 0
     fired = 0
-    for ticket in Ticket.objects.filter(pk__in=ticket_ids).exclude(status__in=[Status.SOLVED, Status.CLOSED]):
+    # With requester and account: the facts, the drafted summaries and the notifications all read them.
+    tickets = Ticket.objects.filter(pk__in=ticket_ids).exclude(status__in=[Status.SOLVED, Status.CLOSED])
+    for ticket in tickets.select_related("requester", "account").order_by("pk"):
         fired += len(evaluate(ticket, text="", time_based=True, at=at, rules=rules))
     return fired
 

@@ -1,5 +1,10 @@
 """Reads of the escalation engine."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
 from escalation import triggers
@@ -16,16 +21,33 @@ def rule_list(*, tenant: Tenant) -> QuerySet[EscalationRule]:
     return EscalationRule.objects.filter(tenant=tenant)
 
 
-def rule_matrix() -> tuple[triggers.Rule, ...]:
-    """The current tenant's active rules as the evaluator sees them, in matrix order; cached per process
-    until a rule changes (helpdesk/config_cache.py). Rules are frozen, so sharing them is safe."""
+@dataclass(frozen=True)
+class Matrix:
+    """The current tenant's active rules: as the evaluator sees them (`rules`, in matrix order), and the rows
+    themselves by id (`by_id`), which firing a rule reads (kind, target, response minutes, notify)."""
 
-    def load() -> tuple[triggers.Rule, ...]:
-        return tuple(
+    rules: tuple[triggers.Rule, ...]
+    by_id: Mapping[int, EscalationRule]
+
+
+def matrix() -> Matrix:
+    """Cached per process until a rule changes (helpdesk/config_cache.py), and shared between the threads of
+    a worker: evaluator rules are frozen, and the rows must be treated as read-only — firing only reads their
+    own columns (the target team is read by id, never through the relation, which would cache onto the row)."""
+
+    def load() -> Matrix:
+        rows = list(EscalationRule.objects.filter(active=True).order_by("position", "id"))
+        rules = tuple(
             triggers.Rule(
                 id=r.pk, slug=r.slug, trigger=r.trigger, conditions=r.conditions, position=r.position, active=r.active
             )
-            for r in EscalationRule.objects.filter(active=True).order_by("position", "id")
+            for r in rows
         )
+        return Matrix(rules=rules, by_id={r.pk: r for r in rows})
 
-    return tenant_config("escalation_rules", load)
+    return tenant_config("escalation_matrix", load)
+
+
+def rule_matrix() -> tuple[triggers.Rule, ...]:
+    """The current tenant's active rules as the evaluator sees them, in matrix order (cached: see matrix())."""
+    return matrix().rules

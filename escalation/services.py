@@ -4,9 +4,10 @@ transaction, and moves the escalation's SLA clocks."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from escalation import communication, routing, summary, triggers, watches
@@ -17,14 +18,14 @@ from escalation.models import (
     EscalationRule,
     EscalationStatus,
     Kind,
-    RuleFiring,
 )
+from escalation.snapshot import TicketSnapshot
 from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
-from helpdesk.outbox import outbox_emit
+from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
 from slas import services as slas
 from slas.models import Metric
-from tickets.models import Account, AuthorType, Message, ResolutionAttempt, Status, Ticket
+from tickets.models import Account, AuthorType, Status, Ticket
 from tickets.selectors import ticket_context
 from tickets.services import (
     event_record,
@@ -67,8 +68,7 @@ def missing_summary_fields(data: dict | None) -> list[str]:
 # --- the drafted summary ------------------------------------------------------------------------
 
 
-def _account_line(ticket: Ticket) -> str:
-    account = Account.objects.filter(pk=ticket.account_id).first() if ticket.account_id else None
+def _account_line(ticket: Ticket, account: Account | None) -> str:
     if account is None:
         return f"{ticket.requester.email}: no account on file"
     vip = ", VIP" if account.vip else ""
@@ -76,19 +76,20 @@ def _account_line(ticket: Ticket) -> str:
     return f"{account.name}: {account.plan} plan{vip}, ACV {account.annual_contract_value:,.0f}{since}"
 
 
-def draft_summary(ticket: Ticket) -> dict[str, str]:
-    messages = list(Message.objects.filter(ticket=ticket, internal=False).order_by("created_at", "id"))
-    attempts = ResolutionAttempt.objects.filter(ticket=ticket).order_by("created_at")
-    previous = Ticket.objects.filter(requester_id=ticket.requester_id).exclude(pk=ticket.pk).count()
+def draft_summary(ticket: Ticket, snapshot: TicketSnapshot | None = None) -> dict[str, str]:
+    """The five fields drafted from the thread; an evaluation passes its snapshot, so a second escalation it
+    opens reads nothing again."""
+    snapshot = snapshot or TicketSnapshot(ticket)
+    public = snapshot.public_messages
     facts = summary.ThreadFacts(
         subject=ticket.subject,
         description=ticket.description,
-        customer_texts=tuple(m.body for m in messages if m.author_type == AuthorType.CUSTOMER),
-        agent_replies=tuple(m.body for m in messages if m.author_type == AuthorType.AGENT),
-        attempts=tuple((a.outcome, a.note) for a in attempts),
+        customer_texts=tuple(body for author, body in public if author == AuthorType.CUSTOMER),
+        agent_replies=tuple(body for author, body in public if author == AuthorType.AGENT),
+        attempts=tuple((outcome, note) for outcome, _, note in snapshot.attempts),
         sentiment=ticket.sentiment,
-        account_line=_account_line(ticket),
-        history_line=f"{previous} earlier ticket(s) from {ticket.requester.email}; "
+        account_line=_account_line(ticket, snapshot.account),
+        history_line=f"{snapshot.earlier_tickets} earlier ticket(s) from {ticket.requester.email}; "
         f"escalated {ticket.escalation_count} time(s) before",
     )
     return summary.draft(facts)
@@ -109,6 +110,27 @@ def _target_tier(ticket: Ticket, target_tier, agent, team) -> int:
 
 def _cycle(ticket: Ticket) -> int:
     return Escalation.objects.filter(ticket=ticket, status=EscalationStatus.RESOLVED).count()
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What an escalation asks for: its kind, why, where it goes and how urgently."""
+
+    kind: str
+    trigger: str
+    summary_fields: dict[str, str]
+    summary_drafted: bool = False
+    rule: EscalationRule | None = None
+    reason: str = ""
+    target_team: Team | None = None
+    target_tier: int | None = None
+    target_agent: Membership | None = None
+    target_role: str = ""
+    target_skill: str = ""
+    to_call: bool = False
+    priority_override: str = ""
+    response_minutes: int | None = None
+    level: int = 1
 
 
 @transaction.atomic
@@ -144,68 +166,127 @@ def escalation_create(
             status=400,
             fields={f"summary.{name}": ["This field is required."] for name in missing},
         )
-    if target_agent is not None:
-        route = routing.Route(team=target_team, agent=target_agent, explanation="chosen by the requester")
-    else:
-        route = routing.route(
-            target_team=target_team,
-            target_tier=target_tier,
-            target_role=target_role,
-            target_skill=target_skill,
-            exclude_ids=[ticket.assignee_id] if ticket.assignee_id else [],
+    handoff = Handoff(
+        kind=kind,
+        trigger=trigger,
+        summary_fields=summary_fields,
+        summary_drafted=summary_drafted,
+        rule=rule,
+        reason=reason,
+        target_team=target_team,
+        target_tier=target_tier,
+        target_agent=target_agent,
+        target_role=target_role,
+        target_skill=target_skill,
+        to_call=to_call,
+        priority_override=priority_override,
+        response_minutes=response_minutes,
+        level=level,
+    )
+    return _open(
+        ticket=ticket, actor=actor, handoff=handoff, cycle=_cycle(ticket), snapshot=TicketSnapshot(ticket), at=at
+    )
+
+
+def _route(ticket: Ticket, handoff: Handoff) -> routing.Route:
+    if handoff.target_agent is not None:
+        return routing.Route(
+            team=handoff.target_team, agent=handoff.target_agent, explanation="chosen by the requester"
         )
-    to_tier = _target_tier(ticket, target_tier, route.agent, route.team)
+    return routing.route(
+        target_team=handoff.target_team,
+        target_tier=handoff.target_tier,
+        target_role=handoff.target_role,
+        target_skill=handoff.target_skill,
+        exclude_ids=[ticket.assignee_id] if ticket.assignee_id else [],
+    )
+
+
+def _open(
+    *, ticket: Ticket, actor: Principal | None, handoff: Handoff, cycle: int, snapshot: TicketSnapshot, at: datetime
+) -> Escalation:
+    """Opens a valid escalation inside the caller's transaction: the record, the ticket's move (with its audit
+    event), its watches, its clocks, and the outbox rows of the escalation and of its first milestone."""
+    route = _route(ticket, handoff)
+    to_tier = _target_tier(ticket, handoff.target_tier, route.agent, route.team)
     escalation = Escalation.objects.create(
         tenant_id=ticket.tenant_id,
         ticket=ticket,
-        kind=kind,
-        trigger=trigger,
-        rule=rule,
-        reason=reason,
-        cycle=_cycle(ticket),
-        level=level,
+        kind=handoff.kind,
+        trigger=handoff.trigger,
+        rule=handoff.rule,
+        reason=handoff.reason,
+        cycle=cycle,
+        level=handoff.level,
         from_tier=ticket.tier,
         to_tier=to_tier,
-        from_agent=ticket.assignee,
+        from_agent_id=ticket.assignee_id,
         team=route.team,
         agent=route.agent,
         requested_by=_membership(actor),
         requested_by_label=_label(actor),
-        summary={name: str(summary_fields[name]).strip() for name in SUMMARY_FIELDS},
-        summary_drafted=summary_drafted,
-        to_call=to_call,
+        summary={name: str(handoff.summary_fields[name]).strip() for name in SUMMARY_FIELDS},
+        summary_drafted=handoff.summary_drafted,
+        to_call=handoff.to_call,
         created_at=at,
     )
     ticket_record_escalation(
         ticket=ticket,
         actor=actor,
         escalation_id=escalation.pk,
-        kind=kind,
+        kind=handoff.kind,
         to_tier=to_tier,
         team=route.team,
         assignee=route.agent,
-        priority=priority_override or None,
+        priority=handoff.priority_override or None,
         at=at,
     )
     watches.watches_arm(ticket=ticket, since=at)
-    overrides = {Metric.ESCALATION_ACKNOWLEDGE: response_minutes} if response_minutes else None
-    timers = slas.escalation_timers_start(
-        ticket=ticket, escalation_id=escalation.pk, metrics=METRICS[kind], at=at, overrides=overrides
-    )
-    acknowledge = next((t for t in timers if t.metric == Metric.ESCALATION_ACKNOWLEDGE), None)
-    escalation.response_due_at = acknowledge.due_at if acknowledge else None
+    high_stakes = communication.is_high_stakes(escalation, account=snapshot.account)
+    timers = _clocks_start(ticket, escalation, handoff, high_stakes, snapshot, at)
+    escalation.response_due_at = _due(timers, Metric.ESCALATION_ACKNOWLEDGE)
     escalation.save(update_fields=["response_due_at"])
-    _emit(escalation, "escalation.created", at, routing=route.explanation)
-    communication.milestone(escalation=escalation, name="escalated", at=at)
+    context = ticket_context(ticket)
+    emissions = [
+        _emission(escalation, "escalation.created", context, routing=route.explanation),
+        communication.opened(
+            escalation=escalation,
+            at=at,
+            high_stakes=high_stakes,
+            update_due_at=_due(timers, Metric.CUSTOMER_UPDATE),
+            context=context,
+        ),
+    ]
+    outbox_emit_across(emissions=[(ticket.tenant_id, emission) for emission in emissions], at=at)
     return escalation
 
 
-def _emit(escalation: Escalation, event: str, at: datetime, **extra) -> None:
-    outbox_emit(
-        tenant_id=escalation.tenant_id,
+def _clocks_start(
+    ticket: Ticket, escalation: Escalation, handoff: Handoff, high_stakes: bool, snapshot: TicketSnapshot, at
+) -> list:
+    """The escalation's clocks. A routine escalation tells the customer as it opens (communication.opened), and
+    that message is their update: its clock starts met."""
+    overrides = {Metric.ESCALATION_ACKNOWLEDGE: handoff.response_minutes} if handoff.response_minutes else None
+    return slas.escalation_timers_start(
+        ticket=ticket,
+        escalation_id=escalation.pk,
+        metrics=METRICS[handoff.kind],
+        at=at,
+        overrides=overrides,
+        met=() if high_stakes else (Metric.CUSTOMER_UPDATE,),
+        account=snapshot.account,
+    )
+
+
+def _due(timers: list, metric: str) -> datetime | None:
+    timer = next((t for t in timers if t.metric == metric), None)
+    return timer.due_at if timer else None
+
+
+def _emission(escalation: Escalation, event: str, context: dict, **extra) -> Emission:
+    return Emission(
         type=event,
         dedupe_key=f"{event}:{escalation.pk}",
-        at=at,
         payload={
             "escalation": escalation.pk,
             "ticket": escalation.ticket_id,
@@ -221,50 +302,107 @@ def _emit(escalation: Escalation, event: str, at: datetime, **extra) -> None:
             "response_due_at": escalation.response_due_at,
             # Who the matrix says to tell (role names or channel ids), and what the message shows.
             "notify": escalation.rule.notify if escalation.rule_id else [],
-            "ticket_context": ticket_context(escalation.ticket),
+            "ticket_context": context,
             **extra,
         },
     )
 
 
-@transaction.atomic
-def rule_fire(*, ticket: Ticket, rule: EscalationRule, reason: str, at: datetime | None = None) -> Escalation | None:
-    """Fires a rule for a ticket at most once per escalation cycle: the RuleFiring insert either wins the
-    unique (ticket, rule, cycle) or the rule has already fired — also when two transactions race."""
-    at = at or timezone.now()
-    cycle = _cycle(ticket)
-    try:
-        with transaction.atomic():
-            firing = RuleFiring.objects.create(
-                tenant_id=ticket.tenant_id, ticket=ticket, rule=rule, cycle=cycle, reason=reason, created_at=at
-            )
-    except IntegrityError:
-        return None
-    active = Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES, kind=rule.kind).first()
-    escalation = active or escalation_create(
-        ticket=ticket,
-        actor=None,
+def _emit(escalation: Escalation, event: str, at: datetime, **extra) -> None:
+    emission = _emission(escalation, event, ticket_context(escalation.ticket), **extra)
+    outbox_emit_across(emissions=[(escalation.tenant_id, emission)], at=at)
+
+
+# --- firing rules -------------------------------------------------------------------------------
+
+# The claim: one row per rule that fired, unless the rule already fired in this cycle. The unique
+# (tenant, ticket, rule, cycle) decides — not a read before the write — also when two transactions race:
+# the second waits for the first, then inserts nothing.
+CLAIM_FIRINGS = """
+INSERT INTO escalation_rulefiring (tenant_id, ticket_id, rule_id, cycle, reason, created_at)
+SELECT %s, %s, f.rule_id, %s, f.reason, %s FROM unnest(%s::bigint[], %s::text[]) AS f(rule_id, reason)
+ON CONFLICT (tenant_id, ticket_id, rule_id, cycle) DO NOTHING
+RETURNING rule_id, id
+"""
+LINK_FIRINGS = """
+UPDATE escalation_rulefiring f SET escalation_id = l.escalation_id
+FROM unnest(%s::bigint[], %s::bigint[]) AS l(id, escalation_id) WHERE f.id = l.id
+"""
+
+
+def _claim(ticket: Ticket, fired: list[tuple[EscalationRule, str]], cycle: int, at: datetime) -> dict[int, int]:
+    """Claims the rules for this cycle in one statement; returns the firing id by rule id of those claimed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CLAIM_FIRINGS,
+            [ticket.tenant_id, ticket.pk, cycle, at, [rule.pk for rule, _ in fired], [reason for _, reason in fired]],
+        )
+        return dict(cursor.fetchall())
+
+
+def _link(links: list[tuple[int, int]]) -> None:
+    """Each firing names the escalation it opened or reinforced."""
+    with connection.cursor() as cursor:
+        cursor.execute(LINK_FIRINGS, [[firing for firing, _ in links], [escalation for _, escalation in links]])
+
+
+def _by_rule(ticket: Ticket, rule: EscalationRule, reason: str, snapshot: TicketSnapshot) -> Handoff:
+    return Handoff(
         kind=rule.kind,
         trigger=rule.slug,
         rule=rule,
         reason=reason,
-        summary_fields=draft_summary(ticket),
+        summary_fields=draft_summary(ticket, snapshot),
         summary_drafted=True,
-        target_team=rule.target_team,
+        # By id: the rule row is shared through the configuration cache and must not cache its team.
+        target_team=Team.objects.get(pk=rule.target_team_id) if rule.target_team_id else None,
         target_tier=rule.target_tier,
         target_role=rule.target_role,
         target_skill=rule.target_skill,
         to_call=rule.to_call,
         priority_override=rule.priority_override,
         response_minutes=rule.response_minutes,
-        at=at,
     )
-    firing.escalation = escalation
-    firing.save(update_fields=["escalation"])
-    if active is not None:
-        _reinforce(active, rule, reason, at)
-        return None
-    return escalation
+
+
+# No savepoint: it runs in the transaction of the event that fired the rules, whose own block rolls back.
+@transaction.atomic(savepoint=False)
+def rules_fire(
+    *,
+    ticket: Ticket,
+    fired: list[tuple[EscalationRule, str]],
+    at: datetime | None = None,
+    snapshot: TicketSnapshot | None = None,
+) -> list[Escalation]:
+    """Fires rules for a ticket, each at most once per escalation cycle (the claim). A claimed rule opens an
+    escalation, or reinforces the open one of its kind. Returns the escalations opened."""
+    at = at or timezone.now()
+    snapshot = snapshot or TicketSnapshot(ticket)
+    cycle = sum(1 for e in snapshot.escalations if e.status == EscalationStatus.RESOLVED)
+    claimed = _claim(ticket, fired, cycle, at) if fired else {}
+    created, links = [], []
+    for rule, reason in fired:
+        if rule.pk not in claimed:
+            continue
+        active = next((e for e in snapshot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
+        if active is not None:
+            _reinforce(active, rule, reason, at)
+            links.append((claimed[rule.pk], active.pk))
+            continue
+        handoff = _by_rule(ticket, rule, reason, snapshot)
+        escalation = _open(ticket=ticket, actor=None, handoff=handoff, cycle=cycle, snapshot=snapshot, at=at)
+        snapshot.escalations.append(escalation)
+        created.append(escalation)
+        links.append((claimed[rule.pk], escalation.pk))
+    if links:
+        _link(links)
+    return created
+
+
+def rule_fire(*, ticket: Ticket, rule: EscalationRule, reason: str, at: datetime | None = None) -> Escalation | None:
+    """One rule (see rules_fire); None when it had fired already or reinforced the open escalation."""
+    created = rules_fire(ticket=ticket, fired=[(rule, reason)], at=at)
+    return created[0] if created else None
 
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}

@@ -12,11 +12,17 @@ Entries are keyed by tenant: one tenant's configuration is never served to anoth
 read (one indexed row, under row-level security) before loading, so what gets cached is at least as new
 as its version. Cached values are shared by the threads of a worker: they must be immutable, or treated
 as read-only by every caller.
+
+A use case that reads the configuration many times (a ticket opened: its clocks, its watches, the matrix,
+the escalations' clocks) runs inside `pinned()`: there the version is read once per tenant, and the whole
+use case sees the configuration as it was at its first read. Only for use cases that write no configuration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from django.db import connection
@@ -28,6 +34,8 @@ T = TypeVar("T")
 # (tenant id, name) -> (version, value). Bounded: past the limit the whole cache starts over.
 _entries: dict[tuple[int, str], tuple[int | None, object]] = {}
 MAX_ENTRIES = 10_000
+# Inside pinned(): tenant id -> the version read at the block's first read.
+_pins: ContextVar[dict[int, int | None] | None] = ContextVar("config_pins", default=None)
 
 
 def config_version(tenant_id: int) -> int | None:
@@ -38,10 +46,33 @@ def config_version(tenant_id: int) -> int | None:
     return row[0] if row else None
 
 
+@contextmanager
+def pinned() -> Iterator[None]:
+    """Reads each tenant's configuration version once for the whole block (a nested block joins the outer
+    one). The block must not write configuration: it would not see its own edit."""
+    if _pins.get() is not None:
+        yield
+        return
+    token = _pins.set({})
+    try:
+        yield
+    finally:
+        _pins.reset(token)
+
+
+def _version(tenant_id: int) -> int | None:
+    pins = _pins.get()
+    if pins is None:
+        return config_version(tenant_id)
+    if tenant_id not in pins:
+        pins[tenant_id] = config_version(tenant_id)
+    return pins[tenant_id]
+
+
 def tenant_config(name: str, load: Callable[[], T]) -> T:
     """`load()` run in the current tenant, cached until the tenant's configuration changes."""
     tenant_id = current_tenant().pk
-    version = config_version(tenant_id)
+    version = _version(tenant_id)
     key = (tenant_id, name)
     entry = _entries.get(key)
     if entry is not None and entry[0] == version:

@@ -17,6 +17,8 @@ from django.utils import timezone
 from escalation import engine, watches
 from escalation import services as escalations
 from escalation.models import Escalation
+from escalation.snapshot import TicketSnapshot
+from helpdesk import config_cache
 from helpdesk.auth import Principal
 from helpdesk.models import Tenant
 from helpdesk.notifications import defaults as notification_defaults
@@ -51,18 +53,27 @@ def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
 
 
 @transaction.atomic
+@config_cache.pinned()
 def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
     """A ticket arrives (API, UI, inbound email): stored with its text analysis, its SLA clocks started
-    from its created_at — all in one transaction."""
+    from its created_at, the event rules evaluated — all in one transaction. The evaluation is told the
+    ticket is new: it has no thread, attempts or escalations to read, and its clocks are the ones started
+    here. The services keep the returned instance current; nothing reads it back."""
     ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
-    slas.timers_start(ticket=ticket)
+    timers = slas.timers_start(ticket=ticket)
     watches.watches_arm(ticket=ticket, since=ticket.created_at, new=True)
-    engine.evaluate(ticket, text=f"{ticket.subject}\n{ticket.description}", time_based=False, at=ticket.created_at)
-    ticket.refresh_from_db()
+    engine.evaluate(
+        ticket,
+        text=f"{ticket.subject}\n{ticket.description}",
+        time_based=False,
+        at=ticket.created_at,
+        snapshot=TicketSnapshot(ticket, new=True, timers=timers),
+    )
     return ticket
 
 
 @transaction.atomic
+@config_cache.pinned()
 def message_receive(*, ticket: Ticket, actor: Principal | None, **fields) -> Message:
     """A message on a ticket: stored and analysed, then the clocks move (a public agent reply meets the
     response targets; a customer reply starts the next-response clock or reopens the ticket)."""
@@ -112,6 +123,7 @@ def ticket_reopen(*, ticket: Ticket, actor: Principal | None, reason: str = "") 
 
 
 @transaction.atomic
+@config_cache.pinned()
 def attempt_record(*, ticket: Ticket, actor: Principal | None, **fields) -> ResolutionAttempt:
     """A resolution attempt; failed ones at tier 0-1 may trip the failed_attempts rule."""
     attempt = tickets.attempt_record(ticket=ticket, actor=actor, **fields)
@@ -249,7 +261,7 @@ def _per_tenant(claimed: dict[int, list[int]], stage: str, work, report: SweepRe
 def _sweep_rules(now: datetime, report: SweepReport) -> int:
     """Escalation stage: tickets whose clocks moved get their time-based rules (and escalations whose
     clock ran out climb the ladder). Small batches: the claimed tickets stay locked until commit."""
-    with transaction.atomic():
+    with transaction.atomic(), config_cache.pinned():
         claimed = engine.rules_claim_due(now=now, limit=RULES_BATCH)
         return _per_tenant(claimed, "time rules", lambda ids: engine.rules_run_due(ticket_ids=ids, at=now), report)
 
@@ -260,7 +272,7 @@ def _sweep_watches(now: datetime, report: SweepReport) -> int:
     def fire(watch_ids: list[int]) -> int:
         return engine.evaluate_time_rules(ticket_ids=watches.watches_fire(watch_ids=watch_ids, now=now), at=now)
 
-    with transaction.atomic():
+    with transaction.atomic(), config_cache.pinned():
         return _per_tenant(watches.watches_claim_due(now=now, limit=RULES_BATCH), "time watches", fire, report)
 
 

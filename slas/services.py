@@ -663,7 +663,8 @@ def policy_update(*, policy: SLAPolicy, **changes) -> SLAPolicy:
 # --- escalation clocks --------------------------------------------------------------------------
 
 
-@transaction.atomic
+# No savepoint: it runs inside the escalation's transaction and raises nothing a caller would catch and go on.
+@transaction.atomic(savepoint=False)
 def escalation_timers_start(
     *,
     ticket: Ticket,
@@ -671,10 +672,14 @@ def escalation_timers_start(
     metrics: Iterable[str],
     at: datetime,
     overrides: dict[str, int] | None = None,
+    met: Iterable[str] = (),
+    account: Account | object | None = _UNREAD,
 ) -> list[SlaTimer]:
     """The clocks of one escalation (acknowledge, first response, customer update, manager response),
-    from the ticket's policy; `overrides` (a rule's response_minutes) replace a policy target."""
-    policy = policy_for(ticket=ticket)
+    from the ticket's policy; `overrides` (a rule's response_minutes) replace a policy target. The `met`
+    ones are met at once (the customer was updated as the escalation opened): the same rows as meeting
+    them right after the start, without writing them twice."""
+    policy = policy_for(ticket=ticket, account=account)
     if policy is None:
         return []
     calendar = calendar_for(policy=policy, ticket=ticket)
@@ -692,6 +697,9 @@ def escalation_timers_start(
         for metric in metrics
         if metric in targets
     ]
+    for timer in timers:
+        if timer.metric in met:
+            _meet(timer, at)
     return SlaTimer.objects.bulk_create(timers)
 
 

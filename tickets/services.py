@@ -393,7 +393,8 @@ def _apply_agent_reply(ticket: Ticket, at: datetime) -> list[str]:
     return fields
 
 
-@transaction.atomic
+# No savepoint: it runs inside a use case's transaction and raises nothing a caller catches and goes on from.
+@transaction.atomic(savepoint=False)
 def message_post(
     *,
     ticket: Ticket,
@@ -472,7 +473,8 @@ def attempt_record(
 # --- escalation bookkeeping (the escalation app decides; the ticket records) ----------------------
 
 
-@transaction.atomic
+# No savepoint: it runs inside a use case's transaction and raises nothing a caller catches and goes on from.
+@transaction.atomic(savepoint=False)
 def ticket_record_escalation(
     *,
     ticket: Ticket,
@@ -555,7 +557,8 @@ def ticket_record_escalation_end(
     return ticket
 
 
-@transaction.atomic
+# No savepoint: it runs inside a use case's transaction and raises nothing a caller catches and goes on from.
+@transaction.atomic(savepoint=False)
 def ticket_set_triage(*, ticket: Ticket, level: str, reasons: list[str], at: datetime | None = None) -> bool:
     """Stores the triage class; a change of level is audited (who may act on a ticket is worth a trail)."""
     if ticket.triage == level and ticket.triage_reasons == reasons:

@@ -9,6 +9,7 @@ from tickets.models import Account, Customer, Message, Ticket, TicketEvent
 
 CREATE_STATEMENTS = 37  # 45 before the configuration cache and the direct insert of time watches, 39 before
 # the search document went into the INSERT
+ESCALATING_CREATE_STATEMENTS = 45  # 82 before rules fired from what the request had read (one rule firing)
 
 TICKET_FIELDS = {
     "id",
@@ -390,3 +391,37 @@ def test_it_opens_a_ticket_with_rule_evaluation_in_a_bounded_number_of_statement
     with django_assert_max_num_queries(CREATE_STATEMENTS):
         body = create_ticket(bootstrapped_api, requester={"email": "new@initech.test"})
     assert body["escalated"] is False and len(body["sla"]) >= 2
+
+
+def test_it_opens_an_escalating_ticket_in_a_bounded_number_of_statements(
+    bootstrapped_api, django_assert_max_num_queries
+):
+    # One rule fires (a refund: the billing rule) inside the request: the rule's claim, routing, the escalation,
+    # the ticket's move and audit, its clocks (the customer-update one met by the milestone message), the
+    # customer's message and the outbox rows. Nothing is read twice, nothing re-read after firing.
+    from escalation.models import Escalation, RuleFiring
+    from helpdesk.models import OutboxEvent
+    from slas.models import SlaTimer
+
+    create_ticket(bootstrapped_api)
+    bootstrapped_api.get("/api/v1/me/")
+    with django_assert_max_num_queries(ESCALATING_CREATE_STATEMENTS):
+        body = create_ticket(
+            bootstrapped_api,
+            description="We were charged twice and want a refund.",
+            requester={"email": "new@initech.test"},
+        )
+    assert body["escalated"] is True and body["tier"] == 2
+    with tenant_context(bootstrapped_api.tenant):
+        escalation = Escalation.objects.get(ticket_id=body["id"])
+        assert (escalation.trigger, escalation.kind, escalation.summary_drafted) == ("billing", "functional", True)
+        assert RuleFiring.objects.get(ticket_id=body["id"]).escalation_id == escalation.pk
+        clocks = {t.metric: t.status for t in SlaTimer.objects.filter(escalation_id=escalation.pk)}
+        assert clocks == {"escalation_acknowledge": "running", "escalation_first_response": "running",
+                          "customer_update": "met"}  # fmt: skip
+        assert escalation.response_due_at is not None
+        assert Message.objects.filter(ticket_id=body["id"], author_type="system", internal=False).count() == 1
+        kinds = set(TicketEvent.objects.filter(ticket_id=body["id"]).values_list("kind", flat=True))
+        assert {"created", "escalated", "message_posted"} <= kinds
+        outbox = set(OutboxEvent.objects.filter(payload__ticket=body["id"]).values_list("type", flat=True))
+        assert {"ticket.created", "escalation.created", "customer.update"} <= outbox

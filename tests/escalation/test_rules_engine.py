@@ -393,6 +393,42 @@ def test_the_sla_stage_hands_the_ticket_to_the_rules_in_its_own_transaction(api,
     assert workflows.sweep(now=later).escalated == 0
 
 
+# The rules stage for one breached ticket opens two escalations (sla-breached, hierarchical, to a manager; and
+# sla-at-risk, functional, to tier 2): the claim, the ticket's facts read once, each escalation's writes.
+RULES_STAGE_STATEMENTS = 43  # 97 before firing read each thing once per ticket
+
+
+def test_the_rules_stage_fires_a_breach_in_a_bounded_number_of_statements(api, acme, django_assert_max_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from slas.models import SlaTimer
+    from tickets.models import TicketEvent
+
+    ticket = create_ticket(api, subject="Printer", description="How do I add a printer?", priority="urgent")
+    assert _sla_escalations(acme, ticket["id"]) == [] and ticket["escalated"] is False
+    later = timezone.now() + timedelta(hours=2)
+    report = workflows.SweepReport()
+    assert workflows._sweep_timers(later, report) == 1
+    with django_assert_max_num_queries(RULES_STAGE_STATEMENTS):
+        assert workflows._sweep_rules(later, report) == 1
+    assert report.escalated == 2
+    escalations = sorted(_sla_escalations(acme, ticket["id"]), key=lambda e: e.pk)
+    assert [(e.trigger, e.kind) for e in escalations] == [
+        ("sla-breached", "hierarchical"),
+        ("sla-at-risk", "functional"),
+    ]
+    with tenant_context(acme):
+        assert escalations[0].agent.role == Role.MANAGER and escalations[0].to_call is True
+        assert all(e.response_due_at is not None for e in escalations)
+        assert RuleFiring.objects.filter(ticket_id=ticket["id"], escalation__isnull=True).count() == 0
+        assert SlaTimer.objects.filter(escalation_id__in=[e.pk for e in escalations]).count() == 6
+        assert TicketEvent.objects.filter(ticket_id=ticket["id"], kind="escalated").count() == 2
+        created = OutboxEvent.objects.filter(type="escalation.created", payload__ticket=ticket["id"])
+        assert sorted(created.values_list("payload__escalation", flat=True)) == [e.pk for e in escalations]
+
+
 def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_others(api, acme, inject_db_failure):
     from rest_framework.test import APIClient
 
