@@ -170,8 +170,11 @@ def _ladder_due(ticket_ids: list[int]) -> list[int]:
     breached = SlaTimer.objects.filter(
         ticket_id__in=ticket_ids, escalation_id__gt=0, metric__in=LADDER_METRICS, breached_at__isnull=False
     ).values("escalation_id")
+    # By ticket as well: the escalation index then bounds the scan, whatever the planner thinks of the timers.
     return list(
-        Escalation.objects.filter(pk__in=breached, climbed_at__isnull=True, status__in=ACTIVE_STATUSES)
+        Escalation.objects.filter(
+            ticket_id__in=ticket_ids, pk__in=breached, climbed_at__isnull=True, status__in=ACTIVE_STATUSES
+        )
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -423,7 +423,10 @@ def message_post(
         fields = _apply_customer_message(ticket, message, at, actor)
     elif author_type == AuthorType.AGENT and not message.internal:
         fields = _apply_agent_reply(ticket, at)
-    _save(ticket, fields, at)
+    if fields or ticket.updated_at != at:
+        # A note or system message in the moment of the change that caused it (an escalation's milestone)
+        # finds the ticket already written as of `at`: nothing left to save.
+        _save(ticket, fields, at)
     _search_append(ticket, body)
     event_record(
         ticket=ticket,
