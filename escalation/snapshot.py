@@ -87,10 +87,12 @@ class TicketSnapshot:
     @cached_property
     def escalations(self) -> list[Escalation]:
         """The ticket's escalations, oldest first, each holding this very ticket instance (a reinforcing rule
-        changes the ticket through it, and the evaluation must see that change)."""
+        changes the ticket through it, and the evaluation must see that change). Only what firing reads:
+        the cycle (statuses), the open one of a kind, and what a reinforcement changes."""
         if self.new:
             return []
-        escalations = list(Escalation.objects.filter(ticket=self.ticket).order_by("pk"))
+        rows = Escalation.objects.filter(ticket=self.ticket).only("tenant_id", "ticket_id", "kind", "status", "to_call")
+        escalations = list(rows.order_by("pk"))
         for escalation in escalations:
             escalation.ticket = self.ticket
         return escalations
