@@ -41,10 +41,20 @@ def customer_thread(ticket: Ticket) -> list[tuple[str, float | None]]:
 
 
 def ticket_facts(
-    ticket: Ticket, *, text: str, now: datetime, snapshot: TicketSnapshot | None = None
+    ticket: Ticket,
+    *,
+    text: str,
+    now: datetime,
+    snapshot: TicketSnapshot | None = None,
+    for_triggers: frozenset[str] | None = None,
 ) -> triggers.TicketFacts:
+    """The ticket's facts. With `for_triggers`, what only a trigger outside it reads is left empty rather than
+    read: the requester's recent tickets (repeat_contact) and the time at this tier on its calendar
+    (time_open). Triage reads neither."""
     snapshot = snapshot or TicketSnapshot(ticket)
     account = snapshot.account
+    reads = for_triggers if for_triggers is not None else triggers.TRIGGERS
+    timed = "time_open" in reads
     sentiments = tuple(sentiment for _, sentiment in snapshot.customer_thread if sentiment is not None)
     return triggers.TicketFacts(
         ticket_id=ticket.pk,
@@ -62,16 +72,10 @@ def ticket_facts(
         plan=account.plan if account else None,
         annual_contract_value=float(account.annual_contract_value) if account else 0.0,
         lifetime_value=float(account.lifetime_value) if account else 0.0,
-        requester_ticket_times=tuple(
-            Ticket.objects.filter(
-                requester_id=ticket.requester_id, created_at__gte=now - REPEAT_WINDOW, created_at__lte=now
-            )
-            .order_by("-created_at")
-            .values_list("created_at", flat=True)[: triggers.REPEAT_SAMPLE]
-        ),
+        requester_ticket_times=_requester_ticket_times(ticket, now) if "repeat_contact" in reads else (),
         text=text,
-        tier_since=snapshot.tier_since,
-        calendar=slas.ticket_clock(ticket=ticket, account=account),
+        tier_since=snapshot.tier_since if timed else ticket.created_at,
+        calendar=slas.ticket_clock(ticket=ticket, account=account) if timed else clock.ALWAYS_OPEN,
         timers=tuple(
             triggers.TimerFact(
                 metric=t.metric, status=t.status, percent_used=_percent_used(t, now), breached=t.breached_at is not None
@@ -79,6 +83,16 @@ def ticket_facts(
             for t in snapshot.timers
         ),
         solved=ticket.status in (Status.SOLVED, Status.CLOSED),
+    )
+
+
+def _requester_ticket_times(ticket: Ticket, now: datetime) -> tuple[datetime, ...]:
+    return tuple(
+        Ticket.objects.filter(
+            requester_id=ticket.requester_id, created_at__gte=now - REPEAT_WINDOW, created_at__lte=now
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[: triggers.REPEAT_SAMPLE]
     )
 
 
@@ -113,7 +127,8 @@ def evaluate(
     matrix = selectors.matrix()
     rules = list(matrix.rules) if rules is None else rules
     snapshot = snapshot or TicketSnapshot(ticket)
-    facts = ticket_facts(ticket, text=text, now=at, snapshot=snapshot)
+    for_triggers = triggers.triggers_evaluated(rules, time_based=time_based)
+    facts = ticket_facts(ticket, text=text, now=at, snapshot=snapshot, for_triggers=for_triggers)
     refresh_triage(ticket, facts, at, snapshot.customer_thread)
     if not rules:
         return []

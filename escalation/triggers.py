@@ -470,6 +470,12 @@ class _Compiled:
     error: ConditionError | None = None
 
 
+def triggers_evaluated(rules: Sequence[Rule], *, time_based: bool) -> frozenset[str]:
+    """The triggers evaluate() will look at for these rules: the caller gathers only the facts they read."""
+    wanted = TIME_TRIGGERS if time_based else _EVENT_TRIGGERS
+    return frozenset(rule.trigger for rule in rules if rule.active and rule.trigger in wanted)
+
+
 def evaluate(facts: TicketFacts, rules: Sequence[Rule], now: datetime, *, time_based: bool) -> list[Decision]:
     """The active rules that fire for this ticket at `now`, in (position, id) order, each with its reason.
 
