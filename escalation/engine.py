@@ -48,9 +48,9 @@ def ticket_facts(
     snapshot: TicketSnapshot | None = None,
     for_triggers: frozenset[str] | None = None,
 ) -> triggers.TicketFacts:
-    """The ticket's facts. With `for_triggers`, what only a trigger outside it reads is left empty rather than
-    read: the requester's recent tickets (repeat_contact) and the time at this tier on its calendar
-    (time_open). Triage reads neither."""
+    """The ticket's facts. With `for_triggers`, what only triggers outside it read is not gathered: the
+    requester's recent tickets (repeat_contact) stay empty, and the time at this tier and its calendar
+    (time_open) stay at created_at and 24/7. Triage reads none of them."""
     snapshot = snapshot or TicketSnapshot(ticket)
     account = snapshot.account
     reads = for_triggers if for_triggers is not None else triggers.TRIGGERS
