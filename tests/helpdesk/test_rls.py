@@ -1,6 +1,8 @@
 """Tenancy enforced twice: the manager refuses to run without a tenant, and PostgreSQL's row-level
 security hides every tenant's rows from a query that forgot it."""
 
+import re
+
 import pytest
 from django.apps import apps
 from django.db import IntegrityError, ProgrammingError, connection, transaction
@@ -157,5 +159,5 @@ def test_a_list_query_still_finds_its_rows_through_the_tenant_index(tenant_a):
         sql, params = Ticket.objects.filter(tenant=tenant_a).order_by("-created_at", "-id")[:50].query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Seq Scan" not in plan and "Index" in plan, plan
-    assert "ticket_tenant_created" in plan, plan
+    assert "Seq Scan" not in plan, plan
+    assert re.search(r"Index Cond: .*tenant_id = ", plan), plan  # the tenant narrows the index scan itself
