@@ -25,7 +25,7 @@ from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
 from slas import services as slas
 from slas.models import Metric
-from tickets.models import Account, AuthorType, Status, Ticket
+from tickets.models import PRIORITY_RANK, Account, AuthorType, Status, Ticket
 from tickets.selectors import ticket_context
 from tickets.services import (
     event_record,
@@ -403,9 +403,6 @@ def rule_fire(*, ticket: Ticket, rule: EscalationRule, reason: str, at: datetime
     """One rule (see rules_fire); None when it had fired already or reinforced the open escalation."""
     created = rules_fire(ticket=ticket, fired=[(rule, reason)], at=at)
     return created[0] if created else None
-
-
-PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 
 
 def _reinforce(escalation: Escalation, rule: EscalationRule, reason: str, at: datetime) -> None:
