@@ -99,8 +99,10 @@ def draft_summary(ticket: Ticket, snapshot: TicketSnapshot | None = None) -> dic
 
 
 def _target_tier(ticket: Ticket, target_tier, agent, team) -> int:
+    # An escalation never moves a ticket down the ladder (that is de-escalation, with its own audit): a
+    # functional rule aiming at tier 2 for a ticket a manager already holds at tier 3 leaves it at 3.
     if target_tier is not None:
-        return target_tier
+        return max(target_tier, ticket.tier)
     if agent is not None:
         return max(agent.tier, ticket.tier)
     if team is not None:

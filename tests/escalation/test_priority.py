@@ -1,9 +1,11 @@
-"""A rule's priority override raises a ticket's priority; it never lowers it."""
+"""Escalation goes up: a rule's priority override raises a ticket's priority and never lowers it, and an
+escalation never moves a ticket down a tier (that is de-escalation)."""
 
 import pytest
 
 from helpdesk import workflows
 from helpdesk.models import Role
+from helpdesk.services import membership_create
 from tests.api.helpers import create_ticket
 
 
@@ -14,6 +16,7 @@ def api(db):
     from helpdesk.services import api_token_create
 
     tenant = workflows.tenant_bootstrap(slug="acme", name="Acme")
+    membership_create(tenant=tenant, username="maya", role=Role.MANAGER, tier=3, skills=["escalations"])
     _, key = api_token_create(tenant=tenant, role=Role.ADMIN)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
@@ -36,3 +39,14 @@ def test_a_normal_ticket_escalated_by_the_same_rule_becomes_high(api):
     body = create_ticket(api, subject="Outage", description="Production down for everyone.", priority="normal")
     assert body["priority"] == "high"
     assert _escalation_priorities(api, body["id"]) == ["high"]
+
+
+def test_a_tier_two_rule_on_a_ticket_a_manager_holds_at_tier_three_leaves_it_at_three(api):
+    body = create_ticket(api, subject="Still broken", description="I want to speak to a manager.")
+    assert body["tier"] == 3
+    url = f"/api/v1/tickets/{body['id']}/messages/"
+    api.post(url, {"body": "This is urgent, production down.", "author_type": "customer"}, format="json")
+    escalations = api.get(f"/api/v1/escalations/?ticket={body['id']}").json()["results"]
+    functional = next(e for e in escalations if e["kind"] == "functional")
+    assert (functional["from_tier"], functional["to_tier"]) == (3, 3)
+    assert api.get(f"/api/v1/tickets/{body['id']}/").json()["tier"] == 3
