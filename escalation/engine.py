@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.utils import timezone
 
 from escalation import selectors, services, triggers
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
+from helpdesk.tenancy import claim_by_tenant
 from slas import clock
 from slas import services as slas
 from slas.models import Metric, SlaTimer, TimerStatus
@@ -171,13 +171,7 @@ LADDER_METRICS = (Metric.ESCALATION_ACKNOWLEDGE, Metric.MANAGER_RESPONSE)
 def rules_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:
     """Locks tickets whose clocks moved (rules_due_at, set by the SLA sweep), across tenants, SKIP
     LOCKED, through the narrow SECURITY DEFINER function; returns their ids by tenant."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT ticket_id, tenant_id FROM escalation_claim_due_tickets(%s, %s)", [now, limit])
-        rows = cursor.fetchall()
-    claimed: dict[int, list[int]] = {}
-    for ticket_id, tenant_id in rows:
-        claimed.setdefault(tenant_id, []).append(ticket_id)
-    return claimed
+    return claim_by_tenant("SELECT ticket_id, tenant_id FROM escalation_claim_due_tickets(%s, %s)", [now, limit])
 
 
 def _ladder_due(ticket_ids: list[int]) -> list[int]:

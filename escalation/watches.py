@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Max
 
 from escalation.models import EscalationRule, TimeWatch
 from escalation.selectors import rule_matrix
+from helpdesk.tenancy import claim_by_tenant
 from slas import clock
 from slas import services as slas
 from tickets.models import Status, Ticket, TicketEvent
@@ -56,13 +56,7 @@ def _minutes(rule) -> int:
 
 def watches_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:
     """Locks due watches of all tenants (SKIP LOCKED) through the narrow SECURITY DEFINER function."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT watch_id, tenant_id FROM escalation_claim_due_watches(%s, %s)", [now, limit])
-        rows = cursor.fetchall()
-    claimed: dict[int, list[int]] = {}
-    for watch_id, tenant_id in rows:
-        claimed.setdefault(tenant_id, []).append(watch_id)
-    return claimed
+    return claim_by_tenant("SELECT watch_id, tenant_id FROM escalation_claim_due_watches(%s, %s)", [now, limit])
 
 
 def watches_fire(*, watch_ids: list[int], now: datetime) -> set[int]:

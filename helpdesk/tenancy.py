@@ -101,6 +101,19 @@ def tenant_batch(tenant_ids: list[int]):
             cursor.execute("SELECT set_config(%s, '', true)", [BATCH_SETTING])
 
 
+def claim_by_tenant(sql: str, params: list) -> dict[int, list[int]]:
+    """Runs a cross-tenant claim (one of the SECURITY DEFINER functions of docs/SECURITY.md, each returning
+    `(row id, tenant id)` pairs locked in the caller's transaction) and groups the ids by tenant, in the
+    order the function returned them."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    claimed: dict[int, list[int]] = {}
+    for row_id, tenant_id in rows:
+        claimed.setdefault(tenant_id, []).append(row_id)
+    return claimed
+
+
 @contextmanager
 def introspection_only():
     """For code that builds querysets to describe them, never to run them (the OpenAPI generator):

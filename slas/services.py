@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_across
+from helpdesk.tenancy import claim_by_tenant
 from slas import clock
 from slas.models import (
     BusinessCalendar,
@@ -516,13 +517,7 @@ def _recalc_event(timer: SlaTimer, before: datetime | None, at: datetime, actor)
 def timers_claim_due(*, now: datetime, limit: int) -> dict[int, list[int]]:
     """Locks up to `limit` due timers of all tenants (FOR UPDATE SKIP LOCKED, in the caller's
     transaction) and groups their ids by tenant. Another sweep running at the same moment skips them."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT timer_id, tenant_id FROM slas_claim_due_timers(%s, %s)", [now, limit])
-        rows = cursor.fetchall()
-    claimed: dict[int, list[int]] = {}
-    for timer_id, tenant_id in rows:
-        claimed.setdefault(tenant_id, []).append(timer_id)
-    return claimed
+    return claim_by_tenant("SELECT timer_id, tenant_id FROM slas_claim_due_timers(%s, %s)", [now, limit])
 
 
 @dataclass

@@ -28,7 +28,7 @@ from django.utils import timezone
 from helpdesk.models import OutboxEvent, Tenant
 from helpdesk.notifications import crypto, fanout, rendering, senders
 from helpdesk.notifications.models import ChannelKind, Delivery, DeliveryAttempt, DeliveryStatus, NotificationTemplate
-from helpdesk.tenancy import tenant_context
+from helpdesk.tenancy import claim_by_tenant, tenant_context
 
 logger = logging.getLogger(__name__)
 
@@ -103,12 +103,7 @@ def next_attempt(*, now: datetime, window_start: datetime, attempts: int, retry_
 
 def _fan_out_batch(now: datetime, report: DispatchReport) -> int:
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT event_id, tenant_id FROM helpdesk_claim_outbox(%s)", [FAN_OUT_BATCH])
-            claimed = cursor.fetchall()
-        by_tenant: dict[int, list[int]] = {}
-        for event_id, tenant_id in claimed:
-            by_tenant.setdefault(tenant_id, []).append(event_id)
+        by_tenant = claim_by_tenant("SELECT event_id, tenant_id FROM helpdesk_claim_outbox(%s)", [FAN_OUT_BATCH])
         tenants = Tenant.objects.in_bulk(list(by_tenant))
         for tenant_id, event_ids in sorted(by_tenant.items()):
             try:
@@ -119,7 +114,7 @@ def _fan_out_batch(now: datetime, report: DispatchReport) -> int:
             except Exception:  # one tenant's broken data must not hold back the others' notifications
                 logger.exception("dispatch: fan-out of tenant %s failed; its events stay pending", tenant_id)
                 report.failed_tenants += 1
-    return len(claimed)
+    return sum(len(ids) for ids in by_tenant.values())
 
 
 def fan_out_pending(now: datetime, report: DispatchReport) -> None:
