@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
 
-from django.db import connection
+from django.db import connection, migrations
 
 from helpdesk.tenancy import current_tenant
 
@@ -82,3 +82,13 @@ def tenant_config(name: str, load: Callable[[], T]) -> T:
         _entries.clear()
     _entries[key] = (version, value)
     return value
+
+
+def version_trigger(table: str) -> migrations.RunSQL:
+    """Migration operation: every INSERT, UPDATE and DELETE on `table` bumps its tenant's configuration
+    version (the trigger function of migration helpdesk 0006), so cached reads of it are refreshed."""
+    return migrations.RunSQL(
+        f'CREATE TRIGGER helpdesk_configversion AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
+        "FOR EACH ROW EXECUTE FUNCTION helpdesk_configversion_bump();",
+        f'DROP TRIGGER IF EXISTS helpdesk_configversion ON "{table}";',
+    )

@@ -8,6 +8,7 @@ like any tenant table) but never writes it itself.
 
 from django.db import migrations
 
+from helpdesk.config_cache import version_trigger
 from helpdesk.rls import enable_tenant_rls
 
 CONFIG_TABLES = ("escalation_escalationrule", "slas_slapolicy", "slas_businesscalendar")
@@ -44,14 +45,6 @@ DROP SEQUENCE IF EXISTS helpdesk_configversion_seq;
 """
 
 
-def _trigger(table: str) -> migrations.RunSQL:
-    return migrations.RunSQL(
-        f'CREATE TRIGGER helpdesk_configversion AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
-        "FOR EACH ROW EXECUTE FUNCTION helpdesk_configversion_bump();",
-        f'DROP TRIGGER IF EXISTS helpdesk_configversion ON "{table}";',
-    )
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("helpdesk", "0005_notifications"),
@@ -62,5 +55,5 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(CREATE, DROP),
         enable_tenant_rls("helpdesk_configversion"),
-        *[_trigger(table) for table in CONFIG_TABLES],
+        *[version_trigger(table) for table in CONFIG_TABLES],
     ]

@@ -4,18 +4,12 @@ them from helpdesk/config_cache.py."""
 
 from django.db import migrations
 
+from helpdesk.config_cache import version_trigger
+
 NOTIFICATION_TABLES = ("helpdesk_webhooksubscription", "helpdesk_notificationtemplate", "helpdesk_notificationchannel")
-
-
-def _trigger(table: str) -> migrations.RunSQL:
-    return migrations.RunSQL(
-        f'CREATE TRIGGER helpdesk_configversion AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
-        "FOR EACH ROW EXECUTE FUNCTION helpdesk_configversion_bump();",
-        f'DROP TRIGGER IF EXISTS helpdesk_configversion ON "{table}";',
-    )
 
 
 class Migration(migrations.Migration):
     dependencies = [("helpdesk", "0006_configversion")]
 
-    operations = [_trigger(table) for table in NOTIFICATION_TABLES]
+    operations = [version_trigger(table) for table in NOTIFICATION_TABLES]
