@@ -204,8 +204,9 @@ def _tenant_share(tenant: Tenant, stage: str, work, report: SweepReport):
 def _fire_all(claimed: dict[int, list[int]], now: datetime) -> list:
     """The fast path: the whole batch, every tenant at once, set-based, in one savepoint, under RLS's
     batch policy for exactly the claimed tenants (tenancy.tenant_batch): a handful of statements whether
-    the batch spans one tenant or a thousand. Tickets are locked in id order, as in every sweep."""
-    with transaction.atomic(), tenant_batch(list(claimed)):
+    the batch spans one tenant or a thousand. Tickets are locked in id order, as in every sweep. A failure
+    rolls back tenant_batch's own savepoint, and the claim stays for the slow path."""
+    with tenant_batch(list(claimed)):
         return [slas.timers_fire_batch(timer_ids=[pk for ids in claimed.values() for pk in ids], now=now)]
 
 
