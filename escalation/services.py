@@ -328,7 +328,7 @@ RETURNING rule_id, id
 """
 LINK_FIRINGS = """
 UPDATE escalation_rulefiring f SET escalation_id = l.escalation_id
-FROM unnest(%s::bigint[], %s::bigint[]) AS l(id, escalation_id) WHERE f.id = l.id
+FROM unnest(%s::bigint[], %s::bigint[]) AS l(id, escalation_id) WHERE f.tenant_id = %s AND f.id = l.id
 """
 
 
@@ -342,10 +342,11 @@ def _claim(ticket: Ticket, fired: list[tuple[EscalationRule, str]], cycle: int, 
         return dict(cursor.fetchall())
 
 
-def _link(links: list[tuple[int, int]]) -> None:
+def _link(ticket: Ticket, links: list[tuple[int, int]]) -> None:
     """Each firing names the escalation it opened or reinforced."""
+    firings, escalations = [firing for firing, _ in links], [escalation for _, escalation in links]
     with connection.cursor() as cursor:
-        cursor.execute(LINK_FIRINGS, [[firing for firing, _ in links], [escalation for _, escalation in links]])
+        cursor.execute(LINK_FIRINGS, [firings, escalations, ticket.tenant_id])
 
 
 def _by_rule(ticket: Ticket, rule: EscalationRule, reason: str, snapshot: TicketSnapshot) -> Handoff:
@@ -397,7 +398,7 @@ def rules_fire(
         created.append(escalation)
         links.append((claimed[rule.pk], escalation.pk))
     if links:
-        _link(links)
+        _link(ticket, links)
     return created
 
 
