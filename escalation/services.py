@@ -25,7 +25,7 @@ from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
 from slas import services as slas
 from slas.models import Metric
-from tickets.models import PRIORITY_RANK, Account, AuthorType, Status, Ticket
+from tickets.models import Account, AuthorType, Status, Ticket, raises_priority
 from tickets.selectors import ticket_context
 from tickets.services import (
     event_record,
@@ -415,8 +415,7 @@ def _reinforce(escalation: Escalation, rule: EscalationRule, reason: str, at: da
     if rule.to_call and not escalation.to_call:
         escalation.to_call = True
         escalation.save(update_fields=["to_call"])
-    raise_priority = PRIORITY_RANK.get(rule.priority_override, -1) > PRIORITY_RANK[ticket.priority]
-    if raise_priority:
+    if raises_priority(rule.priority_override, ticket.priority):
         ticket_update(ticket=ticket, actor=None, priority=rule.priority_override)
     event_record(
         ticket=ticket,

@@ -35,6 +35,11 @@ class Priority(models.TextChoices):
 PRIORITY_RANK = {priority: rank for rank, priority in enumerate(Priority.values)}
 
 
+def raises_priority(wanted: str | None, current: str) -> bool:
+    """Whether `wanted` (a rule's override; empty for none) is above `current`."""
+    return PRIORITY_RANK.get(wanted or "", -1) > PRIORITY_RANK[current]
+
+
 class Channel(models.TextChoices):
     EMAIL = "email"
     CHAT = "chat"

@@ -19,7 +19,6 @@ from helpdesk.models import ROLE_RANK, Membership, Role, Team, Tenant
 from helpdesk.outbox import outbox_emit
 from tickets import analysis
 from tickets.models import (
-    PRIORITY_RANK,
     Account,
     AuthorType,
     Customer,
@@ -29,6 +28,7 @@ from tickets.models import (
     Status,
     Ticket,
     TicketEvent,
+    raises_priority,
 )
 from tickets.selectors import ticket_context
 
@@ -495,7 +495,7 @@ def ticket_record_escalation(
     at = at or timezone.now()
     before = {"tier": ticket.tier, "team": ticket.team_id, "assignee": ticket.assignee_id, "priority": ticket.priority}
     ticket.tier, ticket.team, ticket.assignee = to_tier, team, assignee
-    if priority and PRIORITY_RANK.get(priority, -1) > PRIORITY_RANK[ticket.priority]:
+    if raises_priority(priority, ticket.priority):
         # A rule's override says "at least this": an urgent ticket escalated by a "raise to high" rule
         # stays urgent.
         ticket.priority = priority
