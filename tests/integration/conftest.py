@@ -3,12 +3,21 @@
 import os
 import shutil
 import socket
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def celery_worker_argv(*extra: str) -> list[str]:
+    """A real Celery worker of the app, one process, quiet towards other workers: the tests that need one."""
+    return [
+        sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "--concurrency", "1", "--loglevel", "INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", *extra,
+    ]  # fmt: skip
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 
@@ -11,7 +10,7 @@ from django.db import connection
 
 from helpdesk.celery import app
 from helpdesk.services import tenant_create
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, celery_worker_argv
 
 pytestmark = pytest.mark.slow
 
@@ -33,23 +32,7 @@ def test_a_worker_runs_the_sweep_sent_through_the_broker():
     queue = f"test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": _database_url()}
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "helpdesk",
-            "worker",
-            "-Q",
-            queue,
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        celery_worker_argv("-Q", queue),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from helpdesk.celery import app
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, celery_worker_argv
 from tests.integration.test_worker import _database_url
 
 
@@ -25,21 +24,7 @@ class Worker:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "helpdesk",
-                    "worker",
-                    "--concurrency",
-                    "1",
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
+                celery_worker_argv(),
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
