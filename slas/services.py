@@ -197,27 +197,6 @@ def _meet(timer: SlaTimer, at: datetime) -> None:
     _clear_schedule(timer)
 
 
-REFRESH_FLAGS = """
-UPDATE tickets_ticket t SET
-    sla_breached = EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.breached_at IS NOT NULL),
-    sla_at_risk = EXISTS (SELECT 1 FROM slas_slatimer s WHERE s.ticket_id = t.id AND s.status = 'running'
-                          AND s.warned_percent IS NOT NULL)
-WHERE t.id = ANY(%s)
-"""
-
-
-def _refresh_ticket_flags(ticket_ids: Iterable[int]) -> None:
-    """The ticket's sla_breached / sla_at_risk follow its clocks (they exist so lists can filter fast)."""
-    ids = sorted(set(ticket_ids))
-    if ids:
-        with connection.cursor() as cursor:
-            cursor.execute(REFRESH_FLAGS, [ids])
-
-
-# One statement writes a batch of timers and the SLA flags of their tickets. The flags are computed
-# from the other clocks as stored and the batch's clocks as they are about to be (one statement sees
-# one snapshot), so they agree with the clocks when it commits. `mark` (the sweep's) sets the ticket's
-# rules_due_at: its clocks moved, so the time-based escalation rules must look at it again.
 # The columns a save may write, with their SQL types. `pauses` travels as JSON text.
 SAVE_COLUMNS = {
     "status": "text",
@@ -724,7 +703,7 @@ def timers_start_many(*, ticket_ids: list[int]) -> int:
     Solved and closed tickets are history and get none; a first response already given is met (or
     breached, if it came late)."""
     tickets = list(Ticket.objects.filter(pk__in=ticket_ids).exclude(status__in=IMPORT_SKIPPED_STATUSES))
-    policies = list(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("position", "id"))
+    policies = active_policies()
     accounts = Account.objects.in_bulk({t.account_id for t in tickets if t.account_id})
     timers = []
     for ticket in tickets:
@@ -743,5 +722,6 @@ def timers_start_many(*, ticket_ids: list[int]) -> int:
                 _meet(timer, ticket.first_response_at)
             timers.append(timer)
     SlaTimer.objects.bulk_create(timers)
-    _refresh_ticket_flags(t.ticket_id for t in timers if t.breached_at is not None)
+    # A late first response breached on import: the ticket's flags follow, by the one flag statement.
+    _save([t for t in timers if t.breached_at is not None], columns=FLAG_COLUMNS)
     return len(timers)

@@ -385,6 +385,32 @@ def test_the_command_starts_the_clocks_of_imported_open_tickets(db, tmp_path):
     assert report.breached == 2
 
 
+def test_a_first_response_given_late_before_the_import_flags_the_ticket_breached(db, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from helpdesk import workflows
+    from slas.models import SlaTimer
+
+    tenant = workflows.tenant_bootstrap(slug="importer", name="Importer")
+    opened = timezone.now() - timedelta(days=3)
+    late, prompt = (opened + timedelta(hours=5)).isoformat(), (opened + timedelta(minutes=5)).isoformat()
+    lines = [
+        _line(external_id=f"ZD-{n}", priority="urgent", created_at=opened.isoformat(), subject=subject,
+              messages=[{"author_type": "agent", "body": "On it.", "created_at": answered}])
+        for n, (subject, answered) in enumerate([("Answered late", late), ("Answered at once", prompt)])
+    ]  # fmt: skip
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines))
+    call_command("import_tickets", "importer", str(path), stdout=io.StringIO())
+    with tenant_context(tenant):
+        flags = dict(Ticket.objects.values_list("subject", "sla_breached"))
+        first = dict(SlaTimer.objects.filter(metric="first_response").values_list("ticket__subject", "status"))
+    assert flags == {"Answered late": True, "Answered at once": False}
+    assert first == {"Answered late": "breached", "Answered at once": "met"}
+
+
 def test_a_second_run_of_the_same_file_imports_nothing_twice(tenant_a):
     lines = [_line(external_id="ZD-1"), _line(external_id=2), _line(external_id=None)]
     first = _import(tenant_a, *lines)
