@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from helpdesk.models import OutboxEvent, Tenant
 from helpdesk.notifications import crypto, fanout, rendering, senders
-from helpdesk.notifications.models import ChannelKind, Delivery, DeliveryAttempt, DeliveryStatus, NotificationTemplate
+from helpdesk.notifications.models import ChannelKind, Delivery, DeliveryAttempt, DeliveryStatus
 from helpdesk.tenancy import claim_by_tenant, tenant_context
 
 logger = logging.getLogger(__name__)
@@ -144,12 +144,9 @@ def claim_due(now: datetime, lease: uuid.UUID) -> tuple[int, int] | None:
         return cursor.fetchone()
 
 
-def _template_for(event_type: str) -> NotificationTemplate | None:
-    return NotificationTemplate.objects.filter(event_type=event_type, active=True).first()
-
-
 def _render(delivery: Delivery, tenant: Tenant) -> rendering.Rendered:
-    template = _template_for(delivery.event_type)
+    # The tenant's active templates as fan-out saw them: one cached map (fanout.Destinations).
+    template = fanout.Destinations.load().templates.get(delivery.event_type)
     if template is None:
         return rendering.Rendered(subject=delivery.event_type, body="")
     context = rendering.event_context(
