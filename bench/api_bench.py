@@ -12,10 +12,11 @@ In order: drops and recreates the bench database (its name must contain "bench")
 demo tenant (`seed_demo`) and a second tenant through `import_tickets` (so the tickets table holds two
 tenants and RLS filters for real), creates an admin API token, counts SQL queries per request
 in-process, starts both gunicorns exactly as `make run` starts the web server (helpdesk/launch.py) on
-free 127.0.0.1 ports, checks a few answers, then drives each endpoint with wrk: first one client (the
-service time), then --clients connections that each think --think-ms between requests, then --clients
-connections with no think time (a closed loop: each client sends its next request as soon as the previous
-answer arrives). Exits non-zero when a server dies, a command fails or an answer is wrong.
+free 127.0.0.1 ports, checks a few answers, then drives each endpoint: first one client with wrk (the
+service time), then --clients that each think --think-ms between requests (bench/paced.py: they arrive
+spread over the first think period and are counted in steady state), then --clients wrk connections
+with no think time (a closed loop: each client sends its next request as soon as the previous answer
+arrives). Exits non-zero when a server dies, a command fails or an answer is wrong.
 Needs wrk (`apt-get install -y wrk`), PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and Redis.
 
 Results and how to read them: bench/API.md.
@@ -34,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +44,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import paced
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -97,36 +103,25 @@ function request()
 end
 """
 
-# Unique, realistic bodies: the text goes through sentiment analysis, to_tsvector and the escalation rules
-# like real mail. Most tickets are calm; HOT_SHARE of them carry what the default matrix escalates (a
-# manager request, a call request, a lawyer, a refund, an outage, or a security/legal/data-loss
-# category), so rule firing costs what it would in a helpdesk where that share of tickets escalates.
-# Requesters come from a pool, so some requests create a customer and most find one.
-HOT_SHARE = 0.15
 
-WRK_CREATE = r"""
-local subjects = {"Question about my invoice", "Cannot log in after password reset",
-  "Export shows the wrong totals", "Dashboard is slow this week", "How do I add a teammate",
-  "Webhook deliveries are delayed", "SSO setup question", "Report filters reset after saving",
-  "Mobile app does not sync", "CSV import skips rows", "Calendar sync shows old events",
-  "Notification emails arrive late"}
-local calm = {"Since yesterday the export shows different totals than the dashboard.",
-  "We tried clearing the cache and logging in again, but nothing changed.",
-  "It worked fine last week, so I suspect the latest release.",
-  "We have about 40 users, mostly in the Berlin office.",
-  "Could you please look into it when you have a moment? Thanks a lot!",
-  "I attached a screenshot of the error and the request id from the browser console.",
-  "Our finance team uses this report every Monday.",
-  "Great product otherwise, we love the new reports.",
-  "Steps: open the report, pick last month, press export.",
-  "Is there a setting we missed?"}
-local hot = {"This is unacceptable. I want to speak to a manager.", "Please call me about this.",
-  "If this is not fixed today we will talk to our lawyer.", "We were charged twice and want a refund.",
-  "Production down for all our users, this is an emergency."}
-local hot_categories = {"security", "data_loss", "legal"}
-local categories = {"account", "bug", "how_to", "performance", "feedback", "billing"}
-local priorities = {"low", "normal", "normal", "normal", "high"}
-local channels = {"email", "web", "chat", "api", "phone"}
+# Unique, realistic bodies: the text goes through sentiment analysis, to_tsvector and the escalation rules
+# like real mail (bench/paced.py holds the word lists and the mix; the paced pass sends the same).
+def _lua_list(values: list[str]) -> str:
+    return "{" + ", ".join(json.dumps(value) for value in values) + "}"
+
+
+WRK_CREATE = (
+    f"""
+local subjects = {_lua_list(paced.SUBJECTS)}
+local calm = {_lua_list(paced.CALM)}
+local hot = {_lua_list(paced.HOT)}
+local hot_categories = {_lua_list(paced.HOT_CATEGORIES)}
+local categories = {_lua_list(paced.CATEGORIES)}
+local priorities = {_lua_list(paced.PRIORITIES)}
+local channels = {_lua_list(paced.CHANNELS)}
+local HOT_TEXT, HOT_SHARE, REQUESTERS = {paced.HOT_TEXT:.4f}, {paced.HOT_SHARE:.4f}, {paced.REQUESTERS}
+"""
+    + r"""
 local function pick(t) return t[math.random(#t)] end
 function request()
   seq = seq + 1
@@ -139,7 +134,7 @@ function request()
   elseif roll < HOT_SHARE then
     category = pick(hot_categories)
   end
-  local n = math.random(1, 3000)
+  local n = math.random(1, REQUESTERS)
   local body = string.format('{"subject": "%s (ref %d-%d)", "description": "%s", '
     .. '"requester": {"email": "customer%d@bench.test", "name": "Bench Customer %d"}, '
     .. '"priority": "%s", "channel": "%s", "category": "%s", "tags": ["bench", "%s"]}',
@@ -147,6 +142,7 @@ function request()
   return wrk.format("POST", "/api/v1/tickets/", nil, body)
 end
 """
+)
 
 
 @dataclass(frozen=True)
@@ -156,50 +152,34 @@ class Endpoint:
     path: str
     lua: str  # endpoint-specific Lua (a request() function), after WRK_COMMON
     auth: bool = True
+    method: str = "GET"
+    ids: tuple[int, ...] = ()  # detail: the paced pass picks one of these after `path`
+
+    def paced_target(self, token: str) -> paced.Target:
+        return paced.Target(self.path, method=self.method, ids=self.ids, token=token if self.auth else None)
 
 
 def endpoints(ids: list[int]) -> list[Endpoint]:
     """In run order: the ceiling first, the baselines before their endpoints, creates last (they add rows)."""
     id_list = ", ".join(map(str, ids))
     detail = lambda prefix: WRK_DETAIL % {"ids": id_list, "prefix": prefix}  # noqa: E731
-    # Two thirds of the hot tickets say it in words, one third through their category.
-    hot = f"local HOT_TEXT, HOT_SHARE = {HOT_SHARE * 2 / 3:.4f}, {HOT_SHARE:.4f}\n"
     return [
         Endpoint("ceiling", "app", "/healthz", "", auth=False),
         Endpoint("naive_list", "naive", "/naive/tickets/?page_size=50", ""),
         Endpoint("list", "app", "/api/v1/tickets/?page_size=50", ""),
-        Endpoint("naive_detail", "naive", "/naive/tickets/", detail("/naive/tickets/")),
-        Endpoint("detail", "app", "/api/v1/tickets/", detail("/api/v1/tickets/")),
-        Endpoint("create", "app", "/api/v1/tickets/", hot + WRK_CREATE),
+        Endpoint("naive_detail", "naive", "/naive/tickets/", detail("/naive/tickets/"), ids=tuple(ids)),
+        Endpoint("detail", "app", "/api/v1/tickets/", detail("/api/v1/tickets/"), ids=tuple(ids)),
+        Endpoint("create", "app", "/api/v1/tickets/", WRK_CREATE, method="POST"),
     ]
 
 
-WRK_THINK = r"""
-local undelayed = %(connections)d
-function delay()
-  if undelayed > 0 then undelayed = undelayed - 1; return 0 end
-  return math.random(%(low)d, %(high)d)
-end
-"""
-
-
-def wrk_script(endpoint: Endpoint, token: str, directory: Path, *, think_ms: int, connections: int) -> Path:
+def wrk_script(endpoint: Endpoint, token: str, directory: Path) -> Path:
     headers = 'wrk.headers["Content-Type"] = "application/json"\n'
     if endpoint.auth:
         headers += f'wrk.headers["Authorization"] = "Token {token}"\n'
-    # Think time: after each answer a connection waits 0.5..1.5 x think_ms (not counted in latency).
-    # Not before its first request: a real client sends as soon as it connects, and gunicorn's gthread
-    # worker holds a thread for up to 5 s waiting for a new connection's first bytes, so a delayed first
-    # request would measure that wait instead of the application.
-    think = ""
-    if think_ms:
-        think = WRK_THINK % {"connections": connections, "low": think_ms // 2, "high": think_ms * 3 // 2}
-    path = directory / f"{endpoint.name}-think{think_ms}.lua"
-    path.write_text(headers + WRK_COMMON + endpoint.lua + think)
+    path = directory / f"{endpoint.name}.lua"
+    path.write_text(headers + WRK_COMMON + endpoint.lua)
     return path
-
-
-# --- processes and CPU -----------------------------------------------------------------------------
 
 
 def _proc_stats() -> dict[int, tuple[str, int, float]]:
@@ -518,10 +498,10 @@ def wrk_run(url: str, script: Path, *, clients: int, threads: int, seconds: int,
         children_before.ru_utime + children_before.ru_stime
     )
     cores = cpu_cores(cpu_before, cpu_after, elapsed)
-    cores["wrk"] = wrk_cpu / elapsed
+    cores["client"] = wrk_cpu / elapsed
     # Everything else that ran meanwhile: PostgreSQL's background processes, Redis, the kernel's share
     # of loopback networking, and whatever other work the machine had (another benchmark, a test run).
-    cores["rest"] = cores.pop("machine") - cores["gunicorn"] - cores["postgres"] - cores["wrk"]
+    cores["rest"] = cores.pop("machine") - cores["gunicorn"] - cores["postgres"] - cores["client"]
     cores = {name: round(value, 2) for name, value in cores.items()}
     return {
         "clients": clients,
@@ -570,13 +550,11 @@ def phases_run(args, servers: dict[str, Server], token: str, order: list[Endpoin
         print(f"{one.key}: {one.clients} client(s), think time {one.think_ms} ms, {one.seconds} s each", flush=True)
         for endpoint in order:
             server = servers[endpoint.server]
-            url = server.url + endpoint.path
-            threads = min(args.threads, one.clients)
-            script = wrk_script(endpoint, token, directory, think_ms=one.think_ms, connections=one.clients // threads)
-            run = partial(wrk_run, url, script, clients=one.clients, threads=threads, server=server, db=args.db)
-            if one.clients > 1 and args.warmup:
-                run(seconds=args.warmup)
-            row = results.setdefault(one.key, {})[endpoint.name] = run(seconds=one.seconds)
+            if one.think_ms:
+                row = paced_pass_run(endpoint, token, one, server=server, db=args.db, warmup=args.warmup)
+            else:
+                row = wrk_pass_run(endpoint, token, one, server=server, args=args, directory=directory)
+            results.setdefault(one.key, {})[endpoint.name] = row
             print(
                 f"  {endpoint.name:<13} {row['rps']:>7} req/s  p50 {row['p50_ms']:>7} ms  p95 {row['p95_ms']:>7} ms  "
                 f"p99 {row['p99_ms']:>7} ms  non-2xx {row['non2xx']}  socket errors {row['socket_errors']}  "
@@ -584,6 +562,51 @@ def phases_run(args, servers: dict[str, Server], token: str, order: list[Endpoin
                 flush=True,
             )
     return results
+
+
+def wrk_pass_run(endpoint: Endpoint, token: str, one: Pass, *, server: Server, args, directory: Path) -> dict:
+    threads = min(args.threads, one.clients)
+    script = wrk_script(endpoint, token, directory)
+    run = partial(
+        wrk_run, server.url + endpoint.path, script, clients=one.clients, threads=threads, server=server, db=args.db
+    )
+    if one.clients > 1 and args.warmup:
+        run(seconds=args.warmup)
+    return run(seconds=one.seconds)
+
+
+def paced_pass_run(endpoint: Endpoint, token: str, one: Pass, *, server: Server, db: str, warmup: int) -> dict:
+    """The clients that think (bench/paced.py): counted after all have arrived (1.5 think times) and the
+    warm-up, with the same CPU accounting as wrk_run; the "client" cores are this process's own."""
+    settle = one.think_ms * 1.5 / 1000 + warmup
+    cpu_before = cpu_snapshot(server.process.pid, db)
+    self_before = resource.getrusage(resource.RUSAGE_SELF)
+    split: list = []
+    sampler = threading.Timer(settle, lambda: split.append(connections_per_worker(server.port)))
+    sampler.start()
+    started = time.monotonic()
+    row = paced.paced_run(
+        endpoint.paced_target(token),
+        server.port,
+        clients=one.clients,
+        think_ms=one.think_ms,
+        warmup_s=settle,
+        seconds=one.seconds,
+    )
+    elapsed = time.monotonic() - started
+    sampler.cancel()
+    self_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_after = cpu_snapshot(server.process.pid, db)
+    server.check_alive()
+    cores = cpu_cores(cpu_before, cpu_after, elapsed)
+    cores["client"] = (
+        self_after.ru_utime + self_after.ru_stime - self_before.ru_utime - self_before.ru_stime
+    ) / elapsed
+    cores["rest"] = cores.pop("machine") - cores["gunicorn"] - cores["postgres"] - cores["client"]
+    return row | {
+        "cores": {name: round(value, 2) for name, value in cores.items()},
+        "connections_per_worker": split[0] if split else None,
+    }
 
 
 # --- report ----------------------------------------------------------------------------------------
@@ -626,7 +649,7 @@ def markdown(results: dict) -> str:
         lines += [
             f"\n{key}:\n",
             "| endpoint | req/s | p50 ms | p95 ms | p99 ms | max ms | non-2xx | socket errors "
-            "| cores: gunicorn / postgres / wrk / rest | connections per worker |",
+            "| cores: gunicorn / postgres / client / rest | connections per worker |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for name, row in rows.items():
@@ -634,7 +657,7 @@ def markdown(results: dict) -> str:
             lines.append(
                 f"| {name} | {row['rps']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['max_ms']} "
                 f"| {row['non2xx']} | {row['socket_errors']} "
-                f"| {cores['gunicorn']} / {cores['postgres']} / {cores['wrk']} / {cores['rest']} "
+                f"| {cores['gunicorn']} / {cores['postgres']} / {cores['client']} / {cores['rest']} "
                 f"| {'/'.join(map(str, row['connections_per_worker'] or []))} |"
             )
     return "\n".join(lines)

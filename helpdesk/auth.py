@@ -65,18 +65,36 @@ def token_from_header(request) -> str | None:
     return key.strip()
 
 
+TOKEN_LOOKUP = """
+SELECT p.token_id, p.tenant_id, p.role, p.prefix, p.label, p.last_used_at,
+       t.slug, t.name, t.timezone, t.settings, t.created_at
+FROM helpdesk_token_principal(%s) p JOIN helpdesk_tenant t ON t.id = p.tenant_id
+"""
+
+
 def _token_lookup(key: str) -> ApiToken | None:
-    """The token's own row, read through the bypass function (only the columns the request needs)."""
+    """The token's own row, read through the bypass function (only the columns the request needs), with
+    its tenant: every API request needs both, and one statement is a round trip less on each."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT token_id, tenant_id, role, prefix, label, last_used_at FROM helpdesk_token_principal(%s)",
-            [hash_token_key(key)],
-        )
+        cursor.execute(TOKEN_LOOKUP, [hash_token_key(key)])
         row = cursor.fetchone()
     if row is None:
         return None
-    token_id, tenant_id, role, prefix, label, last_used_at = row
-    return ApiToken(id=token_id, tenant_id=tenant_id, role=role, prefix=prefix, label=label, last_used_at=last_used_at)
+    token_id, tenant_id, role, prefix, label, last_used_at, *tenant_row = row
+    slug, name, tz, tenant_settings, created_at = tenant_row
+    settings_field = Tenant._meta.get_field("settings")
+    tenant = Tenant(
+        id=tenant_id,
+        slug=slug,
+        name=name,
+        timezone=tz,
+        settings=settings_field.from_db_value(tenant_settings, None, connection),
+        created_at=created_at,
+    )
+    tenant._state.adding, tenant._state.db = False, connection.alias
+    token = ApiToken(id=token_id, tenant=tenant, role=role, prefix=prefix, label=label, last_used_at=last_used_at)
+    token._state.adding, token._state.db = False, connection.alias
+    return token
 
 
 def _user_tenants(user_id: int) -> list[int]:

@@ -3,7 +3,6 @@
 from django.db import transaction
 
 from helpdesk.auth import membership_principal, resolve_session_tenant, resolve_token, token_principal
-from helpdesk.models import Tenant
 from helpdesk.tenancy import tenant_context
 
 
@@ -15,7 +14,7 @@ class TenantMiddleware:
         request.principal = None
         token = resolve_token(request)
         if token is not None:
-            tenant = Tenant.objects.get(pk=token.tenant_id)
+            tenant = token.tenant
             with tenant_context(tenant):
                 request.principal = token_principal(tenant=tenant, token=token)
                 return _respond(self.get_response, request)

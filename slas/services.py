@@ -159,7 +159,8 @@ def _new_timer(*, ticket, policy, calendar, metric, started_at, escalation_id=0,
 # --- lifecycle ----------------------------------------------------------------------------------
 
 
-@transaction.atomic
+# No savepoint: only the ticket_open use case calls it, inside its own transaction.
+@transaction.atomic(savepoint=False)
 def timers_start(*, ticket: Ticket) -> list[SlaTimer]:
     """The ticket's first-response and resolution clocks, from its created_at (so a back-dated import
     carries the deadlines it really had)."""

@@ -144,14 +144,39 @@ def customer_update(*, customer: Customer, **changes) -> Customer:
 
 
 def customer_find_or_create(*, tenant: Tenant, email: str, name: str = "") -> Customer:
-    # get_or_create on the unique (tenant, email): two first tickets from one new address at the same
-    # moment end with one customer, not an IntegrityError.
-    customer, created = Customer.objects.get_or_create(
-        tenant=tenant, email=normalise_email(email), defaults={"name": name}
-    )
-    if not created and name and not customer.name:
+    email = normalise_email(email)
+    customer = Customer.objects.filter(tenant=tenant, email=email).first()
+    if customer is None:
+        customer = _customer_insert(tenant=tenant, email=email, name=name)
+    elif name and not customer.name:
         customer.name = name
         customer.save(update_fields=["name", "updated_at"])
+    return customer
+
+
+CUSTOMER_INSERT = """
+INSERT INTO tickets_customer (tenant_id, email, name, phone, account_id, created_at, updated_at)
+VALUES (%s, %s, %s, '', NULL, %s, %s)
+ON CONFLICT (tenant_id, email) DO NOTHING
+RETURNING id
+"""
+
+
+def _customer_insert(*, tenant: Tenant, email: str, name: str) -> Customer:
+    """A first ticket from a new address. ON CONFLICT instead of get_or_create's savepoint around an
+    INSERT: two first tickets from one address at the same moment still end with one customer, and the
+    usual case costs one statement, not three."""
+    at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(CUSTOMER_INSERT, [tenant.pk, email, name, at, at])
+        row = cursor.fetchone()
+    if row is None:
+        # The other request's row: it committed first (the insert waited for it), so it is visible now.
+        return Customer.objects.get(tenant=tenant, email=email)
+    customer = Customer(
+        id=row[0], tenant=tenant, email=email, name=name, phone="", account=None, created_at=at, updated_at=at
+    )
+    customer._state.adding, customer._state.db = False, connection.alias
     return customer
 
 
@@ -177,7 +202,9 @@ def _search_document(subject: str, description: str) -> SearchVector:
     )
 
 
-@transaction.atomic
+# No savepoint: only the ticket_open use case calls it, inside its own transaction, and nothing catches
+# its errors to go on in the same transaction.
+@transaction.atomic(savepoint=False)
 def ticket_open(
     *,
     tenant: Tenant,
