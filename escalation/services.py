@@ -30,6 +30,7 @@ from tickets.selectors import ticket_context
 from tickets.services import (
     event_record,
     message_post,
+    ticket_escalation_move,
     ticket_record_escalation,
     ticket_record_escalation_end,
     ticket_update,
@@ -211,7 +212,45 @@ def _open(
     event), its watches, its clocks, and the outbox rows of the escalation and of its first milestone."""
     route = _route(ticket, handoff)
     to_tier = _target_tier(ticket, handoff.target_tier, route.agent, route.team)
-    escalation = Escalation.objects.create(
+    escalation = _record(ticket=ticket, actor=actor, handoff=handoff, route=route, to_tier=to_tier, cycle=cycle, at=at)
+    high_stakes = communication.is_high_stakes(escalation, account=snapshot.account)
+    before = ticket_escalation_move(
+        ticket=ticket,
+        to_tier=to_tier,
+        team=route.team,
+        assignee=route.agent,
+        priority=handoff.priority_override or None,
+    )
+    # The clocks are planned on the moved ticket and before the record is stored, so it carries its
+    # acknowledge deadline from its INSERT instead of an UPDATE right after.
+    timers = _clocks_plan(ticket, handoff, high_stakes, snapshot, at)
+    escalation.response_due_at = _due(timers, Metric.ESCALATION_ACKNOWLEDGE)
+    escalation.save(force_insert=True)
+    ticket_record_escalation(
+        ticket=ticket, actor=actor, escalation_id=escalation.pk, kind=handoff.kind, before=before, at=at
+    )
+    watches.watches_arm(ticket=ticket, since=at)
+    slas.escalation_timers_save(timers=timers, escalation_id=escalation.pk)
+    context = ticket_context(ticket)
+    emissions = [
+        _emission(escalation, "escalation.created", context, routing=route.explanation),
+        communication.opened(
+            escalation=escalation,
+            at=at,
+            high_stakes=high_stakes,
+            update_due_at=_due(timers, Metric.CUSTOMER_UPDATE),
+            context=context,
+        ),
+    ]
+    outbox_emit_across(emissions=[(ticket.tenant_id, emission) for emission in emissions], at=at)
+    return escalation
+
+
+def _record(
+    *, ticket: Ticket, actor: Principal | None, handoff: Handoff, route: routing.Route, to_tier: int, cycle: int, at
+) -> Escalation:
+    """The escalation's record, not stored yet: from the ticket as it stands before its move."""
+    return Escalation(
         tenant_id=ticket.tenant_id,
         ticket=ticket,
         kind=handoff.kind,
@@ -232,46 +271,14 @@ def _open(
         to_call=handoff.to_call,
         created_at=at,
     )
-    ticket_record_escalation(
-        ticket=ticket,
-        actor=actor,
-        escalation_id=escalation.pk,
-        kind=handoff.kind,
-        to_tier=to_tier,
-        team=route.team,
-        assignee=route.agent,
-        priority=handoff.priority_override or None,
-        at=at,
-    )
-    watches.watches_arm(ticket=ticket, since=at)
-    high_stakes = communication.is_high_stakes(escalation, account=snapshot.account)
-    timers = _clocks_start(ticket, escalation, handoff, high_stakes, snapshot, at)
-    escalation.response_due_at = _due(timers, Metric.ESCALATION_ACKNOWLEDGE)
-    escalation.save(update_fields=["response_due_at"])
-    context = ticket_context(ticket)
-    emissions = [
-        _emission(escalation, "escalation.created", context, routing=route.explanation),
-        communication.opened(
-            escalation=escalation,
-            at=at,
-            high_stakes=high_stakes,
-            update_due_at=_due(timers, Metric.CUSTOMER_UPDATE),
-            context=context,
-        ),
-    ]
-    outbox_emit_across(emissions=[(ticket.tenant_id, emission) for emission in emissions], at=at)
-    return escalation
 
 
-def _clocks_start(
-    ticket: Ticket, escalation: Escalation, handoff: Handoff, high_stakes: bool, snapshot: TicketSnapshot, at
-) -> list:
+def _clocks_plan(ticket: Ticket, handoff: Handoff, high_stakes: bool, snapshot: TicketSnapshot, at) -> list:
     """The escalation's clocks. A routine escalation tells the customer as it opens (communication.opened), and
     that message is their update: its clock starts met."""
     overrides = {Metric.ESCALATION_ACKNOWLEDGE: handoff.response_minutes} if handoff.response_minutes else None
-    return slas.escalation_timers_start(
+    return slas.escalation_timers_plan(
         ticket=ticket,
-        escalation_id=escalation.pk,
         metrics=METRICS[handoff.kind],
         at=at,
         overrides=overrides,

@@ -638,12 +638,9 @@ def policy_update(*, policy: SLAPolicy, **changes) -> SLAPolicy:
 # --- escalation clocks --------------------------------------------------------------------------
 
 
-# No savepoint: it runs inside the escalation's transaction and raises nothing a caller would catch and go on.
-@transaction.atomic(savepoint=False)
-def escalation_timers_start(
+def escalation_timers_plan(
     *,
     ticket: Ticket,
-    escalation_id: int,
     metrics: Iterable[str],
     at: datetime,
     overrides: dict[str, int] | None = None,
@@ -651,9 +648,11 @@ def escalation_timers_start(
     account: Account | object | None = _UNREAD,
 ) -> list[SlaTimer]:
     """The clocks of one escalation (acknowledge, first response, customer update, manager response),
-    from the ticket's policy; `overrides` (a rule's response_minutes) replace a policy target. The `met`
-    ones are met at once (the customer was updated as the escalation opened): the same rows as meeting
-    them right after the start, without writing them twice."""
+    from the ticket's policy, scheduled but not stored: the escalation's record takes its deadlines into
+    its own INSERT, then escalation_timers_save stores them under its id. `overrides` (a rule's
+    response_minutes) replace a policy target. The `met` ones are met at once (the customer was updated
+    as the escalation opened): the same rows as meeting them right after the start, without writing
+    them twice."""
     policy = policy_for(ticket=ticket, account=account)
     if policy is None:
         return []
@@ -661,13 +660,7 @@ def escalation_timers_start(
     targets = {**policy.targets, **(overrides or {})}
     timers = [
         _new_timer(
-            ticket=ticket,
-            policy=policy,
-            calendar=calendar,
-            metric=metric,
-            started_at=at,
-            escalation_id=escalation_id,
-            target=targets[metric],
+            ticket=ticket, policy=policy, calendar=calendar, metric=metric, started_at=at, target=targets[metric]
         )
         for metric in metrics
         if metric in targets
@@ -675,7 +668,19 @@ def escalation_timers_start(
     for timer in timers:
         if timer.metric in met:
             _meet(timer, at)
+    return timers
+
+
+def escalation_timers_save(*, timers: list[SlaTimer], escalation_id: int) -> list[SlaTimer]:
+    for timer in timers:
+        timer.escalation_id = escalation_id
     return SlaTimer.objects.bulk_create(timers)
+
+
+def escalation_timers_start(*, ticket: Ticket, escalation_id: int, metrics: Iterable[str], at: datetime, **plan):
+    """Plan and store at once, for an escalation that exists already."""
+    timers = escalation_timers_plan(ticket=ticket, metrics=metrics, at=at, **plan)
+    return escalation_timers_save(timers=timers, escalation_id=escalation_id)
 
 
 @transaction.atomic

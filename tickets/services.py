@@ -503,23 +503,12 @@ def attempt_record(
 # --- escalation bookkeeping (the escalation app decides; the ticket records) ----------------------
 
 
-# No savepoint: it runs inside a use case's transaction and raises nothing a caller catches and goes on from.
-@transaction.atomic(savepoint=False)
-def ticket_record_escalation(
-    *,
-    ticket: Ticket,
-    actor: Principal | None,
-    escalation_id: int,
-    kind: str,
-    to_tier: int,
-    team: Team | None,
-    assignee: Membership | None,
-    priority: str | None = None,
-    at: datetime | None = None,
-) -> Ticket:
-    """Vertical move of the ticket: a higher tier or authority takes it. Recorded as `escalated`, never as
-    a reassignment (lateral moves are ticket_assign)."""
-    at = at or timezone.now()
+def ticket_escalation_move(
+    *, ticket: Ticket, to_tier: int, team: Team | None, assignee: Membership | None, priority: str | None = None
+) -> dict:
+    """Vertical move of the ticket, on the instance only: a higher tier or authority takes it. Returns what
+    it was before, for ticket_record_escalation, which stores it. In between, the escalation's clocks are
+    planned against the moved ticket (its priority and team choose the policy and the calendar)."""
     before = {"tier": ticket.tier, "team": ticket.team_id, "assignee": ticket.assignee_id, "priority": ticket.priority}
     ticket.tier, ticket.team, ticket.assignee = to_tier, team, assignee
     if raises_priority(priority, ticket.priority):
@@ -528,6 +517,16 @@ def ticket_record_escalation(
         ticket.priority = priority
     ticket.escalated = True
     ticket.escalation_count += 1
+    return before
+
+
+# No savepoint: it runs inside a use case's transaction and raises nothing a caller catches and goes on from.
+@transaction.atomic(savepoint=False)
+def ticket_record_escalation(
+    *, ticket: Ticket, actor: Principal | None, escalation_id: int, kind: str, before: dict, at: datetime
+) -> Ticket:
+    """Stores the move of ticket_escalation_move, recorded as `escalated`, never as a reassignment (lateral
+    moves are ticket_assign)."""
     _save(ticket, ["tier", "team", "assignee", "priority", "escalated", "escalation_count"], at)
     event_record(
         ticket=ticket,
@@ -538,7 +537,7 @@ def ticket_record_escalation(
         after={
             "escalation": escalation_id,
             "kind": kind,
-            "tier": to_tier,
+            "tier": ticket.tier,
             "team": ticket.team_id,
             "assignee": ticket.assignee_id,
             "priority": ticket.priority,
