@@ -50,3 +50,38 @@ def test_a_tier_two_rule_on_a_ticket_a_manager_holds_at_tier_three_leaves_it_at_
     functional = next(e for e in escalations if e["kind"] == "functional")
     assert (functional["from_tier"], functional["to_tier"]) == (3, 3)
     assert api.get(f"/api/v1/tickets/{body['id']}/").json()["tier"] == 3
+
+
+def test_an_escalation_that_raises_the_priority_runs_its_clocks_on_the_raised_priority_policy(db):
+    # The default policies: urgent runs on the 24/7 calendar, normal on business hours. On a Saturday the
+    # escalation's acknowledge clock is due in 30 minutes only if it was planned on the raised priority.
+    from datetime import UTC, datetime, timedelta
+
+    from escalation import services as escalations
+    from helpdesk.tenancy import tenant_context
+    from slas.models import SlaTimer
+
+    tenant = workflows.tenant_bootstrap(slug="acme", name="Acme")
+    saturday = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    with tenant_context(tenant):
+        ticket = workflows.ticket_open(
+            tenant=tenant,
+            actor=None,
+            subject="Invoice question",
+            description="Please check the total.",
+            requester_email="pat@example.test",
+            created_at=saturday,
+        )
+        escalation = escalations.escalation_create(
+            ticket=ticket,
+            actor=None,
+            kind="hierarchical",
+            trigger="manual",
+            summary_fields={name: "stated" for name in escalations.SUMMARY_FIELDS},
+            priority_override="urgent",
+            at=saturday,
+        )
+        clock = SlaTimer.objects.get(escalation_id=escalation.pk, metric="escalation_acknowledge")
+        stored = type(escalation).objects.get(pk=escalation.pk)
+    assert ticket.priority == "urgent"
+    assert stored.response_due_at == clock.due_at == saturday + timedelta(minutes=30)
