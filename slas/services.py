@@ -139,7 +139,9 @@ def _clear_schedule(timer: SlaTimer) -> None:
     timer.warn_at = timer.due_at = timer.next_check_at = None
 
 
-def _new_timer(*, ticket, policy, calendar, metric, started_at, escalation_id=0, target=None) -> SlaTimer:
+def _new_timer(
+    *, ticket, policy, calendar, metric, started_at, escalation_id=0, target=None, business_clock=None
+) -> SlaTimer:
     timer = SlaTimer(
         tenant_id=ticket.tenant_id,
         ticket=ticket,
@@ -152,7 +154,7 @@ def _new_timer(*, ticket, policy, calendar, metric, started_at, escalation_id=0,
         warn_percents=sorted(policy.warn_percent),
         status=TimerStatus.RUNNING,
     )
-    schedule(timer, calendar_to_clock(calendar))
+    schedule(timer, business_clock or calendar_to_clock(calendar))
     return timer
 
 
@@ -711,6 +713,7 @@ def timers_start_many(*, ticket_ids: list[int]) -> int:
     tickets = list(Ticket.objects.filter(pk__in=ticket_ids).exclude(status__in=IMPORT_SKIPPED_STATUSES))
     policies = active_policies()
     accounts = Account.objects.in_bulk({t.account_id for t in tickets if t.account_id})
+    clocks: dict[int, clock.Calendar] = {}  # one business clock per calendar, not one per timer
     timers = []
     for ticket in tickets:
         account = accounts.get(ticket.account_id)
@@ -718,16 +721,78 @@ def timers_start_many(*, ticket_ids: list[int]) -> int:
         if policy is None:
             continue
         calendar = calendar_for(policy=policy, ticket=ticket)
+        if calendar.pk not in clocks:
+            clocks[calendar.pk] = calendar_to_clock(calendar)
         for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
             if metric not in policy.targets:
                 continue
             timer = _new_timer(
-                ticket=ticket, policy=policy, calendar=calendar, metric=metric, started_at=ticket.created_at
+                ticket=ticket,
+                policy=policy,
+                calendar=calendar,
+                metric=metric,
+                started_at=ticket.created_at,
+                business_clock=clocks[calendar.pk],
             )
             if metric == Metric.FIRST_RESPONSE and ticket.first_response_at is not None:
                 _meet(timer, ticket.first_response_at)
             timers.append(timer)
-    SlaTimer.objects.bulk_create(timers)
+    _insert(timers)
     # A late first response breached on import: the ticket's flags follow, by the one flag statement.
     _save([t for t in timers if t.breached_at is not None], columns=FLAG_COLUMNS)
     return len(timers)
+
+
+# The columns of a new clock, with their SQL types; `pauses` and `warn_percents` travel as text (unnest
+# would flatten an array of arrays).
+INSERT_COLUMNS = {
+    "tenant_id": "bigint",
+    "ticket_id": "bigint",
+    "escalation_id": "bigint",
+    "policy_id": "bigint",
+    "calendar_id": "bigint",
+    "metric": "text",
+    "target_minutes": "integer",
+    "started_at": "timestamptz",
+    "pauses": "text",
+    "paused_at": "timestamptz",
+    "warn_percents": "text",
+    "warned_percent": "integer",
+    "warn_at": "timestamptz",
+    "due_at": "timestamptz",
+    "next_check_at": "timestamptz",
+    "warned_at": "timestamptz",
+    "met_at": "timestamptz",
+    "breached_at": "timestamptz",
+    "status": "text",
+}
+INSERT_CASTS = {"pauses": "::jsonb", "warn_percents": "::smallint[]"}
+INSERT_SQL = """
+INSERT INTO slas_slatimer ({names}, created_at, updated_at)
+SELECT {values}, %(now)b, %(now)b
+FROM unnest({arrays}) WITH ORDINALITY AS n({names}, position)
+ORDER BY n.position
+RETURNING id
+""".format(
+    names=", ".join(INSERT_COLUMNS),
+    values=", ".join(f"n.{name}{INSERT_CASTS.get(name, '')}" for name in INSERT_COLUMNS),
+    arrays=", ".join(f"%({name})b::{kind}[]" for name, kind in INSERT_COLUMNS.items()),
+)
+
+
+def _insert(timers: list[SlaTimer]) -> None:
+    """Stores new clocks in one statement with binary-bound arrays: bulk_create of an import batch's
+    ~8,000 clocks cost ~0.3 s of Python per batch, most of a 100,000-ticket import's clock start. The ids
+    come back in the order of the rows (ORDER BY the input's position, as bulk_create assumes too)."""
+    if not timers:
+        return
+    params = {name: [getattr(t, name) for t in timers] for name in INSERT_COLUMNS}
+    params["pauses"] = [json.dumps(t.pauses) for t in timers]
+    params["warn_percents"] = ["{" + ",".join(map(str, t.warn_percents)) + "}" for t in timers]
+    params["now"] = timezone.now()
+    with connection.bound_cursor() as cursor:
+        cursor.execute(INSERT_SQL, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for timer, pk in zip(timers, ids, strict=True):
+        timer.pk = pk
+        timer._state.adding, timer._state.db = False, connection.alias
