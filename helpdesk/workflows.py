@@ -52,13 +52,19 @@ def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
     return tenant
 
 
-@transaction.atomic
-@config_cache.pinned()
 def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
     """A ticket arrives (API, UI, inbound email): stored with its text analysis, its SLA clocks started
-    from its created_at, the event rules evaluated — all in one transaction. The evaluation is told the
-    ticket is new: it has no thread, attempts or escalations to read, and its clocks are the ones started
-    here. The services keep the returned instance current; nothing reads it back."""
+    from its created_at, the event rules evaluated — all in one transaction (ticket_open_with_clocks)."""
+    return ticket_open_with_clocks(tenant=tenant, actor=actor, **fields)[0]
+
+
+@transaction.atomic
+@config_cache.pinned()
+def ticket_open_with_clocks(*, tenant: Tenant, actor: Principal | None, **fields) -> tuple[Ticket, list]:
+    """ticket_open, also returning the ticket's own clocks as stored. The evaluation is told the ticket is
+    new: it has no thread, attempts or escalations to read, and its clocks are the ones started here. The
+    services keep the returned instance current and nothing in the use case moves the ticket's own clocks
+    after their start, so the pair is the ticket as committed: the API answers from it without a read."""
     ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
     timers = slas.timers_start(ticket=ticket)
     watches.watches_arm(ticket=ticket, since=ticket.created_at, new=True)
@@ -69,7 +75,7 @@ def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
         at=ticket.created_at,
         snapshot=TicketSnapshot(ticket, new=True, timers=timers),
     )
-    return ticket
+    return ticket, timers
 
 
 @transaction.atomic

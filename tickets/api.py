@@ -272,6 +272,17 @@ def ticket_outputs(rows: list[dict], *, tenant: Tenant) -> list[dict]:
     return [_ticket_output(row, clocks.get(row["id"], ()), dt, utc_text) for row in rows]
 
 
+def ticket_output_in_memory(ticket: Ticket, clocks: list) -> dict:
+    """ticket_outputs' rendering of a ticket the request itself just wrote, from the instance and its own
+    clocks (SLA clock instances) instead of reading both back: two statements less on every create.
+    Tests compare it byte for byte with the detail read right after."""
+    row = {name: getattr(ticket, name) for name in selectors.TICKET_ROW_FIELDS if "__" not in name}
+    row["requester__email"], row["requester__name"] = ticket.requester.email, ticket.requester.name
+    own = selectors.sort_clocks([tuple(getattr(c, name) for name in selectors.SLA_ROW_FIELDS) for c in clocks])
+    dt = _datetime_formatter()
+    return _ticket_output(row, own, dt, dt)
+
+
 def _ticket_output(row: dict, clocks, dt, utc_text) -> dict:
     # Key order is TicketOutput.Meta.fields; values as DRF's fields represent them (ids and counts as
     # ints, choices as their strings, datetimes through dt).
@@ -403,14 +414,14 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         if "created_at" in data and not request.user.has_role(Role.ADMIN):
             raise ApiError(403, "permission_denied", ERR_CREATED_AT_ROLE, {"created_at": [ERR_CREATED_AT_ROLE]})
         requester = data.pop("requester")
-        ticket = workflows.ticket_open(
+        ticket, clocks = workflows.ticket_open_with_clocks(
             tenant=request.user.tenant,
             actor=request.user,
             requester_email=requester["email"],
             requester_name=requester["name"],
             **data,
         )
-        return Response(self._output(ticket.pk), status=status.HTTP_201_CREATED)
+        return Response(ticket_output_in_memory(ticket, clocks), status=status.HTTP_201_CREATED)
 
     def list(self, request):
         # Filters and ordering apply to the model queryset; the page is read as plain rows.

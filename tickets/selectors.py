@@ -92,9 +92,11 @@ def ticket_sla_rows(*, tenant: Tenant, ticket_ids: list[int]) -> dict[int, list[
     by_ticket: dict[int, list[tuple]] = {}
     for ticket_id, *clock in rows:
         by_ticket.setdefault(ticket_id, []).append(tuple(clock))
-    for clocks in by_ticket.values():
-        clocks.sort(key=lambda clock: clock[0])
-    return by_ticket
+    return {ticket_id: sort_clocks(clocks) for ticket_id, clocks in by_ticket.items()}
+
+
+def sort_clocks(clocks: list[tuple]) -> list[tuple]:
+    return sorted(clocks, key=lambda clock: clock[0])
 
 
 def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:

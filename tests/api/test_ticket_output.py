@@ -113,3 +113,34 @@ def test_it_pages_by_every_ordering_field_through_the_rows(bootstrapped_api, tic
     with tenant_context(bootstrapped_api.tenant):
         expected = list(Ticket.objects.order_by(f"-{field}", "-id").values_list("id", flat=True))
     assert [row["id"] for row in first["results"] + second["results"]] == expected
+
+
+CREATES = [
+    {"subject": "Calm", "description": "How do I add a printer?", "tags": ["office", "printer"]},
+    {"subject": "Refund now", "description": "I want a refund and I will call my lawyer. Get me a manager."},
+    {"subject": "Urgent outage", "description": "Production down for everyone.", "priority": "urgent"},
+    {"subject": AWKWARD_TEXT, "description": AWKWARD_TEXT, "requester": {"email": "zoe@x.test", "name": "Zoë"}},
+    {"subject": "Old", "description": "From the old system.", "created_at": "2024-01-02T03:04:05Z"},
+    {"subject": "Offset", "description": "Back-dated with an offset.", "created_at": "2025-06-01T12:00:00.5+02:00"},
+    {"subject": "No clocks", "description": "Low priority.", "priority": "low", "channel": "chat"},
+]
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Kolkata"])
+def test_it_answers_a_create_from_memory_byte_for_byte_as_the_detail_reads_it(bootstrapped_api, settings, time_zone):
+    # The create's answer is built from the instance and clocks the request wrote (no read-back): it must be
+    # what a read of the committed ticket gives, for calm, escalating, back-dated and VIP tickets alike.
+    settings.TIME_ZONE = time_zone
+    api, tenant = bootstrapped_api, bootstrapped_api.tenant
+    with tenant_context(tenant):
+        account = services.account_create(tenant=tenant, name="Umbrella", vip=True, plan="enterprise")
+        services.customer_create(tenant=tenant, email="boss@umbrella.test", name="Boss", account=account)
+    bodies = [*CREATES, dict(CREATES[1], requester={"email": "boss@umbrella.test"}, subject="VIP refund")]
+    escalated = 0
+    for body in bodies:
+        created = api.post("/api/v1/tickets/", {"requester": {"email": "pat@x.test"}, **body}, format="json")
+        assert created.status_code == 201, created.content
+        read = api.get(f"/api/v1/tickets/{created.json()['id']}/")
+        assert created.content == read.content, body["subject"]
+        escalated += created.json()["escalated"]
+    assert escalated >= 3
