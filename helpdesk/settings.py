@@ -200,6 +200,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, so generated clients get TicketStatusEnum, not "Status0e7Enum", and one Plan
+    # and Channel type where the schema would otherwise carry two identical ones.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.Status",
+        "PlanEnum": "tickets.models.Plan",
+        "ChannelEnum": "tickets.models.Channel",
+        "PriorityEnum": "tickets.models.Priority",
+        "MetricEnum": "slas.models.Metric",
+    },
 }
 
 LOGGING = {

@@ -14,6 +14,9 @@ from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
 # Path converters (not regexes): ids are typed in the schema, and /tickets/abc/ is a plain 404.
 router = DefaultRouter(trailing_slash=True, use_regex_path=False)
+# No `/tickets.json`-style twins of every route: the API speaks JSON only, and the twins doubled the
+# OpenAPI document with a `{format}` copy of each path.
+router.include_format_suffixes = False
 router.register("teams", TeamViewSet, basename="team")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("customers", CustomerViewSet, basename="customer")

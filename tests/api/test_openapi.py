@@ -45,6 +45,22 @@ def test_it_serves_a_valid_openapi_3_document(schema):
     validate(schema)
 
 
+def test_it_names_each_choice_set_once_for_generated_clients(schema):
+    import re
+
+    names = set(schema["components"]["schemas"])
+    assert {"TicketStatusEnum", "PlanEnum", "ChannelEnum", "PriorityEnum", "MetricEnum"} <= names
+    # drf-spectacular's fallback for colliding names is a hash suffix ("Status0e7Enum"), and a second,
+    # identical enum under another name ("PlansEnum") for the same choices.
+    assert not [name for name in names if re.search(r"[0-9a-f]{3}Enum$", name)]
+    assert not {"PlansEnum", "ChannelsEnum", "OnHoldPausesEnum"} & names
+
+
+def test_it_documents_each_route_once_without_format_suffix_twins(schema):
+    assert not [path for path in schema["paths"] if "{format}" in path]
+    assert "/api/v1/tickets/{id}/" in schema["paths"]
+
+
 @pytest.mark.parametrize(
     ("path", "methods"),
     [
