@@ -63,8 +63,10 @@ def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
 def ticket_open_with_clocks(*, tenant: Tenant, actor: Principal | None, **fields) -> tuple[Ticket, list]:
     """ticket_open, also returning the ticket's own clocks as stored. The evaluation is told the ticket is
     new: it has no thread, attempts or escalations to read, and its clocks are the ones started here. The
-    services keep the returned instance current and nothing in the use case moves the ticket's own clocks
-    after their start, so the pair is the ticket as committed: the API answers from it without a read."""
+    services keep the returned instance current, so the pair is the ticket as committed and the API answers
+    from it without a read. That holds while nothing here moves the ticket's own clocks after their start:
+    today a priority raised by an escalation keeps the clocks of the policy the ticket opened under. Should
+    it re-apply the policy, return the re-applied clocks (tests compare the answer with a read)."""
     ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
     timers = slas.timers_start(ticket=ticket)
     watches.watches_arm(ticket=ticket, since=ticket.created_at, new=True)

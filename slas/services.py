@@ -674,15 +674,10 @@ def escalation_timers_plan(
 
 
 def escalation_timers_save(*, timers: list[SlaTimer], escalation_id: int) -> list[SlaTimer]:
+    """Stores the clocks of escalation_timers_plan under the escalation's id, once its record exists."""
     for timer in timers:
         timer.escalation_id = escalation_id
     return SlaTimer.objects.bulk_create(timers)
-
-
-def escalation_timers_start(*, ticket: Ticket, escalation_id: int, metrics: Iterable[str], at: datetime, **plan):
-    """Plan and store at once, for an escalation that exists already."""
-    timers = escalation_timers_plan(ticket=ticket, metrics=metrics, at=at, **plan)
-    return escalation_timers_save(timers=timers, escalation_id=escalation_id)
 
 
 @transaction.atomic
@@ -783,7 +778,8 @@ RETURNING id
 def _insert(timers: list[SlaTimer]) -> None:
     """Stores new clocks in one statement with binary-bound arrays: bulk_create of an import batch's
     ~8,000 clocks cost ~0.3 s of Python per batch, most of a 100,000-ticket import's clock start. The ids
-    come back in the order of the rows (ORDER BY the input's position, as bulk_create assumes too)."""
+    come back in the order of the rows: the SELECT is ordered by the input's position, and PostgreSQL
+    returns inserted rows in insertion order (Django's bulk_create relies on the same for its ids)."""
     if not timers:
         return
     params = {name: [getattr(t, name) for t in timers] for name in INSERT_COLUMNS}

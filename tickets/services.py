@@ -148,12 +148,16 @@ def customer_find_or_create(*, tenant: Tenant, email: str, name: str = "") -> Cu
     customer = Customer.objects.filter(tenant=tenant, email=email).first()
     if customer is None:
         customer = _customer_insert(tenant=tenant, email=email, name=name)
-    elif name and not customer.name:
+    if customer is None:
+        # Another request inserted this address first and has committed (our INSERT waited for it).
+        customer = Customer.objects.get(tenant=tenant, email=email)
+    if name and not customer.name:
         customer.name = name
         customer.save(update_fields=["name", "updated_at"])
     return customer
 
 
+# Every column of tickets_customer (a test holds this to the model's fields).
 CUSTOMER_INSERT = """
 INSERT INTO tickets_customer (tenant_id, email, name, phone, account_id, created_at, updated_at)
 VALUES (%s, %s, %s, '', NULL, %s, %s)
@@ -162,17 +166,16 @@ RETURNING id
 """
 
 
-def _customer_insert(*, tenant: Tenant, email: str, name: str) -> Customer:
-    """A first ticket from a new address. ON CONFLICT instead of get_or_create's savepoint around an
-    INSERT: two first tickets from one address at the same moment still end with one customer, and the
-    usual case costs one statement, not three."""
+def _customer_insert(*, tenant: Tenant, email: str, name: str) -> Customer | None:
+    """A first ticket from a new address; None when another request's INSERT of it won. ON CONFLICT
+    instead of get_or_create's savepoint around an INSERT: two first tickets from one address at the same
+    moment still end with one customer, and the usual case costs one statement, not three."""
     at = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(CUSTOMER_INSERT, [tenant.pk, email, name, at, at])
         row = cursor.fetchone()
     if row is None:
-        # The other request's row: it committed first (the insert waited for it), so it is visible now.
-        return Customer.objects.get(tenant=tenant, email=email)
+        return None
     customer = Customer(
         id=row[0], tenant=tenant, email=email, name=name, phone="", account=None, created_at=at, updated_at=at
     )
@@ -202,8 +205,8 @@ def _search_document(subject: str, description: str) -> SearchVector:
     )
 
 
-# No savepoint: only the ticket_open use case calls it, inside its own transaction, and nothing catches
-# its errors to go on in the same transaction.
+# No savepoint: the ticket_open use case calls it inside its own transaction (a savepoint of the request's),
+# and nothing catches its errors to go on in the same transaction.
 @transaction.atomic(savepoint=False)
 def ticket_open(
     *,

@@ -292,13 +292,10 @@ def test_a_policy_edit_keeps_the_response_time_an_escalation_rule_set(api_a, api
     ticket = _open(api_a, priority="urgent")
     with tenant_context(acme):
         row = Ticket.objects.get(pk=ticket["id"])
-        slas.escalation_timers_start(
-            ticket=row,
-            escalation_id=999,
-            metrics=["escalation_acknowledge"],
-            at=row.created_at,
-            overrides={"escalation_acknowledge": 7},
+        timers = slas.escalation_timers_plan(
+            ticket=row, metrics=["escalation_acknowledge"], at=row.created_at, overrides={"escalation_acknowledge": 7}
         )
+        slas.escalation_timers_save(timers=timers, escalation_id=999)
     policy = next(p for p in api_a_manager.get("/api/v1/sla-policies/").json()["results"] if p["name"] == "Urgent")
     targets = {**policy["targets"], "escalation_acknowledge": 45, "first_response": 15}
     response = api_a_manager.patch(f"/api/v1/sla-policies/{policy['id']}/", {"targets": targets}, format="json")
