@@ -111,10 +111,6 @@ def _target_tier(ticket: Ticket, target_tier, agent, team) -> int:
     return min(ticket.tier + 1, MAX_TIER)
 
 
-def _cycle(ticket: Ticket) -> int:
-    return Escalation.objects.filter(ticket=ticket, status=EscalationStatus.RESOLVED).count()
-
-
 @dataclass(frozen=True)
 class Handoff:
     """What an escalation asks for: its kind, why, where it goes and how urgently."""
@@ -186,9 +182,8 @@ def escalation_create(
         response_minutes=response_minutes,
         level=level,
     )
-    return _open(
-        ticket=ticket, actor=actor, handoff=handoff, cycle=_cycle(ticket), snapshot=TicketSnapshot(ticket), at=at
-    )
+    snapshot = TicketSnapshot(ticket)
+    return _open(ticket=ticket, actor=actor, handoff=handoff, cycle=snapshot.cycle, snapshot=snapshot, at=at)
 
 
 def _route(ticket: Ticket, handoff: Handoff) -> routing.Route:
@@ -388,7 +383,7 @@ def rules_fire(
     escalation, or reinforces the open one of its kind. Returns the escalations opened."""
     at = at or timezone.now()
     snapshot = snapshot or TicketSnapshot(ticket)
-    cycle = sum(1 for e in snapshot.escalations if e.status == EscalationStatus.RESOLVED)
+    cycle = snapshot.cycle
     claimed = _claim(ticket, fired, cycle, at) if fired else {}
     created, links = [], []
     for rule, reason in fired:

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 
 from escalation import watches
-from escalation.models import Escalation
+from escalation.models import Escalation, EscalationStatus
 from slas.models import SlaTimer
 from tickets.models import Account, AuthorType, Message, Outcome, ResolutionAttempt, Ticket, TicketEvent
 
@@ -96,6 +96,12 @@ class TicketSnapshot:
         for escalation in escalations:
             escalation.ticket = self.ticket
         return escalations
+
+    @property
+    def cycle(self) -> int:
+        """The escalation cycle the ticket is in: how many of its escalations were resolved (a rule fires at
+        most once per cycle)."""
+        return sum(1 for escalation in self.escalations if escalation.status == EscalationStatus.RESOLVED)
 
     @cached_property
     def earlier_tickets(self) -> int:
