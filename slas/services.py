@@ -738,28 +738,15 @@ def timers_start_many(*, ticket_ids: list[int]) -> int:
     return len(timers)
 
 
-# The columns of a new clock, with their SQL types; `pauses` and `warn_percents` travel as text (unnest
-# would flatten an array of arrays).
+# The columns of a new clock, with their SQL types: what identifies it, then every column a save may write.
+# `pauses` and `warn_percents` travel as text (unnest would flatten an array of arrays).
 INSERT_COLUMNS = {
     "tenant_id": "bigint",
     "ticket_id": "bigint",
     "escalation_id": "bigint",
-    "policy_id": "bigint",
-    "calendar_id": "bigint",
     "metric": "text",
-    "target_minutes": "integer",
-    "started_at": "timestamptz",
-    "pauses": "text",
-    "paused_at": "timestamptz",
     "warn_percents": "text",
-    "warned_percent": "integer",
-    "warn_at": "timestamptz",
-    "due_at": "timestamptz",
-    "next_check_at": "timestamptz",
-    "warned_at": "timestamptz",
-    "met_at": "timestamptz",
-    "breached_at": "timestamptz",
-    "status": "text",
+    **SAVE_COLUMNS,
 }
 INSERT_CASTS = {"pauses": "::jsonb", "warn_percents": "::smallint[]"}
 INSERT_SQL = """
