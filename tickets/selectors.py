@@ -114,7 +114,12 @@ def event_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[TicketEvent]:
 def ticket_context(ticket: Ticket) -> dict:
     """What a notification about the ticket shows. Emitters put it in outbox payloads (as
     `ticket_context`): the notifications layer below this app reads payloads, never tickets."""
-    return _facts(ticket, ticket.requester, ticket.account if ticket.account_id else None)
+    requester, account = ticket.requester, ticket.account if ticket.account_id else None
+    return _context_of(
+        ticket.pk, ticket.subject, ticket.status, ticket.priority, ticket.category, ticket.assignee_id,
+        ticket.team_id, requester.name, requester.email, account.name if account else None,
+        account.plan if account else None, account.vip if account else None,
+    )  # fmt: skip
 
 
 def ticket_contexts(*, ticket_ids: set[int]) -> dict[int, dict]:
@@ -131,14 +136,6 @@ CONTEXT_COLUMNS = (
     "pk", "subject", "status", "priority", "category", "assignee_id", "team_id",
     "requester__name", "requester__email", "account__name", "account__plan", "account__vip",
 )  # fmt: skip
-
-
-def _facts(ticket: Ticket, requester: Customer, account: Account | None) -> dict:
-    return _context_of(
-        ticket.pk, ticket.subject, ticket.status, ticket.priority, ticket.category, ticket.assignee_id,
-        ticket.team_id, requester.name, requester.email, account.name if account else None,
-        account.plan if account else None, account.vip if account else None,
-    )  # fmt: skip
 
 
 def _context_of(number, subject, status, priority, category, assignee, team, name, email, account, plan, vip) -> dict:
