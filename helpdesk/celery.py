@@ -1,11 +1,42 @@
 """The Celery app. Beat runs the sweep every SWEEP_INTERVAL_S; a second beat started by mistake is
 harmless because the sweep claims its work in PostgreSQL."""
 
+import logging
 import os
+import tempfile
+from pathlib import Path
 
 from celery import Celery
+from celery.beat import PersistentScheduler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+
+logger = logging.getLogger(__name__)
+
+
+class Scheduler(PersistentScheduler):
+    """Celery's persistent scheduler, made to start in any checkout or container. The schedule itself is
+    code (schedule_sweep below); the file only remembers when each entry last ran, so losing it costs at
+    most one early sweep, which is harmless. Its folder is made when missing (a checkout using external
+    services has no .data/), and an unwritable folder falls back to the temporary directory."""
+
+    def setup_schedule(self):
+        self.schedule_filename = writable_schedule_path(self.schedule_filename)
+        super().setup_schedule()
+
+
+def writable_schedule_path(wanted: str) -> str:
+    path = Path(wanted)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if os.access(path.parent, os.W_OK):
+            return str(path)
+    except OSError:
+        pass
+    fallback = Path(tempfile.gettempdir()) / "helpdesk-celerybeat-schedule"
+    logger.warning("beat: %s is not writable; keeping the schedule's state in %s", path.parent, fallback)
+    return str(fallback)
+
 
 app = Celery("helpdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")

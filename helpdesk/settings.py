@@ -114,6 +114,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".data" / "celerybeat-schedule")
 )
+# Our scheduler makes the file's folder when it is missing (helpdesk/celery.py), so the standard
+# `celery -A helpdesk beat` and `worker --beat` start in any checkout and in containers.
+CELERY_BEAT_SCHEDULER = "helpdesk.celery:Scheduler"
 SWEEP_INTERVAL_S = env_int("SWEEP_INTERVAL_S", 30, minimum=1, maximum=3600)
 
 # --- Email ----------------------------------------------------------------------------------
