@@ -1,34 +1,21 @@
 """The escalation matrix as an editable table for managers; escalations and firings to read."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 
-from escalation import dryrun, services, triggers
-from escalation.models import Escalation, EscalationRule, RuleFiring
-from escalation.tasks import arm_after_commit
-from helpdesk.admin import TenantModelForm, TenantScopedAdmin, tenant_admin_site
-
-
-class RuleForm(TenantModelForm):
-    """Conditions are checked against their trigger's shape by the same code the API uses."""
-
-    def clean(self):
-        data = super().clean()
-        trigger = data.get("trigger")
-        if trigger not in triggers.TRIGGERS:
-            self.add_error("trigger", f"Unknown trigger. Use one of: {', '.join(triggers.TRIGGERS)}.")
-            return data
-        try:
-            data["conditions"] = services.rule_conditions_clean(trigger, data.get("conditions") or {})
-        except triggers.ConditionError as exc:
-            self.add_error("conditions", f"{exc.field}: {exc.message}")
-        return data
+from escalation import dryrun
+from escalation.errors import EscalationError
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus, RuleFiring
+from helpdesk import workflows
+from helpdesk.admin import TenantScopedAdmin, adopt, tenant_admin_site
+from helpdesk.models import MAX_TIER
 
 
 @admin.register(EscalationRule, site=tenant_admin_site)
 class EscalationRuleAdmin(TenantScopedAdmin):
-    form = RuleForm
     fields = [
         "name",
         "slug",
@@ -64,9 +51,13 @@ class EscalationRuleAdmin(TenantScopedAdmin):
     change_list_template = "admin/escalation/escalationrule/change_list.html"
 
     def save_model(self, request, obj, form, change):
-        was_time_open = change and EscalationRule.objects.filter(pk=obj.pk, trigger="time_open").exists()
-        super().save_model(request, obj, form, change)
-        arm_after_commit(obj, was_time_open=was_time_open)
+        # The form validated the rule through EscalationRule.clean(); the workflow stores it with the same
+        # check and re-arms time_open watches, as the API does.
+        if change:
+            workflows.rule_update(rule=obj, actor=request.principal)
+        else:
+            values = {name: getattr(obj, name) for name in self.fields}
+            adopt(obj, workflows.rule_create(tenant=request.principal.tenant, actor=request.principal, **values))
 
     def get_urls(self):
         extra = [path("dry-run/", self.admin_site.admin_view(self.dry_run_view), name="escalation_dry_run")]
@@ -86,18 +77,51 @@ class EscalationRuleAdmin(TenantScopedAdmin):
         return TemplateResponse(request, "admin/escalation/dry_run.html", context)
 
 
+class ResolveForm(forms.Form):
+    resolution = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    root_cause = forms.CharField(max_length=500, required=False, help_text="one sentence")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DeEscalateForm(ReasonForm):
+    to_tier = forms.IntegerField(min_value=0, max_value=MAX_TIER)
+
+
+# action (in the URL) -> the form of its inputs and the workflow that runs it, with the API's checks.
+LIFECYCLE = {
+    "acknowledge": (None, workflows.escalation_acknowledge),
+    "resolve": (ResolveForm, workflows.escalation_resolve),
+    "return": (ReasonForm, workflows.escalation_return),
+    "de-escalate": (DeEscalateForm, workflows.escalation_de_escalate),
+}
+LABELS = {"acknowledge": "Acknowledge", "resolve": "Resolve", "return": "Return", "de-escalate": "De-escalate"}
+MSG_DONE = "Escalation #{pk}: {action} done."
+
+
 @admin.register(Escalation, site=tenant_admin_site)
 class EscalationAdmin(TenantScopedAdmin):
+    """Escalations to read, and their lifecycle as buttons (Acknowledge, Resolve, Return, De-escalate) that run
+    the same workflows as the API, with the same checks. No field is edited here: a typed resolution once said
+    "changed successfully" while the status stayed requested."""
+
     allow_add = False
+    allow_change = False
+    change_form_template = "admin/escalation/escalation/change_form.html"
     list_display = ["id", "ticket", "kind", "status", "trigger", "from_tier", "to_tier", "team", "agent", "created_at"]
     list_filter = ["status", "kind", "trigger"]
     list_select_related = ["ticket", "team", "agent__user"]
-    readonly_fields = [
+    fields = [
         "ticket",
         "kind",
         "status",
         "trigger",
         "rule",
+        "reason",
+        "fallback_reason",
+        "summary",
         "cycle",
         "level",
         "from_tier",
@@ -105,22 +129,73 @@ class EscalationAdmin(TenantScopedAdmin):
         "from_agent",
         "team",
         "agent",
-        "requested_by",
         "requested_by_label",
         "summary_drafted",
+        "to_call",
         "created_at",
+        "response_due_at",
         "acknowledged_at",
         "resolved_at",
         "returned_at",
         "de_escalated_at",
-        "response_due_at",
+        "resolution",
+        "root_cause",
+        "return_reason",
     ]
-    fields = [*readonly_fields, "summary", "reason", "resolution", "root_cause", "return_reason"]
+    readonly_fields = fields
+
+    def get_urls(self):
+        lifecycle = path(
+            "<int:object_id>/lifecycle/<str:action>/",
+            self.admin_site.admin_view(self.lifecycle_view),
+            name="escalation_escalation_lifecycle",
+        )
+        return [lifecycle, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        escalation = self.get_object(request, object_id)
+        extra = {**(extra_context or {}), "lifecycle": self._actions_for(escalation)} if escalation else extra_context
+        return super().change_view(request, object_id, form_url, extra)
+
+    @staticmethod
+    def _actions_for(escalation: Escalation) -> list[dict]:
+        """The buttons its status allows (the workflow checks again, and who may act, when one is pressed)."""
+        if escalation.status not in ACTIVE_STATUSES:
+            return []
+        names = ["resolve", "return", "de-escalate"]
+        if escalation.status == EscalationStatus.REQUESTED:
+            names.insert(0, "acknowledge")
+        forms_by_name = {name: LIFECYCLE[name][0] for name in names}
+        return [
+            {"name": name, "label": LABELS[name], "form": form(prefix=name) if form else None}
+            for name, form in forms_by_name.items()
+        ]
+
+    def lifecycle_view(self, request, object_id: int, action: str):
+        escalation = self.get_object(request, str(object_id))
+        if escalation is None or action not in LIFECYCLE:
+            raise Http404("No such escalation or action.")
+        change_url = reverse("admin:escalation_escalation_change", args=[escalation.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(change_url)
+        form_class, run = LIFECYCLE[action]
+        form = form_class(request.POST, prefix=action) if form_class else None
+        if form is not None and not form.is_valid():
+            for field, errors in form.errors.items():
+                self.message_user(request, f"{action}: {field}: {' '.join(errors)}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        try:
+            run(escalation=escalation, actor=request.principal, **(form.cleaned_data if form else {}))
+        except EscalationError as exc:
+            self.message_user(request, f"{action}: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, MSG_DONE.format(pk=escalation.pk, action=action), messages.SUCCESS)
+        return HttpResponseRedirect(change_url)
 
 
 @admin.register(RuleFiring, site=tenant_admin_site)
 class RuleFiringAdmin(TenantScopedAdmin):
     allow_add = False
     allow_change = False
-    list_display = ["ticket", "rule", "cycle", "escalation", "created_at"]
-    readonly_fields = ["ticket", "rule", "cycle", "escalation", "reason", "created_at"]
+    list_display = ["ticket", "rule", "cycle", "escalation", "fallback_reason", "created_at"]
+    readonly_fields = ["ticket", "rule", "cycle", "escalation", "reason", "fallback_reason", "created_at"]

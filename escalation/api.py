@@ -2,27 +2,36 @@
 resolve, return, de-escalate), /escalation-rules/ (the matrix; manager or admin to write)."""
 
 import django_filters as filters
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
-from escalation import authority, dryrun, routing, selectors, services, triggers
-from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
+from escalation import authority, dryrun, routing, selectors
+from escalation.errors import EscalationError
+from escalation.models import (
+    MAX_POSITION,
+    MAX_RESPONSE_MINUTES,
+    SUMMARY_FIELDS,
+    Escalation,
+    EscalationRule,
+    EscalationStatus,
+    Kind,
+)
 from escalation.tasks import arm_after_commit
+from escalation.validation import MAX_NOTIFY, missing_summary_fields
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.models import MAX_TIER, Membership, Role, Team
-from tickets.models import Priority, Ticket
+from tickets.models import Ticket
 from tickets.selectors import ticket_get
 
 ERR_ONE_TARGET = "Give exactly one of target_team, target_tier, target_agent."
 
 
-def _raise(exc: services.EscalationError):
+def _raise(exc: EscalationError):
     raise ApiError(exc.status, exc.code, str(exc), exc.fields) from None
 
 
@@ -49,7 +58,7 @@ class EscalateInput(StrictSerializer):
         targets = [data.get("target_team"), data.get("target_tier"), data.get("target_agent")]
         if sum(t is not None for t in targets) != 1:
             raise serializers.ValidationError({"target": [ERR_ONE_TARGET]})
-        missing = services.missing_summary_fields(data.get("summary"))
+        missing = missing_summary_fields(data.get("summary"))
         if missing:
             raise serializers.ValidationError({f"summary.{name}": ["This field is required."] for name in missing})
         return data
@@ -86,6 +95,7 @@ class EscalationOutput(serializers.ModelSerializer):
             "resolution",
             "root_cause",
             "return_reason",
+            "fallback_reason",
             "fired_rules",
             "sla",
         ]
@@ -129,7 +139,7 @@ def escalate(request, pk: int):
     data = validated(EscalateInput, request.data)
     try:
         escalation = workflows.escalate_manually(ticket=ticket, actor=request.user, **data)
-    except services.EscalationError as exc:
+    except EscalationError as exc:
         _raise(exc)
     return Response(_output(escalation), status=status.HTTP_201_CREATED)
 
@@ -157,7 +167,7 @@ def refund(request, pk: int):
     data = validated(RefundInput, request.data)
     try:
         decision = authority.refund_request(ticket=ticket, actor=request.user, **data)
-    except services.EscalationError as exc:
+    except EscalationError as exc:
         _raise(exc)
     body = {
         "status": "approved" if decision.approved else "needs_approval",
@@ -213,7 +223,7 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
         data = validated(input_serializer, request.data) if input_serializer is not None else {}
         try:
             escalation = service(escalation=escalation, actor=request.user, **data)
-        except services.EscalationError as exc:
+        except EscalationError as exc:
             _raise(exc)
         return Response(_output(escalation))
 
@@ -230,68 +240,57 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
     @extend_schema(request=None, responses={200: EscalationOutput})
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
-        return self._act(request, services.escalation_acknowledge)
+        return self._act(request, workflows.escalation_acknowledge)
 
     @extend_schema(request=ResolveInput, responses={200: EscalationOutput})
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        return self._act(request, services.escalation_resolve, ResolveInput)
+        return self._act(request, workflows.escalation_resolve, ResolveInput)
 
     @extend_schema(request=ReasonInput, responses={200: EscalationOutput})
     @action(detail=True, methods=["post"], url_path="return")
     def bounce(self, request, pk=None):
-        return self._act(request, services.escalation_return, ReasonInput)
+        return self._act(request, workflows.escalation_return, ReasonInput)
 
     @extend_schema(request=DeEscalateInput, responses={200: EscalationOutput})
     @action(detail=True, methods=["post"], url_path="de-escalate")
     def de_escalate(self, request, pk=None):
-        return self._act(request, services.escalation_de_escalate, DeEscalateInput)
+        return self._act(request, workflows.escalation_de_escalate, DeEscalateInput)
 
 
 # --- the matrix ---------------------------------------------------------------------------------
 
 
+def _model_choices(name: str) -> list[tuple[str, str]]:
+    return [("", ""), *EscalationRule._meta.get_field(name).choices]
+
+
 class RuleInput(StrictSerializer):
+    """The body's types. What a rule may say is checked once, by escalation/validation.py, for every door."""
+
     name = serializers.CharField(max_length=100)
     slug = serializers.SlugField(max_length=60)
-    trigger = serializers.ChoiceField(choices=[(t, t) for t in triggers.TRIGGERS])
+    trigger = serializers.ChoiceField(choices=EscalationRule._meta.get_field("trigger").choices)
     conditions = serializers.JSONField(default=dict)
     kind = serializers.ChoiceField(choices=Kind.choices)
     target_team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True, default=None)
     target_tier = serializers.IntegerField(
         min_value=0, max_value=MAX_TIER, required=False, allow_null=True, default=None
     )
-    target_role = serializers.ChoiceField(
-        choices=[("", ""), ("manager", "manager"), ("admin", "admin")], required=False, default=""
-    )
+    target_role = serializers.ChoiceField(choices=_model_choices("target_role"), required=False, default="")
     target_skill = slug_or_blank(required=False, default="")
     response_minutes = serializers.IntegerField(
-        min_value=1, max_value=366 * 24 * 60, required=False, allow_null=True, default=None
+        min_value=1, max_value=MAX_RESPONSE_MINUTES, required=False, allow_null=True, default=None
     )
-    notify = serializers.ListField(child=serializers.CharField(max_length=100), default=list, max_length=20)
+    notify = serializers.ListField(child=serializers.CharField(max_length=100), default=list, max_length=MAX_NOTIFY)
     to_call = serializers.BooleanField(default=False)
     priority_override = serializers.ChoiceField(
-        choices=[("", ""), *Priority.choices], required=False, allow_null=True, default=""
+        choices=_model_choices("priority_override"), required=False, allow_null=True, default=""
     )
     active = serializers.BooleanField(default=True)
-    position = serializers.IntegerField(min_value=0, max_value=1_000_000, default=100)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, default=100)
 
     def validate(self, data):
-        merged = {**self.context.get("current", {}), **data}
-        try:
-            data["conditions"] = services.rule_conditions_clean(merged["trigger"], merged.get("conditions") or {})
-        except triggers.ConditionError as exc:
-            raise serializers.ValidationError({exc.field: [exc.message]}) from None
-        targets = [
-            merged.get("target_team"),
-            merged.get("target_tier"),
-            merged.get("target_role") or None,
-            merged.get("target_skill") or None,
-        ]
-        if not any(t is not None for t in targets):
-            raise serializers.ValidationError(
-                {"target": ["Give a target_team, target_tier, target_role or target_skill."]}
-            )
         if "priority_override" in data:
             data["priority_override"] = data["priority_override"] or ""
         return data
@@ -342,39 +341,26 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
     filterset_fields = ["trigger", "kind", "active"]
     ordering_fields = ["position", "created_at", "name"]
 
-    def _input(self, request, instance=None, partial=False) -> dict:
-        current = RuleInput(instance).data if instance is not None else {}
-        if instance is not None:
-            current = {**current, "target_team": instance.target_team}
-        return validated(RuleInput, request.data, partial=partial, context={"current": current})
-
     def retrieve(self, request, pk=None):
         return Response(RuleOutput(self.get_object()).data)
 
     @extend_schema(request=RuleInput, responses={201: RuleOutput})
     def create(self, request):
-        data = self._input(request)
+        data = validated(RuleInput, request.data)
         try:
-            with transaction.atomic():
-                rule = EscalationRule.objects.create(tenant=request.user.tenant, **data)
-                arm_after_commit(rule, was_time_open=False)
-        except IntegrityError:
-            raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
+            rule = workflows.rule_create(tenant=request.user.tenant, actor=request.user, **data)
+        except EscalationError as exc:
+            _raise(exc)
         return Response(RuleOutput(rule).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RuleInput, responses={200: RuleOutput})
     def partial_update(self, request, pk=None):
         rule = self.get_object()
-        data = self._input(request, instance=rule, partial=True)
+        data = validated(RuleInput, request.data, partial=True)
         try:
-            with transaction.atomic():
-                was_time_open = rule.trigger == "time_open"
-                for name, value in data.items():
-                    setattr(rule, name, value)
-                rule.save()
-                arm_after_commit(rule, was_time_open=was_time_open)
-        except IntegrityError:
-            raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
+            rule = workflows.rule_update(rule=rule, actor=request.user, **data)
+        except EscalationError as exc:
+            _raise(exc)
         return Response(RuleOutput(rule).data)
 
     @extend_schema(responses={200: DryRunOutput})

@@ -1,11 +1,13 @@
 """The escalation matrix (rules), escalations (the handoff records) and rule firings (exactly once)."""
 
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from helpdesk.models import MAX_TIER, Membership, Team
+from escalation.triggers import TRIGGERS
+from helpdesk.models import MAX_TIER, Membership, Role, Team
 from helpdesk.tenancy import TenantModel
-from tickets.models import Ticket
+from helpdesk.validation import clean_or_raise
+from tickets.models import Priority, Ticket
 
 SUMMARY_FIELDS = ("problem", "tried", "emotional_state", "desired_outcome", "account_context")
 
@@ -25,25 +27,32 @@ class EscalationStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (EscalationStatus.REQUESTED, EscalationStatus.ACKNOWLEDGED)
 
+# Who a hierarchical rule may ask for: authority above an agent's.
+TARGET_ROLES = [(Role.MANAGER.value, "manager"), (Role.ADMIN.value, "admin")]
+MAX_RESPONSE_MINUTES = 366 * 24 * 60  # over a year is a typo, not a target
+MAX_POSITION = 1_000_000
+
 
 class EscalationRule(TenantModel):
     """One row of the matrix: when (trigger + conditions), what kind, to whom, how fast."""
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60)
-    trigger = models.CharField(max_length=32)
+    trigger = models.CharField(max_length=32, choices=[(t, t) for t in TRIGGERS])
     conditions = models.JSONField(default=dict, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     target_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     target_tier = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(MAX_TIER)])
-    target_role = models.CharField(max_length=16, blank=True)
+    target_role = models.CharField(max_length=16, blank=True, choices=TARGET_ROLES)
     target_skill = models.SlugField(max_length=50, blank=True)
-    response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    response_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_RESPONSE_MINUTES)]
+    )
     notify = models.JSONField(default=list, blank=True)
     to_call = models.BooleanField(default=False)
-    priority_override = models.CharField(max_length=16, blank=True)
+    priority_override = models.CharField(max_length=16, blank=True, choices=Priority.choices)
     active = models.BooleanField(default=True)
-    position = models.PositiveIntegerField(default=100)
+    position = models.PositiveIntegerField(default=100, validators=[MaxValueValidator(MAX_POSITION)])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,6 +62,12 @@ class EscalationRule(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        # The one validation of a rule (escalation/validation.py); forms reach it through full_clean.
+        from escalation.validation import rule_problems
+
+        clean_or_raise(self, rule_problems)
 
 
 class Escalation(TenantModel):
@@ -88,6 +103,9 @@ class Escalation(TenantModel):
     resolution = models.TextField(blank=True)
     root_cause = models.CharField(max_length=500, blank=True)
     return_reason = models.TextField(blank=True)
+    # Set when its target could not be served at all (stale configuration, e.g. "no active member with skill
+    # 'legal'"): the escalation went to the managers' queue instead.
+    fallback_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
@@ -109,6 +127,10 @@ class RuleFiring(TenantModel):
     cycle = models.PositiveIntegerField()
     escalation = models.ForeignKey(Escalation, null=True, blank=True, on_delete=models.SET_NULL, related_name="firings")
     reason = models.TextField(blank=True)
+    # db_default: the firing claim is a hand-written INSERT that names only the columns it decides.
+    fallback_reason = models.CharField(
+        max_length=300, blank=True, default="", db_default="", help_text="why its target could not be served"
+    )
     created_at = models.DateTimeField()
 
     class Meta:

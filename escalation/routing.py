@@ -1,6 +1,8 @@
 """Who receives an escalation: the available member of the target team/tier/role with the needed skill
 and the most spare capacity; ties go to whoever received one least recently (round robin). Nobody
-available: the team's queue (and the caller notifies the team's manager)."""
+available: the team's queue (and the caller notifies the team's manager). Nobody who could ever take it
+(a skill no one has, an emptied or deactivated team, a role that does not exist): the managers' queue, with
+the reason recorded — stale configuration never stops intake nor leaves an escalation with no one."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery
+from django.db import connection
 from django.db.models import F, Q
 
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationStatus
-from helpdesk.models import ROLE_RANK, Membership, Team
+from helpdesk.models import ROLE_RANK, Membership, Role, Team
 from helpdesk.tenancy import current_tenant
 from tickets.models import Status, Ticket
 from tickets.services import SEARCH_CONFIG
@@ -22,22 +25,39 @@ class Route:
     team: Team | None
     agent: Membership | None
     explanation: str
+    # Why the target could not be served at all (stale configuration): the escalation went to the fallback.
+    fallback: str = ""
+
+
+FALLBACK_ROLE = Role.MANAGER  # the tenant's managers' queue
 
 
 def team_for_skill(skill: str) -> Team | None:
-    return Team.objects.filter(skills__contains=[skill]).order_by("tier", "id").first() if skill else None
+    return Team.objects.filter(skills__contains=[skill], active=True).order_by("tier", "id").first() if skill else None
 
 
 def _roles_at_least(role: str) -> list[str]:
     return [name for name, rank in ROLE_RANK.items() if rank >= ROLE_RANK[role]]
 
 
-# The best candidate in one statement: active, available members of the team (or with the skill), at or
-# above the tier and role, not excluded, with spare capacity (capacity minus their open escalations); most
-# spare first, then whoever received an escalation least recently (never first), then the oldest seat.
-# Written as SQL because it runs for every escalation and the ORM spent more time composing it than the
-# database spent answering. Tenant-scoped by its parameter, and by row-level security underneath.
-RANKED = """
+# Who could receive the escalation at all: active members of the team (or with the skill), at or above the
+# tier and role. Tenant-scoped by its parameter, and by row-level security underneath.
+CAPABLE = """
+WHERE m.tenant_id = %(tenant)s AND m.active
+  AND (%(team)s::bigint IS NULL OR EXISTS (
+      SELECT 1 FROM helpdesk_teammember tm
+      WHERE tm.tenant_id = m.tenant_id AND tm.team_id = %(team)s AND tm.membership_id = m.id))
+  AND (%(team)s::bigint IS NOT NULL OR %(skill)s = '' OR m.skills @> ARRAY[%(skill)s]::varchar(50)[])
+  AND (%(tier)s::integer IS NULL OR m.tier >= %(tier)s::integer)
+  AND (%(roles)s::text[] IS NULL OR m.role = ANY(%(roles)s::text[]))
+"""
+
+# The best candidate in one statement: of those capable, the available ones, not excluded, with spare
+# capacity (capacity minus their open escalations); most spare first, then whoever received an escalation
+# least recently (never first), then the oldest seat. Written as SQL because it runs for every escalation
+# and the ORM spent more time composing it than the database spent answering.
+RANKED = (
+    """
 SELECT m.*, u.username AS username, m.capacity - coalesce(l.load, 0) AS spare
 FROM helpdesk_membership m
 JOIN auth_user u ON u.id = m.user_id
@@ -48,22 +68,19 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT max(e.created_at) AS last_assigned FROM escalation_escalation e
     WHERE e.tenant_id = m.tenant_id AND e.agent_id = m.id
-) a ON true
-WHERE m.tenant_id = %(tenant)s AND m.active AND m.available AND NOT (m.id = ANY(%(exclude)s::bigint[]))
-  AND (%(team)s::bigint IS NULL OR EXISTS (
-      SELECT 1 FROM helpdesk_teammember tm
-      WHERE tm.tenant_id = m.tenant_id AND tm.team_id = %(team)s AND tm.membership_id = m.id))
-  AND (%(team)s::bigint IS NOT NULL OR %(skill)s = '' OR m.skills @> ARRAY[%(skill)s]::varchar(50)[])
-  AND (%(tier)s::integer IS NULL OR m.tier >= %(tier)s::integer)
-  AND (%(roles)s::text[] IS NULL OR m.role = ANY(%(roles)s::text[]))
+) a ON true"""
+    + CAPABLE
+    + """  AND m.available AND NOT (m.id = ANY(%(exclude)s::bigint[]))
   AND m.capacity - coalesce(l.load, 0) > 0
 ORDER BY spare DESC, a.last_assigned ASC NULLS FIRST, m.id
 LIMIT 1
 """
+)
+ANYONE_CAPABLE = "SELECT EXISTS (SELECT 1 FROM helpdesk_membership m" + CAPABLE + ")"
 
 
-def _best(*, team: Team | None, tier: int | None, role: str, skill: str, exclude_ids) -> Membership | None:
-    params = {
+def _params(*, team: Team | None, tier: int | None, role: str, skill: str, exclude_ids=()) -> dict:
+    return {
         "tenant": current_tenant().pk,
         "active": [str(status) for status in ACTIVE_STATUSES],
         "exclude": list(exclude_ids),
@@ -72,7 +89,47 @@ def _best(*, team: Team | None, tier: int | None, role: str, skill: str, exclude
         "tier": tier,
         "roles": _roles_at_least(role) if role else None,
     }
+
+
+def _best(*, team: Team | None, tier: int | None, role: str, skill: str, exclude_ids) -> Membership | None:
+    params = _params(team=team, tier=tier, role=role, skill=skill, exclude_ids=exclude_ids)
     return next(iter(Membership.objects.raw(RANKED, params)), None)
+
+
+def _anyone_capable(*, team: Team | None, tier: int | None, role: str, skill: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(ANYONE_CAPABLE, _params(team=team, tier=tier, role=role, skill=skill))
+        return cursor.fetchone()[0]
+
+
+def _who(*, team: Team | None, tier: int | None, role: str, skill: str) -> str:
+    """The target in words, for the reason a fallback records."""
+    parts = [
+        f"of team {team.name!r}" if team else f"with skill {skill!r}" if skill else "",
+        f"at tier {tier} or above" if tier is not None else "",
+        f"with role {role} or above" if role else "",
+    ]
+    return " ".join(p for p in parts if p)
+
+
+def _stale_on_its_face(target_team: Team | None, target_role: str) -> str:
+    """What is wrong with the target without a query: a deactivated team, a role that does not exist (a rule
+    stored before rules were validated)."""
+    if target_team is not None and not target_team.active:
+        return f"team {target_team.name!r} is deactivated"
+    if target_role and target_role not in ROLE_RANK:
+        return f"unknown role {target_role!r}"
+    return ""
+
+
+def _fallback(reason: str, exclude_ids) -> Route:
+    """Stale configuration never stops an escalation: it goes to the tenant's managers' queue — to the
+    available manager with most room, or unassigned when none is — and says why."""
+    manager = _best(team=None, tier=None, role=FALLBACK_ROLE, skill="", exclude_ids=exclude_ids)
+    who = f"{manager.username}: {manager.spare} of {manager.capacity} capacity free" if manager else "unassigned"
+    return Route(
+        team=None, agent=manager, explanation=f"{reason}: sent to the managers' queue ({who})", fallback=reason
+    )
 
 
 def route(
@@ -83,15 +140,21 @@ def route(
     target_skill: str = "",
     exclude_ids=(),
 ) -> Route:
+    stale = _stale_on_its_face(target_team, target_role)
+    if stale:
+        return _fallback(stale, exclude_ids)
     team = target_team or team_for_skill(target_skill)
-    best = _best(team=team, tier=target_tier, role=target_role, skill=target_skill, exclude_ids=exclude_ids)
-    if best is None:
-        return Route(team=team, agent=None, explanation="nobody available: left in the team queue")
-    return Route(
-        team=team,
-        agent=best,
-        explanation=f"{best.username}: {best.spare} of {best.capacity} capacity free",
-    )
+    target = {"team": team, "tier": target_tier, "role": target_role, "skill": target_skill}
+    best = _best(**target, exclude_ids=exclude_ids)
+    if best is not None:
+        return Route(
+            team=team, agent=best, explanation=f"{best.username}: {best.spare} of {best.capacity} capacity free"
+        )
+    # Nobody can take it now. Busy or away people are a queue; nobody at all who could is stale configuration
+    # (a skill removed from everyone, a team emptied), which must not leave the escalation with no one.
+    if not _anyone_capable(**target):
+        return _fallback(f"no active member {_who(**target)}", exclude_ids)
+    return Route(team=team, agent=None, explanation="nobody available: left in the team queue")
 
 
 # --- collaborators ------------------------------------------------------------------------------

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import communication, routing, summary, triggers, watches
+from escalation import communication, routing, summary, validation, watches
+from escalation.errors import EscalationError
 from escalation.models import (
     ACTIVE_STATUSES,
     SUMMARY_FIELDS,
@@ -20,9 +21,11 @@ from escalation.models import (
     Kind,
 )
 from escalation.snapshot import TicketSnapshot
+from escalation.validation import missing_summary_fields
 from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
+from helpdesk.validation import full_check
 from slas import services as slas
 from slas.models import Metric
 from tickets.models import Account, AuthorType, Status, Ticket, raises_priority
@@ -39,6 +42,8 @@ from tickets.services import (
 ERR_CLOSED = "A closed ticket cannot be escalated; reopen it first."
 ERR_STATE = "This escalation is {status}; it cannot be {action}."
 ERR_SUMMARY = "All five summary fields are required."
+# An admin alert: a rule's target could not be served (stale configuration), so it used the managers' queue.
+STALE_EVENT = "rule.fallback"
 
 METRICS = {
     Kind.FUNCTIONAL: (Metric.ESCALATION_ACKNOWLEDGE, Metric.ESCALATION_FIRST_RESPONSE, Metric.CUSTOMER_UPDATE),
@@ -47,23 +52,12 @@ METRICS = {
 RESPONSE_METRICS = (Metric.ESCALATION_FIRST_RESPONSE, Metric.MANAGER_RESPONSE, Metric.CUSTOMER_UPDATE)
 
 
-class EscalationError(Exception):
-    def __init__(self, message: str, *, code: str = "invalid_state", status: int = 409, fields: dict | None = None):
-        super().__init__(message)
-        self.code, self.status, self.fields = code, status, fields or {}
-
-
 def _label(actor: Principal | None) -> str:
     return str(actor) if actor else "system"
 
 
 def _membership(actor: Principal | None) -> Membership | None:
     return actor.membership if actor else None
-
-
-def missing_summary_fields(data: dict | None) -> list[str]:
-    data = data or {}
-    return [name for name in SUMMARY_FIELDS if not str(data.get(name) or "").strip()]
 
 
 # --- the drafted summary ------------------------------------------------------------------------
@@ -264,6 +258,7 @@ def _record(
         summary={name: str(handoff.summary_fields[name]).strip() for name in SUMMARY_FIELDS},
         summary_drafted=handoff.summary_drafted,
         to_call=handoff.to_call,
+        fallback_reason=route.fallback,
         created_at=at,
     )
 
@@ -329,8 +324,9 @@ ON CONFLICT (tenant_id, ticket_id, rule_id, cycle) DO NOTHING
 RETURNING rule_id, id
 """
 LINK_FIRINGS = """
-UPDATE escalation_rulefiring f SET escalation_id = l.escalation_id
-FROM unnest(%s::bigint[], %s::bigint[]) AS l(id, escalation_id) WHERE f.tenant_id = %s AND f.id = l.id
+UPDATE escalation_rulefiring f SET escalation_id = l.escalation_id, fallback_reason = l.fallback_reason
+FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS l(id, escalation_id, fallback_reason)
+WHERE f.tenant_id = %s AND f.id = l.id
 """
 
 
@@ -344,11 +340,34 @@ def _claim(ticket: Ticket, fired: list[tuple[EscalationRule, str]], cycle: int, 
         return dict(cursor.fetchall())
 
 
-def _link(ticket: Ticket, links: list[tuple[int, int]]) -> None:
-    """Each firing names the escalation it opened or reinforced."""
-    firings, escalations = [firing for firing, _ in links], [escalation for _, escalation in links]
+def _link(ticket: Ticket, links: list[tuple[int, Escalation, bool]]) -> None:
+    """Each firing names the escalation it opened or reinforced, and why its target was not served when the
+    escalation it opened went to the fallback."""
+    firings = [firing for firing, _, _ in links]
+    escalations = [escalation.pk for _, escalation, _ in links]
+    reasons = [escalation.fallback_reason if opened else "" for _, escalation, opened in links]
     with connection.cursor() as cursor:
-        cursor.execute(LINK_FIRINGS, [firings, escalations, ticket.tenant_id])
+        cursor.execute(LINK_FIRINGS, [firings, escalations, reasons, ticket.tenant_id])
+
+
+def _alert_stale(rule: EscalationRule, escalation: Escalation, at: datetime) -> None:
+    """Tells the tenant's admins that a rule's target could not be served, once per rule and reason — not once
+    per ticket: a breach storm on a stale rule must not become a storm of alerts."""
+    outbox_emit(
+        tenant_id=escalation.tenant_id,
+        type=STALE_EVENT,
+        dedupe_key=f"{STALE_EVENT}:{rule.pk}:{escalation.fallback_reason}"[:200],
+        payload={
+            "rule": rule.pk,
+            "rule_slug": rule.slug,
+            "rule_name": rule.name,
+            "reason": escalation.fallback_reason,
+            "escalation": escalation.pk,
+            "ticket": escalation.ticket_id,
+            "agent": escalation.agent_id,
+        },
+        at=at,
+    )
 
 
 def _by_rule(ticket: Ticket, rule: EscalationRule, reason: str, snapshot: TicketSnapshot) -> Handoff:
@@ -392,13 +411,15 @@ def rules_fire(
         active = next((e for e in snapshot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
         if active is not None:
             _reinforce(active, rule, reason, at)
-            links.append((claimed[rule.pk], active.pk))
+            links.append((claimed[rule.pk], active, False))
             continue
         handoff = _by_rule(ticket, rule, reason, snapshot)
         escalation = _open(ticket=ticket, actor=None, handoff=handoff, cycle=cycle, snapshot=snapshot, at=at)
+        if escalation.fallback_reason:
+            _alert_stale(rule, escalation, at)
         snapshot.escalations.append(escalation)
         created.append(escalation)
-        links.append((claimed[rule.pk], escalation.pk))
+        links.append((claimed[rule.pk], escalation, True))
     if links:
         _link(ticket, links)
     return created
@@ -499,6 +520,13 @@ def escalation_acknowledge(
     if escalation.agent_id is None and actor is not None and actor.membership is not None:
         escalation.agent = actor.membership  # whoever picks it up from the queue owns it
     escalation.save(update_fields=["status", "acknowledged_at", "agent"])
+    event_record(
+        ticket=escalation.ticket,
+        kind="escalation_acknowledged",
+        actor=actor,
+        at=at,
+        after={"escalation": escalation.pk, "agent": escalation.agent_id},
+    )
     slas.escalation_timers_meet(
         ticket=escalation.ticket, escalation_id=escalation.pk, metrics=[Metric.ESCALATION_ACKNOWLEDGE], at=at
     )
@@ -538,9 +566,8 @@ def escalation_resolve(
 
 
 def _feedback_note(escalation: Escalation, actor: Principal | None, at: datetime) -> None:
-    """The agent who handed the ticket up learns how it ended (seeds: close the loop, learn next time)."""
-    if escalation.from_agent_id is None:
-        return
+    """Every resolution is written into the thread as an internal note, so whoever opens the ticket next
+    reads how it ended; the agent who handed the ticket up is also told (seeds: close the loop, learn)."""
     note = (
         f"Escalation #{escalation.pk} resolved by {_label(actor)}. Root cause: "
         f"{escalation.root_cause or 'not given'}. Resolution: {escalation.resolution}"
@@ -548,6 +575,8 @@ def _feedback_note(escalation: Escalation, actor: Principal | None, at: datetime
     message_post(
         ticket=escalation.ticket, actor=actor, body=note, author_type=AuthorType.SYSTEM, internal=True, created_at=at
     )
+    if escalation.from_agent_id is None:
+        return
     outbox_emit(
         tenant_id=escalation.tenant_id,
         type="escalation.feedback",
@@ -648,22 +677,31 @@ def escalations_on_agent_reply(*, ticket: Ticket, at: datetime, author: Membersh
 
 # --- the matrix: writing rules -------------------------------------------------------------------
 
+ERR_SLUG_TAKEN = "A rule with this slug exists."
 
-def rule_conditions_clean(trigger: str, conditions: dict) -> dict:
-    """The conditions in their trigger's shape (escalation/triggers.py), plus what only the tenant's data can
-    tell: the sweep looks at a clock when it crosses one of its policy's warning thresholds, so an sla_risk
-    rule's percent must be one of them or it would only be seen at the next threshold. Raises ConditionError."""
-    cleaned = triggers.validate_conditions(trigger, conditions)
-    percent = cleaned.get("percent") if trigger == "sla_risk" else None
-    if percent is not None:
-        thresholds = sorted({p for policy in slas.active_policies() for p in policy.warn_percent})
-        if thresholds and percent not in thresholds:
-            raise triggers.ConditionError(
-                "conditions.percent",
-                f"clocks are checked at their policies' warning thresholds ({', '.join(map(str, thresholds))} %); "
-                f"use one of them, or add {percent:g} to a policy's warn_percent",
-            )
-    return cleaned
+
+@transaction.atomic
+def rule_create(*, tenant, **fields) -> EscalationRule:
+    """A new rule of the matrix, validated as every door validates it (escalation/validation.py)."""
+    return _rule_store(EscalationRule(tenant=tenant, **fields))
+
+
+@transaction.atomic
+def rule_update(*, rule: EscalationRule, **changes) -> EscalationRule:
+    """Changes to a rule (the admin's form may have set them on the instance already: then none are given)."""
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    return _rule_store(rule)
+
+
+def _rule_store(rule: EscalationRule) -> EscalationRule:
+    full_check(rule, validation.rule_problems)
+    try:
+        with transaction.atomic():  # the unique slug decides, also between two writers at once
+            rule.save()
+    except IntegrityError:
+        raise EscalationError(ERR_SLUG_TAKEN, code="conflict", status=409, fields={"slug": ["Already used."]}) from None
+    return rule
 
 
 # --- the default matrix -------------------------------------------------------------------------
@@ -716,6 +754,13 @@ def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
     if ticket.status in (Status.SOLVED, Status.CLOSED) or _at_the_top(escalation):
         return None
     to_tier, role = _next_rung(escalation)
+    event_record(
+        ticket=ticket,
+        kind="escalation_climbed",
+        actor=None,
+        at=at,
+        after={"escalation": escalation.pk, "level": escalation.level + 1, "to_tier": to_tier, "role": role},
+    )
     # Routing leaves out the ticket's current holder (the one who let the clock run out).
     return escalation_create(
         ticket=ticket,

@@ -315,10 +315,11 @@ class TeamMemberInline(TenantInline):
 
 @admin.register(Team, site=tenant_admin_site)
 class TeamAdmin(TenantScopedAdmin):
-    list_display = ("name", "tier", "skill_list", "member_count")
+    list_display = ("name", "tier", "skill_list", "member_count", "active")
+    list_filter = ("active",)
     search_fields = ("name",)
     ordering = ("name",)
-    fields = ("name", "tier", "skills", "created_at")
+    fields = ("name", "tier", "skills", "on_call", "active", "created_at")
     readonly_fields = ("created_at",)
     inlines = (TeamMemberInline,)
 

@@ -72,6 +72,8 @@ class Team(TenantModel):
     on_call = models.ForeignKey(
         Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="paged first"
     )
+    # A deactivated team keeps its history but receives nothing: rules aiming at it use the managers' queue.
+    active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from escalation import engine, watches
 from escalation import services as escalations
-from escalation.models import Escalation
+from escalation.models import Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
+from escalation.tasks import arm_after_commit
 from helpdesk import config_cache
 from helpdesk.auth import Principal
 from helpdesk.models import Tenant
@@ -27,6 +28,8 @@ from helpdesk.services import tenant_create
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
 from slas import services as slas
+from slas.models import BusinessCalendar, SLAPolicy
+from slas.tasks import recalculate_after_commit
 from tickets import services as tickets
 from tickets.models import AuthorType, Message, ResolutionAttempt, Ticket
 
@@ -165,6 +168,81 @@ def escalate_manually(
         target_agent=target_agent,
         to_call=to_call,
     )
+
+
+# --- configuration: the escalation matrix ---------------------------------------------------------
+
+
+def _is_time_open(rule: EscalationRule) -> bool:
+    """As stored: a form or a PATCH may already have changed the instance."""
+    return rule.pk is not None and EscalationRule.objects.filter(pk=rule.pk, trigger="time_open").exists()
+
+
+@transaction.atomic
+def rule_create(*, tenant: Tenant, actor: Principal | None, **fields) -> EscalationRule:
+    """A rule of the matrix; a time_open rule arms its watches for the open tickets after commit."""
+    rule = escalations.rule_create(tenant=tenant, **fields)
+    arm_after_commit(rule, was_time_open=False)
+    return rule
+
+
+@transaction.atomic
+def rule_update(*, rule: EscalationRule, actor: Principal | None, **changes) -> EscalationRule:
+    """A changed rule; watches follow when it becomes, or stops being, a time_open rule."""
+    was_time_open = _is_time_open(rule)
+    rule = escalations.rule_update(rule=rule, **changes)
+    arm_after_commit(rule, was_time_open=was_time_open)
+    return rule
+
+
+# --- configuration: business calendars and SLA policies ----------------------------------------------
+
+
+@transaction.atomic
+def calendar_create(*, tenant: Tenant, actor: Principal | None, **fields) -> BusinessCalendar:
+    return slas.calendar_create(tenant=tenant, **fields)
+
+
+@transaction.atomic
+def calendar_update(*, calendar: BusinessCalendar, actor: Principal | None, **changes) -> BusinessCalendar:
+    """A changed calendar; the running clocks on it are recomputed after commit."""
+    calendar = slas.calendar_update(calendar=calendar, **changes)
+    recalculate_after_commit(calendar.tenant_id, calendar_id=calendar.pk)
+    return calendar
+
+
+@transaction.atomic
+def policy_create(*, tenant: Tenant, actor: Principal | None, **fields) -> SLAPolicy:
+    return slas.policy_create(tenant=tenant, **fields)
+
+
+@transaction.atomic
+def policy_update(*, policy: SLAPolicy, actor: Principal | None, **changes) -> SLAPolicy:
+    """A changed policy; the running clocks under it are recomputed after commit."""
+    policy = slas.policy_update(policy=policy, **changes)
+    recalculate_after_commit(policy.tenant_id, policy_id=policy.pk)
+    return policy
+
+
+# --- an escalation's lifecycle (the API, the admin's buttons and the agent pages alike) -------------------
+
+
+def escalation_acknowledge(*, escalation: Escalation, actor: Principal | None) -> Escalation:
+    return escalations.escalation_acknowledge(escalation=escalation, actor=actor)
+
+
+def escalation_resolve(*, escalation: Escalation, actor: Principal | None, resolution: str, root_cause: str = ""):
+    return escalations.escalation_resolve(
+        escalation=escalation, actor=actor, resolution=resolution, root_cause=root_cause
+    )
+
+
+def escalation_return(*, escalation: Escalation, actor: Principal | None, reason: str) -> Escalation:
+    return escalations.escalation_return(escalation=escalation, actor=actor, reason=reason)
+
+
+def escalation_de_escalate(*, escalation: Escalation, actor: Principal | None, reason: str, to_tier: int) -> Escalation:
+    return escalations.escalation_de_escalate(escalation=escalation, actor=actor, reason=reason, to_tier=to_tier)
 
 
 def import_batch_started(ticket_ids: list[int]) -> None:

@@ -7,74 +7,32 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from helpdesk.admin import TenantModelForm, TenantScopedAdmin, tenant_admin_site
-from slas import clock, services
-from slas.models import BusinessCalendar, SLAPolicy, SlaTimer
-from slas.tasks import recalculate_after_commit
+from helpdesk import workflows
+from helpdesk.admin import TenantScopedAdmin, adopt, tenant_admin_site
+from slas import clock
+from slas.models import BusinessCalendar, SLAPolicy, SlaTimer, calendar_to_clock
 
 PREVIEW_LIMIT_MINUTES = 366 * 24 * 60
 
 
-# No Meta on these forms: a Meta naming a foreign key builds its choices at import, outside any tenant.
-# The ModelAdmin's `fields` say which fields the form has.
-class CalendarForm(TenantModelForm):
-    def clean(self):
-        data = super().clean()
-        try:
-            clock.validate(
-                clock.Calendar(
-                    timezone=data.get("timezone") or "UTC",
-                    hours=data.get("hours") or {},
-                    holidays=frozenset(data.get("holidays") or []),
-                    country=data.get("country") or None,
-                    subdivision=data.get("subdivision") or None,
-                    always_open=bool(data.get("always_open")),
-                )
-            )
-        except clock.CalendarError as exc:
-            field = exc.field.split(".")[0]
-            self.add_error(field if field in self.fields else None, exc.message)
-        return data
-
-
 @admin.register(BusinessCalendar, site=tenant_admin_site)
 class BusinessCalendarAdmin(TenantScopedAdmin):
-    form = CalendarForm
     fields = ["name", "timezone", "hours", "holidays", "country", "subdivision", "always_open", "team", "account"]
     list_display = ["name", "timezone", "always_open", "country", "team", "account"]
     search_fields = ["name"]
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        # Validated by the form through BusinessCalendar.clean(); stored (and its clocks recomputed) by the
+        # same workflow as the API's.
         if change:
-            recalculate_after_commit(obj.tenant_id, calendar_id=obj.pk)
-
-
-class PolicyForm(TenantModelForm):
-    def clean(self):
-        # The API's validation is the one truth about what a policy may say.
-        from slas.api import PolicyInput
-
-        data = super().clean()
-        probe = {name: data.get(name) for name in ("applies_to", "targets", "warn_percent", "on_hold_pauses")}
-        serializer = PolicyInput(data={**probe, "name": "-", "calendar": getattr(data.get("calendar"), "pk", None)})
-        if not serializer.is_valid():
-            for field, errors in serializer.errors.items():
-                self.add_error(field if field in self.fields else None, "; ".join(map(str, _flatten(errors))))
-        return data
-
-
-def _flatten(errors):
-    if isinstance(errors, dict):
-        return [f"{k}: {m}" for k, v in errors.items() for m in _flatten(v)]
-    if isinstance(errors, list):
-        return [m for e in errors for m in _flatten(e)]
-    return [errors]
+            workflows.calendar_update(calendar=obj, actor=request.principal)
+        else:
+            values = {name: getattr(obj, name) for name in self.fields}
+            adopt(obj, workflows.calendar_create(tenant=request.principal.tenant, actor=request.principal, **values))
 
 
 @admin.register(SLAPolicy, site=tenant_admin_site)
 class SLAPolicyAdmin(TenantScopedAdmin):
-    form = PolicyForm
     fields = [
         "name",
         "position",
@@ -97,7 +55,7 @@ class SLAPolicyAdmin(TenantScopedAdmin):
         if obj is None or obj.pk is None:
             return "Save the policy to see its deadlines."
         now = timezone.now()
-        calendar = services.calendar_to_clock(obj.calendar)
+        calendar = calendar_to_clock(obj.calendar)
         zone = ZoneInfo(obj.calendar.timezone)
         rows = [
             (metric, minutes, f"{clock.deadline(now, minutes, calendar).astimezone(zone):%a %d %b %Y %H:%M %Z}")
@@ -107,9 +65,11 @@ class SLAPolicyAdmin(TenantScopedAdmin):
         return format_html_join("", "<div><b>{}</b> ({} min): {}</div>", rows) or "No targets."
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
         if change:
-            recalculate_after_commit(obj.tenant_id, policy_id=obj.pk)
+            workflows.policy_update(policy=obj, actor=request.principal)
+        else:
+            values = {name: getattr(obj, name) for name in self.fields if name != "preview"}
+            adopt(obj, workflows.policy_create(tenant=request.principal.tenant, actor=request.principal, **values))
 
 
 @admin.register(SlaTimer, site=tenant_admin_site)

@@ -8,16 +8,16 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
+from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import TenantPrimaryKeyRelatedField
-from helpdesk.models import Role, Team, validate_timezone
-from slas import clock, selectors, services
+from helpdesk.models import Role, Team
+from slas import selectors
 from slas.models import BusinessCalendar, ClockSource, Metric, SLAPolicy
-from slas.tasks import recalculate_after_commit
-from tickets.models import Account, Channel, Plan, Priority
+from tickets.models import Account
 
-MAX_TARGET_MINUTES = 366 * 24 * 60  # over a year is a typo, not a target
+METRICS = ", ".join(Metric.values)
 ERR_NAME_TAKEN = "This name is already used."
 
 
@@ -29,60 +29,17 @@ def _conflict():
 
 
 class CalendarInput(StrictSerializer):
+    """The body's types. What a calendar may say is checked once, in slas/validation.py, for every door."""
+
     name = serializers.CharField(max_length=100)
     timezone = serializers.CharField(max_length=64, default="UTC")
-    hours = serializers.DictField(
-        child=serializers.ListField(
-            child=serializers.ListField(child=serializers.CharField(max_length=5), min_length=2, max_length=2)
-        ),
-        default=dict,
-    )
+    hours = serializers.JSONField(default=dict, help_text='weekly hours: {"mon": [["09:00", "17:00"]], ...}')
     holidays = serializers.ListField(child=serializers.DateField(), default=list, max_length=1000)
     country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
     subdivision = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
     always_open = serializers.BooleanField(default=False)
     team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True, default=None)
     account = TenantPrimaryKeyRelatedField(model=Account, required=False, allow_null=True, default=None)
-
-    def validate_timezone(self, value):
-        try:
-            validate_timezone(value)
-        except Exception:
-            raise serializers.ValidationError(f"{value!r} is not an IANA time zone.") from None
-        return value
-
-    def validate(self, data):
-        merged = {**self._current(), **data}
-        try:
-            clock.validate(
-                clock.Calendar(
-                    timezone=merged["timezone"],
-                    hours={d: [tuple(i) for i in ivs] for d, ivs in merged["hours"].items()},
-                    holidays=frozenset(merged["holidays"]),
-                    country=merged["country"] or None,
-                    subdivision=merged["subdivision"] or None,
-                    always_open=merged["always_open"],
-                )
-            )
-        except clock.CalendarError as exc:
-            raise serializers.ValidationError({exc.field: [exc.message]}) from None
-        return data
-
-    def _current(self) -> dict:
-        instance = self.context.get("instance")
-        if instance is None:
-            return {
-                "timezone": "UTC",
-                "hours": {},
-                "holidays": [],
-                "country": "",
-                "subdivision": "",
-                "always_open": False,
-            }
-        return {
-            name: getattr(instance, name)
-            for name in ("timezone", "hours", "holidays", "country", "subdivision", "always_open")
-        }
 
 
 class CalendarOutput(serializers.ModelSerializer):
@@ -156,31 +113,25 @@ class CalendarViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
         return super().update(request, pk)
 
     def _create(self, principal, data):
-        return services.calendar_create(tenant=principal.tenant, **data)
+        return workflows.calendar_create(tenant=principal.tenant, actor=principal, **data)
 
     def _update(self, principal, calendar, data):
-        calendar = services.calendar_update(calendar=calendar, **data)
-        recalculate_after_commit(principal.tenant.pk, calendar_id=calendar.pk)
-        return calendar
+        return workflows.calendar_update(calendar=calendar, actor=principal, **data)
 
 
 # --- policies -----------------------------------------------------------------------------------
 
 
-class AppliesToInput(StrictSerializer):
-    priorities = serializers.ListField(child=serializers.ChoiceField(choices=Priority.choices), required=False)
-    plans = serializers.ListField(child=serializers.ChoiceField(choices=Plan.choices), required=False)
-    channels = serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices), required=False)
-    categories = serializers.ListField(child=serializers.SlugField(max_length=50), required=False)
-    vip = serializers.BooleanField(required=False, allow_null=True)
-
-
 class PolicyInput(StrictSerializer):
+    """The body's types. What a policy may say is checked once, in slas/validation.py, for every door."""
+
     name = serializers.CharField(max_length=100)
     calendar = TenantPrimaryKeyRelatedField(model=BusinessCalendar)
     clock_source = serializers.ChoiceField(choices=ClockSource.choices, default=ClockSource.POLICY)
-    applies_to = AppliesToInput(default=dict)
-    targets = serializers.DictField(child=serializers.IntegerField(min_value=1, max_value=MAX_TARGET_MINUTES))
+    applies_to = serializers.JSONField(
+        default=dict, help_text="any of priorities, plans, channels, categories (lists) and vip (bool or null)"
+    )
+    targets = serializers.DictField(child=serializers.IntegerField(), help_text=f"minutes per metric: {METRICS}")
     warn_percent = serializers.JSONField(default=[75, 90], help_text="a percentage or a list of them, 1..99")
     on_hold_pauses = serializers.ListField(
         child=serializers.ChoiceField(choices=Metric.choices), default=["resolution"]
@@ -188,40 +139,9 @@ class PolicyInput(StrictSerializer):
     position = serializers.IntegerField(min_value=0, max_value=1_000_000, default=100)
     active = serializers.BooleanField(default=True)
 
-    def validate_targets(self, value):
-        unknown = sorted(set(value) - set(Metric.values))
-        if unknown:
-            raise serializers.ValidationError(f"Unknown metrics: {', '.join(unknown)}. Use {', '.join(Metric.values)}.")
-        if not value:
-            raise serializers.ValidationError("Give at least one target.")
-        return value
-
     def validate_warn_percent(self, value):
-        values = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(values, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 99 for v in values
-        ):
-            raise serializers.ValidationError("Give a whole percentage from 1 to 99, or a list of them.")
-        return sorted(set(values))
-
-    def validate(self, data):
-        instance = self.context.get("instance")
-        calendar = data.get("calendar", getattr(instance, "calendar", None))
-        targets = data.get("targets", getattr(instance, "targets", None)) or {}
-        if calendar is not None:
-            week = clock.weekly_minutes(services.calendar_to_clock(calendar))
-            limit = week * 52 * clock.MAX_DEADLINE_YEARS
-            far = sorted(metric for metric, minutes in targets.items() if minutes > limit)
-            if far:
-                raise serializers.ValidationError(
-                    {
-                        "targets": [
-                            f"{', '.join(far)}: over {clock.MAX_DEADLINE_YEARS} years on calendar "
-                            f"{calendar.name!r} ({week} working minutes a week); lower the target or widen the hours."
-                        ]
-                    }
-                )
-        return data
+        # One percentage is a list of one; the rest is the policy's validation.
+        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class PolicyOutput(serializers.ModelSerializer):
@@ -262,9 +182,7 @@ class PolicyViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
         return super().update(request, pk)
 
     def _create(self, principal, data):
-        return services.policy_create(tenant=principal.tenant, **data)
+        return workflows.policy_create(tenant=principal.tenant, actor=principal, **data)
 
     def _update(self, principal, policy, data):
-        policy = services.policy_update(policy=policy, **data)
-        recalculate_after_commit(principal.tenant.pk, policy_id=policy.pk)
-        return policy
+        return workflows.policy_update(policy=policy, actor=principal, **data)

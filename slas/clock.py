@@ -221,16 +221,25 @@ def _parse_timezone(name: object) -> ZoneInfo:
 
 
 def _parse_week(hours: Mapping) -> tuple[tuple[tuple[int, int], ...], ...]:
-    """Per weekday (mon=0), the intervals as minutes after that day's local midnight; end may exceed 1440."""
+    """Per weekday (mon=0), the intervals as minutes after that day's local midnight; end may exceed 1440.
+    Any JSON may arrive here (an admin's text box), so every shape is checked before it is used."""
+    if not isinstance(hours, Mapping):
+        raise CalendarError("hours", 'must be an object such as {"mon": [["09:00", "17:00"]]}')
     unknown = [day for day in hours if day not in _DAY_INDEX]
     if unknown:
         raise CalendarError("hours", f"unknown day {unknown[0]!r} (expected one of {', '.join(DAYS)})")
-    return tuple(tuple(_parse_interval(day, pair) for pair in hours.get(day, ())) for day in DAYS)
+    return tuple(tuple(_parse_interval(day, pair) for pair in _intervals(day, hours.get(day, ()))) for day in DAYS)
+
+
+def _intervals(day: str, value: object) -> Sequence:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise CalendarError(f"hours.{day}", f'must be a list of ["HH:MM", "HH:MM"] pairs, not {value!r}')
+    return value
 
 
 def _parse_interval(day: str, pair: tuple) -> tuple[int, int]:
     field = f"hours.{day}"
-    if len(pair) != 2:
+    if isinstance(pair, str | bytes) or not isinstance(pair, Sequence) or len(pair) != 2:
         raise CalendarError(field, f'{pair!r} is not a ("HH:MM", "HH:MM") pair')
     start, end = _parse_time(field, pair[0]), _parse_time(field, pair[1])
     if start == _DAY_MINUTES:
@@ -271,6 +280,8 @@ def _check_overlaps(weekly: tuple[tuple[tuple[int, int], ...], ...]) -> None:
 
 
 def _check_holidays(values: frozenset) -> None:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise CalendarError("holidays", "must be a list of dates")
     for value in values:
         if isinstance(value, datetime) or not isinstance(value, date):
             raise CalendarError("holidays", f"{value!r} is not a date")

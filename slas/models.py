@@ -8,6 +8,8 @@ from django.db import models
 
 from helpdesk.models import Team, validate_timezone
 from helpdesk.tenancy import TenantModel
+from helpdesk.validation import clean_or_raise
+from slas import clock
 from tickets.models import Account, Ticket
 
 
@@ -58,6 +60,23 @@ class BusinessCalendar(TenantModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self):
+        from slas.validation import calendar_problems  # the one validation of a calendar
+
+        clean_or_raise(self, calendar_problems)
+
+
+def calendar_to_clock(calendar: BusinessCalendar) -> clock.Calendar:
+    """The stored calendar as the clock's pure value (slas/clock.py does the arithmetic)."""
+    return clock.Calendar(
+        timezone=calendar.timezone,
+        hours={day: [tuple(interval) for interval in intervals] for day, intervals in calendar.hours.items()},
+        holidays=frozenset(calendar.holidays),
+        country=calendar.country or None,
+        subdivision=calendar.subdivision or None,
+        always_open=calendar.always_open,
+    )
+
 
 class SLAPolicy(TenantModel):
     """Targets for the tickets it applies to. The first active policy by position that matches wins."""
@@ -82,6 +101,11 @@ class SLAPolicy(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        from slas.validation import policy_problems  # the one validation of a policy
+
+        clean_or_raise(self, policy_problems)
 
 
 class SlaTimer(TenantModel):

@@ -22,7 +22,8 @@ from django.utils.dateparse import parse_datetime
 from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import claim_by_tenant
-from slas import clock
+from helpdesk.validation import full_check
+from slas import clock, validation
 from slas.models import (
     BusinessCalendar,
     ClockSource,
@@ -30,6 +31,7 @@ from slas.models import (
     SLAPolicy,
     SlaTimer,
     TimerStatus,
+    calendar_to_clock,
 )
 from tickets.models import Account, Status, Ticket, TicketEvent
 from tickets.selectors import ticket_contexts
@@ -40,17 +42,6 @@ OPEN_STATUSES = (TimerStatus.RUNNING, TimerStatus.PAUSED)
 
 
 # --- calendars and policies ---------------------------------------------------------------------
-
-
-def calendar_to_clock(calendar: BusinessCalendar) -> clock.Calendar:
-    return clock.Calendar(
-        timezone=calendar.timezone,
-        hours={day: [tuple(interval) for interval in intervals] for day, intervals in calendar.hours.items()},
-        holidays=frozenset(calendar.holidays),
-        country=calendar.country or None,
-        subdivision=calendar.subdivision or None,
-        always_open=calendar.always_open,
-    )
 
 
 def policy_matches(policy: SLAPolicy, *, ticket: Ticket, account: Account | None) -> bool:
@@ -613,28 +604,34 @@ def _fire_event(timer: SlaTimer, kind: str, payload: dict, now: datetime) -> Tic
 
 @transaction.atomic
 def calendar_create(*, tenant, **fields) -> BusinessCalendar:
-    return BusinessCalendar.objects.create(tenant=tenant, **fields)
+    return _store(BusinessCalendar(tenant=tenant, **fields), validation.calendar_problems)
 
 
 @transaction.atomic
 def calendar_update(*, calendar: BusinessCalendar, **changes) -> BusinessCalendar:
     for name, value in changes.items():
         setattr(calendar, name, value)
-    calendar.save()
-    return calendar
+    return _store(calendar, validation.calendar_problems)
 
 
 @transaction.atomic
 def policy_create(*, tenant, **fields) -> SLAPolicy:
-    return SLAPolicy.objects.create(tenant=tenant, **fields)
+    return _store(SLAPolicy(tenant=tenant, **fields), validation.policy_problems)
 
 
 @transaction.atomic
 def policy_update(*, policy: SLAPolicy, **changes) -> SLAPolicy:
     for name, value in changes.items():
         setattr(policy, name, value)
-    policy.save()
-    return policy
+    return _store(policy, validation.policy_problems)
+
+
+def _store(instance, problems_of):
+    """Validated as every door validates it (slas/validation.py), then saved; a taken name is the unique
+    constraint's IntegrityError, for the caller to report."""
+    full_check(instance, problems_of)
+    instance.save()
+    return instance
 
 
 # --- escalation clocks --------------------------------------------------------------------------

@@ -18,6 +18,19 @@ Emotional state: {{ summary.emotional_state }}
 Customer needs: {{ summary.desired_outcome }}
 Account: {{ summary.account_context }}"""
 
+# To admins, once per rule and reason (escalation.services._alert_stale): configuration went stale.
+RULE_FALLBACK_TEMPLATE = {
+    "event_type": "rule.fallback",
+    "subject": "[Matrix] Rule “{{ event.rule_name }}” could not reach its target",
+    "body": (
+        "The escalation rule “{{ event.rule_name }}” ({{ event.rule_slug }}) fired, but its target could not be "
+        "served: {{ event.reason }}.\n"
+        "Its escalations go to the managers' queue until the rule or the team is fixed (this alert is sent once).\n"
+        "First case: {{ ticket.link }}"
+    ),
+    "recipients": ["role:admin"],
+}
+
 DEFAULT_TEMPLATES: list[dict] = [
     {
         "event_type": "escalation.created",
@@ -84,6 +97,7 @@ Open the ticket: {{{{ ticket.link }}}}""",
         "{{ ticket.link }}",
         "recipients": ["assignee", "role:manager"],
     },
+    RULE_FALLBACK_TEMPLATE,
 ]
 
 

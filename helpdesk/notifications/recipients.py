@@ -15,6 +15,16 @@ from django.db.models import Q
 from helpdesk.models import ROLE_RANK, Membership, Role, Team
 
 ROLE_NAMES = set(Role.values)
+# Specs that name someone by the event alone; the others carry a value ("role:manager", "team:3", "user:7").
+BARE_SPECS = {"agent", "assignee", "recipient", "requester", "team", "on_call", "notify"} | ROLE_NAMES
+
+
+def is_spec(spec: str) -> bool:
+    """Whether `spec` is a recipient spec this module understands (see the docstring)."""
+    if spec in BARE_SPECS:
+        return True
+    kind, _, value = spec.partition(":")
+    return (kind == "role" and value in ROLE_NAMES) or (kind in ("team", "user") and value.isdigit())
 
 
 def _int(value) -> int | None:

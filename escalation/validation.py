@@ -1,0 +1,82 @@
+"""What a rule of the matrix may say: the one validation every door uses.
+
+The admin's form runs it through `EscalationRule.clean()` (Django's ModelForm calls full_clean), the API and
+every other writer through `escalation.services.rule_create/rule_update` (helpdesk.validation.full_check). A rule
+the API refuses can't be saved in the admin, and the reverse (a rule with target_role "boss" once passed the
+admin and then broke intake with a 500).
+
+Errors are keyed by path ("conditions.percent", "target"), as the API reports them; helpdesk/validation.py
+adapts them to forms, which only know field names.
+"""
+
+from __future__ import annotations
+
+from escalation import triggers
+
+ERR_NO_TARGET = "Give a target_team, target_tier, target_role or target_skill."
+ERR_NOTIFY = "A list of at most {n} role names, recipient specs or channel ids (strings of up to 100 characters)."
+ERR_NOTIFY_ITEM = "{item!r} is neither a recipient (e.g. manager, role:admin, on_call, team:3) nor a channel id."
+MAX_NOTIFY = 20
+
+
+def missing_summary_fields(data: dict | None) -> list[str]:
+    """The five-field summary's fields left empty (a manual escalation needs all five, from a person)."""
+    from escalation.models import SUMMARY_FIELDS
+
+    data = data or {}
+    return [name for name in SUMMARY_FIELDS if not str(data.get(name) or "").strip()]
+
+
+def rule_conditions_clean(trigger: str, conditions: dict) -> dict:
+    """The conditions in their trigger's shape (escalation/triggers.py), plus what only the tenant's data can
+    tell: the sweep looks at a clock when it crosses one of its policy's warning thresholds, so an sla_risk
+    rule's percent must be one of them or it would only be seen at the next threshold. Raises ConditionError."""
+    from slas.services import active_policies  # the tenant's cached policies; slas sits below escalation
+
+    cleaned = triggers.validate_conditions(trigger, conditions)
+    percent = cleaned.get("percent") if trigger == "sla_risk" else None
+    if percent is not None:
+        thresholds = sorted({p for policy in active_policies() for p in policy.warn_percent})
+        if thresholds and percent not in thresholds:
+            raise triggers.ConditionError(
+                "conditions.percent",
+                f"clocks are checked at their policies' warning thresholds ({', '.join(map(str, thresholds))} %); "
+                f"use one of them, or add {percent:g} to a policy's warn_percent",
+            )
+    return cleaned
+
+
+def _notify_problems(notify) -> tuple[list, list[str]]:
+    """The notify list with channel ids as strings (JSON may carry them as numbers), and what is wrong with it:
+    each item names recipients (helpdesk.notifications.recipients) or one of the tenant's channels."""
+    from helpdesk.models import NotificationChannel
+    from helpdesk.notifications.recipients import is_spec
+
+    if not isinstance(notify, list) or len(notify) > MAX_NOTIFY:
+        return notify, [ERR_NOTIFY.format(n=MAX_NOTIFY)]
+    items = [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in notify]
+    if not all(isinstance(i, str) and 0 < len(i) <= 100 for i in items):
+        return notify, [ERR_NOTIFY.format(n=MAX_NOTIFY)]
+    channel_ids = {int(i) for i in items if i.isdigit()}
+    known = set(NotificationChannel.objects.filter(pk__in=channel_ids).values_list("pk", flat=True))
+    wrong = [i for i in items if (int(i) not in known if i.isdigit() else not is_spec(i))]
+    return items, [ERR_NOTIFY_ITEM.format(item=i) for i in wrong]
+
+
+def rule_problems(rule) -> dict[str, list[str]]:
+    """What is wrong with the rule as it stands (an unsaved or changed instance), by path. Normalises its
+    conditions in place when they are valid, so what is stored is what the evaluator expects."""
+    problems: dict[str, list[str]] = {}
+    if rule.trigger not in triggers.TRIGGERS:
+        problems["trigger"] = [triggers.UNKNOWN_TRIGGER.format(trigger=rule.trigger)]
+    else:
+        try:
+            rule.conditions = rule_conditions_clean(rule.trigger, rule.conditions if rule.conditions else {})
+        except triggers.ConditionError as exc:
+            problems[exc.field] = [exc.message]
+    if not (rule.target_team_id or rule.target_tier is not None or rule.target_role or rule.target_skill):
+        problems["target"] = [ERR_NO_TARGET]
+    rule.notify, wrong = _notify_problems(rule.notify if rule.notify is not None else [])
+    if wrong:
+        problems["notify"] = wrong
+    return problems

@@ -1,0 +1,51 @@
+"""The shape of "one validation per model": each configuration model has a `<model>_problems(instance)`
+function (in its app's validation.py) that says what is wrong with it, keyed by path ("conditions.percent",
+"hours.mon"). Two adapters serve the two kinds of door:
+
+- forms (the admin): the model's clean() raises `ValidationError(by_field(model, problems))`, since a form
+  only knows its fields' names;
+- everything else (the API, commands, seeds): the app's services call `full_check`, which adds the fields'
+  own rules (choices, lengths, validators) and raises ValidationError keyed by path — the API's error shape
+  names those paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+Problems = dict[str, list[str]]
+
+
+def by_field(model, problems: Problems) -> Problems:
+    """Paths folded onto the model's fields ("hours.mon" -> "hours", "mon: …"); a path that is no field goes
+    to the form as a whole."""
+    fields = {f.name for f in model._meta.get_fields()}
+    folded: Problems = {}
+    for path, messages in problems.items():
+        head, _, rest = path.partition(".")
+        key = head if head in fields else NON_FIELD_ERRORS
+        folded.setdefault(key, []).extend(f"{rest}: {m}" if rest else m for m in messages)
+    return folded
+
+
+def clean_or_raise(instance, problems_of: Callable[[object], Problems]) -> None:
+    """For a model's clean(): its problems, folded onto its fields."""
+    problems = problems_of(instance)
+    if problems:
+        raise ValidationError(by_field(type(instance), problems))
+
+
+def full_check(instance, problems_of: Callable[[object], Problems]) -> None:
+    """For writers outside a form: the model's problems, then the fields' own rules (choices, lengths,
+    validators) on the fields found sound — Django's validators assume the right type (a percentage "x"
+    would reach an integer comparison). Raises ValidationError keyed by path."""
+    problems = dict(problems_of(instance))
+    checked = {path.partition(".")[0] for path in problems}
+    try:
+        instance.clean_fields(exclude=["tenant", *checked])
+    except ValidationError as exc:
+        problems.update(exc.message_dict)
+    if problems:
+        raise ValidationError(problems)
