@@ -45,7 +45,7 @@ from helpdesk import workflows  # noqa: E402
 from helpdesk.models import Tenant  # noqa: E402
 from helpdesk.tenancy import tenant_context  # noqa: E402
 from tickets import importer  # noqa: E402
-from tickets import services as ticket_services  # noqa: E402
+from tickets.validation import TRANSITIONS  # noqa: E402
 
 # --- a realistic file ----------------------------------------------------------------------------
 
@@ -300,7 +300,7 @@ def _naive_one(tenant: Tenant, data: dict) -> None:
                 internal=message["internal"],
                 created_at=datetime.fromisoformat(message["created_at"]),
             )
-        if data["status"] in ticket_services.TRANSITIONS[ticket.status]:
+        if data["status"] in TRANSITIONS[ticket.status]:
             workflows.ticket_update(ticket=ticket, actor=None, status=data["status"])
 
 

@@ -119,7 +119,7 @@ class CollaboratorOutput(serializers.Serializer):
 
 
 def _output(escalations, *, many=False):
-    from slas import services as slas
+    from slas import selectors as slas
 
     items = escalations if many else [escalations]
     timers: dict[int, list] = {}

@@ -20,18 +20,18 @@ from escalation.models import Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
 from escalation.tasks import arm_after_commit
 from helpdesk import config_cache
+from helpdesk import services as helpdesk_services
 from helpdesk.auth import Principal
-from helpdesk.models import Tenant
+from helpdesk.models import ApiToken, Tenant
 from helpdesk.notifications import defaults as notification_defaults
 from helpdesk.notifications import dispatcher
-from helpdesk.services import tenant_create
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
 from slas import services as slas
 from slas.models import BusinessCalendar, SLAPolicy
 from slas.tasks import recalculate_after_commit
 from tickets import services as tickets
-from tickets.models import AuthorType, Message, ResolutionAttempt, Ticket
+from tickets.models import Account, AuthorType, Customer, Message, ResolutionAttempt, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,41 @@ POLICY_FIELDS = ("priority", "category", "channel")
 def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
     """A new tenant, ready to work: its default business calendar, SLA policies, escalation matrix and
     notification templates (no channels or webhooks: where to send is the tenant's choice)."""
-    tenant = tenant_create(slug=slug, name=name, timezone=timezone)
+    tenant = helpdesk_services.tenant_create(slug=slug, name=name, timezone=timezone)
     with tenant_context(tenant):
         sla_defaults.install(tenant=tenant)
         escalations.matrix_install(tenant=tenant)
         notification_defaults.install(tenant=tenant)
     return tenant
+
+
+# --- people and credentials ------------------------------------------------------------------------
+
+
+def api_token_create(*, tenant: Tenant, actor: Principal | None, role: str, label: str = "") -> tuple[ApiToken, str]:
+    """An integration's token; the key is returned once and only its hash is stored."""
+    return helpdesk_services.api_token_create(tenant=tenant, role=role, label=label)
+
+
+# --- accounts and customers ------------------------------------------------------------------------
+
+
+def account_create(*, tenant: Tenant, actor: Principal | None, **fields) -> Account:
+    return tickets.account_create(tenant=tenant, **fields)
+
+
+def account_update(*, account: Account, actor: Principal | None, **changes) -> Account:
+    return tickets.account_update(account=account, **changes)
+
+
+def customer_create(*, tenant: Tenant, actor: Principal | None, **fields) -> Customer:
+    """A customer; placing one in a VIP account is a manager's call (tickets.validation)."""
+    return tickets.customer_create(tenant=tenant, actor=actor, **fields)
+
+
+def customer_update(*, customer: Customer, actor: Principal | None, **changes) -> Customer:
+    """Changes to a customer; moving one into or out of a VIP account is a manager's call."""
+    return tickets.customer_update(customer=customer, actor=actor, **changes)
 
 
 def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:

@@ -1,9 +1,11 @@
 """Reads of the SLA engine."""
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from helpdesk.models import Tenant
-from slas.models import BusinessCalendar, SLAPolicy
+from slas.models import BusinessCalendar, SLAPolicy, SlaTimer
 
 
 def calendar_list(*, tenant: Tenant) -> QuerySet[BusinessCalendar]:
@@ -12,3 +14,8 @@ def calendar_list(*, tenant: Tenant) -> QuerySet[BusinessCalendar]:
 
 def policy_list(*, tenant: Tenant) -> QuerySet[SLAPolicy]:
     return SLAPolicy.objects.filter(tenant=tenant)
+
+
+def escalation_timers(*, escalation_ids: Iterable[int]) -> list[SlaTimer]:
+    """The clocks of these escalations, by metric."""
+    return list(SlaTimer.objects.filter(escalation_id__in=list(escalation_ids)).order_by("metric"))

@@ -689,10 +689,6 @@ def escalation_timers_meet(*, ticket: Ticket, escalation_id: int, metrics: Itera
     _save(timers)
 
 
-def escalation_timers(*, escalation_ids: Iterable[int]) -> list[SlaTimer]:
-    return list(SlaTimer.objects.filter(escalation_id__in=list(escalation_ids)).order_by("metric"))
-
-
 # --- bulk start for imports ---------------------------------------------------------------------
 
 IMPORT_SKIPPED_STATUSES = (Status.SOLVED, Status.CLOSED)

@@ -19,8 +19,9 @@ from django.utils.text import Truncator
 from helpdesk import workflows
 from helpdesk.admin import TenantModelForm, TenantScopedAdmin, adopt, tenant_admin_site
 from helpdesk.auth import Principal
-from tickets import services
-from tickets.models import Account, AuthorType, Customer, Message, ResolutionAttempt, Status, Ticket, TicketEvent
+from tickets.errors import TicketError
+from tickets.models import Account, AuthorType, Customer, Message, ResolutionAttempt, Ticket, TicketEvent
+from tickets.validation import check_status_change, normalise_email
 
 BODY_EXCERPT_CHARS = 80
 
@@ -34,6 +35,14 @@ class AccountAdmin(TenantScopedAdmin):
     fields = ("name", "plan", "vip", "annual_contract_value", "lifetime_value", "customer_since", "created_at")
     readonly_fields = ("created_at",)
 
+    def save_model(self, request, obj, form, change):
+        values = {name: getattr(obj, name) for name in form.changed_data if name in form.fields}
+        if change:
+            workflows.account_update(account=obj, actor=request.principal, **values)
+        else:
+            values = {name: getattr(obj, name) for name in form.fields}
+            adopt(obj, workflows.account_create(tenant=request.principal.tenant, actor=request.principal, **values))
+
 
 class CustomerForm(TenantModelForm):
     # No Meta here: a ModelForm class with a foreign key builds its choices when the class is made, and
@@ -41,7 +50,7 @@ class CustomerForm(TenantModelForm):
 
     def clean_email(self):
         # Stored lower-cased, as the services do, so the per-tenant unique check is case-insensitive.
-        return services.normalise_email(self.cleaned_data["email"])
+        return normalise_email(self.cleaned_data["email"])
 
 
 @admin.register(Customer, site=tenant_admin_site)
@@ -54,6 +63,14 @@ class CustomerAdmin(TenantScopedAdmin):
     autocomplete_fields = ("account",)
     fields = ("email", "name", "phone", "account", "created_at")
     readonly_fields = ("created_at",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            values = {name: getattr(obj, name) for name in form.changed_data if name in form.fields}
+            workflows.customer_update(customer=obj, actor=request.principal, **values)
+        else:
+            values = {name: getattr(obj, name) for name in form.fields}
+            adopt(obj, workflows.customer_create(tenant=request.principal.tenant, actor=request.principal, **values))
 
 
 # --- tickets ------------------------------------------------------------------------------------
@@ -75,16 +92,12 @@ class TicketChangeForm(TenantModelForm):
 
     def clean_status(self):
         status = self.cleaned_data["status"]
-        before = self.instance.status  # the stored value: the instance is updated only after cleaning
-        if status == before:
-            return status
-        if status not in services.TRANSITIONS[before]:
-            raise forms.ValidationError(services.ERR_TRANSITION.format(before=before, after=status))
-        if status == Status.CLOSED:
-            try:
-                services.check_can_close(ticket=self.instance, actor=self.principal)
-            except services.AuthorityError as exc:
-                raise forms.ValidationError(str(exc)) from None
+        # The services' own check (tickets/validation.py) on the stored ticket: the instance is updated only
+        # after cleaning.
+        try:
+            check_status_change(ticket=self.instance, status=status, actor=self.principal)
+        except TicketError as exc:
+            raise forms.ValidationError(str(exc)) from None
         return status
 
 
@@ -237,7 +250,7 @@ class ResolutionAttemptAdmin(HistoryAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         ticket = Ticket.objects.select_for_update().get(pk=data["ticket"].pk)
-        attempt = services.attempt_record(
+        attempt = workflows.attempt_record(
             ticket=ticket, actor=request.principal, outcome=data["outcome"], tier=data["tier"], note=data["note"]
         )
         adopt(obj, attempt)

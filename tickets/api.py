@@ -20,7 +20,8 @@ from helpdesk.errors import ApiError
 from helpdesk.fields import AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.models import Membership, Role, Team, Tenant
 from helpdesk.pagination import ThreadPagination
-from tickets import selectors, services
+from tickets import selectors
+from tickets.errors import TicketError
 from tickets.filters import TicketFilter
 from tickets.models import (
     CLOCK_SKEW,
@@ -45,7 +46,7 @@ ERR_EMAIL_TAKEN = "A customer with this email already exists."
 ERR_CREATED_AT_ROLE = "Only admin tokens may set created_at."
 
 
-def _raise_ticket_error(exc: services.TicketError):
+def _raise_ticket_error(exc: TicketError):
     fields = {exc.field: [str(exc)]} if exc.field else {}
     raise ApiError(exc.status, exc.code, str(exc), fields) from None
 
@@ -112,11 +113,11 @@ class AccountViewSet(_WriteMixin, mixins.ListModelMixin, TenantViewSet):
 
     @extend_schema(request=AccountInput, responses={201: AccountOutput})
     def create(self, request):
-        account = services.account_create(tenant=request.user.tenant, **self._input(request))
+        account = workflows.account_create(tenant=request.user.tenant, actor=request.user, **self._input(request))
         return Response(AccountOutput(account).data, status=status.HTTP_201_CREATED)
 
     def _update(self, account, data):
-        return services.account_update(account=account, **data)
+        return workflows.account_update(account=account, actor=self.request.user, **data)
 
 
 # --- customers ----------------------------------------------------------------------------------
@@ -154,17 +155,21 @@ class CustomerViewSet(_WriteMixin, mixins.ListModelMixin, TenantViewSet):
         data = self._input(request)
         try:
             with transaction.atomic():
-                customer = services.customer_create(tenant=request.user.tenant, **data)
+                customer = workflows.customer_create(tenant=request.user.tenant, actor=request.user, **data)
         except IntegrityError:
             _email_conflict()
+        except TicketError as exc:
+            _raise_ticket_error(exc)
         return Response(CustomerOutput(customer).data, status=status.HTTP_201_CREATED)
 
     def _update(self, customer, data):
         try:
             with transaction.atomic():
-                return services.customer_update(customer=customer, **data)
+                return workflows.customer_update(customer=customer, actor=self.request.user, **data)
         except IntegrityError:
             _email_conflict()
+        except TicketError as exc:
+            _raise_ticket_error(exc)
 
 
 # --- tickets ------------------------------------------------------------------------------------
@@ -437,7 +442,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         changes = validated(TicketUpdateInput, request.data)
         try:
             workflows.ticket_update(ticket=ticket, actor=request.user, **changes)
-        except services.TicketError as exc:
+        except TicketError as exc:
             _raise_ticket_error(exc)
         return Response(self._output(ticket.pk))
 
@@ -448,7 +453,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         ticket = self.get_object()
         try:
             workflows.ticket_reopen(ticket=ticket, actor=request.user, **validated(ReopenInput, request.data or {}))
-        except services.TicketError as exc:
+        except TicketError as exc:
             _raise_ticket_error(exc)
         return Response(self._output(ticket.pk))
 

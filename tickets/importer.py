@@ -59,7 +59,8 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.services import SEARCH_CONFIG, normalise_email
+from tickets.services import SEARCH_CONFIG
+from tickets.validation import normalise_email
 
 BATCH_SIZE = 1000
 MAX_TEXT = 100_000

@@ -15,9 +15,10 @@ from django.db.models import Value
 from django.utils import timezone
 
 from helpdesk.auth import Principal
-from helpdesk.models import ROLE_RANK, Membership, Role, Team, Tenant
+from helpdesk.models import Membership, Team, Tenant
 from helpdesk.outbox import outbox_emit
 from tickets import analysis
+from tickets.errors import TicketError
 from tickets.models import (
     Account,
     AuthorType,
@@ -31,39 +32,18 @@ from tickets.models import (
     raises_priority,
 )
 from tickets.selectors import ticket_context
+from tickets.validation import (
+    check_customer_move,
+    check_status_change,
+    normalise_email,
+)
 
 SYSTEM_LABEL = "system"
 TICKET_UPDATE_FIELDS = ("status", "priority", "assignee_id", "team_id", "tags", "category")
 SEARCH_CONFIG = "english"
 
-# Which status may follow which. Closed is final for edits: a closed ticket comes back only through a
-# new customer message or an explicit reopen (ticket_reopen), so a stray PATCH can't resurrect it.
-TRANSITIONS: dict[str, set[str]] = {
-    Status.NEW: {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
-    Status.OPEN: {Status.PENDING, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
-    Status.PENDING: {Status.OPEN, Status.ON_HOLD, Status.SOLVED, Status.CLOSED},
-    Status.ON_HOLD: {Status.OPEN, Status.PENDING, Status.SOLVED, Status.CLOSED},
-    Status.SOLVED: {Status.OPEN, Status.CLOSED},
-    Status.CLOSED: set(),
-}
-
-ERR_TRANSITION = "A ticket cannot go from {before} to {after}."
-ERR_VIP_CLOSE = "Closing a ticket of a VIP account needs a manager or admin."
 ERR_NOT_CLOSED = "Only a solved or closed ticket can be reopened."
 ERR_FOREIGN_ASSIGNEE = "No such agent in this tenant."
-
-
-class TicketError(Exception):
-    """A refused change. `code` is the API's error slug; `status` its HTTP status."""
-
-    def __init__(self, message: str, *, code: str = "invalid_transition", status: int = 409, field: str | None = None):
-        super().__init__(message)
-        self.code, self.status, self.field = code, status, field
-
-
-class AuthorityError(TicketError):
-    def __init__(self, message: str):
-        super().__init__(message, code="permission_denied", status=403)
 
 
 def _label(actor: Principal | None) -> str:
@@ -124,17 +104,17 @@ def account_update(*, account: Account, **changes) -> Account:
     return account
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 @transaction.atomic
-def customer_create(*, tenant: Tenant, email: str, **fields) -> Customer:
+def customer_create(*, tenant: Tenant, actor: Principal | None, email: str, **fields) -> Customer:
+    if fields.get("account") is not None:
+        check_customer_move(customer=Customer(tenant=tenant), account=fields["account"], actor=actor)
     return Customer.objects.create(tenant=tenant, email=normalise_email(email), **fields)
 
 
 @transaction.atomic
-def customer_update(*, customer: Customer, **changes) -> Customer:
+def customer_update(*, customer: Customer, actor: Principal | None, **changes) -> Customer:
+    if "account" in changes:
+        check_customer_move(customer=customer, account=changes["account"], actor=actor)
     if "email" in changes:
         changes["email"] = normalise_email(changes["email"])
     for name, value in changes.items():
@@ -290,25 +270,13 @@ def _set_status(ticket: Ticket, status: str, at: datetime) -> list[str]:
     return ["status", "solved_at", "closed_at"]
 
 
-def check_can_close(*, ticket: Ticket, actor: Principal | None) -> None:
-    """A VIP account's ticket closes only with a manager's (or admin's) sign-off."""
-    if actor is None or ticket.account_id is None:
-        return
-    vip = Account.objects.filter(pk=ticket.account_id, vip=True).exists()
-    if vip and ROLE_RANK[actor.role] < ROLE_RANK[Role.MANAGER]:
-        raise AuthorityError(ERR_VIP_CLOSE)
-
-
 @transaction.atomic
 def ticket_change_status(*, ticket: Ticket, actor: Principal | None, status: str, at: datetime | None = None) -> Ticket:
     at = at or timezone.now()
     before = ticket.status
     if status == before:
         return ticket
-    if status not in TRANSITIONS[before]:
-        raise TicketError(ERR_TRANSITION.format(before=before, after=status), field="status")
-    if status == Status.CLOSED:
-        check_can_close(ticket=ticket, actor=actor)
+    check_status_change(ticket=ticket, status=status, actor=actor)
     _save(ticket, _set_status(ticket, status, at), at)
     event_record(
         ticket=ticket, kind="status_changed", actor=actor, before={"status": before}, after={"status": status}, at=at

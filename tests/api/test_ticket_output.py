@@ -27,7 +27,7 @@ def tickets_in_every_state(bootstrapped_api):
     api, tenant = bootstrapped_api, bootstrapped_api.tenant
     with tenant_context(tenant):
         account = services.account_create(tenant=tenant, name="Umbrella", vip=True, plan="enterprise")
-        services.customer_create(tenant=tenant, email="boss@umbrella.test", name="Boss", account=account)
+        services.customer_create(tenant=tenant, actor=None, email="boss@umbrella.test", name="Boss", account=account)
         team = Team.objects.create(tenant=tenant, name="Billing", skills=["billing"], tier=2)
         agent = membership_create(tenant=tenant, username="dana", email="dana@initech.test", role=Role.AGENT, tier=1)
     calm = create_ticket(api, tags=["printer", "office"], category="how-to")
@@ -134,7 +134,7 @@ def test_it_answers_a_create_from_memory_byte_for_byte_as_the_detail_reads_it(bo
     api, tenant = bootstrapped_api, bootstrapped_api.tenant
     with tenant_context(tenant):
         account = services.account_create(tenant=tenant, name="Umbrella", vip=True, plan="enterprise")
-        services.customer_create(tenant=tenant, email="boss@umbrella.test", name="Boss", account=account)
+        services.customer_create(tenant=tenant, actor=None, email="boss@umbrella.test", name="Boss", account=account)
     bodies = [*CREATES, dict(CREATES[1], requester={"email": "boss@umbrella.test"}, subject="VIP refund")]
     escalated = 0
     for body in bodies:

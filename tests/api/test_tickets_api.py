@@ -6,6 +6,7 @@ from helpdesk.tenancy import tenant_context
 from tests.api.helpers import count_in, create_ticket, error_of
 from tickets import services
 from tickets.models import Account, Customer, Message, Ticket, TicketEvent
+from tickets.validation import ERR_VIP_CLOSE
 
 # 19 before the answer was built from what the request wrote (no read-back of the ticket and its clocks);
 # 26 before the services of ticket_open joined its transaction without savepoints, a new customer took one
@@ -68,7 +69,7 @@ def test_it_finds_the_requester_by_email_case_insensitively(api_a, tenant_a):
 def test_it_copies_the_requesters_account_onto_the_ticket(api_a, tenant_a):
     with tenant_context(tenant_a):
         account = services.account_create(tenant=tenant_a, name="Initech", vip=True)
-        services.customer_create(tenant=tenant_a, email="vip@initech.test", account=account)
+        services.customer_create(tenant=tenant_a, actor=None, email="vip@initech.test", account=account)
     body = create_ticket(api_a, requester={"email": "vip@initech.test"})
     assert body["account"] == account.pk
 
@@ -191,14 +192,74 @@ def test_it_reopens_a_solved_ticket_when_the_customer_writes(api_a):
 def test_it_lets_only_a_manager_close_a_vip_ticket(api_a, api_a_manager, tenant_a):
     with tenant_context(tenant_a):
         account = services.account_create(tenant=tenant_a, name="Initech", vip=True)
-        services.customer_create(tenant=tenant_a, email="ceo@initech.test", account=account)
+        services.customer_create(tenant=tenant_a, actor=None, email="ceo@initech.test", account=account)
     ticket = create_ticket(api_a, requester={"email": "ceo@initech.test"})
     refused = api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": "closed"}, format="json")
     assert refused.status_code == 403
-    assert error_of(refused)["message"] == services.ERR_VIP_CLOSE
+    assert error_of(refused)["message"] == ERR_VIP_CLOSE
     assert api_a.get(f"/api/v1/tickets/{ticket['id']}/").json()["status"] == "new"
     allowed = api_a_manager.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": "closed"}, format="json")
     assert allowed.status_code == 200 and allowed.json()["status"] == "closed"
+
+
+@pytest.mark.parametrize("status", ["solved", "closed"])
+def test_it_lets_only_a_manager_solve_or_close_a_vip_ticket(api_a, api_a_manager, tenant_a, status):
+    """Solving a VIP's ticket ends it as surely as closing it: both need the manager's sign-off."""
+    with tenant_context(tenant_a):
+        account = services.account_create(tenant=tenant_a, name="Initech", vip=True)
+        services.customer_create(tenant=tenant_a, actor=None, email="ceo@initech.test", account=account)
+    ticket = create_ticket(api_a, requester={"email": "ceo@initech.test"})
+    refused = api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": status}, format="json")
+    assert refused.status_code == 403 and error_of(refused)["message"] == ERR_VIP_CLOSE
+    with tenant_context(tenant_a):
+        assert Ticket.objects.get(pk=ticket["id"]).status == "new"
+        assert not TicketEvent.objects.filter(ticket_id=ticket["id"], kind="status_changed").exists()
+    allowed = api_a_manager.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": status}, format="json")
+    assert allowed.status_code == 200 and allowed.json()["status"] == status
+
+
+@pytest.fixture
+def vip_and_plain(tenant_a):
+    with tenant_context(tenant_a):
+        vip = services.account_create(tenant=tenant_a, name="Initech", vip=True)
+        plain = services.account_create(tenant=tenant_a, name="Hooli", vip=False)
+        other = services.account_create(tenant=tenant_a, name="Pied Piper", vip=False)
+    return {"vip": vip, "plain": plain, "other": other}
+
+
+@pytest.mark.parametrize(("before", "after"), [("plain", "vip"), ("vip", "plain"), (None, "vip"), ("vip", None)])
+def test_it_lets_only_a_manager_move_a_customer_into_or_out_of_a_vip_account(
+    api_a, api_a_manager, tenant_a, vip_and_plain, before, after
+):
+    with tenant_context(tenant_a):
+        customer = services.customer_create(
+            tenant=tenant_a, actor=None, email="pat@x.test", account=vip_and_plain.get(before)
+        )
+    url = f"/api/v1/customers/{customer.pk}/"
+    target = vip_and_plain[after].pk if after else None
+    refused = api_a.patch(url, {"account": target}, format="json")
+    assert refused.status_code == 403 and "account" in error_of(refused)["fields"]
+    with tenant_context(tenant_a):
+        assert Customer.objects.get(pk=customer.pk).account_id == (vip_and_plain[before].pk if before else None)
+    allowed = api_a_manager.patch(url, {"account": target}, format="json")
+    assert allowed.status_code == 200 and allowed.json()["account"] == target
+
+
+def test_an_agent_still_moves_a_customer_between_ordinary_accounts(api_a, tenant_a, vip_and_plain):
+    with tenant_context(tenant_a):
+        customer = services.customer_create(
+            tenant=tenant_a, actor=None, email="pat@x.test", account=vip_and_plain["plain"]
+        )
+    moved = api_a.patch(f"/api/v1/customers/{customer.pk}/", {"account": vip_and_plain["other"].pk}, format="json")
+    assert moved.status_code == 200 and moved.json()["account"] == vip_and_plain["other"].pk
+
+
+def test_an_agent_cannot_create_a_customer_inside_a_vip_account(api_a, tenant_a, vip_and_plain):
+    body = {"email": "new@initech.test", "account": vip_and_plain["vip"].pk}
+    refused = api_a.post("/api/v1/customers/", body, format="json")
+    assert refused.status_code == 403
+    with tenant_context(tenant_a):
+        assert not Customer.objects.filter(email="new@initech.test").exists()
 
 
 def test_it_counts_follow_ups_until_an_agent_replies(api_a):

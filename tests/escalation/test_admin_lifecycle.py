@@ -134,3 +134,28 @@ def test_resolving_always_leaves_an_internal_note_even_without_a_handing_agent(a
     assert len(notes) == 1
     assert notes[0].body.startswith(f"Escalation #{escalation.pk} resolved by ")
     assert notes[0].body.endswith("Root cause: not given. Resolution: Done.")
+
+
+def test_failed_attempts_entered_in_the_admin_fire_the_failed_attempts_rule(api_a, as_bob, tenant_a, bob):
+    """The admin recorded attempts with the tickets service and skipped the rule evaluation of the workflow."""
+    from helpdesk import workflows
+
+    with tenant_context(tenant_a):
+        workflows.rule_create(
+            tenant=tenant_a,
+            actor=None,
+            name="Two failed attempts",
+            slug="two-failed",
+            trigger="failed_attempts",
+            conditions={"count": 2},
+            kind="functional",
+            target_tier=2,
+        )
+    ticket = create_ticket(api_a)
+    for note in ("Reset the password", "Cleared the cache"):
+        form = {"ticket": ticket["id"], "tier": "1", "outcome": "failed", "note": note}
+        assert as_bob.post("/admin/tickets/resolutionattempt/add/", form).status_code == 302
+    with tenant_context(tenant_a):
+        escalation = Escalation.objects.get(ticket_id=ticket["id"])
+    assert escalation.trigger == "two-failed"
+    assert "Reset the password" in escalation.summary["tried"]

@@ -44,7 +44,7 @@ def test_the_default_matrix_covers_every_trigger(acme):
 def test_a_lawyer_on_a_vip_ticket_is_escalated_to_a_manager_before_the_call_returns(api, acme):
     with tenant_context(acme):
         account = tickets.account_create(tenant=acme, name="Initech", vip=True, plan="enterprise")
-        tickets.customer_create(tenant=acme, email="ceo@initech.test", account=account)
+        tickets.customer_create(actor=None, tenant=acme, email="ceo@initech.test", account=account)
     ticket = create_ticket(
         api, subject="Invoice", description="Question about my invoice.", requester={"email": "ceo@initech.test"}
     )

@@ -16,13 +16,13 @@ from helpdesk.services import api_token_create, membership_create, team_create
 from helpdesk.tenancy import tenant_context
 from tickets.models import Account, Customer, Message, Status, Ticket, TicketEvent
 from tickets.services import (
-    ERR_TRANSITION,
     account_create,
     attempt_record,
     message_post,
     ticket_change_status,
     ticket_open,
 )
+from tickets.validation import ERR_TRANSITION
 
 ACME_SUBJECT = "Acme printer is on fire"
 GLOBEX_SUBJECT = "Globex secret merger leaked"

@@ -207,7 +207,7 @@ def test_a_vip_account_can_run_on_its_own_calendar(api_a_admin, acme):
 
     with tenant_context(acme):
         account = tickets.account_create(tenant=acme, name="Initech", vip=True)
-        tickets.customer_create(tenant=acme, email="ceo@initech.test", account=account)
+        tickets.customer_create(actor=None, tenant=acme, email="ceo@initech.test", account=account)
         BusinessCalendar.objects.create(
             tenant=acme,
             name="Initech Tokyo",

@@ -213,7 +213,7 @@ def test_it_passes_over_blank_lines_without_losing_the_numbering(tenant_a):
 def test_it_reuses_an_existing_customer_case_insensitively_and_copies_the_account(tenant_a):
     with tenant_context(tenant_a):
         account = services.account_create(tenant=tenant_a, name="Initech", vip=True)
-        existing = services.customer_create(tenant=tenant_a, email="pat@example.com", account=account)
+        existing = services.customer_create(tenant=tenant_a, actor=None, email="pat@example.com", account=account)
     _import(tenant_a, _line(requester={"email": "PAT@EXAMPLE.COM"}), _line(external_id="2"))
     with tenant_context(tenant_a):
         assert Customer.objects.count() == 1
@@ -223,8 +223,8 @@ def test_it_reuses_an_existing_customer_case_insensitively_and_copies_the_accoun
 
 def test_it_fills_an_empty_customer_name_but_never_overwrites_one(tenant_a):
     with tenant_context(tenant_a):
-        services.customer_create(tenant=tenant_a, email="pat@example.com")
-        services.customer_create(tenant=tenant_a, email="sam@example.com", name="Sam Original")
+        services.customer_create(tenant=tenant_a, actor=None, email="pat@example.com")
+        services.customer_create(tenant=tenant_a, actor=None, email="sam@example.com", name="Sam Original")
     _import(tenant_a, _line(), _line(external_id="2", requester={"email": "sam@example.com", "name": "Imposter"}))
     with tenant_context(tenant_a):
         assert dict(Customer.objects.values_list("email", "name")) == {
@@ -246,7 +246,7 @@ def test_it_creates_one_customer_for_many_tickets_of_a_new_requester(tenant_a):
 
 def test_it_never_writes_into_another_tenant(tenant_a, tenant_b):
     with tenant_context(tenant_b):
-        services.customer_create(tenant=tenant_b, email="pat@example.com", name="Pat of Globex")
+        services.customer_create(tenant=tenant_b, actor=None, email="pat@example.com", name="Pat of Globex")
     _import(tenant_a, _line())
     with tenant_context(tenant_b):
         assert Ticket.objects.count() == 0 and Message.objects.count() == 0 and TicketEvent.objects.count() == 0

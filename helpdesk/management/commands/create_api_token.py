@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from helpdesk import workflows
 from helpdesk.models import Role, Tenant
-from helpdesk.services import api_token_create
 
 
 class Command(BaseCommand):
@@ -17,6 +17,6 @@ class Command(BaseCommand):
             tenant = Tenant.objects.get(slug=slug)
         except Tenant.DoesNotExist:
             raise CommandError(f"no tenant {slug!r}") from None
-        token, key = api_token_create(tenant=tenant, role=role, label=name)
+        token, key = workflows.api_token_create(tenant=tenant, actor=None, role=role, label=name)
         self.stderr.write(f"{role} token {token.prefix}… for {tenant.slug}; it is shown only now:")
         self.stdout.write(key)

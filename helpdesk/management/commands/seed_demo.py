@@ -181,6 +181,7 @@ class Command(BaseCommand):
             ]
             customers = [
                 tickets.customer_create(
+                    actor=None,
                     tenant=tenant,
                     email=f"customer{len(accounts) * i + a}@{account.name.split()[0].lower()}.test",
                     name=f"Customer {len(accounts) * i + a}",
