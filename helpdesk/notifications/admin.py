@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 
 from helpdesk.admin import TenantInline, TenantModelForm, TenantScopedAdmin, principal_has_role, tenant_admin_site
 from helpdesk.models import Role
-from helpdesk.notifications import services
+from helpdesk.notifications import channel_urls, services
 from helpdesk.notifications.models import (
     WEBHOOK_EVENTS,
     Delivery,
@@ -27,7 +27,7 @@ class ChannelForm(TenantModelForm):
         required=False,
         max_length=2000,
         widget=forms.PasswordInput(render_value=False),
-        help_text="An apprise URL, e.g. slack://…, msteams://…, twilio://…, json://host/path. " + HELP_URL_KEPT,
+        help_text="An apprise URL of the channel's kind. " + channel_urls.help_text() + " " + HELP_URL_KEPT,
     )
 
     class Meta:

@@ -49,16 +49,17 @@ class KindRule:
     # The hosts this kind's messages may reach ("name" exact, ".suffix" any name under it): checked on
     # the URL's host when it names one, and on every connection at send time. Empty: any public host.
     hosts: tuple[str, ...] = ()
-    native_https: bool = False  # the provider's own https:// webhook URL is accepted as well
+    native_hosts: tuple[str, ...] = ()  # the hosts of the provider's own https:// webhook URLs, accepted too
 
     def allowed(self) -> str:
         schemes = [f"{scheme}://" for scheme in self.schemes]
-        if self.native_https:
-            schemes.append(f"https:// on {ssrf.describe_hosts(self.hosts)}")
+        if self.native_hosts:
+            schemes.append(f"https:// on {ssrf.describe_hosts(self.native_hosts)}")
         return ", ".join(schemes)
 
 
-SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com", "slack.com")
+SLACK_WEBHOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
+SLACK_HOSTS = (*SLACK_WEBHOOK_HOSTS, "slack.com")  # slack.com/api: a bot token's chat.postMessage
 # Logic Apps and Power Platform in Microsoft's public, US government and China clouds.
 TEAMS_HOSTS = (
     ".logic.azure.com",
@@ -94,11 +95,16 @@ SMS_SCHEMES = (
 )
 
 RULES: dict[str, KindRule] = {
-    ChannelKind.SLACK: KindRule("Slack", ("slack",), hosts=SLACK_HOSTS, native_https=True),
-    ChannelKind.TEAMS: KindRule("Teams", ("workflows", "workflow"), hosts=TEAMS_HOSTS, native_https=True),
+    ChannelKind.SLACK: KindRule("Slack", ("slack",), hosts=SLACK_HOSTS, native_hosts=SLACK_WEBHOOK_HOSTS),
+    ChannelKind.TEAMS: KindRule("Teams", ("workflows", "workflow"), hosts=TEAMS_HOSTS, native_hosts=TEAMS_HOSTS),
     ChannelKind.SMS: KindRule("SMS", SMS_SCHEMES),
     ChannelKind.JSON: KindRule("JSON", ("json", "jsons", "form", "forms", "xml", "xmls")),
 }
+
+
+def help_text() -> str:
+    """What each kind takes, for the admin form (from the rules, so the two can't disagree)."""
+    return "; ".join(f"{rule.label}: {rule.allowed()}" for rule in RULES.values()) + "."
 
 
 def apprise_module():
@@ -131,16 +137,16 @@ def check(kind: str, url: str) -> KindRule:
         raise ssrf.UrlRefused(ERR_URL_REQUIRED)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    native = rule.native_https and scheme == "https"
+    native = bool(rule.native_hosts) and scheme == "https"
     if scheme not in rule.schemes and not native:
         raise _refuse_scheme(rule, scheme)
+    if native:
+        ssrf.check_host_name(parts.hostname or "", rule.native_hosts)
     plugin = apprise_module().Apprise.instantiate(url)
     if plugin is None:
         raise ssrf.UrlRefused(ERR_UNRECOGNISED)
     if not _plugin_schemes(plugin) & set(rule.schemes):  # an https:// URL apprise gives to another plugin
         raise _refuse_scheme(rule, scheme)
-    if native:
-        ssrf.check_host_name(parts.hostname or "", rule.hosts)
     if plugin.schema in HOST_FROM_URL_PORTS:
         # apprise's reading of the host, not ours: it is what apprise will connect to.
         ssrf.check_host(plugin.host or "", plugin.port or HOST_FROM_URL_PORTS[plugin.schema], rule.hosts)

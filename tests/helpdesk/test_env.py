@@ -30,7 +30,7 @@ def test_it_reads_typed_values(monkeypatch):
         ("X_INT", "ten", lambda: env_int("X_INT", 1), "X_INT='ten' is not a whole number"),
         ("X_INT", "0", lambda: env_int("X_INT", 1, minimum=1), "X_INT=0 is below the minimum of 1"),
         ("X_URL", "mysql://h/db", lambda: env_url("X_URL", schemes={"postgres"}), "X_URL must be a URL"),
-        ("X_PORTS", "80,http", lambda: env_int_list("X_PORTS", [80], minimum=1, maximum=9), "'http' is not a whole"),
+        ("X_PORTS", "80,http", lambda: env_int_list("X_PORTS", [80], minimum=1, maximum=99), "'http' is not a whole"),
         ("X_PORTS", "80,0", lambda: env_int_list("X_PORTS", [80], minimum=1, maximum=99), "X_PORTS: 0 is outside 1-99"),
         ("X_PORTS", " , ", lambda: env_int_list("X_PORTS", [80], minimum=1, maximum=99), "X_PORTS is empty"),
     ],
