@@ -36,13 +36,11 @@ class ChannelForm(TenantModelForm):
 
     def clean(self):
         data = super().clean()
-        url = data.get("url") or None
-        if self.instance._state.adding or url is not None or data.get("kind") != self.instance.kind:
-            self.instance.kind = data.get("kind") or self.instance.kind
-            try:
-                services.check_channel_url(self.instance.kind, url or "")
-            except services.NotificationInputError as exc:
-                self.add_error("url", exc.fields["url"][0])
+        self.instance.kind = data.get("kind") or self.instance.kind
+        try:  # the check channel_save makes: a stored URL that no longer passes must be entered again
+            services.channel_url_check(channel=self.instance, url=data.get("url") or None)
+        except services.NotificationInputError as exc:
+            self.add_error("url", exc.fields["url"][0])
         return data
 
 

@@ -19,6 +19,8 @@ from helpdesk.notifications.models import (
 )
 from helpdesk.outbox import dispatch_on_commit
 
+ERR_URL_UNREADABLE = "The stored URL can't be read (the encryption key changed); enter it again."
+
 
 class NotificationInputError(Exception):
     """Bad input for a field: {"field": ["message"]} like a form error."""
@@ -75,13 +77,22 @@ def webhook_update(*, subscription: WebhookSubscription, **changes) -> WebhookSu
     return subscription
 
 
+def channel_url_check(*, channel: NotificationChannel, url: str | None) -> str:
+    """The URL a save of `channel` (with its kind as now set) would store: `url`, or with None the
+    stored one (forms never show it back), which must pass today's rule too — a channel stored before
+    a rule changed is re-entered, not kept. NotificationInputError naming `url` otherwise."""
+    if url is None and not channel._state.adding:
+        try:
+            url = crypto.decrypt(channel.url_encrypted) if channel.url_encrypted else ""
+        except crypto.SecretUnreadable:
+            raise NotificationInputError("url", ERR_URL_UNREADABLE) from None
+    return check_channel_url(channel.kind, url or "")
+
+
 @transaction.atomic
 def channel_save(*, channel: NotificationChannel, url: str | None) -> NotificationChannel:
-    """Creates or updates a channel; `url` None keeps the stored one (forms never show it back)."""
-    if url is not None or channel._state.adding:
-        channel.url_encrypted = crypto.encrypt(check_channel_url(channel.kind, url or ""))
-    elif channel.kind != ChannelKind.EMAIL:
-        check_channel_url(channel.kind, crypto.decrypt(channel.url_encrypted))
+    """Creates or updates a channel; `url` None keeps the stored one."""
+    channel.url_encrypted = crypto.encrypt(channel_url_check(channel=channel, url=url))
     channel.save()
     return channel
 

@@ -35,6 +35,7 @@ ERR_PRIVATE = "This URL points to a private, loopback, link-local or metadata ad
 ERR_RESOLVE = "The host name of this URL does not resolve."
 ERR_SCHEME = "Use an http:// or https:// URL."
 ERR_PORT = "Port {port} is not allowed; use one of {allowed} (WEBHOOK_ALLOWED_PORTS)."
+ERR_PORT_INVALID = "The port of this URL is not a number from 1 to 65535."
 ERR_HOST = "This URL may only point to {allowed}; {host} is not one of them."
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -169,11 +170,11 @@ def checked_addresses(host: str, port: int, hosts: tuple[str, ...] = ()) -> list
 def check_host(host: str, port: int, hosts: tuple[str, ...] = ()) -> None:
     """When a URL is saved, and before it is sent: refuse a host that resolves to a forbidden address,
     or a forbidden port. (The connection itself is checked again by `outbound`.)"""
-    check_host_name(host, hosts)
     if private_networks_allowed():
+        check_host_name(host, hosts)  # the kinds' host rules hold whatever the switch says
         return
     try:
-        checked_addresses(host, port)
+        checked_addresses(host, port, hosts)
     except socket.gaierror:
         raise HostUnresolved() from None
 
@@ -190,7 +191,7 @@ def check_url(url: str) -> None:
     try:
         port = parts.port or default_port(parts.scheme)
     except ValueError:  # a port out of range or not a number
-        raise UrlRefused(ERR_SCHEME) from None
+        raise UrlRefused(ERR_PORT_INVALID) from None
     check_host(parts.hostname, port)
 
 
@@ -219,7 +220,7 @@ def _guarded_create_connection(address, *args, **kwargs):
     except UrlRefused as exc:
         guard.refused = guard.refused or str(exc)
         raise ConnectionRefused(str(exc)) from None
-    error: OSError | None = None
+    error = OSError(f"{host} resolved to no address")
     for checked in addresses:
         try:
             return _original_create_connection((checked, port), *args, **kwargs)

@@ -531,3 +531,21 @@ def test_the_connection_goes_to_the_address_the_guard_resolved(templates_a, rece
     [delivery] = deliveries(templates_a)
     assert delivery.status == DeliveryStatus.DELIVERED, delivery.last_error
     assert len(receiver.requests) == 1 and dns.calls[host] == 1
+
+
+def test_a_stale_channel_edited_in_the_admin_must_get_a_url_that_passes(manager, tenant_a):
+    stale = stale_channel(tenant_a, ChannelKind.SLACK, "mmost://127.0.0.1:8399/tokenabc")
+    page = f"/admin/helpdesk/notificationchannel/{stale.pk}/change/"
+    form = {"name": "Renamed", "kind": "slack", "recipients": "[]", "digest_minutes": "0", "active": "on"}
+    kept = manager.post(page, {**form, "url": ""})  # only the name changed: the stored URL is checked too
+    assert kept.status_code == 200
+    assert dict(kept.context["adminform"].form.errors) == {
+        "url": [kind_error(ChannelKind.SLACK, "mmost://127.0.0.1:8399/tokenabc")]
+    }
+    with tenant_context(tenant_a):
+        assert NotificationChannel.objects.get(pk=stale.pk).name == "Stale slack"
+    slack = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general"
+    assert manager.post(page, {**form, "url": slack}).status_code == 302
+    with tenant_context(tenant_a):
+        fixed = NotificationChannel.objects.get(pk=stale.pk)
+    assert (fixed.name, crypto.decrypt(fixed.url_encrypted)) == ("Renamed", slack)
