@@ -65,6 +65,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int, maximum: int) -> list[int]:
+    """A comma-separated list of whole numbers, each within [minimum, maximum]; an empty list is refused."""
+    numbers = []
+    for item in env_list(name, [str(number) for number in default]):
+        try:
+            number = int(item)
+        except ValueError:
+            raise EnvError(f"{name}: {item!r} is not a whole number") from None
+        if not minimum <= number <= maximum:
+            raise EnvError(f"{name}: {number} is outside {minimum}-{maximum}")
+        numbers.append(number)
+    if not numbers:
+        raise EnvError(f"{name} is empty")
+    return numbers
+
+
 def env_url(name: str, *, schemes: set[str], default=_MISSING) -> str:
     value = _raw(name, default)
     parts = urlsplit(value)

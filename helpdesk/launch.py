@@ -19,6 +19,12 @@ from helpdesk.embedded import BASE_DIR, DATA_DIR, EmbeddedError, ensure_services
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 HEALTH_TIMEOUT_S = 60
+PRIVATE_NETWORKS = "WEBHOOK_ALLOW_PRIVATE_NETWORKS"
+PRIVATE_NETWORKS_NOTE = (
+    "  Webhooks and channels may reach this machine and private networks on any port: turned on for\n"
+    "  the local demo (WEBHOOK_ALLOW_PRIVATE_NETWORKS=1). Turn it off with:\n"
+    "    WEBHOOK_ALLOW_PRIVATE_NETWORKS=0 make run\n"
+)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -109,7 +115,17 @@ def _stop(children: dict[str, subprocess.Popen]) -> None:
             os.killpg(child.pid, signal.SIGKILL)
 
 
-def _banner(url: str) -> str:
+def allow_private_networks_for_the_demo() -> bool:
+    """The local demo lets webhooks and channels reach services on this machine, unless the caller chose
+    otherwise. True when this turned the SSRF guard's private-network rule off (the banner says so)."""
+    if PRIVATE_NETWORKS in os.environ:
+        return False
+    os.environ[PRIVATE_NETWORKS] = "1"
+    return True
+
+
+def _banner(url: str, *, private_networks: bool = False) -> str:
+    note = "\n" + PRIVATE_NETWORKS_NOTE if private_networks else ""
     return f"""
   Helpdesk is running at {url}
     API docs      {url}api/docs/
@@ -124,7 +140,7 @@ def _banner(url: str) -> str:
 
   An API token:  .venv/bin/python manage.py create_api_token demo --role manager
   Stop with Ctrl-C (the data in .data/ is kept).
-"""
+{note}"""
 
 
 def main() -> int:
@@ -136,8 +152,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    # Local development: webhooks and channels may point at services on this machine (SSRF guard off).
-    os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "1")
+    private_networks = allow_private_networks_for_the_demo()
     os.environ.setdefault("PUBLIC_URL", f"http://{host}:{port}")
     try:
         services = ensure_services()
@@ -157,7 +172,7 @@ def main() -> int:
         if not _wait_healthy(url + "healthz", children):
             print("error: the web server did not become healthy; see the log above.", file=sys.stderr)
             return 1
-        print(_banner(url), flush=True)
+        print(_banner(url, private_networks=private_networks), flush=True)
         while all(child.poll() is None for child in children.values()):
             time.sleep(1)
         dead = [name for name, child in children.items() if child.poll() is not None]

@@ -1,6 +1,8 @@
 """pytest plugin (loaded with -p in pyproject): before pytest-django reads the settings, point
 DATABASE_URL / REDIS_URL at the embedded servers when they are unset, and let webhooks reach the
-local capture servers the tests start (the SSRF guard's own tests turn it back off)."""
+local capture servers the tests start: WEBHOOK_ALLOW_PRIVATE_NETWORKS lifts the guard's address rule
+and its port rule (the capture servers listen on random ports). The SSRF table
+(tests/notifications/test_ssrf.py) turns both back on with override_settings."""
 
 import os
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from helpdesk.env import EnvError, env_bool, env_int, env_list, env_str, env_url
+from helpdesk.env import EnvError, env_bool, env_int, env_int_list, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -133,9 +133,12 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
 # --- Notifications and webhooks ----------------------------------------------------------------
 # Where links in notifications point (the ticket page is PUBLIC_URL/tickets/<id>/).
 PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
-# Webhook and channel URLs that resolve to loopback, private, link-local or metadata addresses are
-# refused unless this is on. Off in production; tests and `make run` turn it on.
+# Webhook and channel URLs that resolve to loopback, private, link-local or metadata addresses, or that
+# use a port outside WEBHOOK_ALLOWED_PORTS, are refused unless this is on (the SSRF guard,
+# helpdesk/notifications/ssrf.py). Off unless set: the test suite and `make run`'s local demo set it
+# (make run says so in its banner); the Dockerfile and docker-compose.yml never do.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+WEBHOOK_ALLOWED_PORTS = env_int_list("WEBHOOK_ALLOWED_PORTS", [80, 443], minimum=1, maximum=65535)
 WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10, minimum=1, maximum=60)
 # A failing delivery is retried with exponential backoff and jitter for this long, then dead-lettered.
 DELIVERY_RETRY_HOURS = env_int("DELIVERY_RETRY_HOURS", 72, minimum=1, maximum=24 * 30)

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 
 from helpdesk.admin import TenantInline, TenantModelForm, TenantScopedAdmin, principal_has_role, tenant_admin_site
 from helpdesk.models import Role
-from helpdesk.notifications import services
+from helpdesk.notifications import channel_urls, services
 from helpdesk.notifications.models import (
     WEBHOOK_EVENTS,
     Delivery,
@@ -27,7 +27,7 @@ class ChannelForm(TenantModelForm):
         required=False,
         max_length=2000,
         widget=forms.PasswordInput(render_value=False),
-        help_text="An apprise URL, e.g. slack://…, msteams://…, twilio://…, json://host/path. " + HELP_URL_KEPT,
+        help_text="An apprise URL of the channel's kind. " + channel_urls.help_text() + " " + HELP_URL_KEPT,
     )
 
     class Meta:
@@ -36,13 +36,11 @@ class ChannelForm(TenantModelForm):
 
     def clean(self):
         data = super().clean()
-        url = data.get("url") or None
-        if self.instance._state.adding or url is not None or data.get("kind") != self.instance.kind:
-            self.instance.kind = data.get("kind") or self.instance.kind
-            try:
-                services.check_channel_url(self.instance.kind, url or "")
-            except services.NotificationInputError as exc:
-                self.add_error("url", exc.fields["url"][0])
+        self.instance.kind = data.get("kind") or self.instance.kind
+        try:  # the check channel_save makes: a stored URL that no longer passes must be entered again
+            services.channel_url_check(channel=self.instance, url=data.get("url") or None)
+        except services.NotificationInputError as exc:
+            self.add_error("url", exc.fields["url"][0])
         return data
 
 

@@ -67,6 +67,7 @@ class Job:
     ids: list[int]
     kind: str  # "webhook" | "email" | "apprise" | "gone" | "broken"
     target: str = ""  # URL or e-mail address
+    channel_kind: str = ""  # a channel's kind: its URL must still pass that kind's rule when sent
     secret: str = ""
     subject: str = ""
     body: str = ""
@@ -228,7 +229,7 @@ def _channel_job(job: Job, delivery: Delivery, now: datetime) -> None:
         job.kind, job.target = "email", delivery.address
         job.ics = str(delivery.event.payload.get("ics") or "") if len(batch) == 1 else ""
     else:
-        job.kind, job.target = "apprise", crypto.decrypt(channel.url_encrypted)
+        job.kind, job.target, job.channel_kind = "apprise", crypto.decrypt(channel.url_encrypted), channel.kind
 
 
 def load_job(tenant: Tenant, delivery_id: int, lease: uuid.UUID, now: datetime) -> Job | None:
@@ -264,7 +265,7 @@ def send(job: Job) -> senders.Outcome:
     if job.kind == "email":
         return senders.send_email(to=job.target, subject=job.subject, body=job.body, ics=job.ics)
     if job.kind == "apprise":
-        return senders.send_apprise(job.target, title=job.subject, body=job.body)
+        return senders.send_apprise(job.channel_kind, job.target, title=job.subject, body=job.body)
     return senders.Outcome(ok=False, error=job.error or ERR_GONE, permanent=True)
 
 

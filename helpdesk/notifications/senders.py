@@ -21,15 +21,11 @@ import urllib3
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
-from helpdesk.notifications import ssrf
+from helpdesk.notifications import channel_urls, ssrf
 
 USER_AGENT = "Helpdesk-Webhooks/1"
 MAX_RESPONSE_BYTES = 64 * 1024  # we keep only the status; the rest of a big body is not read
 MAX_RETRY_AFTER_S = 24 * 3600
-# apprise plugins whose URL host is the host they post to: the SSRF guard checks it at delivery.
-# (Provider schemes such as slack://, msteams:// or twilio:// post to the provider's fixed endpoints.)
-HOST_SCHEMES = {"json", "jsons", "form", "forms", "xml", "xmls", "workflow", "workflows"}
-SECURE_SCHEMES = {"jsons", "forms", "xmls", "workflows"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ class Outcome:
     latency_ms: int = 0
     error: str = ""
     retry_after_s: float | None = None
-    permanent: bool = False  # retrying can't help (the address is refused)
+    permanent: bool = False  # retrying can't help (the URL, its address or its port is refused)
 
 
 @dataclass(frozen=True)
@@ -54,6 +50,12 @@ class WebhookRequest:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def refused(exc: ssrf.UrlRefused, started: float) -> Outcome:
+    """A URL the rules refuse is refused for good; a name that does not resolve now may later."""
+    permanent = not isinstance(exc, ssrf.HostUnresolved)
+    return Outcome(ok=False, latency_ms=_ms(started), error=str(exc), permanent=permanent)
 
 
 # --- webhooks -------------------------------------------------------------------------------------
@@ -105,45 +107,39 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
-def _pool(scheme: str, address: str, host: str, port: int, timeout: float):
-    """A connection to the address we checked, not to whatever the name resolves to next: Host header
-    and TLS (SNI and certificate check) still use the name."""
+def _pool(scheme: str, host: str, port: int, timeout: float):
+    """A pool to the URL's host. Its connections are opened inside ssrf.outbound, which resolves the
+    name once, checks the addresses and connects to a checked one; TLS (SNI and the certificate check)
+    and the Host header use the name."""
     timeouts = urllib3.Timeout(connect=timeout, read=timeout)
     if scheme == "https":
         return urllib3.HTTPSConnectionPool(
-            address,
-            port,
-            timeout=timeouts,
-            retries=False,
-            server_hostname=host,
-            assert_hostname=host,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
+            host, port, timeout=timeouts, retries=False, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where()
         )
-    return urllib3.HTTPConnectionPool(address, port, timeout=timeouts, retries=False)
+    return urllib3.HTTPConnectionPool(host, port, timeout=timeouts, retries=False)
 
 
 def pinned_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, dict]:
+    """POSTs once, never following a redirect. Raises ssrf.UrlRefused when the URL or the address its
+    name resolves to now is refused."""
+    ssrf.check_url(url)
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = ssrf.safe_address(parts.hostname, port)
     path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    pool = _pool(parts.scheme, address, parts.hostname, port, timeout)
-    try:
-        response = pool.urlopen(
-            "POST",
-            path,
-            body=body,
-            headers={**headers, "Host": parts.netloc.rsplit("@", 1)[-1]},
-            redirect=False,
-            retries=False,
-            preload_content=False,
-        )
-        response.read(MAX_RESPONSE_BYTES)
-        response.release_conn()
-        return response.status, dict(response.headers)
-    finally:
-        pool.close()
+    pool = _pool(parts.scheme, parts.hostname, parts.port or ssrf.default_port(parts.scheme), timeout)
+    with ssrf.outbound() as guard:
+        try:
+            response = pool.urlopen(
+                "POST", path, body=body, headers=headers, redirect=False, retries=False, preload_content=False
+            )
+            response.read(MAX_RESPONSE_BYTES)
+            response.release_conn()
+            return response.status, dict(response.headers)
+        except urllib3.exceptions.HTTPError:
+            if guard.refused:
+                raise ssrf.UrlRefused(guard.refused) from None
+            raise
+        finally:
+            pool.close()
 
 
 def send_webhook(request: WebhookRequest) -> Outcome:
@@ -151,9 +147,9 @@ def send_webhook(request: WebhookRequest) -> Outcome:
     try:
         status, headers = pinned_post(request.url, request.body, webhook_headers(request), settings.WEBHOOK_TIMEOUT_S)
     except ssrf.UrlRefused as exc:
-        return Outcome(ok=False, latency_ms=_ms(started), error=str(exc), permanent=True)
-    except (socket.gaierror, UnicodeError) as exc:
-        return Outcome(ok=False, latency_ms=_ms(started), error=f"DNS: {exc}")
+        return refused(exc, started)
+    except (socket.gaierror, UnicodeError, urllib3.exceptions.NameResolutionError) as exc:
+        return Outcome(ok=False, latency_ms=_ms(started), error=f"DNS: {exc}"[:1000])
     except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections, TLS, protocol errors
         return Outcome(ok=False, latency_ms=_ms(started), error=f"{type(exc).__name__}: {exc}"[:1000])
     except OSError as exc:
@@ -167,45 +163,36 @@ def send_webhook(request: WebhookRequest) -> Outcome:
 # --- apprise channels -----------------------------------------------------------------------------
 
 
-def with_timeouts(url: str, timeout: float) -> str:
-    """apprise's connect/read timeouts (cto/rto) unless the URL sets its own."""
+def sendable_url(url: str, timeout: float) -> str:
+    """The URL as apprise gets it: redirects off whatever the URL says (apprise follows them by default,
+    and a 307 would carry the message to wherever the receiver points), and apprise's connect/read
+    timeouts (cto/rto) unless the URL sets its own."""
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query["redirect"] = "no"
     query.setdefault("cto", str(timeout))
     query.setdefault("rto", str(timeout))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _apprise():
-    # Imported when a channel is used: loading its ~100 plugins costs web processes ~0.1 s at start.
-    import apprise
-
-    return apprise
-
-
-def check_channel_url(url: str) -> None:
-    """Raises ssrf.UrlRefused for a URL apprise can't use or whose host is a forbidden address."""
-    plugin = _apprise().Apprise.instantiate(url)
-    if plugin is None:
-        raise ssrf.UrlRefused("apprise does not recognise this URL.")
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in HOST_SCHEMES:
-        parts = urlsplit(url)
-        ssrf.check_host(parts.hostname or "", parts.port or (443 if scheme in SECURE_SCHEMES else 80))
-
-
-def send_apprise(url: str, *, title: str, body: str) -> Outcome:
+def send_apprise(kind: str, url: str, *, title: str, body: str) -> Outcome:
+    """One message to a channel of `kind`. The URL passes the kind's rule again first (a channel saved
+    before a rule changed fails here, for good, with the reason), then apprise sends it inside
+    ssrf.outbound: each connection it opens is resolved once, checked and pinned to the checked address
+    (the kind's hosts only, for Slack and Teams). Pinning at the connection covers every plugin and
+    every request a plugin makes, without a second copy of apprise's message formats."""
     started = time.monotonic()
     try:
-        check_channel_url(url)
+        rule = channel_urls.check(kind, url)
     except ssrf.UrlRefused as exc:
-        permanent = str(exc) != ssrf.ERR_RESOLVE  # a name that does not resolve now may later
-        return Outcome(ok=False, latency_ms=_ms(started), error=str(exc), permanent=permanent)
-    apprise = _apprise()
-    notifier = apprise.Apprise()
-    notifier.add(with_timeouts(url, settings.WEBHOOK_TIMEOUT_S))
-    with apprise.LogCapture(level=logging.WARNING) as log:
+        return refused(exc, started)
+    apprise = channel_urls.apprise_module()
+    notifier = apprise.Apprise(asset=apprise.AppriseAsset(http_redirects=False))
+    notifier.add(sendable_url(url, settings.WEBHOOK_TIMEOUT_S))
+    with ssrf.outbound(hosts=rule.hosts) as guard, apprise.LogCapture(level=logging.WARNING) as log:
         result = notifier.notify(title=title, body=body)
+    if guard.refused:
+        return Outcome(ok=False, latency_ms=_ms(started), error=guard.refused, permanent=True)
     ok = bool(result)
     error = "" if ok else (log.getvalue().strip().splitlines() or ["apprise reported a failure"])[-1][-1000:]
     return Outcome(ok=ok, latency_ms=_ms(started), error=error)

@@ -1,5 +1,6 @@
-"""Writes of the notification objects: one function per use case. URLs are checked by the SSRF guard
-here (the API and the admin both come through), secrets and channel URLs are stored encrypted."""
+"""Writes of the notification objects: one function per use case. URLs are checked here (the API and
+the admin both come through): webhooks by the SSRF guard (ssrf.py), channels by their kind's rule
+(channel_urls.py, which applies the guard too). Secrets and channel URLs are stored encrypted."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from helpdesk.models import Tenant
-from helpdesk.notifications import crypto, rendering, senders, ssrf
+from helpdesk.notifications import channel_urls, crypto, rendering, ssrf
 from helpdesk.notifications.models import (
     ChannelKind,
     Delivery,
@@ -18,7 +19,7 @@ from helpdesk.notifications.models import (
 )
 from helpdesk.outbox import dispatch_on_commit
 
-ERR_URL_REQUIRED = "A URL is required for this kind of channel."
+ERR_URL_UNREADABLE = "The stored URL can't be read (the encryption key changed); enter it again."
 
 
 class NotificationInputError(Exception):
@@ -39,13 +40,13 @@ def check_webhook_url(url: str) -> str:
 
 
 def check_channel_url(kind: str, url: str) -> str:
-    """The URL to store for a channel of `kind` (none for e-mail), checked by apprise and the SSRF guard."""
+    """The URL to store for a channel of `kind` (none for e-mail), if it passes the kind's rule; else
+    NotificationInputError naming `url`. The one check of a channel's URL: the admin form calls it
+    too, and the sender applies the same rule (channel_urls.check) before every message."""
     if kind == ChannelKind.EMAIL:
         return ""  # e-mail goes through Django's mail settings, to the template's recipients
-    if not url:
-        raise NotificationInputError("url", ERR_URL_REQUIRED)
     try:
-        senders.check_channel_url(url)
+        channel_urls.check(kind, url)
     except ssrf.UrlRefused as exc:
         raise NotificationInputError("url", str(exc)) from None
     return url
@@ -76,13 +77,22 @@ def webhook_update(*, subscription: WebhookSubscription, **changes) -> WebhookSu
     return subscription
 
 
+def channel_url_check(*, channel: NotificationChannel, url: str | None) -> str:
+    """The URL a save of `channel` (with its kind as now set) would store: `url`, or with None the
+    stored one (forms never show it back), which must pass today's rule too — a channel stored before
+    a rule changed is re-entered, not kept. NotificationInputError naming `url` otherwise."""
+    if url is None and not channel._state.adding:
+        try:
+            url = crypto.decrypt(channel.url_encrypted) if channel.url_encrypted else ""
+        except crypto.SecretUnreadable:
+            raise NotificationInputError("url", ERR_URL_UNREADABLE) from None
+    return check_channel_url(channel.kind, url or "")
+
+
 @transaction.atomic
 def channel_save(*, channel: NotificationChannel, url: str | None) -> NotificationChannel:
-    """Creates or updates a channel; `url` None keeps the stored one (forms never show it back)."""
-    if url is not None or channel._state.adding:
-        channel.url_encrypted = crypto.encrypt(check_channel_url(channel.kind, url or ""))
-    elif channel.kind != ChannelKind.EMAIL:
-        check_channel_url(channel.kind, crypto.decrypt(channel.url_encrypted))
+    """Creates or updates a channel; `url` None keeps the stored one."""
+    channel.url_encrypted = crypto.encrypt(channel_url_check(channel=channel, url=url))
     channel.save()
     return channel
 

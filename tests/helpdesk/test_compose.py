@@ -289,3 +289,18 @@ def test_it_copies_every_local_app_and_never_the_local_data():
     missing = (local_apps | {"manage.py", "templates", "static"}) - sources
     assert not missing, f"the image lacks {sorted(missing)}"
     assert not sources & {".data", ".venv"}
+
+
+# --- the SSRF guard's switch ------------------------------------------------------------------------
+
+
+def test_it_leaves_private_network_webhooks_off_unless_set_explicitly(services):
+    """`make run` turns WEBHOOK_ALLOW_PRIVATE_NETWORKS on for its local demo (and says so); the image and
+    compose never do: unset in the shell, the app services get false and the default ports."""
+    for name in APP_SERVICES:
+        env = _environment(services[name])
+        assert env["WEBHOOK_ALLOW_PRIVATE_NETWORKS"].lower() in {"0", "false", "no", "off"}, name
+        assert env["WEBHOOK_ALLOWED_PORTS"] == "80,443", name
+    for instruction, args in _instructions():
+        if instruction in {"ENV", "ARG"}:
+            assert "WEBHOOK_ALLOW_PRIVATE_NETWORKS" not in args, f"{instruction} {args}"

@@ -31,8 +31,10 @@ def data_dir():
 
 @pytest.fixture
 def embedded_env(data_dir):
-    """The environment of a fresh clone: no service URLs, no secret, data under data_dir."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"}}
+    """The environment of a fresh clone: no service URLs, no secret, none of the test suite's switches
+    (its private-network webhooks), data under data_dir."""
+    unset = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WEBHOOK_ALLOW_PRIVATE_NETWORKS"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env["HELPDESK_DATA_DIR"] = str(data_dir)
     return env
 

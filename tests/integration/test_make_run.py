@@ -87,6 +87,9 @@ def test_it_starts_stops_and_keeps_its_data(embedded_env, data_dir, free_port):
     assert first.process.returncode == 0, output
     assert "seeded tenant demo" in output
     assert "Helpdesk is running at" in output and "maya" in output
+    # It lets webhooks reach this machine for the demo, and says so and how to turn it off.
+    assert "may reach this machine and private networks" in output
+    assert "WEBHOOK_ALLOW_PRIVATE_NETWORKS=0 make run" in output
     assert _health(free_port) is None
 
     second = _launch(embedded_env, free_port)

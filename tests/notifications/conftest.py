@@ -23,6 +23,7 @@ class Received:
     path: str
     headers: dict
     body: bytes
+    method: str = "POST"
 
     def json(self) -> dict:
         return json.loads(self.body)
@@ -35,6 +36,17 @@ class Reply:
     delay: float = 0.0
 
 
+class _CountingServer(ThreadingHTTPServer):
+    """Counts the connections it accepts: "nothing reached the receiver" means not even a TLS hello."""
+
+    daemon_threads = True
+    connections = 0
+
+    def verify_request(self, request, client_address) -> bool:
+        self.connections += 1
+        return True
+
+
 class CaptureServer:
     """Records every request; answers from a script of replies (then 200). `hold` makes the next
     request wait until released (a receiver stuck while a worker dies)."""
@@ -44,14 +56,21 @@ class CaptureServer:
         self.script: list[Reply] = []
         self.lock = threading.Lock()
         self.arrived = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = _CountingServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
+    def connections(self) -> int:
+        return self.server.connections
 
     @property
     def json_url(self) -> str:
@@ -78,7 +97,7 @@ class CaptureServer:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with capture.lock:
-                    capture.requests.append(Received(self.path, dict(self.headers), body))
+                    capture.requests.append(Received(self.path, dict(self.headers), body, self.command))
                 capture.arrived.set()
                 reply = capture._next_reply()
                 if reply.delay:
@@ -92,6 +111,8 @@ class CaptureServer:
                     self.wfile.write(b"ok")
                 except OSError:
                     pass  # the client gave up (timeout) or died
+
+            do_GET = do_PUT = do_POST  # a client that follows a 302/303 comes back with a GET
 
             def log_message(self, *args):
                 pass

@@ -60,3 +60,21 @@ def test_the_sweep_command_reports_the_dispatch(db):
     report = json.loads(_run("sweep"))
     assert report["notifications"]["events"] == 1
     assert (report["notifications"]["deliveries"], report["notifications"]["attempted"]) == (0, 0)
+
+
+def test_the_demo_seeds_only_channels_that_pass_the_url_rules(db):
+    """Under production settings (private networks and other ports refused), every seeded channel's
+    URL passes its kind's rule, the one the sender applies again before each message."""
+    from django.test import override_settings
+
+    from helpdesk.notifications import crypto, services
+
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_NETWORKS=False, WEBHOOK_ALLOWED_PORTS=[80, 443]):
+        _run("seed_demo", "--tickets", "5")
+        with tenant_context(Tenant.objects.get(slug="demo")):
+            channels = list(NotificationChannel.objects.all())
+            assert channels
+            for channel in channels:
+                url = crypto.decrypt(channel.url_encrypted) if channel.url_encrypted else ""
+                assert services.check_channel_url(channel.kind, url) == url
+            assert not WebhookSubscription.objects.exists()
