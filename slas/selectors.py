@@ -1,9 +1,12 @@
 """Reads of the SLA engine."""
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.db.models import QuerySet
 
 from helpdesk.models import Tenant
-from slas.models import BusinessCalendar, SLAPolicy
+from slas.models import RECURRING_METRICS, BusinessCalendar, SLAPolicy, SlaTimer, TimerStatus
 
 
 def calendar_list(*, tenant: Tenant) -> QuerySet[BusinessCalendar]:
@@ -12,3 +15,18 @@ def calendar_list(*, tenant: Tenant) -> QuerySet[BusinessCalendar]:
 
 def policy_list(*, tenant: Tenant) -> QuerySet[SLAPolicy]:
     return SLAPolicy.objects.filter(tenant=tenant)
+
+
+def update_clocks_warned(*, ticket_ids: Iterable[int], at: datetime) -> list[SlaTimer]:
+    """The running recurring clocks of these tickets' escalations that crossed a warning threshold in their
+    current period (a new period starts unwarned) and whose deadline is still ahead of `at`."""
+    return list(
+        SlaTimer.objects.filter(
+            ticket_id__in=list(ticket_ids),
+            escalation_id__gt=0,
+            metric__in=RECURRING_METRICS,
+            status=TimerStatus.RUNNING,
+            warned_percent__isnull=False,
+            due_at__gt=at,
+        )
+    )
