@@ -59,6 +59,11 @@ def _normalise(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+def words(text: str) -> list[str]:
+    """The words keyword_hits matches against: lower case, runs of letters, digits and apostrophes."""
+    return _normalise(text).split()
+
+
 def keyword_hits(text: str, keywords: list[str]) -> list[str]:
     """The keywords (single words or phrases) found in the text as whole words, case-insensitively.
     'refund' matches "Refund!" but not "refundable"."""
