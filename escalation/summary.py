@@ -55,6 +55,8 @@ PLEASANTRIES = ("hi", "hello", "hey", "dear", "good morning", "good afternoon", 
                 "regards", "best regards", "cheers")  # fmt: skip
 
 _OPENERS = tuple(phrase.split() for phrase in PLEASANTRIES)
+_NAMES_A_PROBLEM = analysis.keyword_matcher(PROBLEM_MARKERS)
+_NAMES_A_FEELING = analysis.keyword_matcher(EMOTION_MARKERS)
 
 # Desired outcomes: words in the customer's text that say what would make them feel it is resolved.
 DESIRED_OUTCOMES = (
@@ -98,22 +100,35 @@ class Sentence:
 def read(text: str) -> Sentence:
     # A typographic apostrophe (U+2019, what phones and word processors type) is the matcher's plain one.
     plain = text.replace("\u2019", "'")
-    states_problem = bool(analysis.keyword_hits(plain, list(PROBLEM_MARKERS)))
-    feeling = not states_problem and (
-        bool(analysis.keyword_hits(plain, list(EMOTION_MARKERS))) or analysis.sentiment(plain) <= EMOTION_SENTIMENT
-    )
+    states_problem = _NAMES_A_PROBLEM(plain)
+    feeling = not states_problem and (_NAMES_A_FEELING(plain) or analysis.sentiment(plain) <= EMOTION_SENTIMENT)
     opening = analysis.words(plain)
     opens_politely = any(opening[: len(opener)] == opener for opener in _OPENERS)
-    filler = opens_politely and not states_problem
-    return Sentence(text=text, states_problem=states_problem, feeling=feeling, filler=filler)
+    return Sentence(
+        text=text, states_problem=states_problem, feeling=feeling, filler=opens_politely and not states_problem
+    )
 
 
-def problem(facts: ThreadFacts) -> str:
+@dataclass(frozen=True)
+class Thread:
+    """The customer's sentences, each read once: the opening message's, then the later messages'."""
+
+    opening: tuple[Sentence, ...]
+    later: tuple[Sentence, ...]
+
+    @classmethod
+    def of(cls, facts: ThreadFacts) -> Thread:
+        return cls(
+            opening=tuple(read(text) for text in sentences(facts.description)),
+            later=tuple(read(text) for body in facts.customer_texts for text in sentences(body)),
+        )
+
+
+def problem(facts: ThreadFacts, thread: Thread | None = None) -> str:
     """The one sentence that says what is broken (see the module docstring)."""
-    opening = [read(text) for text in sentences(facts.description)]
-    later = [read(text) for body in facts.customer_texts for text in sentences(body)]
-    chosen = next((s for s in opening + later if s.states_problem), None)
-    chosen = chosen or next((s for s in opening if not (s.feeling or s.filler)), None)
+    thread = thread or Thread.of(facts)
+    chosen = next((s for s in thread.opening + thread.later if s.states_problem), None)
+    chosen = chosen or next((s for s in thread.opening if not (s.feeling or s.filler)), None)
     if chosen is None and facts.subject.strip() and not read(facts.subject).feeling:
         return facts.subject.strip()[:MAX_PROBLEM]
     if chosen is None:
@@ -121,14 +136,13 @@ def problem(facts: ThreadFacts) -> str:
     return chosen.text[:MAX_PROBLEM]
 
 
-def feelings(facts: ThreadFacts, problem_text: str) -> list[str]:
+def feelings(thread: Thread, problem_text: str) -> list[str]:
     """The customer's own sentences of feeling, the latest MAX_QUOTES of them, each once."""
     found: list[str] = []
-    for body in (facts.description, *facts.customer_texts):
-        for text in sentences(body):
-            quote = text[:MAX_QUOTE]
-            if text[:MAX_PROBLEM] != problem_text and quote not in found and read(text).feeling:
-                found.append(quote)
+    for sentence in thread.opening + thread.later:
+        quote = sentence.text[:MAX_QUOTE]
+        if sentence.feeling and sentence.text[:MAX_PROBLEM] != problem_text and quote not in found:
+            found.append(quote)
     return found[-MAX_QUOTES:]
 
 
@@ -163,11 +177,12 @@ def tried(facts: ThreadFacts) -> str:
 
 
 def draft(facts: ThreadFacts) -> dict[str, str]:
-    what = problem(facts)
+    thread = Thread.of(facts)
+    what = problem(facts, thread)
     return {
         "problem": what,
         "tried": tried(facts),
-        "emotional_state": emotional_state(facts.sentiment, feelings(facts, what)),
+        "emotional_state": emotional_state(facts.sentiment, feelings(thread, what)),
         "desired_outcome": desired_outcome(facts),
         "account_context": f"{facts.account_line}; {facts.history_line}",
     }
