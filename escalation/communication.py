@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from escalation.defaults import HIGH_STAKES_SLUGS
 from escalation.models import ACTIVE_STATUSES, Escalation, Kind
 from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
 from helpdesk.outbox import Emission, outbox_emit_across
@@ -34,7 +35,6 @@ DEFAULT_TEMPLATES = {
     "resolved": 'Hi {customer}, your request "{subject}" (#{ticket}) is resolved: {resolution}',
 }
 HIGH_STAKES_CATEGORIES = ("legal", "security", "data_loss")
-HIGH_STAKES_TRIGGERS = ("legal-threat",)
 
 
 def templates_for(tenant: Tenant) -> dict[str, str]:
@@ -54,7 +54,7 @@ def is_high_stakes(escalation: Escalation, *, account: Account | object | None =
         escalation.kind == Kind.HIERARCHICAL
         or vip
         or ticket.category in HIGH_STAKES_CATEGORIES
-        or escalation.trigger in HIGH_STAKES_TRIGGERS
+        or escalation.trigger in HIGH_STAKES_SLUGS
     )
 
 
