@@ -2,7 +2,7 @@
 resolve, return, de-escalate), /escalation-rules/ (the matrix; manager or admin to write)."""
 
 import django_filters as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
@@ -25,6 +25,7 @@ from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.models import MAX_TIER, Membership, Role, Team
+from tickets.api import SlaOutput
 from tickets.models import Ticket
 from tickets.selectors import ticket_get
 
@@ -103,9 +104,8 @@ class EscalationOutput(serializers.ModelSerializer):
     def get_fired_rules(self, escalation) -> list[str]:
         return [firing.rule.slug for firing in escalation.firings.all()]
 
+    @extend_schema_field(SlaOutput(many=True))
     def get_sla(self, escalation) -> list[dict]:
-        from tickets.api import SlaOutput
-
         timers = self.context.get("timers", {}).get(escalation.pk, [])
         return SlaOutput(timers, many=True).data
 

@@ -2,18 +2,23 @@
 
 Routine escalations send milestone updates (escalated, acknowledged, resolved) from the tenant's
 templates. High-stakes ones — hierarchical, a VIP account, anything legal — get no automatic message:
-a person must write it, and the owner is reminded (through the outbox) with the update's deadline."""
+a person must write it, and the owner is reminded (through the outbox) with the update's deadline: once
+as the escalation opens, and again before each deadline of its recurring customer-update clock, when the
+clock crosses its policy's first warning threshold (reminders_send, from the sweep). Every update given —
+a milestone message here, a public agent reply — starts the clock's next period (slas/schedule.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from escalation.models import Escalation, Kind
-from helpdesk.models import Tenant
+from escalation.defaults import HIGH_STAKES_SLUGS
+from escalation.models import ACTIVE_STATUSES, Escalation, Kind
+from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import current_tenant_or_none
+from slas import selectors as sla_selectors
 from slas import services as slas
-from slas.models import Metric
+from slas.models import SlaTimer
 from tickets.models import Account, AuthorType
 from tickets.selectors import ticket_context
 from tickets.services import message_post
@@ -30,7 +35,6 @@ DEFAULT_TEMPLATES = {
     "resolved": 'Hi {customer}, your request "{subject}" (#{ticket}) is resolved: {resolution}',
 }
 HIGH_STAKES_CATEGORIES = ("legal", "security", "data_loss")
-HIGH_STAKES_TRIGGERS = ("legal-threat",)
 
 
 def templates_for(tenant: Tenant) -> dict[str, str]:
@@ -50,7 +54,7 @@ def is_high_stakes(escalation: Escalation, *, account: Account | object | None =
         escalation.kind == Kind.HIERARCHICAL
         or vip
         or ticket.category in HIGH_STAKES_CATEGORIES
-        or escalation.trigger in HIGH_STAKES_TRIGGERS
+        or escalation.trigger in HIGH_STAKES_SLUGS
     )
 
 
@@ -84,7 +88,7 @@ def milestone(*, escalation: Escalation, name: str, at: datetime, **extra) -> No
         return
     ticket = escalation.ticket
     text = _post_update(escalation, name, at, **extra)
-    slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=[Metric.CUSTOMER_UPDATE], at=at)
+    slas.escalation_customer_updated(ticket=ticket, escalation_ids=[escalation.pk], at=at)
     emission = _update_emission(escalation, name, text, ticket_context(ticket))
     outbox_emit_across(emissions=[(ticket.tenant_id, emission)], at=at)
 
@@ -93,10 +97,10 @@ def opened(
     *, escalation: Escalation, at: datetime, high_stakes: bool, update_due_at: datetime | None, context: dict
 ) -> Emission:
     """The "escalated" milestone, for the caller to emit with the escalation's own event: the customer's message
-    for a routine escalation (the caller started its customer-update clock met: this message is the update), or
-    the owner's reminder, with the update's deadline, for a high-stakes one."""
+    for a routine escalation (this message is the update the customer-update clock's first period starts
+    with), or the owner's reminder, with the update's deadline, for a high-stakes one."""
     if high_stakes:
-        return _reminder(escalation, update_due_at, context)
+        return _reminder(escalation, "opened", OPENED_TEXT, update_due_at, context)
     return _update_emission(escalation, "escalated", _post_update(escalation, "escalated", at), context)
 
 
@@ -124,16 +128,65 @@ def _update_emission(escalation: Escalation, name: str, text: str, context: dict
     )
 
 
-def _reminder(escalation: Escalation, due: datetime | None, context: dict) -> Emission:
+OPENED_TEXT = "High-stakes escalation: write the customer a personal update (no automatic message was sent)."
+DUE_SOON_TEXT = (
+    "The customer's next update on this high-stakes escalation is due soon: write them a personal one, even "
+    "if there is no resolution yet (no automatic message goes out)."
+)
+
+
+def owner_of(escalation: Escalation) -> int | None:
+    """Who owes the customer their updates: the escalation's receiver, else the ticket's assignee, else a
+    manager of the escalation's team, else of the tenant (as the notifications' "manager" recipients are
+    found). The lowest id decides between managers, so repeated reminders go to the same person."""
+    owner = escalation.agent_id or escalation.ticket.assignee_id
+    if owner:
+        return owner
+    ranks = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.MANAGER]]
+    managers = Membership.objects.filter(active=True, role__in=ranks).order_by("pk").values_list("pk", flat=True)
+    in_team = managers.filter(teams__id=escalation.team_id).first() if escalation.team_id else None
+    return in_team or managers.first()
+
+
+def reminders_send(*, ticket_ids: list[int], at: datetime) -> int:
+    """Reminds the owners of these tickets' high-stakes escalations whose customer-update clock has crossed a
+    warning threshold in its current period, before its deadline. Once per period: the outbox row's dedupe
+    key names the period, so a second sweep (or a second threshold) adds nothing. Runs in the sweep's
+    escalation stage, for the tickets whose clocks just moved; returns the reminders written."""
+    clocks = {timer.escalation_id: timer for timer in sla_selectors.update_clocks_warned(ticket_ids=ticket_ids, at=at)}
+    if not clocks:
+        return 0
+    escalations = Escalation.objects.filter(pk__in=list(clocks), status__in=ACTIVE_STATUSES).select_related(
+        "ticket__account", "ticket__requester"
+    )
+    emissions = [
+        (escalation.tenant_id, _due_soon(escalation, clocks[escalation.pk]))
+        for escalation in escalations.order_by("pk")
+        if is_high_stakes(escalation, account=escalation.ticket.account)
+    ]
+    return outbox_emit_across(emissions=emissions, at=at)
+
+
+def _due_soon(escalation: Escalation, clock: SlaTimer) -> Emission:
+    period = clock.started_at.isoformat()
+    context = ticket_context(escalation.ticket)
+    return _reminder(escalation, "due_soon", DUE_SOON_TEXT, clock.due_at, context, period=period)
+
+
+def _reminder(
+    escalation: Escalation, kind: str, text: str, due: datetime | None, context: dict, *, period: str | None = None
+) -> Emission:
     return Emission(
         type="owner.reminder",
-        dedupe_key=f"owner.reminder:{escalation.pk}",
+        dedupe_key=f"owner.reminder:{escalation.pk}" + (f":{period}" if period else ""),
         payload={
             "ticket": escalation.ticket_id,
             "escalation": escalation.pk,
-            "recipient": escalation.agent_id,
-            "text": "High-stakes escalation: write the customer a personal update (no automatic message was sent).",
+            "recipient": owner_of(escalation),
+            "reminder": kind,
+            "text": text,
             "due_at": due.isoformat() if due else None,
+            "period_started_at": period,
             "ticket_context": context,
         },
     )

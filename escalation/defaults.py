@@ -16,11 +16,21 @@ within 120; security incidents and data loss get 60 like a hierarchical escalati
 "when to move to a call": high emotion, a manager request, data loss (multi-system failure), SLA breached,
 Tier 0/1 failed twice, three follow-ups, a loop of exchanges, and "call me".
 
-Figures: keyword lists from the seeds ("refund", "cancel", "lawsuit", "legal", "call me", "urgent"); sentiment
+Figures: keyword lists from the seeds ("refund", "cancel", "lawsuit", "legal", "call me", "urgent"), and the words a
+customer uses for the seeds' "data loss or security concern reported" (001) and "legal threat" (001, 003); sentiment
 below -0.5 (API.md; the seed's "below 3/10" is -0.4 on a linear map of VADER's -1..1, and -0.5 keeps the rate of
 automatic escalations inside the seed's 10-20 %); time_open 4 business hours at tier 1; SLA 80 % used; repeat
 contact "more than 3 times in 30 days" = 4 tickets (the rule fires at its count); 3 follow-ups; 2 failed attempts;
 6 exchanges (API.md's loop threshold).
+
+Keywords fire on whole words or phrases, case-insensitively (escalation/triggers.py), in any customer text — so a
+word that is also everyday speech is listed only inside a phrase that makes it mean the incident: "deleted our",
+"you deleted", "were deleted", never "deleted" alone ("I deleted the old printer from my list" is no data loss);
+"were wiped", never "wiped" ("I wiped the cache" is a troubleshooting step); "data breach", never "breach" alone (an
+SLA or a contract is breached too); "sue you", never "sue" (a name).
+A ticket whose category already says data_loss, security or legal gets the same escalation from the category
+rule; the keyword rule is for the ticket that arrives without one (a rule of the same kind reinforces the open
+escalation rather than opening a second).
 """
 
 from __future__ import annotations
@@ -32,6 +42,37 @@ URGENT_MINUTES = 60
 # The ticket clocks; the escalation clocks (acknowledge, first response, customer update, manager response) are
 # left to the breached rule, which sends a breach up to a manager whatever the clock.
 TICKET_METRICS = ("first_response", "next_response", "resolution")
+
+# How customers report the seeds' incidents in their own words (see the module docstring on everyday words).
+DATA_LOSS_PHRASES = (
+    "data loss", "lost our data", "lost my data", "lost all our", "lost all my", "lost everything", "data was lost",
+    "data is lost", "you deleted", "deleted our", "deleted all", "deleted everything", "was deleted", "were deleted",
+    "been deleted", "got deleted", "missing records", "records are missing", "records missing", "data is missing",
+    "data missing", "files are missing", "data is gone", "data disappeared", "records disappeared",
+    "files disappeared", "has disappeared", "have disappeared", "has vanished", "have vanished", "data vanished",
+    "records vanished", "files vanished", "all vanished", "been wiped", "was wiped", "were wiped", "got wiped",
+    "wiped out", "wiped our", "wiped all", "wiped everything", "corrupted our", "erased our",
+)  # fmt: skip
+SECURITY_PHRASES = (
+    "data breach", "security breach", "privacy breach", "hacked", "unauthorized access", "unauthorised access",
+    "unauthorized login", "unauthorised login", "unauthorized logins",
+    "account was compromised", "account has been compromised", "accounts were compromised", "been compromised",
+    "data leak", "data leaked", "credentials leaked", "password leaked", "phishing", "malware", "ransomware",
+    "suspicious login", "someone logged into",
+)  # fmt: skip
+LEGAL_THREAT_PHRASES = (
+    "lawsuit", "lawyer", "lawyers", "legal action", "attorney", "attorneys", "sue you", "sue your", "will sue",
+    "going to sue", "suing", "take you to court", "see you in court", "small claims", "litigation", "solicitor",
+    "solicitors",
+)  # fmt: skip
+# Legal questions rather than threats (seed 003's "legal" keyword): a specialist answers, no manager is needed.
+LEGAL_PHRASES = (
+    "legal", "gdpr", "ccpa", "hipaa", "data protection", "subject access request", "right to be forgotten",
+    "data processing agreement", "subpoena", "compliance",
+)  # fmt: skip
+# The rules whose escalations are high stakes whatever the ticket's category (escalation/communication.py): the
+# keyword twins of the legal, security and data-loss categories, and the threat of litigation.
+HIGH_STAKES_SLUGS = ("legal-threat", "security-reported", "data-loss-reported", "legal-mention")
 
 # tickets.analysis.CALL_PHRASES, spelled out so this module stays plain data (a test keeps the two in step).
 CALL_PHRASES = ("call me", "give me a call", "phone me", "ring me", "can we talk", "schedule a call", "hop on a call")
@@ -80,7 +121,7 @@ DEFAULT_RULES: list[dict] = [
         "Legal threat",
         "legal-threat",
         "keyword",
-        {"keywords": ["lawsuit", "lawyer", "lawyers", "legal action", "attorney", "attorneys"]},
+        {"keywords": list(LEGAL_THREAT_PHRASES)},
         kind="hierarchical",
         target_role="manager",
         response_minutes=HIERARCHICAL_MINUTES,
@@ -115,6 +156,18 @@ DEFAULT_RULES: list[dict] = [
         priority_override="urgent",
     ),
     _rule(
+        35,
+        "Security incident reported",
+        "security-reported",
+        "keyword",
+        {"keywords": list(SECURITY_PHRASES)},
+        kind="functional",
+        target_skill="security",
+        response_minutes=URGENT_MINUTES,
+        notify=["manager"],
+        priority_override="urgent",
+    ),
+    _rule(
         40,
         "Data loss",
         "data-loss",
@@ -128,11 +181,34 @@ DEFAULT_RULES: list[dict] = [
         priority_override="urgent",
     ),
     _rule(
+        45,
+        "Data loss reported",
+        "data-loss-reported",
+        "keyword",
+        {"keywords": list(DATA_LOSS_PHRASES)},
+        kind="functional",
+        target_skill="engineering",
+        response_minutes=URGENT_MINUTES,
+        notify=["manager"],
+        to_call=True,
+        priority_override="urgent",
+    ),
+    _rule(
         50,
         "Legal question",
         "legal",
         "category",
         {"categories": ["legal"]},
+        kind="functional",
+        target_skill="legal",
+        response_minutes=TIER2_MINUTES,
+    ),
+    _rule(
+        55,
+        "Legal or compliance mention",
+        "legal-mention",
+        "keyword",
+        {"keywords": list(LEGAL_PHRASES)},
         kind="functional",
         target_skill="legal",
         response_minutes=TIER2_MINUTES,

@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from escalation import selectors, services, triggers
+from escalation import communication, selectors, services, triggers
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
 from helpdesk.tenancy import claim_by_tenant
 from slas import clock
 from slas import services as slas
 from slas.models import Metric, SlaTimer, TimerStatus
+from slas.schedule import timer_pauses
 from tickets.models import Status, Ticket
 from tickets.services import ticket_set_triage as set_triage
 
@@ -31,7 +32,7 @@ def _percent_used(timer: SlaTimer, now: datetime) -> float:
     if timer.status != TimerStatus.RUNNING or not timer.target_minutes:
         return 0.0
     calendar = slas.calendar_to_clock(timer.calendar)
-    used = clock.business_minutes_between(timer.started_at, now, calendar, slas.timer_pauses(timer))
+    used = clock.business_minutes_between(timer.started_at, now, calendar, timer_pauses(timer))
     return 100.0 * used / timer.target_minutes
 
 
@@ -191,9 +192,11 @@ def _ladder_due(ticket_ids: list[int]) -> list[int]:
 
 def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
     """One tenant's claimed tickets: clear the mark, run the time triggers, climb the ladder where an
-    escalation's clock ran out. Runs in the claim's transaction, so a failure leaves the mark set and
-    the next sweep tries again. Returns the escalations created."""
+    escalation's clock ran out, remind the owners of high-stakes escalations whose customer update is due
+    soon. Runs in the claim's transaction, so a failure leaves the mark set and the next sweep tries
+    again. Returns the escalations created."""
     Ticket.objects.filter(pk__in=ticket_ids).update(rules_due_at=None)
+    communication.reminders_send(ticket_ids=ticket_ids, at=at)
     created = evaluate_time_rules(ticket_ids=set(ticket_ids), at=at)
     for escalation_id in _ladder_due(ticket_ids):
         created += services.escalation_climb(escalation_id=escalation_id, at=at) is not None

@@ -49,7 +49,7 @@ METRICS = {
     Kind.FUNCTIONAL: (Metric.ESCALATION_ACKNOWLEDGE, Metric.ESCALATION_FIRST_RESPONSE, Metric.CUSTOMER_UPDATE),
     Kind.HIERARCHICAL: (Metric.ESCALATION_ACKNOWLEDGE, Metric.MANAGER_RESPONSE, Metric.CUSTOMER_UPDATE),
 }
-RESPONSE_METRICS = (Metric.ESCALATION_FIRST_RESPONSE, Metric.MANAGER_RESPONSE, Metric.CUSTOMER_UPDATE)
+RESPONSE_METRICS = (Metric.ESCALATION_FIRST_RESPONSE, Metric.MANAGER_RESPONSE)
 
 
 def _label(actor: Principal | None) -> str:
@@ -265,7 +265,7 @@ def _record(
 
 def _clocks_plan(ticket: Ticket, handoff: Handoff, high_stakes: bool, snapshot: TicketSnapshot, at) -> list:
     """The escalation's clocks. A routine escalation tells the customer as it opens (communication.opened), and
-    that message is their update: its clock starts met."""
+    that message is their update: the customer-update clock's first period starts with it."""
     overrides = {Metric.ESCALATION_ACKNOWLEDGE: handoff.response_minutes} if handoff.response_minutes else None
     return slas.escalation_timers_plan(
         ticket=ticket,
@@ -667,12 +667,15 @@ def _answers_for(escalation: Escalation, author: Membership | None) -> bool:
 
 @transaction.atomic
 def escalations_on_agent_reply(*, ticket: Ticket, at: datetime, author: Membership | None = None) -> None:
-    """A public agent reply during an escalation updates the customer, whoever writes it; it is the
-    escalation's first substantive response only when the receiver (or a manager) writes it — the agent
-    who handed the ticket up answering again does not stop the specialist's clock."""
-    for escalation in Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES):
-        metrics = RESPONSE_METRICS if _answers_for(escalation, author) else (Metric.CUSTOMER_UPDATE,)
-        slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=metrics, at=at)
+    """A public agent reply during an escalation updates the customer, whoever writes it (the customer-update
+    clock's period is met and the next one starts); it is the escalation's first substantive response only
+    when the receiver (or a manager) writes it — the agent who handed the ticket up answering again does not
+    stop the specialist's clock."""
+    escalations = list(Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES))
+    for escalation in escalations:
+        if _answers_for(escalation, author):
+            slas.escalation_timers_meet(ticket=ticket, escalation_id=escalation.pk, metrics=RESPONSE_METRICS, at=at)
+    slas.escalation_customer_updated(ticket=ticket, escalation_ids=[e.pk for e in escalations], at=at)
 
 
 # --- the matrix: writing rules -------------------------------------------------------------------

@@ -24,6 +24,9 @@ class Metric(models.TextChoices):
 
 
 TICKET_METRICS = (Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE, Metric.RESOLUTION)
+# Clocks that start over instead of stopping: while an escalation is open the customer is owed an update
+# every period, not once (slas/schedule.py rolls the periods and says why they run on the policy's calendar).
+RECURRING_METRICS = (Metric.CUSTOMER_UPDATE,)
 
 
 class TimerStatus(models.TextChoices):
@@ -133,6 +136,11 @@ class SlaTimer(TenantModel):
     met_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=TimerStatus.choices, default=TimerStatus.RUNNING)
+    # The history of a recurring clock (RECURRING_METRICS), whose started_at is its current period's start and
+    # whose breached_at is its latest miss; a one-shot clock keeps both at 0.
+    # A database default as well: hand-written INSERTs (bench/sweep_bench.py) need not name them.
+    misses = models.PositiveIntegerField(default=0, db_default=0, help_text="periods that passed with no update")
+    met_periods = models.PositiveIntegerField(default=0, db_default=0, help_text="periods ended by an update in time")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,11 +1,12 @@
 """Reads of the SLA engine."""
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db.models import QuerySet
 
 from helpdesk.models import Tenant
-from slas.models import BusinessCalendar, SLAPolicy, SlaTimer
+from slas.models import RECURRING_METRICS, BusinessCalendar, SLAPolicy, SlaTimer, TimerStatus
 
 
 def calendar_list(*, tenant: Tenant) -> QuerySet[BusinessCalendar]:
@@ -19,3 +20,18 @@ def policy_list(*, tenant: Tenant) -> QuerySet[SLAPolicy]:
 def escalation_timers(*, escalation_ids: Iterable[int]) -> list[SlaTimer]:
     """The clocks of these escalations, by metric."""
     return list(SlaTimer.objects.filter(escalation_id__in=list(escalation_ids)).order_by("metric"))
+
+
+def update_clocks_warned(*, ticket_ids: Iterable[int], at: datetime) -> list[SlaTimer]:
+    """The running recurring clocks of these tickets' escalations that crossed a warning threshold in their
+    current period (a new period starts unwarned) and whose deadline is still ahead of `at`."""
+    return list(
+        SlaTimer.objects.filter(
+            ticket_id__in=list(ticket_ids),
+            escalation_id__gt=0,
+            metric__in=RECURRING_METRICS,
+            status=TimerStatus.RUNNING,
+            warned_percent__isnull=False,
+            due_at__gt=at,
+        )
+    )

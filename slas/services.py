@@ -17,7 +17,6 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_across
@@ -25,6 +24,7 @@ from helpdesk.tenancy import claim_by_tenant
 from helpdesk.validation import full_check
 from slas import clock, validation
 from slas.models import (
+    RECURRING_METRICS,
     BusinessCalendar,
     ClockSource,
     Metric,
@@ -33,6 +33,7 @@ from slas.models import (
     TimerStatus,
     calendar_to_clock,
 )
+from slas.schedule import Miss, catch_up, clear_schedule, is_recurring, next_threshold, restart, schedule
 from tickets.models import Account, Status, Ticket, TicketEvent
 from tickets.selectors import ticket_contexts
 from tickets.services import event_record
@@ -95,41 +96,6 @@ def ticket_clock(*, ticket: Ticket, account: Account | object | None = _UNREAD) 
     return calendar_to_clock(calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
 
 
-# --- timer arithmetic ---------------------------------------------------------------------------
-
-
-def timer_pauses(timer: SlaTimer) -> list[tuple[datetime, datetime]]:
-    return [(parse_datetime(start), parse_datetime(end)) for start, end in timer.pauses]
-
-
-def _next_threshold(timer: SlaTimer) -> int | None:
-    done = timer.warned_percent or 0
-    return min((p for p in timer.warn_percents if done < p < 100), default=None)
-
-
-def schedule(timer: SlaTimer, calendar: clock.Calendar) -> None:
-    """Sets due_at, warn_at and next_check_at of a running timer from its start, target and pauses. A
-    target the calendar cannot meet within clock.MAX_DEADLINE_YEARS (a sparse account or team calendar
-    under a long target) leaves the clock running with no deadline, rather than failing the ticket."""
-    pauses = timer_pauses(timer)
-    try:
-        timer.due_at = clock.deadline(timer.started_at, timer.target_minutes, calendar, pauses)
-    except clock.UnreachableDeadline:
-        _clear_schedule(timer)
-        return
-    threshold = _next_threshold(timer)
-    timer.warn_at = None
-    if threshold is not None:
-        warn_minutes = timer.target_minutes * threshold // 100
-        warn_at = clock.deadline(timer.started_at, warn_minutes, calendar, pauses)
-        timer.warn_at = warn_at if warn_at < timer.due_at else None
-    timer.next_check_at = min(t for t in (timer.warn_at, timer.due_at) if t is not None)
-
-
-def _clear_schedule(timer: SlaTimer) -> None:
-    timer.warn_at = timer.due_at = timer.next_check_at = None
-
-
 def _new_timer(
     *, ticket, policy, calendar, metric, started_at, escalation_id=0, target=None, business_clock=None
 ) -> SlaTimer:
@@ -177,18 +143,31 @@ def _ticket_timers(ticket: Ticket, metrics: Iterable[str], statuses=OPEN_STATUSE
     )
 
 
-def _meet(timer: SlaTimer, at: datetime) -> None:
+def _meet(timer: SlaTimer, at: datetime) -> list[TicketEvent]:
+    """Stops the clock at `at`: met, or breached if its deadline had passed. A recurring clock first counts
+    the deadlines the sweep has not reached yet (their audit events are returned for the caller's save);
+    the period in course then ends, counted neither way (slas/schedule.py)."""
+    events = []
+    if is_recurring(timer) and timer.status == TimerStatus.RUNNING:
+        events = [_miss_event(timer, miss, at) for miss in catch_up(timer, at, calendar_to_clock(timer.calendar))]
     if timer.status == TimerStatus.PAUSED and timer.paused_at is not None:
         # Close the open pause first: a reopen later must not count the waiting time against the clock.
         timer.pauses = [*timer.pauses, [timer.paused_at.isoformat(), at.isoformat()]]
     timer.met_at = at
     if timer.status != TimerStatus.BREACHED:
-        # Met late but before the sweep noticed: still a breach, stamped at the deadline itself.
+        # Met late but before the sweep noticed: still a breach, stamped at the deadline itself. A recurring
+        # clock keeps the stamp of its latest miss.
         late = timer.due_at is not None and timer.due_at < at
         timer.status = TimerStatus.BREACHED if late else TimerStatus.MET
-        timer.breached_at = timer.due_at if late else None
+        if late:
+            timer.breached_at = timer.due_at
     timer.paused_at = None
-    _clear_schedule(timer)
+    clear_schedule(timer)
+    return events
+
+
+def _meet_all(timers: list[SlaTimer], at: datetime) -> list[TicketEvent]:
+    return [event for timer in timers for event in _meet(timer, at)]
 
 
 # The columns a save may write, with their SQL types. `pauses` travels as JSON text.
@@ -205,12 +184,18 @@ SAVE_COLUMNS = {
     "warned_percent": "integer",
     "warned_at": "timestamptz",
     "target_minutes": "integer",
+    "misses": "integer",
+    "met_periods": "integer",
     "policy_id": "bigint",
     "calendar_id": "bigint",
 }
 ALL_COLUMNS = tuple(SAVE_COLUMNS)
-# What firing (a warning or a breach) changes: a narrower statement, a tenth of the sweep's SLA stage.
-FIRED_COLUMNS = ("status", "breached_at", "warn_at", "due_at", "next_check_at", "warned_percent", "warned_at")
+# What firing (a warning, a breach, a recurring clock's miss and next period) changes: a narrower statement, a
+# tenth of the sweep's SLA stage.
+FIRED_COLUMNS = (
+    "status", "breached_at", "warn_at", "due_at", "next_check_at", "warned_percent", "warned_at", "started_at",
+    "misses",
+)  # fmt: skip
 # The ticket flags read these from the batch.
 FLAG_COLUMNS = ("status", "breached_at", "warned_percent")
 
@@ -329,7 +314,7 @@ def _pause(timers: list[SlaTimer], at: datetime) -> list[SlaTimer]:
     paused = [t for t in timers if t.status == TimerStatus.RUNNING]
     for timer in paused:
         timer.status, timer.paused_at = TimerStatus.PAUSED, at
-        _clear_schedule(timer)
+        clear_schedule(timer)
     return paused
 
 
@@ -390,9 +375,7 @@ def timers_on_status(*, ticket: Ticket, before: str, after: str, at: datetime, a
     if after in (Status.SOLVED, Status.CLOSED):
         # Every clock of the ticket, its escalations' included: nothing keeps running on a solved ticket.
         timers = list(SlaTimer.objects.filter(ticket=ticket, status__in=OPEN_STATUSES).select_related("calendar"))
-        for timer in timers:
-            _meet(timer, at)
-        _save(timers)
+        _save(timers, events=_meet_all(timers, at))
         return
     if before in (Status.SOLVED, Status.CLOSED):
         timers = _ticket_timers(ticket, [Metric.RESOLUTION], statuses=[TimerStatus.MET, TimerStatus.BREACHED])
@@ -503,12 +486,12 @@ class FireReport:
 def _breach(timer: SlaTimer) -> tuple[str, dict]:
     # Stamped at the deadline, not at the sweep: the breach happened then, whenever we noticed.
     timer.status, timer.breached_at = TimerStatus.BREACHED, timer.due_at
-    _clear_schedule(timer)
+    clear_schedule(timer)
     return "sla.breached", {"breached_at": timer.breached_at}
 
 
 def _warn(timer: SlaTimer, calendar: clock.Calendar) -> tuple[str, dict]:
-    percent = _next_threshold(timer)
+    percent = next_threshold(timer)
     timer.warned_percent, timer.warned_at = percent, timer.warn_at
     due_at = timer.due_at
     schedule(timer, calendar)
@@ -525,20 +508,24 @@ ORDER BY t.id FOR UPDATE OF t SKIP LOCKED
 """
 
 
-def _fireable(timers, timer_ids: list[int]) -> list[SlaTimer]:
-    """The claimed timers still running whose tickets we could lock: one query."""
+def _fireable(timers, timer_ids: list[int], now: datetime) -> list[SlaTimer]:
+    """The claimed timers still running and due, whose tickets we could lock: one query. Read after the
+    claim's lock, so a recurring clock another sweep has just moved to its next period is not fired again."""
     return list(
         timers.filter(
-            id__in=timer_ids, status=TimerStatus.RUNNING, ticket_id__in=RawSQL(HELD_TICKETS, [timer_ids])
+            id__in=timer_ids,
+            status=TimerStatus.RUNNING,
+            next_check_at__lte=now,
+            ticket_id__in=RawSQL(HELD_TICKETS, [timer_ids]),
         ).order_by("ticket_id", "id")
     )
 
 
 def _warning_clocks(timers: list[SlaTimer], now: datetime) -> dict[int, clock.Calendar]:
-    """The calendars that warning timers reschedule on, each read and converted once: a batch of 10,000
-    clocks uses a few thousand calendars at most (a join copied one per timer). Named by id: the
-    claimed timers' own calendars, bounded by RLS like the timers."""
-    ids = {timer.calendar_id for timer in timers if timer.due_at > now}
+    """The calendars that warning (and recurring) timers reschedule on, each read and converted once: a
+    batch of 10,000 clocks uses a few thousand calendars at most (a join copied one per timer). Named by id:
+    the claimed timers' own calendars, bounded by RLS like the timers."""
+    ids = {timer.calendar_id for timer in timers if timer.due_at > now or is_recurring(timer)}
     return {cal.pk: calendar_to_clock(cal) for cal in BusinessCalendar.unscoped.filter(pk__in=ids)} if ids else {}
 
 
@@ -558,32 +545,71 @@ def _fire(manager, timer_ids: list[int], now: datetime) -> FireReport:
     """Marks the claimed timers warned or breached, exactly once, with their audit events and outbox
     events in the same transaction, and marks their tickets for the time-based rules (rules_due_at)."""
     report = FireReport()
-    timers = _fireable(manager, timer_ids)
+    timers = _fireable(manager, timer_ids, now)
     emissions, events = [], []
     facts = ticket_contexts(ticket_ids={timer.ticket_id for timer in timers})
     clocks = _warning_clocks(timers, now)
     for timer in timers:
-        started, due_at = timer.started_at.isoformat(), timer.due_at  # firing clears the schedule
-        kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, clocks[timer.calendar_id])
-        report.breached += kind == "sla.breached"
-        report.warned += kind == "sla.warning"
+        fire = _fire_recurring if is_recurring(timer) else _fire_once
+        for kind, period, payload in fire(timer, now, clocks.get(timer.calendar_id)):
+            report.breached += kind == "sla.breached"
+            report.warned += kind == "sla.warning"
+            # One row per clock, period and threshold, however many sweeps see it.
+            key = f"{kind}:{timer.pk}:{period}:{payload.get('percent', '')}"
+            # The notification shows the ticket (the audit event does not need a copy of it).
+            facts_of = {**payload, "ticket_context": facts.get(timer.ticket_id, {})}
+            emissions.append((timer.tenant_id, Emission(kind, key, facts_of)))
+            events.append(_fire_event(timer, kind, payload, now))
         report.ticket_ids.add(timer.ticket_id)
-        payload = {
-            "ticket": timer.ticket_id,
-            "metric": timer.metric,
-            "escalation": timer.escalation_id or None,
-            "target_minutes": timer.target_minutes,
-            "due_at": due_at,
-            **extra,
-        }
-        key = f"{kind}:{timer.pk}:{started}:{extra.get('percent', '')}"
-        # The notification shows the ticket (the audit event does not need a copy of it).
-        facts_of = {**payload, "ticket_context": facts.get(timer.ticket_id, {})}
-        emissions.append((timer.tenant_id, Emission(kind, key, facts_of)))
-        events.append(_fire_event(timer, kind, payload, now))
     _save(timers, mark_rules_due=now, events=events, columns=FIRED_COLUMNS)
     outbox_emit_across(emissions=emissions, at=now)
     return report
+
+
+Fired = tuple[str, str, dict]  # kind, the start of the period it concerns (ISO 8601), payload
+
+
+def _payload(timer: SlaTimer, due_at: datetime | None, extra: dict) -> dict:
+    return {
+        "ticket": timer.ticket_id,
+        "metric": timer.metric,
+        "escalation": timer.escalation_id or None,
+        "target_minutes": timer.target_minutes,
+        "due_at": due_at,
+        **extra,
+    }
+
+
+def _fire_once(timer: SlaTimer, now: datetime, calendar: clock.Calendar | None) -> list[Fired]:
+    """A one-shot clock: breached at its deadline, and stopped; else warned at its next threshold."""
+    started, due_at = timer.started_at.isoformat(), timer.due_at  # firing clears the schedule
+    kind, extra = _breach(timer) if timer.due_at <= now else _warn(timer, calendar)
+    return [(kind, started, _payload(timer, due_at, extra))]
+
+
+def _fire_recurring(timer: SlaTimer, now: datetime, calendar: clock.Calendar) -> list[Fired]:
+    """A recurring clock: a breach for each deadline reached (a miss; the next period starts at it), then a
+    warning if the period in course has crossed its next threshold. It keeps running."""
+    fired = [
+        ("sla.breached", miss.started_at.isoformat(), _miss_payload(timer, miss))
+        for miss in catch_up(timer, now, calendar, reached=True)
+    ]
+    if timer.warn_at is not None and timer.warn_at <= now:
+        started, due_at = timer.started_at, timer.due_at
+        kind, extra = _warn(timer, calendar)
+        fired.append((kind, started.isoformat(), _payload(timer, due_at, {"period_started_at": started, **extra})))
+    return fired
+
+
+def _miss_payload(timer: SlaTimer, miss: Miss) -> dict:
+    extra = {"breached_at": miss.due_at, "period_started_at": miss.started_at, "misses": miss.count}
+    return _payload(timer, miss.due_at, extra)
+
+
+def _miss_event(timer: SlaTimer, miss: Miss, at: datetime) -> TicketEvent:
+    """The audit row of a miss counted outside the sweep (an update or the end came after an unseen deadline):
+    the same kind and payload as the sweep's own."""
+    return _fire_event(timer, "sla.breached", _miss_payload(timer, miss), at)
 
 
 def _fire_event(timer: SlaTimer, kind: str, payload: dict, now: datetime) -> TicketEvent:
@@ -651,7 +677,8 @@ def escalation_timers_plan(
     its own INSERT, then escalation_timers_save stores them under its id. `overrides` (a rule's
     response_minutes) replace a policy target. The `met` ones are met at once (the customer was updated
     as the escalation opened): the same rows as meeting them right after the start, without writing
-    them twice."""
+    them twice. A recurring one (customer update) named there starts its first period with that update,
+    which is what a fresh clock does anyway."""
     policy = policy_for(ticket=ticket, account=account)
     if policy is None:
         return []
@@ -665,7 +692,7 @@ def escalation_timers_plan(
         if metric in targets
     ]
     for timer in timers:
-        if timer.metric in met:
+        if timer.metric in met and not is_recurring(timer):
             _meet(timer, at)
     return timers
 
@@ -679,14 +706,38 @@ def escalation_timers_save(*, timers: list[SlaTimer], escalation_id: int) -> lis
 
 @transaction.atomic
 def escalation_timers_meet(*, ticket: Ticket, escalation_id: int, metrics: Iterable[str], at: datetime) -> None:
+    """Stops these clocks of the escalation. A recurring one stops for good (the escalation ended); an update
+    given while it goes on is escalation_customer_updated."""
     timers = list(
         SlaTimer.objects.filter(
             ticket=ticket, escalation_id=escalation_id, metric__in=list(metrics), status__in=OPEN_STATUSES
-        )
+        ).select_related("calendar")
     )
+    _save(timers, events=_meet_all(timers, at))
+
+
+@transaction.atomic
+def escalation_customer_updated(*, ticket: Ticket, escalation_ids: Iterable[int], at: datetime) -> None:
+    """The customer was updated during these escalations (a public agent reply, a milestone message): the
+    current period of each one's customer-update clock is met and the next starts now. Deadlines that passed
+    before the update count as misses first, whether or not the sweep has reached them (slas/schedule.py)."""
+    timers = list(
+        SlaTimer.objects.filter(
+            ticket=ticket,
+            escalation_id__in=list(escalation_ids),
+            metric__in=RECURRING_METRICS,
+            status=TimerStatus.RUNNING,
+            # A back-dated update older than the period it would end has nothing to meet.
+            started_at__lte=at,
+        ).select_related("calendar")
+    )
+    events = []
     for timer in timers:
-        _meet(timer, at)
-    _save(timers)
+        calendar = calendar_to_clock(timer.calendar)
+        events += [_miss_event(timer, miss, at) for miss in catch_up(timer, at, calendar)]
+        timer.met_periods += 1
+        restart(timer, at, calendar)
+    _save(timers, events=events)
 
 
 # --- bulk start for imports ---------------------------------------------------------------------

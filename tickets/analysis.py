@@ -7,6 +7,7 @@ threads better than a general-purpose model of its size, and runs in microsecond
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -59,11 +60,34 @@ def _normalise(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+def words(text: str) -> list[str]:
+    """The words keyword_hits matches against: lower case, runs of letters, digits and apostrophes."""
+    return _normalise(text).split()
+
+
 def keyword_hits(text: str, keywords: list[str]) -> list[str]:
     """The keywords (single words or phrases) found in the text as whole words, case-insensitively.
     'refund' matches "Refund!" but not "refundable"."""
     haystack = f" {_normalise(text)} "
     return [kw for kw in keywords if (needle := _normalise(kw)) and f" {needle} " in haystack]
+
+
+def keyword_matcher(keywords: Sequence[str]) -> Callable[[str], bool]:
+    """keyword_hits' test for a fixed list, with the keywords normalised once: does the text contain any of
+    them? For lists asked about many texts (each sentence of a thread), where normalising ~80 keywords
+    per text was most of the cost."""
+    needles = [words for keyword in keywords if (words := _normalise(keyword).split())]
+    single = frozenset(words[0] for words in needles if len(words) == 1)
+    spans = tuple(f" {' '.join(words)} " for words in needles if len(words) > 1)
+
+    def contains(text: str) -> bool:
+        normalised = _normalise(text)
+        if not single.isdisjoint(normalised.split()):
+            return True
+        padded = f" {normalised} "
+        return any(span in padded for span in spans)
+
+    return contains
 
 
 def asks_for_manager(text: str) -> bool:

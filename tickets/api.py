@@ -220,8 +220,16 @@ class SlaOutput(serializers.Serializer):
     due_at = serializers.DateTimeField(allow_null=True)
     warn_at = serializers.DateTimeField(allow_null=True)
     status = serializers.CharField(help_text="running | paused | met | breached")
-    breached_at = serializers.DateTimeField(allow_null=True)
+    breached_at = serializers.DateTimeField(allow_null=True, help_text="the breach; a recurring clock's latest miss")
     met_at = serializers.DateTimeField(allow_null=True)
+    misses = serializers.IntegerField(
+        help_text="a recurring clock (customer_update, while its escalation is open): periods that passed with no "
+        "update to the customer; 0 for any other clock"
+    )
+    met_periods = serializers.IntegerField(
+        help_text="a recurring clock: periods ended by an update in time (its started_at is the current "
+        "period's start); 0 for any other clock"
+    )
 
 
 # The schema of a ticket as the API shows it, and DRF's reference rendering of a model instance (a comment,
@@ -350,9 +358,9 @@ def _utc_text_formatter(dt):
 
 def _sla_output(clock: tuple, utc_text) -> dict:
     """One SlaOutput row from a tuple of selectors.SLA_ROW_FIELDS (times as UTC text, hence a formatter of
-    its own), built by hand: a serializer instance per ticket deep-copies its eight fields. SlaOutput stays
+    its own), built by hand: a serializer instance per ticket deep-copies its ten fields. SlaOutput stays
     the schema; tests compare the two."""
-    metric, target_minutes, started_at, due_at, warn_at, status_, breached_at, met_at = clock
+    metric, target_minutes, started_at, due_at, warn_at, status_, breached_at, met_at, misses, met_periods = clock
     return {
         "metric": metric,
         "target_minutes": target_minutes,
@@ -362,6 +370,8 @@ def _sla_output(clock: tuple, utc_text) -> dict:
         "status": status_,
         "breached_at": utc_text(breached_at),
         "met_at": utc_text(met_at),
+        "misses": misses,
+        "met_periods": met_periods,
     }
 
 

@@ -78,7 +78,10 @@ class UtcIsoText(Func):
 
 # What the ticket's "sla" block shows of each of its own clocks (an escalation's clocks are shown on the
 # escalation, so they are not read at all). The times come as UtcIsoText.
-SLA_ROW_FIELDS = ("metric", "target_minutes", "started_at", "due_at", "warn_at", "status", "breached_at", "met_at")
+SLA_ROW_FIELDS = (
+    "metric", "target_minutes", "started_at", "due_at", "warn_at", "status", "breached_at", "met_at", "misses",
+    "met_periods",
+)  # fmt: skip
 SLA_ROW_TIMES = frozenset({"started_at", "due_at", "warn_at", "breached_at", "met_at"})
 
 

@@ -92,6 +92,15 @@ def test_it_documents_every_field_of_the_resources(schema):
     )
 
 
+def test_it_documents_the_history_of_a_recurring_clock_in_the_sla_block(schema):
+    sla = schema["components"]["schemas"]["SlaOutput"]["properties"]
+    assert {"misses", "met_periods"} <= set(sla)
+    assert sla["misses"]["type"] == "integer" and "no update" in sla["misses"]["description"]
+    # The customer-update clock is an escalation's: its block shows the same shape.
+    escalation_sla = schema["components"]["schemas"]["EscalationOutput"]["properties"]["sla"]
+    assert escalation_sla["items"] == {"$ref": "#/components/schemas/SlaOutput"}
+
+
 def test_it_documents_the_ticket_filters(schema):
     params = {p["name"] for p in schema["paths"]["/api/v1/tickets/"]["get"]["parameters"]}
     assert {

@@ -466,7 +466,7 @@ def test_it_opens_an_escalating_ticket_in_a_bounded_number_of_statements(
     bootstrapped_api, django_assert_max_num_queries
 ):
     # One rule fires (a refund: the billing rule) inside the request: the rule's claim, routing, the escalation,
-    # the ticket's move and audit, its clocks (the customer-update one met by the milestone message), the
+    # the ticket's move and audit, its clocks (the customer-update one starting with the milestone message), the
     # customer's message and the outbox rows. Nothing is read twice, nothing re-read after firing.
     from escalation.models import Escalation, RuleFiring
     from helpdesk.models import OutboxEvent
@@ -490,8 +490,9 @@ def test_it_opens_an_escalating_ticket_in_a_bounded_number_of_statements(
         assert (escalation.trigger, escalation.kind, escalation.summary_drafted) == ("billing", "functional", True)
         assert RuleFiring.objects.get(ticket_id=body["id"]).escalation_id == escalation.pk
         clocks = {t.metric: t.status for t in SlaTimer.objects.filter(escalation_id=escalation.pk)}
+        # The milestone message is the customer's update: the customer-update clock's first period starts with it.
         assert clocks == {"escalation_acknowledge": "running", "escalation_first_response": "running",
-                          "customer_update": "met"}  # fmt: skip
+                          "customer_update": "running"}  # fmt: skip
         assert escalation.response_due_at is not None
         assert Message.objects.filter(ticket_id=body["id"], author_type="system", internal=False).count() == 1
         kinds = set(TicketEvent.objects.filter(ticket_id=body["id"]).values_list("kind", flat=True))

@@ -118,3 +118,70 @@ def test_a_tenant_whose_clocks_fail_is_rolled_back_alone(due_tickets, inject_db_
     second = workflows.sweep()
     assert second.breached == TICKETS_PER_TENANT * 2
     assert _breached(failing) == TICKETS_PER_TENANT * 2
+
+
+ESCALATIONS_PER_TENANT = 5
+SUMMARY = {name: "x" for name in ("problem", "tried", "emotional_state", "desired_outcome", "account_context")}
+
+
+@pytest.fixture
+def silent_escalations(db):
+    """High-stakes escalations (data loss) opened 2 h 50 min ago in two tenants, acknowledged at once, and
+    never an update since: on the 24/7 urgent policy, two hourly deadlines passed and the third period is
+    at 83 %, past its 75 % warning."""
+    from escalation import services as escalations
+    from helpdesk.services import tenant_create
+    from slas import defaults
+
+    opened = timezone.now() - timedelta(hours=2, minutes=50)
+    tenants = [tenant_create(slug=s, name=s) for s in ("acme", "globex")]
+    for tenant in tenants:
+        with tenant_context(tenant):
+            defaults.install(tenant=tenant)
+            for n in range(ESCALATIONS_PER_TENANT):
+                ticket = workflows.ticket_open(
+                    tenant=tenant,
+                    actor=None,
+                    subject=f"t{n}",
+                    description="d",
+                    requester_email=f"c{n}@x.test",
+                    priority="urgent",
+                    category="data_loss",
+                    created_at=opened,
+                )
+                escalation = escalations.escalation_create(
+                    ticket=ticket,
+                    actor=None,
+                    kind="functional",
+                    trigger="manual",
+                    summary_fields=SUMMARY,
+                    target_tier=2,
+                    at=opened,
+                )
+                escalations.escalation_acknowledge(escalation=escalation, actor=None, at=opened + timedelta(minutes=1))
+    return tenants, opened
+
+
+def test_two_full_sweeps_at_once_count_each_missed_update_and_remind_once(silent_escalations):
+    tenants, opened = silent_escalations
+    results: dict = {}
+    threads = [_in_thread(workflows.sweep, results, n) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    workflows.sweep()  # the stragglers a held ticket left due
+    workflows.sweep()  # and once more: nothing is left to count
+    for tenant in tenants:
+        with tenant_context(tenant):
+            clocks = SlaTimer.objects.filter(metric="customer_update")
+            assert [(c.misses, c.started_at) for c in clocks] == [(2, opened + timedelta(hours=2))] * (
+                ESCALATIONS_PER_TENANT
+            )
+            misses = OutboxEvent.objects.filter(type="sla.breached", payload__metric="customer_update")
+            assert misses.count() == 2 * ESCALATIONS_PER_TENANT
+            audited = TicketEvent.objects.filter(kind="sla_breached", after__metric="customer_update")
+            assert audited.count() == 2 * ESCALATIONS_PER_TENANT
+            due_soon = OutboxEvent.objects.filter(type="owner.reminder", payload__reminder="due_soon")
+            assert due_soon.count() == ESCALATIONS_PER_TENANT
+            assert {r.payload["period_started_at"] for r in due_soon} == {(opened + timedelta(hours=2)).isoformat()}

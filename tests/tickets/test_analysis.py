@@ -2,7 +2,14 @@
 
 import pytest
 
-from tickets.analysis import asks_for_call, asks_for_manager, blend_sentiment, keyword_hits, sentiment
+from tickets.analysis import (
+    asks_for_call,
+    asks_for_manager,
+    blend_sentiment,
+    keyword_hits,
+    keyword_matcher,
+    sentiment,
+)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +38,8 @@ def test_it_scores_sentiment(text, low, high):
 )
 def test_it_matches_keywords_as_whole_words(text, keywords, hits):
     assert keyword_hits(text, keywords) == hits
+    # The compiled matcher answers the same question for the same list.
+    assert keyword_matcher(keywords)(text) == bool(hits)
 
 
 @pytest.mark.parametrize(
