@@ -616,6 +616,34 @@ def next_opening(t: datetime, calendar: Calendar) -> datetime:
     return _from_us(_compiled(calendar).next_open_us(_instant_us(t, "t")))
 
 
+def open_windows(
+    start: datetime, end: datetime, calendar: Calendar, limit: int = 64
+) -> list[tuple[datetime, datetime]]:
+    """The working intervals that overlap [start, end), clipped to it, in order, at most `limit` of them: what
+    a live countdown in the browser needs to count business time down (and to say when a closed clock opens
+    again) without the calendar's rules. Adjacent blocks' intervals that touch are joined."""
+    low, high = _instant_us(start, "start"), _instant_us(end, "end")
+    if high <= low:
+        return []
+    compiled = _compiled(calendar)
+    if compiled.always_open:
+        return [(_from_us(low), _from_us(high))]
+    windows: list[list[int]] = []
+    for k in range(low // _BLOCK_US, high // _BLOCK_US + 1):
+        block = compiled.block(k)
+        for s, e in zip(block.starts, block.ends, strict=True):
+            s, e = max(s, low), min(e, high)
+            if s >= e:
+                continue
+            if windows and windows[-1][1] == s:
+                windows[-1][1] = e  # one shift split by a block boundary
+            elif len(windows) == limit:
+                return [(_from_us(a), _from_us(b)) for a, b in windows]
+            else:
+                windows.append([s, e])
+    return [(_from_us(a), _from_us(b)) for a, b in windows]
+
+
 def is_open(t: datetime, calendar: Calendar) -> bool:
     """Whether t is inside working time ([open, close): open at the opening instant, closed at the closing one)."""
     return _compiled(calendar).is_open_us(_instant_us(t, "t"))

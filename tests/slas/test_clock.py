@@ -20,6 +20,7 @@ from slas.clock import (
     deadline,
     is_open,
     next_opening,
+    open_windows,
     validate,
 )
 
@@ -663,3 +664,38 @@ def test_business_minutes_add_up(calendar, a, gap1, gap2):
 
     assert whole == pytest.approx(business_minutes_between(a, b, calendar) + business_minutes_between(b, c, calendar))
     assert 0 <= whole <= gap1 + gap2
+
+
+# --- open windows: what a live countdown in the browser counts ------------------------------------------
+
+
+def test_open_windows_clip_the_working_intervals_to_the_span():
+    windows = open_windows(berlin("2026-03-02 16:00"), berlin("2026-03-04 10:00"), BERLIN_9_17)  # Mon 16:00 → Wed
+    assert windows == [
+        (berlin("2026-03-02 16:00"), berlin("2026-03-02 17:00")),
+        (berlin("2026-03-03 09:00"), berlin("2026-03-03 17:00")),
+        (berlin("2026-03-04 09:00"), berlin("2026-03-04 10:00")),
+    ]
+
+
+def test_open_windows_skip_holidays_and_weekends():
+    # Friday 16:00 to Tuesday 10:00 with Tuesday 3 March a holiday: Friday's last hour, Monday, nothing on Tuesday.
+    windows = open_windows(berlin("2026-02-27 16:00"), berlin("2026-03-03 10:00"), BERLIN_TUESDAY_OFF)
+    assert windows == [
+        (berlin("2026-02-27 16:00"), berlin("2026-02-27 17:00")),
+        (berlin("2026-03-02 09:00"), berlin("2026-03-02 17:00")),
+    ]
+
+
+def test_open_windows_sum_to_the_business_minutes_between():
+    start, end = berlin("2026-03-02 11:17"), berlin("2026-04-20 15:03")  # across a 28-day block boundary
+    windows = open_windows(start, end, BERLIN_SPLIT, limit=1000)
+    total = sum((b - a).total_seconds() / 60 for a, b in windows)
+    assert total == pytest.approx(business_minutes_between(start, end, BERLIN_SPLIT))
+
+
+def test_open_windows_stop_at_the_limit_and_an_always_open_calendar_is_one_window():
+    assert len(open_windows(berlin("2026-03-02 00:00"), berlin("2026-06-01 00:00"), BERLIN_9_17, limit=5)) == 5
+    start, end = utc("2026-03-02 00:00"), utc("2026-03-09 00:00")
+    assert open_windows(start, end, ALWAYS_OPEN) == [(start, end)]
+    assert open_windows(end, start, ALWAYS_OPEN) == []
