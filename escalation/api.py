@@ -14,8 +14,9 @@ from escalation.tasks import arm_after_commit
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
-from helpdesk.fields import TenantPrimaryKeyRelatedField, slug_or_blank
-from helpdesk.models import MAX_TIER, Membership, Role, Team
+from helpdesk.fields import ActiveMemberField, TenantPrimaryKeyRelatedField, slug_or_blank
+from helpdesk.filters import MemberFilter
+from helpdesk.models import MAX_TIER, Role, Team
 from tickets.models import Priority, Ticket
 from tickets.selectors import ticket_get
 
@@ -41,7 +42,7 @@ class EscalateInput(StrictSerializer):
     target_tier = serializers.IntegerField(
         min_value=0, max_value=MAX_TIER, required=False, allow_null=True, default=None
     )
-    target_agent = TenantPrimaryKeyRelatedField(model=Membership, required=False, allow_null=True, default=None)
+    target_agent = ActiveMemberField(required=False, allow_null=True, default=None)
     to_call = serializers.BooleanField(default=False)
     summary = SummaryInput(help_text=f"all five required: {', '.join(SUMMARY_FIELDS)}")
 
@@ -173,6 +174,7 @@ class EscalationFilter(filters.FilterSet):
     ticket = filters.NumberFilter()
     trigger = filters.CharFilter()
     team = filters.NumberFilter()
+    agent = MemberFilter()
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:

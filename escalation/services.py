@@ -20,6 +20,8 @@ from escalation.models import (
     Kind,
 )
 from escalation.snapshot import TicketSnapshot
+from helpdesk.audit import actor_label as _label
+from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
@@ -51,14 +53,6 @@ class EscalationError(Exception):
     def __init__(self, message: str, *, code: str = "invalid_state", status: int = 409, fields: dict | None = None):
         super().__init__(message)
         self.code, self.status, self.fields = code, status, fields or {}
-
-
-def _label(actor: Principal | None) -> str:
-    return str(actor) if actor else "system"
-
-
-def _membership(actor: Principal | None) -> Membership | None:
-    return actor.membership if actor else None
 
 
 def missing_summary_fields(data: dict | None) -> list[str]:

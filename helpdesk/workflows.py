@@ -19,11 +19,11 @@ from escalation import services as escalations
 from escalation.models import Escalation
 from escalation.snapshot import TicketSnapshot
 from helpdesk import config_cache
+from helpdesk import services as tenancy
 from helpdesk.auth import Principal
-from helpdesk.models import Tenant
+from helpdesk.models import Membership, Tenant
 from helpdesk.notifications import defaults as notification_defaults
 from helpdesk.notifications import dispatcher
-from helpdesk.services import tenant_create
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
 from slas import services as slas
@@ -44,12 +44,39 @@ POLICY_FIELDS = ("priority", "category", "channel")
 def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
     """A new tenant, ready to work: its default business calendar, SLA policies, escalation matrix and
     notification templates (no channels or webhooks: where to send is the tenant's choice)."""
-    tenant = tenant_create(slug=slug, name=name, timezone=timezone)
+    tenant = tenancy.tenant_create(slug=slug, name=name, timezone=timezone)
     with tenant_context(tenant):
         sla_defaults.install(tenant=tenant)
         escalations.matrix_install(tenant=tenant)
         notification_defaults.install(tenant=tenant)
     return tenant
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+
+def api_token_issue(*, tenant: Tenant, role: str, label: str = "") -> tuple:
+    """A new API token (admin): the row and its key, shown once."""
+    return tenancy.api_token_create(tenant=tenant, role=role, label=label)
+
+
+def member_add(*, tenant: Tenant, actor: Principal | None, **fields) -> Membership:
+    """A new person with a seat (API, admin, create_member): validated by helpdesk.members, audited, and
+    invited by e-mail after commit when no password is given. Raises members.MemberError."""
+    return tenancy.member_add(tenant=tenant, actor=actor, **fields)
+
+
+def member_update(*, membership: Membership, actor: Principal | None, **changes) -> Membership:
+    """A seat's role, tier, skills, capacity, availability, teams, or the person's name and e-mail."""
+    return tenancy.member_update(membership=membership, actor=actor, **changes)
+
+
+def member_deactivate(*, membership: Membership, actor: Principal | None) -> Membership:
+    """The seat switched off: no sign-in, no routed escalations, no notifications; history keeps the name."""
+    return tenancy.member_deactivate(membership=membership, actor=actor)
+
+
+# --- tickets --------------------------------------------------------------------------------------
 
 
 def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:

@@ -19,6 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from helpdesk.audit import actor_label
 from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import claim_by_tenant
@@ -482,7 +483,7 @@ def _recalc_event(timer: SlaTimer, before: datetime | None, at: datetime, actor)
         ticket_id=timer.ticket_id,
         kind="sla_recalculated",
         actor=None,
-        actor_label=str(actor) if actor else "system",
+        actor_label=actor_label(actor),
         created_at=at,
         before={"metric": timer.metric, "due_at": before.isoformat() if before else None},
         after={

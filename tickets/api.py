@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
-from helpdesk.fields import AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
-from helpdesk.models import Membership, Role, Team, Tenant
+from helpdesk.fields import ActiveMemberField, AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
+from helpdesk.models import Role, Team, Tenant
 from helpdesk.pagination import ThreadPagination
 from tickets import selectors, services
 from tickets.filters import TicketFilter
@@ -196,7 +196,7 @@ class TicketCreateInput(StrictSerializer):
 class TicketUpdateInput(StrictSerializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    assignee = TenantPrimaryKeyRelatedField(model=Membership, required=False, allow_null=True)
+    assignee = ActiveMemberField(required=False, allow_null=True)
     team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.SlugField(max_length=50), max_length=MAX_TAGS, required=False)
     category = slug_or_blank(required=False)

@@ -14,6 +14,8 @@ from django.db import connection, transaction
 from django.db.models import Value
 from django.utils import timezone
 
+from helpdesk.audit import actor_label as _label
+from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
 from helpdesk.models import ROLE_RANK, Membership, Role, Team, Tenant
 from helpdesk.outbox import outbox_emit
@@ -32,7 +34,6 @@ from tickets.models import (
 )
 from tickets.selectors import ticket_context
 
-SYSTEM_LABEL = "system"
 TICKET_UPDATE_FIELDS = ("status", "priority", "assignee_id", "team_id", "tags", "category")
 SEARCH_CONFIG = "english"
 
@@ -64,14 +65,6 @@ class TicketError(Exception):
 class AuthorityError(TicketError):
     def __init__(self, message: str):
         super().__init__(message, code="permission_denied", status=403)
-
-
-def _label(actor: Principal | None) -> str:
-    return str(actor) if actor is not None else SYSTEM_LABEL
-
-
-def _membership(actor: Principal | None) -> Membership | None:
-    return actor.membership if actor is not None else None
 
 
 def event_record(

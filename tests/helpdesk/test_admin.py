@@ -540,6 +540,60 @@ def test_it_does_not_let_a_manager_add_an_admin(as_bob, tenant_a):
         assert not Membership.objects.filter(user__username="mallory").exists()
 
 
+def test_the_admins_add_form_applies_the_members_validation(as_erin, tenant_a):
+    """One validation for a member: the admin refuses what the API refuses, with the same messages."""
+    from helpdesk.members import ERR_EMAIL_FOR_INVITATION
+
+    base = {"username": "dave", "password": "pw-dave-123!", "role": "agent", "tier": "1", "capacity": "10"}
+    cases = [
+        ({"tier": "4"}, "less than or equal to 3"),
+        ({"capacity": "-1"}, "greater than or equal to 0"),
+        ({"skills": "not a slug"}, "Enter a valid"),
+        ({"password": "dave"}, "too short"),
+        ({"password": "", "email": ""}, ERR_EMAIL_FOR_INVITATION),
+    ]
+    for change, message in cases:
+        response = as_erin.post("/admin/helpdesk/membership/add/", {**base, "skills": "", **change})
+        assert response.status_code == 200 and message in _text(response), change
+    with tenant_context(tenant_a):
+        assert not Membership.objects.filter(user__username="dave").exists()
+
+
+def test_a_member_added_in_the_admin_without_a_password_is_invited_and_audited(as_erin, erin, tenant_a):
+    from helpdesk.invitations import INVITED
+    from helpdesk.models import AuditEvent, OutboxEvent
+
+    data = {"username": "dave", "email": "dave@acme.test", "role": "agent", "tier": "1", "capacity": "10"}
+    assert as_erin.post("/admin/helpdesk/membership/add/", {**data, "skills": ""}).status_code == 302
+    with tenant_context(tenant_a):
+        dave = Membership.objects.get(user__username="dave")
+        assert OutboxEvent.objects.get(type=INVITED).payload["membership"] == dave.pk
+        added = AuditEvent.objects.get(kind="member.added")
+    assert (added.object_id, added.actor_id) == (dave.pk, erin.pk)
+
+
+def test_the_admin_keeps_the_last_admin_an_admin(as_erin, erin, tenant_a):
+    page = as_erin.get(_membership_url(erin))
+    for change in ({"role": "manager"}, {"active": ""}):
+        data = {**_form_data(page), **change}
+        data = {k: v for k, v in data.items() if not (k == "active" and v == "")}
+        response = as_erin.post(_membership_url(erin), data)
+        assert response.status_code == 200 and "last admin" in _text(response), change
+    with tenant_context(tenant_a):
+        stored = Membership.objects.get(pk=erin.pk)
+    assert (stored.role, stored.active) == (Role.ADMIN, True)
+
+
+def test_a_change_in_the_admin_is_audited_like_one_through_the_api(as_erin, alice, tenant_a):
+    from helpdesk.models import AuditEvent
+
+    page = as_erin.get(_membership_url(alice))
+    assert as_erin.post(_membership_url(alice), {**_form_data(page), "tier": "2"}).status_code == 302
+    with tenant_context(tenant_a):
+        event = AuditEvent.objects.get(kind="member.updated", object_id=alice.pk)
+    assert (event.before, event.after) == ({"tier": 1}, {"tier": 2})
+
+
 # --- API tokens -------------------------------------------------------------------------------------
 
 
