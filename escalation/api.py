@@ -12,7 +12,7 @@ from escalation import authority, dryrun, routing, selectors, services, triggers
 from escalation.models import SUMMARY_FIELDS, Escalation, EscalationRule, EscalationStatus, Kind
 from escalation.tasks import arm_after_commit
 from helpdesk import workflows
-from helpdesk.api import StrictSerializer, TenantViewSet, validated
+from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import ActiveMemberField, TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.filters import MemberFilter
@@ -335,7 +335,7 @@ class DryRunOutput(serializers.Serializer):
     truncated = serializers.BooleanField()
 
 
-class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
+class RuleViewSet(ActiveByDefault, mixins.ListModelMixin, TenantViewSet):
     """The escalation matrix. A rule fires at most once per ticket and escalation cycle."""
 
     selector = staticmethod(selectors.rule_list)
@@ -399,10 +399,9 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
             raise ApiError(403, "permission_denied", "The dry run is for managers.")
         return Response(dryrun.dry_run(days=days).as_dict())
 
+    @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        rule = self.get_object()
-        was_time_open = rule.active and rule.trigger == "time_open"
-        rule.active = False
-        rule.save(update_fields=["active", "updated_at"])
-        arm_after_commit(rule, was_time_open=was_time_open)  # a switched-off time_open rule drops its watches
+        """Removes a rule that never fired; retires one that did (`active: false`: out of the matrix, kept
+        for the escalations and firings that name it). 204 either way."""
+        workflows.rule_delete(rule=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

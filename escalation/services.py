@@ -18,6 +18,7 @@ from escalation.models import (
     EscalationRule,
     EscalationStatus,
     Kind,
+    RuleFiring,
 )
 from escalation.snapshot import TicketSnapshot
 from helpdesk.audit import actor_label as _label
@@ -25,6 +26,7 @@ from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
+from helpdesk.retirement import retire_or_remove
 from slas import services as slas
 from slas.models import Metric
 from tickets.models import Account, AuthorType, Status, Ticket, raises_priority
@@ -682,6 +684,18 @@ def matrix_install(*, tenant) -> list[EscalationRule]:
 # --- the ladder ---------------------------------------------------------------------------------
 
 LADDER_ROLES = ("manager", "admin")
+
+
+@transaction.atomic
+def rule_delete(*, rule: EscalationRule, actor: Principal | None = None) -> str:
+    """In use: it opened or reinforced an escalation, or fired at all (RuleFiring: the once-per-cycle record
+    and the metrics' by-trigger counts). Retired, it stays out of the matrix (matrix() reads active rules)
+    and its pending time_open watches go (the caller's arm_after_commit); escalations keep pointing to it.
+    A rule that never fired is removed, its pending watches with it."""
+    rule = EscalationRule.objects.select_for_update().get(pk=rule.pk)
+    in_use = Escalation.objects.filter(rule=rule).exists() or RuleFiring.objects.filter(rule=rule).exists()
+    facts = {"name": rule.name, "slug": rule.slug, "trigger": rule.trigger}
+    return retire_or_remove(rule, in_use=in_use, actor=actor, object_type="escalation_rule", facts=facts)
 
 
 def _at_the_top(escalation: Escalation) -> bool:

@@ -16,17 +16,22 @@ from django.utils import timezone
 
 from escalation import engine, watches
 from escalation import services as escalations
-from escalation.models import Escalation
+from escalation.models import Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
+from escalation.tasks import arm_after_commit
 from helpdesk import config_cache
 from helpdesk import services as tenancy
 from helpdesk.auth import Principal
 from helpdesk.models import Membership, Tenant
 from helpdesk.notifications import defaults as notification_defaults
 from helpdesk.notifications import dispatcher
+from helpdesk.notifications import services as notification_services
+from helpdesk.notifications.models import WebhookSubscription
+from helpdesk.retirement import RETIRED
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
 from slas import services as slas
+from slas.models import BusinessCalendar, SLAPolicy
 from tickets import services as tickets
 from tickets.models import AuthorType, Message, ResolutionAttempt, Ticket
 
@@ -74,6 +79,31 @@ def member_update(*, membership: Membership, actor: Principal | None, **changes)
 def member_deactivate(*, membership: Membership, actor: Principal | None) -> Membership:
     """The seat switched off: no sign-in, no routed escalations, no notifications; history keeps the name."""
     return tenancy.member_deactivate(membership=membership, actor=actor)
+
+
+# --- configuration: DELETE retires what is in use, removes the rest (helpdesk/retirement.py) ---------
+
+
+def calendar_delete(*, calendar: BusinessCalendar, actor: Principal | None) -> str:
+    return slas.calendar_delete(calendar=calendar, actor=actor)
+
+
+def policy_delete(*, policy: SLAPolicy, actor: Principal | None) -> str:
+    return slas.policy_delete(policy=policy, actor=actor)
+
+
+@transaction.atomic
+def rule_delete(*, rule: EscalationRule, actor: Principal | None) -> str:
+    """A time_open rule's pending watches go with it (after commit, as for a rule switched off)."""
+    was_time_open = rule.active and rule.trigger == "time_open"
+    outcome = escalations.rule_delete(rule=rule, actor=actor)
+    if outcome == RETIRED:
+        arm_after_commit(rule, was_time_open=was_time_open)
+    return outcome
+
+
+def webhook_delete(*, subscription: WebhookSubscription, actor: Principal | None) -> str:
+    return notification_services.webhook_delete(subscription=subscription, actor=actor)
 
 
 # --- tickets --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ deadline preview, and the timers, read-only. Saving a calendar or policy recalcu
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html_join
 
@@ -40,8 +41,20 @@ class CalendarForm(TenantModelForm):
 @admin.register(BusinessCalendar, site=tenant_admin_site)
 class BusinessCalendarAdmin(TenantScopedAdmin):
     form = CalendarForm
-    fields = ["name", "timezone", "hours", "holidays", "country", "subdivision", "always_open", "team", "account"]
-    list_display = ["name", "timezone", "always_open", "country", "team", "account"]
+    fields = [
+        "name",
+        "timezone",
+        "hours",
+        "holidays",
+        "country",
+        "subdivision",
+        "always_open",
+        "team",
+        "account",
+        "active",
+    ]
+    list_display = ["name", "timezone", "always_open", "country", "team", "account", "active"]
+    list_filter = ["active"]
     search_fields = ["name"]
 
     def save_model(self, request, obj, form, change):
@@ -57,7 +70,10 @@ class PolicyForm(TenantModelForm):
 
         data = super().clean()
         probe = {name: data.get(name) for name in ("applies_to", "targets", "warn_percent", "on_hold_pauses")}
-        serializer = PolicyInput(data={**probe, "name": "-", "calendar": getattr(data.get("calendar"), "pk", None)})
+        serializer = PolicyInput(
+            data={**probe, "name": "-", "calendar": getattr(data.get("calendar"), "pk", None)},
+            context={"instance": self.instance if self.instance.pk else None},
+        )
         if not serializer.is_valid():
             for field, errors in serializer.errors.items():
                 self.add_error(field if field in self.fields else None, "; ".join(map(str, _flatten(errors))))
@@ -91,6 +107,15 @@ class SLAPolicyAdmin(TenantScopedAdmin):
     list_editable = ["position", "active"]
     ordering = ["position", "id"]
     readonly_fields = ["preview"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "calendar" in form.base_fields:
+            # The API's rule (slas.api.OfferedCalendarField): retired calendars are not offered, except the
+            # one this policy already has.
+            current = obj.calendar_id if obj is not None else None
+            form.base_fields["calendar"].queryset = BusinessCalendar.objects.filter(Q(active=True) | Q(pk=current))
+        return form
 
     @admin.display(description="Deadlines for a ticket created now")
     def preview(self, obj: SLAPolicy) -> str:

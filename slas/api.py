@@ -4,11 +4,13 @@ A change to a calendar or a policy recomputes the running clocks that depend on 
 commit (competitors only apply such changes to tickets touched afterwards)."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
-from helpdesk.api import StrictSerializer, TenantViewSet, validated
+from helpdesk import workflows
+from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import TenantPrimaryKeyRelatedField
 from helpdesk.models import Role, Team, validate_timezone
@@ -43,6 +45,7 @@ class CalendarInput(StrictSerializer):
     always_open = serializers.BooleanField(default=False)
     team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True, default=None)
     account = TenantPrimaryKeyRelatedField(model=Account, required=False, allow_null=True, default=None)
+    active = serializers.BooleanField(default=True, help_text="false: retired (see DELETE); true brings it back")
 
     def validate_timezone(self, value):
         try:
@@ -99,6 +102,7 @@ class CalendarOutput(serializers.ModelSerializer):
             "always_open",
             "team",
             "account",
+            "active",
             "created_at",
             "updated_at",
         ]
@@ -136,8 +140,15 @@ class _CrudMixin:
     def partial_update(self, request, pk=None):
         return self.update(request, pk)
 
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        """Removes it if nothing refers to it; retires it (`active: false`, kept for history) if something
+        does. 204 either way; running clocks keep their policy and calendar."""
+        self._delete(request.user, self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
-class CalendarViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
+
+class CalendarViewSet(ActiveByDefault, _CrudMixin, mixins.ListModelMixin, TenantViewSet):
     """Business calendars: weekly hours in a timezone, minus holidays; or 24/7."""
 
     selector = staticmethod(selectors.calendar_list)
@@ -146,6 +157,7 @@ class CalendarViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
     output_serializer = CalendarOutput
     write_role = Role.MANAGER
     ordering_fields = ["created_at", "name"]
+    filterset_fields = ["active"]
 
     @extend_schema(request=CalendarInput, responses={201: CalendarOutput})
     def create(self, request):
@@ -163,6 +175,9 @@ class CalendarViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
         recalculate_after_commit(principal.tenant.pk, calendar_id=calendar.pk)
         return calendar
 
+    def _delete(self, principal, calendar):
+        return workflows.calendar_delete(calendar=calendar, actor=principal)
+
 
 # --- policies -----------------------------------------------------------------------------------
 
@@ -175,9 +190,21 @@ class AppliesToInput(StrictSerializer):
     vip = serializers.BooleanField(required=False, allow_null=True)
 
 
+class OfferedCalendarField(TenantPrimaryKeyRelatedField):
+    """A calendar a policy may be given: an active one. A retired calendar is not offered, though a policy
+    that has it may repeat it (a PUT that changes nothing else is no change)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(model=BusinessCalendar, **kwargs)
+
+    def get_queryset(self):
+        current = getattr(self.context.get("instance"), "calendar_id", None)
+        return BusinessCalendar.objects.filter(Q(active=True) | Q(pk=current))
+
+
 class PolicyInput(StrictSerializer):
     name = serializers.CharField(max_length=100)
-    calendar = TenantPrimaryKeyRelatedField(model=BusinessCalendar)
+    calendar = OfferedCalendarField()
     clock_source = serializers.ChoiceField(choices=ClockSource.choices, default=ClockSource.POLICY)
     applies_to = AppliesToInput(default=dict)
     targets = serializers.DictField(child=serializers.IntegerField(min_value=1, max_value=MAX_TARGET_MINUTES))
@@ -243,7 +270,7 @@ class PolicyOutput(serializers.ModelSerializer):
         ]
 
 
-class PolicyViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
+class PolicyViewSet(ActiveByDefault, _CrudMixin, mixins.ListModelMixin, TenantViewSet):
     """SLA policies: the first active one by position whose conditions match a ticket applies."""
 
     selector = staticmethod(selectors.policy_list)
@@ -252,6 +279,7 @@ class PolicyViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
     output_serializer = PolicyOutput
     write_role = Role.MANAGER
     ordering_fields = ["position", "name", "created_at"]
+    filterset_fields = ["active"]
 
     @extend_schema(request=PolicyInput, responses={201: PolicyOutput})
     def create(self, request):
@@ -268,3 +296,6 @@ class PolicyViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
         policy = services.policy_update(policy=policy, **data)
         recalculate_after_commit(principal.tenant.pk, policy_id=policy.pk)
         return policy
+
+    def _delete(self, principal, policy):
+        return workflows.policy_delete(policy=policy, actor=principal)

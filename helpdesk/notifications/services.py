@@ -17,6 +17,7 @@ from helpdesk.notifications.models import (
     WebhookSubscription,
 )
 from helpdesk.outbox import dispatch_on_commit
+from helpdesk.retirement import retire_or_remove
 
 ERR_URL_REQUIRED = "A URL is required for this kind of channel."
 
@@ -74,6 +75,17 @@ def webhook_update(*, subscription: WebhookSubscription, **changes) -> WebhookSu
         subscription.active = changes["active"]
     subscription.save()
     return subscription
+
+
+@transaction.atomic
+def webhook_delete(*, subscription: WebhookSubscription, actor=None) -> str:
+    """In use: a delivery was made to it (its delivery log is history the admin reads, at
+    /webhooks/{id}/deliveries/). Retired, it receives no new deliveries (fan-out reads active subscriptions)
+    and its pending retries fail as gone. One that never received anything is removed."""
+    subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+    in_use = Delivery.objects.filter(webhook=subscription).exists()
+    facts = {"url": subscription.url, "events": list(subscription.events)}
+    return retire_or_remove(subscription, in_use=in_use, actor=actor, object_type="webhook", facts=facts)
 
 
 @transaction.atomic
