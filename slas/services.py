@@ -647,9 +647,7 @@ def calendar_delete(*, calendar: BusinessCalendar, actor=None) -> str:
     is retired: the clocks and policies that have it keep it, but no new policy is given it and no new clock
     takes it as an account's or team's own calendar (calendar_for). One nothing refers to is removed."""
     calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
-    in_use = (
-        SLAPolicy.objects.filter(calendar=calendar).exists() or SlaTimer.objects.filter(calendar=calendar).exists()
-    )
+    in_use = SLAPolicy.objects.filter(calendar=calendar).exists() or SlaTimer.objects.filter(calendar=calendar).exists()
     return retire_or_remove(calendar, in_use=in_use, actor=actor, object_type="calendar", facts={"name": calendar.name})
 
 

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('slas', '0006_tenant_batch_once'),
+        ("slas", "0006_tenant_batch_once"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='businesscalendar',
-            name='active',
+            model_name="businesscalendar",
+            name="active",
             field=models.BooleanField(default=True),
         ),
     ]

@@ -16,7 +16,7 @@ from helpdesk.services import api_token_create
 from helpdesk.tenancy import tenant_context
 from slas.models import BusinessCalendar, SLAPolicy, SlaTimer
 from tests.api.helpers import create_ticket, error_of
-from tests.notifications.conftest import SECRET, receiver  # noqa: F401 (a fixture)
+from tests.notifications.conftest import SECRET, CaptureServer
 
 CALENDAR = {"name": "Support hours", "timezone": "UTC", "hours": {"mon": [["08:00", "18:00"]]}}
 
@@ -24,6 +24,13 @@ CALENDAR = {"name": "Support hours", "timezone": "UTC", "hours": {"mon": [["08:0
 @pytest.fixture
 def api(bootstrapped_api):
     return bootstrapped_api
+
+
+@pytest.fixture
+def receiver():
+    server = CaptureServer()
+    yield server
+    server.close()
 
 
 def _client(tenant, role) -> APIClient:
@@ -81,7 +88,8 @@ def test_a_calendar_in_use_is_retired_kept_and_no_longer_offered(api):
     )
     assert refused.status_code == 400 and list(error_of(refused)["fields"]) == ["calendar"]
     writable = {k: v for k, v in policy.items() if k not in ("id", "created_at", "updated_at")}
-    same = api.put(f"/api/v1/sla-policies/{policy['id']}/", {**writable, "targets": {"first_response": 90}}, format="json")
+    path = f"/api/v1/sla-policies/{policy['id']}/"
+    same = api.put(path, {**writable, "targets": {"first_response": 90}}, format="json")
     assert same.status_code == 200, same.content
     assert same.json()["calendar"] == calendar["id"]
     # A second DELETE of a retired calendar is a no-op.
