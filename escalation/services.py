@@ -21,6 +21,7 @@ from escalation.models import (
     RuleFiring,
 )
 from escalation.snapshot import TicketSnapshot
+from helpdesk import redaction
 from helpdesk.audit import actor_label as _label
 from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
@@ -696,6 +697,36 @@ def rule_delete(*, rule: EscalationRule, actor: Principal | None = None) -> str:
     in_use = Escalation.objects.filter(rule=rule).exists() or RuleFiring.objects.filter(rule=rule).exists()
     facts = {"name": rule.name, "slug": rule.slug, "trigger": rule.trigger}
     return retire_or_remove(rule, in_use=in_use, actor=actor, object_type="escalation_rule", facts=facts)
+
+
+ESCALATION_TEXT = ("summary", "reason", "resolution", "root_cause", "return_reason")
+
+
+def escalations_redact(*, ticket_ids: list[int], redactor: redaction.Redactor) -> int:
+    """A customer's erasure, for the escalations of their tickets: the drafted problem (their first sentence,
+    cut at 300 characters, so not always a whole one the redactor knows) is replaced; the rest of the summary,
+    reasons and resolutions are masked (helpdesk.redaction); the rules' firing reasons too. Counts and times
+    stay: the metrics do not move. Returns the rows changed."""
+    changed = []
+    for escalation in Escalation.objects.filter(ticket_id__in=ticket_ids).only(*ESCALATION_TEXT, "summary_drafted"):
+        before = [getattr(escalation, name) for name in ESCALATION_TEXT]
+        summary = redactor.json(escalation.summary)
+        if escalation.summary_drafted and summary.get("problem"):
+            summary["problem"] = redaction.TOMBSTONE_TEXT
+        escalation.summary = summary
+        for name in ESCALATION_TEXT[1:]:
+            setattr(escalation, name, redactor.text(getattr(escalation, name)))
+        if [getattr(escalation, name) for name in ESCALATION_TEXT] != before:
+            changed.append(escalation)
+    Escalation.objects.bulk_update(changed, list(ESCALATION_TEXT), batch_size=500)
+    firings = []
+    for firing in RuleFiring.objects.filter(ticket_id__in=ticket_ids).only("reason"):
+        masked = redactor.text(firing.reason)
+        if masked != firing.reason:
+            firing.reason = masked
+            firings.append(firing)
+    RuleFiring.objects.bulk_update(firings, ["reason"], batch_size=500)
+    return len(changed) + len(firings)
 
 
 def _at_the_top(escalation: Escalation) -> bool:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
-from helpdesk import invitations, members
+from helpdesk import invitations, members, redaction
 from helpdesk.audit import audit_record
 from helpdesk.auth import Principal, generate_token_key, hash_token_key
-from helpdesk.models import ApiToken, Membership, Role, Team, TeamMember, Tenant
+from helpdesk.models import ApiToken, IdempotencyKey, Membership, OutboxEvent, Role, Team, TeamMember, Tenant
 from helpdesk.tenancy import tenant_context
 
 TOKEN_PREFIX_LENGTH = 10
@@ -222,3 +225,40 @@ def team_create(
             [TeamMember(tenant=tenant, team=team, membership=membership) for membership in members]
         )
     return team
+
+
+# --- a customer's erasure: the copies in this layer (workflows.customer_erase lists them all) ---------------
+
+
+def outbox_redact(*, ticket_ids: list[int], address: str, redactor: redaction.Redactor) -> list[int]:
+    """Outbox payloads about the customer's tickets (their `ticket_context`: subject, name, address; a
+    milestone's text) or addressed to them, masked. Returns the ids of those events (their deliveries are
+    the next copies)."""
+    events = OutboxEvent.objects.filter(Q(payload__ticket__in=ticket_ids) | Q(payload__to__iexact=address)).only(
+        "payload"
+    )
+    changed = []
+    for event in events:
+        masked = redactor.json(event.payload)
+        if masked != event.payload:
+            event.payload = masked
+            changed.append(event)
+    OutboxEvent.objects.bulk_update(changed, ["payload"], batch_size=500)
+    return [event.pk for event in events]
+
+
+def idempotency_redact(*, redactor: redaction.Redactor) -> int:
+    """Stored responses of Idempotency-Key POSTs (replayed for 24 h) carry what they created: a ticket's
+    subject, description and requester. Masked, so a replay answers with the erased record."""
+    changed = []
+    for key in IdempotencyKey.objects.filter(content_type__startswith="application/json").only("response_body"):
+        try:
+            body = json.loads(bytes(key.response_body))
+        except ValueError:
+            continue
+        masked = redactor.json(body)
+        if masked != body:
+            key.response_body = json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode()
+            changed.append(key)
+    IdempotencyKey.objects.bulk_update(changed, ["response_body"], batch_size=500)
+    return len(changed)

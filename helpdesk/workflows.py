@@ -21,6 +21,7 @@ from escalation.snapshot import TicketSnapshot
 from escalation.tasks import arm_after_commit
 from helpdesk import config_cache
 from helpdesk import services as tenancy
+from helpdesk.audit import audit_record
 from helpdesk.auth import Principal
 from helpdesk.models import Membership, Tenant
 from helpdesk.notifications import defaults as notification_defaults
@@ -33,7 +34,7 @@ from slas import defaults as sla_defaults
 from slas import services as slas
 from slas.models import BusinessCalendar, SLAPolicy
 from tickets import services as tickets
-from tickets.models import AuthorType, Message, ResolutionAttempt, Ticket
+from tickets.models import AuthorType, Customer, Message, ResolutionAttempt, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,53 @@ def rule_delete(*, rule: EscalationRule, actor: Principal | None) -> str:
 
 def webhook_delete(*, subscription: WebhookSubscription, actor: Principal | None) -> str:
     return notification_services.webhook_delete(subscription=subscription, actor=actor)
+
+
+# --- customers' personal data -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | None:
+    """Erasure on request (GDPR art. 17; DELETE /customers/{id}/), in one transaction. Every place the
+    customer's data is copied, and what happens there:
+
+    - the customer row: a tombstone (name "Erased customer", address erased-<id>@erased.invalid, no
+      phone, erased_at) — tickets point to it, and their counts and metrics stay;
+    - their tickets: subject and description replaced ("[erased on request]": the customer wrote both, and
+      a subject is as personal as a body), triage reasons masked, the full-text document rebuilt;
+    - their own messages: replaced; staff and system messages, attempt notes: masked (helpdesk.redaction:
+      their name, address, phone, and any sentence of theirs quoted);
+    - the audit trail: each event's values masked in place (the trigger admits that one change, stamped
+      redacted_at), and a `customer_erased` event on each ticket that names the fields, never the values;
+    - escalations: drafted problem replaced, summaries, reasons, resolutions and firing reasons masked;
+    - notifications: outbox payloads (ticket_context, a milestone's text and address), deliveries (address,
+      destination, errors; pending ones to them cancelled) and their attempts' errors;
+    - stored Idempotency-Key responses, and Django's admin log;
+    - the tenant's audit trail: `customer.erased` with counts only.
+
+    Clocks, escalation records, firings and every count stay, so metrics don't move. Not reached: data
+    outside this database (sent e-mail, webhook receivers, logs, backups) and a paraphrase in staff text.
+    Returns the counts, or None when the customer was erased before (nothing is written twice)."""
+    erasure = tickets.customer_erase(customer=customer, actor=actor)
+    if erasure is None:
+        return None
+    counts = dict(erasure.counts)
+    counts["escalations"] = escalations.escalations_redact(ticket_ids=erasure.ticket_ids, redactor=erasure.redactor)
+    event_ids = tenancy.outbox_redact(ticket_ids=erasure.ticket_ids, address=erasure.address, redactor=erasure.redactor)
+    counts["outbox_events"] = len(event_ids)
+    counts["deliveries"] = notification_services.deliveries_redact(
+        event_ids=event_ids, address=erasure.address, redactor=erasure.redactor
+    )
+    counts["idempotency_keys"] = tenancy.idempotency_redact(redactor=erasure.redactor)
+    audit_record(
+        tenant_id=customer.tenant_id,
+        kind="customer.erased",
+        actor=actor,
+        object_type="customer",
+        object_id=erasure.customer_id,
+        after=counts,
+    )
+    return counts
 
 
 # --- tickets --------------------------------------------------------------------------------------

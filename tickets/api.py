@@ -43,6 +43,7 @@ MAX_TEXT = 100_000
 MAX_TAGS = 50
 ERR_EMAIL_TAKEN = "A customer with this email already exists."
 ERR_CREATED_AT_ROLE = "Only admin tokens may set created_at."
+ERR_ERASE_ROLE = "Erasing a customer's data needs an admin."
 
 
 def _raise_ticket_error(exc: services.TicketError):
@@ -132,7 +133,8 @@ class CustomerInput(StrictSerializer):
 class CustomerOutput(serializers.ModelSerializer):
     class Meta:
         model = Customer
-        fields = ["id", "email", "name", "phone", "account", "created_at", "updated_at"]
+        fields = ["id", "email", "name", "phone", "account", "erased_at", "created_at", "updated_at"]
+        extra_kwargs = {"erased_at": {"help_text": "set when the customer's data was erased on request (DELETE)"}}
 
 
 def _email_conflict():
@@ -165,6 +167,18 @@ class CustomerViewSet(_WriteMixin, mixins.ListModelMixin, TenantViewSet):
                 return services.customer_update(customer=customer, **data)
         except IntegrityError:
             _email_conflict()
+        except services.TicketError as exc:
+            _raise_ticket_error(exc)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        """Erasure on request (admins): name, e-mail, phone and the customer's own texts are replaced by
+        tombstones and their copies masked; tickets, clocks, escalations and the audit trail's structure
+        stay. Logged without the erased values. 204, also for a customer erased before."""
+        if not request.user.has_role(Role.ADMIN):
+            raise ApiError(403, "permission_denied", ERR_ERASE_ROLE)
+        workflows.customer_erase(customer=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- tickets ------------------------------------------------------------------------------------

@@ -4,13 +4,16 @@ here (the API and the admin both come through), secrets and channel URLs are sto
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from helpdesk import redaction
 from helpdesk.models import Tenant
 from helpdesk.notifications import crypto, rendering, senders, ssrf
 from helpdesk.notifications.models import (
     ChannelKind,
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     NotificationChannel,
     NotificationTemplate,
@@ -20,6 +23,7 @@ from helpdesk.outbox import dispatch_on_commit
 from helpdesk.retirement import retire_or_remove
 
 ERR_URL_REQUIRED = "A URL is required for this kind of channel."
+ERR_RECIPIENT_ERASED = "Not sent: the recipient's data was erased on request."
 
 
 class NotificationInputError(Exception):
@@ -127,3 +131,32 @@ def deliveries_retry_now(*, delivery_ids: list[int]) -> int:
     if count:
         dispatch_on_commit()
     return count
+
+
+def deliveries_redact(*, event_ids: list[int], address: str, redactor: redaction.Redactor) -> int:
+    """A customer's erasure: deliveries of the events about them, and any to their address. Those still
+    waiting to go to that address are cancelled (failed, with the reason); the address, destination and
+    recorded errors of all of them are masked, their attempts' errors too. Returns the deliveries changed."""
+    address = address.strip().lower()
+    deliveries = list(Delivery.objects.filter(Q(event_id__in=event_ids) | Q(address__iexact=address)))
+    changed = []
+    for delivery in deliveries:
+        before = (delivery.address, delivery.destination, delivery.last_error, delivery.status)
+        if delivery.address.lower() == address and delivery.status == DeliveryStatus.PENDING:
+            delivery.status, delivery.next_attempt_at, delivery.lease = DeliveryStatus.FAILED, None, None
+            delivery.last_error = ERR_RECIPIENT_ERASED
+        delivery.address = redactor.text(delivery.address)
+        delivery.destination = redactor.text(delivery.destination)
+        delivery.last_error = redactor.text(delivery.last_error)
+        if (delivery.address, delivery.destination, delivery.last_error, delivery.status) != before:
+            changed.append(delivery)
+    fields = ["address", "destination", "last_error", "status", "next_attempt_at", "lease"]
+    Delivery.objects.bulk_update(changed, fields, batch_size=500)
+    attempts = []
+    for attempt in DeliveryAttempt.objects.filter(delivery__in=deliveries).only("error"):
+        masked = redactor.text(attempt.error)
+        if masked != attempt.error:
+            attempt.error = masked
+            attempts.append(attempt)
+    DeliveryAttempt.objects.bulk_update(attempts, ["error"], batch_size=500)
+    return len(changed)

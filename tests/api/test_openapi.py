@@ -141,3 +141,24 @@ def test_it_documents_members_and_me(schema):
 def test_it_documents_me_in_the_member_filters(schema, path, name):
     [param] = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == name]
     assert param["schema"]["type"] == "string" and "`me`" in param["description"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/calendars/{id}/",
+        "/api/v1/sla-policies/{id}/",
+        "/api/v1/escalation-rules/{id}/",
+        "/api/v1/webhooks/{id}/",
+        "/api/v1/customers/{id}/",
+        "/api/v1/members/{id}/",
+    ],
+)
+def test_it_documents_delete_with_its_answer(schema, path):
+    delete = schema["paths"][path]["delete"]
+    assert "204" in delete["responses"] and delete.get("description")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/calendars/", "/api/v1/sla-policies/", "/api/v1/escalation-rules/"])
+def test_it_documents_the_active_filter_of_configuration_lists(schema, path):
+    assert "active" in {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
