@@ -26,7 +26,7 @@ from django.utils import timezone
 from helpdesk import members, workflows
 from helpdesk.auth import Principal
 from helpdesk.members import MemberError
-from helpdesk.models import ROLE_RANK, ApiToken, Membership, Role, Team, TeamMember, Tenant
+from helpdesk.models import ROLE_RANK, ApiToken, AuditEvent, Membership, Role, Team, TeamMember, Tenant
 from helpdesk.tenancy import current_tenant, current_tenant_or_none
 
 ERR_NOT_MANAGER = "The admin is open to the managers and admins of a tenant."
@@ -403,6 +403,25 @@ class ApiTokenAdmin(TenantScopedAdmin):
     def revoke_tokens(self, request, queryset):
         count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
         self.message_user(request, MSG_TOKENS_REVOKED.format(count=count), messages.SUCCESS)
+
+
+# --- the tenant's audit trail -------------------------------------------------------------------
+
+
+@admin.register(AuditEvent, site=tenant_admin_site)
+class AuditEventAdmin(TenantScopedAdmin):
+    """Read-only, for admins: who added, changed or deactivated members, retired or removed configuration,
+    erased a customer's data (never the erased values)."""
+
+    required_role = Role.ADMIN
+    allow_add = False
+    allow_change = False
+    list_display = ("created_at", "kind", "object_type", "object_id", "actor_label")
+    list_filter = ("kind", "object_type")
+    search_fields = ("kind", "actor_label")
+    ordering = ("-created_at", "-id")
+    readonly_fields = ("created_at", "kind", "object_type", "object_id", "actor_label", "before", "after")
+    fields = readonly_fields
 
 
 # Registered here because Django's admin autodiscovery imports `<app>.admin` only.

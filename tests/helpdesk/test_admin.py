@@ -11,6 +11,8 @@ import pytest
 from django import forms
 from django.test import Client
 
+from helpdesk import workflows
+from helpdesk.audit import audit_record
 from helpdesk.models import ApiToken, Membership, Role, Team, TeamMember, Tenant
 from helpdesk.services import api_token_create, membership_create, team_create
 from helpdesk.tenancy import tenant_context
@@ -272,6 +274,7 @@ ADMIN_MODELS = (
     "helpdesk/membership",
     "helpdesk/team",
     "helpdesk/apitoken",
+    "helpdesk/auditevent",
     "tickets/account",
     "tickets/customer",
     "tickets/ticket",
@@ -279,7 +282,7 @@ ADMIN_MODELS = (
     "tickets/resolutionattempt",
     "tickets/ticketevent",
 )
-READ_ONLY_MODELS = {"helpdesk/tenant", "tickets/ticketevent"}
+READ_ONLY_MODELS = {"helpdesk/tenant", "helpdesk/auditevent", "tickets/ticketevent"}
 
 
 def _fill(tenant, marker: str) -> None:
@@ -289,8 +292,17 @@ def _fill(tenant, marker: str) -> None:
         message_post(ticket=ticket, actor=None, body=f"{marker} message", author_type="customer")
         attempt_record(ticket=ticket, actor=None, outcome="failed", tier=1, note=f"{marker} attempt")
         account_create(tenant=tenant, name=f"{marker} account")
-    team_create(tenant=tenant, name=f"{marker} team")
+    team = team_create(tenant=tenant, name=f"{marker} team")
     api_token_create(tenant=tenant, label=f"{marker} token")
+    with tenant_context(tenant):
+        audit_record(
+            tenant_id=tenant.pk,
+            kind="team.noted",
+            actor=None,
+            object_type="team",
+            object_id=team.pk,
+            after={"name": marker},
+        )
 
 
 def test_it_renders_every_page_of_the_tenant_and_nothing_of_another(as_erin, tenant_a, tenant_b):
@@ -592,6 +604,20 @@ def test_a_change_in_the_admin_is_audited_like_one_through_the_api(as_erin, alic
     with tenant_context(tenant_a):
         event = AuditEvent.objects.get(kind="member.updated", object_id=alice.pk)
     assert (event.before, event.after) == ({"tier": 1}, {"tier": 2})
+
+
+def test_the_tenant_audit_trail_is_for_admins_and_read_only(as_bob, as_erin, alice, tenant_a):
+    from helpdesk.models import AuditEvent
+
+    with tenant_context(tenant_a):
+        workflows.member_update(membership=alice, actor=None, tier=2)
+        event = AuditEvent.objects.get()
+    assert as_bob.get("/admin/helpdesk/auditevent/").status_code == 403
+    page = as_erin.get(f"/admin/helpdesk/auditevent/{event.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in _text(page)
+    assert as_erin.post(f"/admin/helpdesk/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    with tenant_context(tenant_a):
+        assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
 # --- API tokens -------------------------------------------------------------------------------------
