@@ -25,6 +25,7 @@ from helpdesk import redaction
 from helpdesk.audit import actor_label as _label
 from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
+from helpdesk.erasure import BATCH, mask_rows
 from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
 from helpdesk.retirement import retire_or_remove
@@ -718,15 +719,8 @@ def escalations_redact(*, ticket_ids: list[int], redactor: redaction.Redactor) -
             setattr(escalation, name, redactor.text(getattr(escalation, name)))
         if [getattr(escalation, name) for name in ESCALATION_TEXT] != before:
             changed.append(escalation)
-    Escalation.objects.bulk_update(changed, list(ESCALATION_TEXT), batch_size=500)
-    firings = []
-    for firing in RuleFiring.objects.filter(ticket_id__in=ticket_ids).only("reason"):
-        masked = redactor.text(firing.reason)
-        if masked != firing.reason:
-            firing.reason = masked
-            firings.append(firing)
-    RuleFiring.objects.bulk_update(firings, ["reason"], batch_size=500)
-    return len(changed) + len(firings)
+    Escalation.objects.bulk_update(changed, list(ESCALATION_TEXT), batch_size=BATCH)
+    return len(changed) + mask_rows(RuleFiring.objects.filter(ticket_id__in=ticket_ids), ("reason",), redactor)
 
 
 def _at_the_top(escalation: Escalation) -> bool:

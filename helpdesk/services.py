@@ -11,6 +11,7 @@ from django.db.models import Q
 from helpdesk import invitations, members, redaction
 from helpdesk.audit import audit_record
 from helpdesk.auth import Principal, generate_token_key, hash_token_key
+from helpdesk.erasure import BATCH, mask_rows
 from helpdesk.models import ApiToken, IdempotencyKey, Membership, OutboxEvent, Role, Team, TeamMember, Tenant
 from helpdesk.tenancy import tenant_context
 
@@ -234,17 +235,10 @@ def outbox_redact(*, ticket_ids: list[int], address: str, redactor: redaction.Re
     """Outbox payloads about the customer's tickets (their `ticket_context`: subject, name, address; a
     milestone's text) or addressed to them, masked. Returns the ids of those events (their deliveries are
     the next copies)."""
-    events = OutboxEvent.objects.filter(Q(payload__ticket__in=ticket_ids) | Q(payload__to__iexact=address)).only(
-        "payload"
-    )
-    changed = []
-    for event in events:
-        masked = redactor.json(event.payload)
-        if masked != event.payload:
-            event.payload = masked
-            changed.append(event)
-    OutboxEvent.objects.bulk_update(changed, ["payload"], batch_size=500)
-    return [event.pk for event in events]
+    events = OutboxEvent.objects.filter(Q(payload__ticket__in=ticket_ids) | Q(payload__to__iexact=address))
+    event_ids = list(events.values_list("pk", flat=True))
+    mask_rows(OutboxEvent.objects.filter(pk__in=event_ids), ("payload",), redactor)
+    return event_ids
 
 
 def idempotency_redact(*, redactor: redaction.Redactor) -> int:
@@ -260,5 +254,5 @@ def idempotency_redact(*, redactor: redaction.Redactor) -> int:
         if masked != body:
             key.response_body = json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode()
             changed.append(key)
-    IdempotencyKey.objects.bulk_update(changed, ["response_body"], batch_size=500)
+    IdempotencyKey.objects.bulk_update(changed, ["response_body"], batch_size=BATCH)
     return len(changed)

@@ -21,6 +21,7 @@ from helpdesk import redaction
 from helpdesk.audit import actor_label as _label
 from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
+from helpdesk.erasure import mask_rows
 from helpdesk.models import ROLE_RANK, Membership, Role, Team, Tenant
 from helpdesk.outbox import outbox_emit
 from tickets import analysis
@@ -689,37 +690,19 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> Erasure | 
 ERASED_FIELDS = ("customer.email", "customer.name", "customer.phone", "subject", "description", "customer_messages")
 
 
-def _masked(model, rows, fields: tuple[str, ...], redactor: redaction.Redactor) -> int:
-    changed = []
-    for row in rows:
-        new = {name: redactor.json(getattr(row, name)) for name in fields}
-        if any(new[name] != getattr(row, name) for name in fields):
-            for name, value in new.items():
-                setattr(row, name, value)
-            changed.append(row)
-    model.objects.bulk_update(changed, fields, batch_size=500)
-    return len(changed)
-
-
 def _mask_others(erasure: Erasure) -> int:
     """What staff and the system wrote on the tickets: kept, with the customer's data masked."""
     ids, redactor = erasure.ticket_ids, erasure.redactor
-    others = Message.objects.filter(ticket_id__in=ids).exclude(author_type=AuthorType.CUSTOMER).only("body")
-    attempts = ResolutionAttempt.objects.filter(ticket_id__in=ids).only("note")
-    return _masked(Message, others, ("body",), redactor) + _masked(ResolutionAttempt, attempts, ("note",), redactor)
+    others = Message.objects.filter(ticket_id__in=ids).exclude(author_type=AuthorType.CUSTOMER)
+    attempts = ResolutionAttempt.objects.filter(ticket_id__in=ids)
+    return mask_rows(others, ("body",), redactor) + mask_rows(attempts, ("note",), redactor)
 
 
 def _redact_events(erasure: Erasure, at: datetime) -> int:
     """The audit trail's values (the `created` event names the requester and the subject), masked in place:
     the one UPDATE its trigger admits (migration 0007), stamped with redacted_at."""
-    redactor, changed = erasure.redactor, []
-    for event in TicketEvent.objects.filter(ticket_id__in=erasure.ticket_ids).only("before", "after"):
-        before, after = redactor.json(event.before), redactor.json(event.after)
-        if (before, after) != (event.before, event.after):
-            event.before, event.after, event.redacted_at = before, after, at
-            changed.append(event)
-    TicketEvent.objects.bulk_update(changed, ["before", "after", "redacted_at"], batch_size=500)
-    return len(changed)
+    events = TicketEvent.objects.filter(ticket_id__in=erasure.ticket_ids)
+    return mask_rows(events, ("before", "after"), erasure.redactor, stamp={"redacted_at": at})
 
 
 SEARCH_REBUILD = """
@@ -756,7 +739,4 @@ def _redact_admin_log(customer: Customer, ticket_ids: list[int], redactor: redac
         Q(content_type=customer_type, object_id=str(customer.pk))
         | Q(content_type=ticket_type, object_id__in=[str(pk) for pk in ticket_ids])
     )
-    for entry in entries:
-        entry.object_repr = redactor.text(entry.object_repr)
-        entry.change_message = redactor.text(entry.change_message)
-        entry.save(update_fields=["object_repr", "change_message"])
+    mask_rows(entries, ("object_repr", "change_message"), redactor)

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk import redaction
+from helpdesk.erasure import BATCH, mask_rows
 from helpdesk.models import Tenant
 from helpdesk.notifications import crypto, rendering, senders, ssrf
 from helpdesk.notifications.models import (
@@ -151,12 +152,6 @@ def deliveries_redact(*, event_ids: list[int], address: str, redactor: redaction
         if (delivery.address, delivery.destination, delivery.last_error, delivery.status) != before:
             changed.append(delivery)
     fields = ["address", "destination", "last_error", "status", "next_attempt_at", "lease"]
-    Delivery.objects.bulk_update(changed, fields, batch_size=500)
-    attempts = []
-    for attempt in DeliveryAttempt.objects.filter(delivery__in=deliveries).only("error"):
-        masked = redactor.text(attempt.error)
-        if masked != attempt.error:
-            attempt.error = masked
-            attempts.append(attempt)
-    DeliveryAttempt.objects.bulk_update(attempts, ["error"], batch_size=500)
+    Delivery.objects.bulk_update(changed, fields, batch_size=BATCH)
+    mask_rows(DeliveryAttempt.objects.filter(delivery__in=deliveries), ("error",), redactor)
     return len(changed)
