@@ -128,7 +128,6 @@ def member_add(
     invited: an outbox row in this transaction, e-mailed after commit with a link to set a password."""
     username = members.clean_username(username)
     email = members.clean_email(email)
-    members.split_name(name)
     members.check_invitable(password=password, email=email)
     if password:
         members.check_password(password, username=username, email=email, name=name)
