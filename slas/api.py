@@ -45,7 +45,8 @@ class CalendarInput(StrictSerializer):
     always_open = serializers.BooleanField(default=False)
     team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True, default=None)
     account = TenantPrimaryKeyRelatedField(model=Account, required=False, allow_null=True, default=None)
-    active = serializers.BooleanField(default=True, help_text="false: retired (see DELETE); true brings it back")
+    # No default: a PUT that leaves it out must not bring a retired calendar back.
+    active = serializers.BooleanField(required=False, help_text="false: retired (see DELETE); true brings it back")
 
     def validate_timezone(self, value):
         try:
@@ -213,7 +214,8 @@ class PolicyInput(StrictSerializer):
         child=serializers.ChoiceField(choices=Metric.choices), default=["resolution"]
     )
     position = serializers.IntegerField(min_value=0, max_value=1_000_000, default=100)
-    active = serializers.BooleanField(default=True)
+    # No default: a PUT that leaves it out must not bring a retired policy back (new ones start active).
+    active = serializers.BooleanField(required=False)
 
     def validate_targets(self, value):
         unknown = sorted(set(value) - set(Metric.values))

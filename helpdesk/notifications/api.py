@@ -35,7 +35,8 @@ class WebhookInput(StrictSerializer):
         required=False,
         help_text="HMAC key; required on create, write-only (never returned); omit on update to keep it",
     )
-    active = serializers.BooleanField(default=True)
+    # No default: a PUT that leaves it out must not bring a retired subscription back.
+    active = serializers.BooleanField(required=False)
 
 
 class WebhookOutput(serializers.ModelSerializer):

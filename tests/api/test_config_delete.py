@@ -92,6 +92,10 @@ def test_a_calendar_in_use_is_retired_kept_and_no_longer_offered(api):
     same = api.put(path, {**writable, "targets": {"first_response": 90}}, format="json")
     assert same.status_code == 200, same.content
     assert same.json()["calendar"] == calendar["id"]
+    # A PUT that leaves `active` out keeps it retired; saying so brings it back.
+    assert api.put(f"/api/v1/calendars/{calendar['id']}/", CALENDAR, format="json").json()["active"] is False
+    assert api.patch(f"/api/v1/calendars/{calendar['id']}/", {"active": True}, format="json").json()["active"] is True
+    api.patch(f"/api/v1/calendars/{calendar['id']}/", {"active": False}, format="json")
     # A second DELETE of a retired calendar is a no-op.
     assert api.delete(f"/api/v1/calendars/{calendar['id']}/").status_code == 204
     assert len(_audit(api.tenant, "calendar.retired")) == 1

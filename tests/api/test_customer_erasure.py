@@ -239,3 +239,17 @@ def test_the_audit_trail_admits_no_other_change(desk):
                 TicketEvent.objects.filter(pk=event.pk).update(**change)
         with pytest.raises((InternalError, ProgrammingError), match="append-only"), transaction.atomic():
             TicketEvent.objects.filter(pk=event.pk).delete()
+
+
+def test_a_customer_without_tickets_is_erased_too(api_a_admin, tenant_a):
+    created = api_a_admin.post(
+        "/api/v1/customers/", {"email": "lone@example.com", "name": "Lone Ranger"}, format="json"
+    )
+    customer_id = created.json()["id"]
+    assert api_a_admin.delete(f"/api/v1/customers/{customer_id}/").status_code == 204
+    body = api_a_admin.get(f"/api/v1/customers/{customer_id}/").json()
+    assert (body["email"], body["name"]) == (f"erased-{customer_id}@erased.invalid", TOMBSTONE_NAME)
+    assert _rows_mentioning(tenant_a, "lone@example.com") == []
+    with tenant_context(tenant_a):
+        audit = AuditEvent.objects.get(kind="customer.erased")
+    assert (audit.object_id, audit.after["tickets"]) == (customer_id, 0)
