@@ -18,13 +18,13 @@ from escalation.models import (
     EscalationStatus,
     Kind,
 )
-from escalation.tasks import arm_after_commit
 from escalation.validation import MAX_NOTIFY, missing_summary_fields
 from helpdesk import workflows
-from helpdesk.api import StrictSerializer, TenantViewSet, validated
+from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
-from helpdesk.fields import TenantPrimaryKeyRelatedField, slug_or_blank
-from helpdesk.models import MAX_TIER, Membership, Role, Team
+from helpdesk.fields import ActiveMemberField, TenantPrimaryKeyRelatedField, slug_or_blank
+from helpdesk.filters import MemberFilter
+from helpdesk.models import MAX_TIER, Role, Team
 from tickets.api import SlaOutput
 from tickets.models import Ticket
 from tickets.selectors import ticket_get
@@ -51,7 +51,7 @@ class EscalateInput(StrictSerializer):
     target_tier = serializers.IntegerField(
         min_value=0, max_value=MAX_TIER, required=False, allow_null=True, default=None
     )
-    target_agent = TenantPrimaryKeyRelatedField(model=Membership, required=False, allow_null=True, default=None)
+    target_agent = ActiveMemberField(required=False, allow_null=True, default=None)
     to_call = serializers.BooleanField(default=False)
     summary = SummaryInput(help_text=f"all five required: {', '.join(SUMMARY_FIELDS)}")
 
@@ -183,6 +183,7 @@ class EscalationFilter(filters.FilterSet):
     ticket = filters.NumberFilter()
     trigger = filters.CharFilter()
     team = filters.NumberFilter()
+    agent = MemberFilter()
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
@@ -332,7 +333,7 @@ class DryRunOutput(serializers.Serializer):
     truncated = serializers.BooleanField()
 
 
-class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
+class RuleViewSet(ActiveByDefault, mixins.ListModelMixin, TenantViewSet):
     """The escalation matrix. A rule fires at most once per ticket and escalation cycle."""
 
     selector = staticmethod(selectors.rule_list)
@@ -383,10 +384,9 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
             raise ApiError(403, "permission_denied", "The dry run is for managers.")
         return Response(dryrun.dry_run(days=days).as_dict())
 
+    @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        rule = self.get_object()
-        was_time_open = rule.active and rule.trigger == "time_open"
-        rule.active = False
-        rule.save(update_fields=["active", "updated_at"])
-        arm_after_commit(rule, was_time_open=was_time_open)  # a switched-off time_open rule drops its watches
+        """Removes a rule that never fired; retires one that did (`active: false`: out of the matrix, kept
+        for the escalations and firings that name it). 204 either way."""
+        workflows.rule_delete(rule=self.get_object(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

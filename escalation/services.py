@@ -19,12 +19,18 @@ from escalation.models import (
     EscalationRule,
     EscalationStatus,
     Kind,
+    RuleFiring,
 )
 from escalation.snapshot import TicketSnapshot
 from escalation.validation import missing_summary_fields
+from helpdesk import redaction
+from helpdesk.audit import actor_label as _label
+from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
+from helpdesk.erasure import BATCH, mask_rows
 from helpdesk.models import MAX_TIER, ROLE_RANK, Membership, Role, Team
 from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
+from helpdesk.retirement import retire_or_remove
 from helpdesk.validation import full_check
 from slas import services as slas
 from slas.models import Metric
@@ -50,14 +56,6 @@ METRICS = {
     Kind.HIERARCHICAL: (Metric.ESCALATION_ACKNOWLEDGE, Metric.MANAGER_RESPONSE, Metric.CUSTOMER_UPDATE),
 }
 RESPONSE_METRICS = (Metric.ESCALATION_FIRST_RESPONSE, Metric.MANAGER_RESPONSE)
-
-
-def _label(actor: Principal | None) -> str:
-    return str(actor) if actor else "system"
-
-
-def _membership(actor: Principal | None) -> Membership | None:
-    return actor.membership if actor else None
 
 
 # --- the drafted summary ------------------------------------------------------------------------
@@ -729,6 +727,41 @@ def matrix_install(*, tenant) -> list[EscalationRule]:
 # --- the ladder ---------------------------------------------------------------------------------
 
 LADDER_ROLES = ("manager", "admin")
+
+
+@transaction.atomic
+def rule_delete(*, rule: EscalationRule, actor: Principal | None = None) -> str:
+    """In use: it opened or reinforced an escalation, or fired at all (RuleFiring: the once-per-cycle record
+    and the metrics' by-trigger counts). Retired, it stays out of the matrix (matrix() reads active rules)
+    and its pending time_open watches go (the caller's arm_after_commit); escalations keep pointing to it.
+    A rule that never fired is removed, its pending watches with it."""
+    rule = EscalationRule.objects.select_for_update().get(pk=rule.pk)
+    in_use = Escalation.objects.filter(rule=rule).exists() or RuleFiring.objects.filter(rule=rule).exists()
+    facts = {"name": rule.name, "slug": rule.slug, "trigger": rule.trigger}
+    return retire_or_remove(rule, in_use=in_use, actor=actor, object_type="escalation_rule", facts=facts)
+
+
+ESCALATION_TEXT = ("summary", "reason", "resolution", "root_cause", "return_reason")
+
+
+def escalations_redact(*, ticket_ids: list[int], redactor: redaction.Redactor) -> int:
+    """A customer's erasure, for the escalations of their tickets: the drafted problem (their first sentence,
+    cut at 300 characters, so not always a whole one the redactor knows) is replaced; the rest of the summary,
+    reasons and resolutions are masked (helpdesk.redaction); the rules' firing reasons too. Counts and times
+    stay: the metrics do not move. Returns the rows changed."""
+    changed = []
+    for escalation in Escalation.objects.filter(ticket_id__in=ticket_ids).only(*ESCALATION_TEXT, "summary_drafted"):
+        before = [getattr(escalation, name) for name in ESCALATION_TEXT]
+        summary = redactor.json(escalation.summary)
+        if escalation.summary_drafted and summary.get("problem"):
+            summary["problem"] = redaction.TOMBSTONE_TEXT
+        escalation.summary = summary
+        for name in ESCALATION_TEXT[1:]:
+            setattr(escalation, name, redactor.text(getattr(escalation, name)))
+        if [getattr(escalation, name) for name in ESCALATION_TEXT] != before:
+            changed.append(escalation)
+    Escalation.objects.bulk_update(changed, list(ESCALATION_TEXT), batch_size=BATCH)
+    return len(changed) + mask_rows(RuleFiring.objects.filter(ticket_id__in=ticket_ids), ("reason",), redactor)
 
 
 def _at_the_top(escalation: Escalation) -> bool:

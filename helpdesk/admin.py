@@ -16,7 +16,6 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -24,13 +23,13 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import members, workflows
 from helpdesk.auth import Principal
-from helpdesk.models import ROLE_RANK, ApiToken, Membership, Role, Team, TeamMember, Tenant
-from helpdesk.services import api_token_create, membership_create
+from helpdesk.members import MemberError
+from helpdesk.models import ROLE_RANK, ApiToken, AuditEvent, Membership, Role, Team, TeamMember, Tenant
 from helpdesk.tenancy import current_tenant, current_tenant_or_none
 
 ERR_NOT_MANAGER = "The admin is open to the managers and admins of a tenant."
-ERR_USERNAME_TAKEN = "This username is taken. Pick another one for the new member."
 MSG_TOKEN_KEY = "New API key for “{label}”: {key} — copy it now, it is shown only this once."
 MSG_TOKENS_REVOKED = "{count} token(s) revoked."
 
@@ -213,41 +212,65 @@ class TenantAdmin(RoleGatedAdmin, NotFoundIs404, admin.ModelAdmin):
 # --- memberships --------------------------------------------------------------------------------
 
 
+def _form_errors(form: forms.Form, exc: MemberError) -> None:
+    for field, texts in exc.fields.items():
+        for message in texts:
+            form.add_error(field if field in form.fields else None, message)
+
+
 class MembershipAddForm(TenantModelForm):
-    """A new member: creates their user (users are global) and their seat in this tenant. An existing
-    username is refused rather than attached, so a manager can't pull someone else's user in."""
+    """A new member: creates their user (users are global) and their seat in this tenant, through the same
+    checks as the API (helpdesk.members): an existing username is refused rather than attached, so a manager
+    can't pull someone else's user in; the password passes Django's validators; without one, the member is
+    invited by e-mail. The seat's fields are the model's, validated by the model as everywhere."""
 
     username = forms.CharField(max_length=150)
     email = forms.EmailField(required=False)
+    name = forms.CharField(max_length=300, required=False)
     password = forms.CharField(
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Leave empty to create the user without a usable password.",
+        help_text="Leave empty to e-mail the member an invitation to choose one.",
     )
 
     class Meta:
         model = Membership
         fields = ("role", "tier", "skills", "capacity")
 
-    def clean_username(self):
-        username = self.cleaned_data["username"]
-        user_model = get_user_model()
-        username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
-        username = username_field.clean(username, None)
-        if user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).exists():
-            raise forms.ValidationError(ERR_USERNAME_TAKEN, code="username_taken")
-        return username
+    def clean(self):
+        data = super().clean()
+        try:
+            data["username"] = members.clean_username(data.get("username", ""))
+            members.split_name(data.get("name", ""))
+            members.check_invitable(password=data.get("password"), email=data.get("email", ""))
+            if data.get("password"):
+                members.check_password(
+                    data["password"], username=data["username"], email=data.get("email", ""), name=data.get("name", "")
+                )
+        except MemberError as exc:
+            _form_errors(self, exc)
+        return data
 
-    def clean_password(self):
-        password = self.cleaned_data.get("password")
-        if password:
-            password_validation.validate_password(password)
-        return password
+
+class MembershipChangeForm(TenantModelForm):
+    """A seat's change, refused here exactly as the service refuses it (the last admin stays an admin)."""
+
+    def clean(self):
+        data = super().clean()
+        stored = Membership.objects.get(pk=self.instance.pk)
+        try:
+            members.check_not_last_admin(
+                stored, role=data.get("role", stored.role), active=data.get("active", stored.active)
+            )
+        except MemberError as exc:
+            _form_errors(self, exc)
+        return data
 
 
 @admin.register(Membership, site=tenant_admin_site)
 class MembershipAdmin(TenantScopedAdmin):
+    form = MembershipChangeForm
     list_display = ("username", "role", "tier", "skill_list", "capacity", "available", "active")
     list_filter = ("role", "tier", "available", "active")
     list_select_related = ("user",)
@@ -255,7 +278,9 @@ class MembershipAdmin(TenantScopedAdmin):
     ordering = ("user__username",)
     fields = ("user", "role", "tier", "skills", "capacity", "available", "active", "created_at")
     readonly_fields = ("user", "created_at")
-    add_fields = ("username", "email", "password", "role", "tier", "skills", "capacity")
+    add_fields = ("username", "email", "name", "password", "role", "tier", "skills", "capacity")
+    # What a change may carry to workflows.member_update (the rest of the form is read-only).
+    CHANGEABLE = ("role", "tier", "skills", "capacity", "available", "active")
 
     @admin.display(ordering="user__username")
     def username(self, obj: Membership) -> str:
@@ -284,22 +309,28 @@ class MembershipAdmin(TenantScopedAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
         data = form.cleaned_data
-        membership = membership_create(
-            tenant=request.principal.tenant,
-            username=data["username"],
-            email=data["email"],
-            password=data["password"] or None,
-            role=data["role"],
-            tier=data["tier"],
-            skills=data["skills"],
-            capacity=data["capacity"],
-        )
+        if change:
+            # The form changed `obj` in memory; the use case starts from the stored seat, so its audit row
+            # knows what was there before.
+            stored = Membership.objects.select_related("user").get(pk=obj.pk)
+            changes = {name: data[name] for name in self.CHANGEABLE if name in form.changed_data}
+            membership = workflows.member_update(membership=stored, actor=request.principal, **changes)
+        else:
+            membership = workflows.member_add(
+                tenant=request.principal.tenant,
+                actor=request.principal,
+                username=data["username"],
+                email=data["email"],
+                name=data["name"],
+                password=data["password"] or None,
+                role=data["role"],
+                tier=data["tier"],
+                skills=data["skills"],
+                capacity=data["capacity"],
+            )
         adopt(obj, membership)
         obj.user = membership.user
-        return None
 
 
 # --- teams --------------------------------------------------------------------------------------
@@ -362,8 +393,11 @@ class ApiTokenAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        token, key = api_token_create(
-            tenant=request.principal.tenant, role=form.cleaned_data["role"], label=form.cleaned_data["label"]
+        token, key = workflows.api_token_create(
+            tenant=request.principal.tenant,
+            actor=request.principal,
+            role=form.cleaned_data["role"],
+            label=form.cleaned_data["label"],
         )
         adopt(obj, token)
         self.message_user(request, MSG_TOKEN_KEY.format(label=token.label or token.prefix, key=key), messages.WARNING)
@@ -373,6 +407,25 @@ class ApiTokenAdmin(TenantScopedAdmin):
     def revoke_tokens(self, request, queryset):
         count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
         self.message_user(request, MSG_TOKENS_REVOKED.format(count=count), messages.SUCCESS)
+
+
+# --- the tenant's audit trail -------------------------------------------------------------------
+
+
+@admin.register(AuditEvent, site=tenant_admin_site)
+class AuditEventAdmin(TenantScopedAdmin):
+    """Read-only, for admins: who added, changed or deactivated members, retired or removed configuration,
+    erased a customer's data (never the erased values)."""
+
+    required_role = Role.ADMIN
+    allow_add = False
+    allow_change = False
+    list_display = ("created_at", "kind", "object_type", "object_id", "actor_label")
+    list_filter = ("kind", "object_type")
+    search_fields = ("kind", "actor_label")
+    ordering = ("-created_at", "-id")
+    readonly_fields = ("created_at", "kind", "object_type", "object_id", "actor_label", "before", "after")
+    fields = readonly_fields
 
 
 # Registered here because Django's admin autodiscovery imports `<app>.admin` only.

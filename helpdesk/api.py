@@ -31,6 +31,19 @@ class TenantViewSet(viewsets.GenericViewSet):
         return type(self).selector(tenant=principal.tenant)
 
 
+class ActiveByDefault:
+    """For the configuration lists (calendars, SLA policies, escalation rules, webhooks): what is in force.
+    A DELETE retires what is in use (helpdesk/retirement.py) and the list stops showing it; `?active=false`
+    lists the retired and switched-off ones, `?active=true` says the default out loud. One object by id is
+    found either way: history links to it."""
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if not self.detail and "active" not in self.request.query_params:
+            queryset = queryset.filter(active=True)
+        return queryset
+
+
 class StrictSerializer(serializers.Serializer):
     """Rejects unknown fields and numbers where text belongs: a typo or a type slip in an integration
     should fail loudly, not be ignored or coerced."""

@@ -97,7 +97,9 @@ def _token_lookup(key: str) -> ApiToken | None:
     return token
 
 
-def _user_tenants(user_id: int) -> list[int]:
+def user_tenant_ids(user_id: int) -> list[int]:
+    """The tenants where the user holds an active seat (helpdesk_user_tenants: users are global, seats are
+    per tenant, so this is the one read across tenants that concerns a person)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT tenant_id FROM helpdesk_user_tenants(%s)", [user_id])
         return [row[0] for row in cursor.fetchall()]
@@ -112,7 +114,7 @@ def resolve_session_tenant(request) -> Tenant | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    tenant_ids = _user_tenants(user.pk)
+    tenant_ids = user_tenant_ids(user.pk)
     if not tenant_ids:
         return None
     chosen = request.session.get("tenant_id")

@@ -31,6 +31,19 @@ class TenantPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return self.model.objects.all()
 
 
+class ActiveMemberField(TenantPrimaryKeyRelatedField):
+    """A member who can take new work. A deactivated seat stays readable (history names it) but is offered
+    nothing new: its id answers like one that does not exist."""
+
+    def __init__(self, **kwargs):
+        from helpdesk.models import Membership  # fields are imported while the API settings load
+
+        super().__init__(model=Membership, **kwargs)
+
+    def get_queryset(self):
+        return self.model.objects.filter(active=True)
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with an explicit offset. A naive time is ambiguous (whose midnight?), so it is refused
     rather than silently read as UTC."""

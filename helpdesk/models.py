@@ -150,6 +150,30 @@ class OutboxEvent(TenantModel):
         return f"{self.type} {self.dedupe_key}"
 
 
+class AuditEvent(TenantModel):
+    """The tenant's own audit trail: what happened to things that belong to no ticket — people's seats,
+    configuration retired or removed, a customer's data erased. Append-only in the database (a trigger,
+    migration 0008), like the tickets' TicketEvent; written only by helpdesk.audit.audit_record."""
+
+    kind = models.CharField(max_length=64, help_text='e.g. "member.added", "calendar.retired", "customer.erased"')
+    actor = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+")
+    actor_label = models.CharField(max_length=200, help_text="who, as shown at the time (user, token, system)")
+    object_type = models.CharField(max_length=64)
+    object_id = models.BigIntegerField()
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "-created_at", "-id"], name="auditevent_tenant_created"),
+            models.Index(fields=["tenant", "object_type", "object_id"], name="auditevent_tenant_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_type} {self.object_id}"
+
+
 # The notification tables live in their own module but belong to this app (and so to its migrations).
 from helpdesk.notifications.models import (  # noqa: E402
     Delivery,
@@ -161,6 +185,7 @@ from helpdesk.notifications.models import (  # noqa: E402
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "Delivery",
     "DeliveryAttempt",
     "IdempotencyKey",

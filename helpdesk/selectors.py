@@ -2,8 +2,13 @@
 
 from django.db.models import QuerySet
 
-from helpdesk.models import Team, Tenant
+from helpdesk.models import Membership, Team, Tenant
 
 
 def team_list(*, tenant: Tenant) -> QuerySet[Team]:
     return Team.objects.filter(tenant=tenant).order_by("name")
+
+
+def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
+    """Every seat of the tenant, deactivated ones included (they are history: tickets name them)."""
+    return Membership.objects.filter(tenant=tenant).select_related("user").prefetch_related("teams")

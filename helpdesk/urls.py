@@ -6,7 +6,7 @@ from rest_framework.routers import DefaultRouter
 from escalation.api import EscalationViewSet, RuleViewSet, escalate, refund
 from helpdesk import views
 from helpdesk.admin import tenant_admin_site
-from helpdesk.api_tenancy import SchemaView, TeamViewSet, me
+from helpdesk.api_tenancy import MemberViewSet, SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
 from helpdesk.notifications.api import WebhookViewSet
 from slas.api import CalendarViewSet, PolicyViewSet
@@ -18,6 +18,7 @@ router = DefaultRouter(trailing_slash=True, use_regex_path=False)
 # OpenAPI document with a `{format}` copy of each path.
 router.include_format_suffixes = False
 router.register("teams", TeamViewSet, basename="team")
+router.register("members", MemberViewSet, basename="member")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("tickets", TicketViewSet, basename="ticket")
@@ -42,6 +43,8 @@ urlpatterns = [
     path("admin/", tenant_admin_site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("invite/done/", views.InviteDoneView.as_view(), name="invite-done"),
+    path("invite/<uidb64>/<token>/", views.InviteConfirmView.as_view(), name="invite"),
     path("", views.home, name="home"),
 ]
 

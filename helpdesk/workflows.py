@@ -20,11 +20,15 @@ from escalation.models import Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
 from escalation.tasks import arm_after_commit
 from helpdesk import config_cache
-from helpdesk import services as helpdesk_services
+from helpdesk import services as tenancy
+from helpdesk.audit import audit_record
 from helpdesk.auth import Principal
-from helpdesk.models import ApiToken, Tenant
+from helpdesk.models import ApiToken, Membership, Tenant
 from helpdesk.notifications import defaults as notification_defaults
 from helpdesk.notifications import dispatcher
+from helpdesk.notifications import services as notification_services
+from helpdesk.notifications.models import WebhookSubscription
+from helpdesk.retirement import RETIRED
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
 from slas import services as slas
@@ -47,7 +51,7 @@ POLICY_FIELDS = ("priority", "category", "channel")
 def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
     """A new tenant, ready to work: its default business calendar, SLA policies, escalation matrix and
     notification templates (no channels or webhooks: where to send is the tenant's choice)."""
-    tenant = helpdesk_services.tenant_create(slug=slug, name=name, timezone=timezone)
+    tenant = tenancy.tenant_create(slug=slug, name=name, timezone=timezone)
     with tenant_context(tenant):
         sla_defaults.install(tenant=tenant)
         escalations.matrix_install(tenant=tenant)
@@ -55,12 +59,53 @@ def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
     return tenant
 
 
-# --- people and credentials ------------------------------------------------------------------------
+# --- people ---------------------------------------------------------------------------------------
 
 
 def api_token_create(*, tenant: Tenant, actor: Principal | None, role: str, label: str = "") -> tuple[ApiToken, str]:
     """An integration's token; the key is returned once and only its hash is stored."""
-    return helpdesk_services.api_token_create(tenant=tenant, role=role, label=label)
+    return tenancy.api_token_create(tenant=tenant, role=role, label=label)
+
+
+def member_add(*, tenant: Tenant, actor: Principal | None, **fields) -> Membership:
+    """A new person with a seat (API, admin, create_member): validated by helpdesk.members, audited, and
+    invited by e-mail after commit when no password is given. Raises members.MemberError."""
+    return tenancy.member_add(tenant=tenant, actor=actor, **fields)
+
+
+def member_update(*, membership: Membership, actor: Principal | None, **changes) -> Membership:
+    """A seat's role, tier, skills, capacity, availability, teams, or the person's name and e-mail."""
+    return tenancy.member_update(membership=membership, actor=actor, **changes)
+
+
+def member_deactivate(*, membership: Membership, actor: Principal | None) -> Membership:
+    """The seat switched off: no sign-in, no routed escalations, no notifications; history keeps the name."""
+    return tenancy.member_deactivate(membership=membership, actor=actor)
+
+
+# --- configuration: DELETE retires what is in use, removes the rest (helpdesk/retirement.py) ---------
+
+
+def calendar_delete(*, calendar: BusinessCalendar, actor: Principal | None) -> str:
+    return slas.calendar_delete(calendar=calendar, actor=actor)
+
+
+def policy_delete(*, policy: SLAPolicy, actor: Principal | None) -> str:
+    return slas.policy_delete(policy=policy, actor=actor)
+
+
+@transaction.atomic
+def rule_delete(*, rule: EscalationRule, actor: Principal | None) -> str:
+    """A time_open rule's pending watches go with it (after commit, as for a rule switched off)."""
+    was_time_open = rule.active and rule.trigger == "time_open"
+    outcome = escalations.rule_delete(rule=rule, actor=actor)
+    if outcome == RETIRED:
+        arm_after_commit(rule, was_time_open=was_time_open)
+    return outcome
+
+
+def webhook_delete(*, subscription: WebhookSubscription, actor: Principal | None) -> str:
+    return notification_services.webhook_delete(subscription=subscription, actor=actor)
 
 
 # --- accounts and customers ------------------------------------------------------------------------
@@ -82,6 +127,56 @@ def customer_create(*, tenant: Tenant, actor: Principal | None, **fields) -> Cus
 def customer_update(*, customer: Customer, actor: Principal | None, **changes) -> Customer:
     """Changes to a customer; moving one into or out of a VIP account is a manager's call."""
     return tickets.customer_update(customer=customer, actor=actor, **changes)
+
+
+# --- customers' personal data -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | None:
+    """Erasure on request (GDPR art. 17; DELETE /customers/{id}/), in one transaction. Every place the
+    customer's data is copied, and what happens there:
+
+    - the customer row: a tombstone (name "Erased customer", address erased-<id>@erased.invalid, no
+      phone, erased_at) — tickets point to it, and their counts and metrics stay;
+    - their tickets: subject and description replaced ("[erased on request]": the customer wrote both, and
+      a subject is as personal as a body), triage reasons masked, the full-text document rebuilt;
+    - their own messages: replaced; staff and system messages, attempt notes: masked (helpdesk.redaction:
+      their name, address, phone, and any sentence of theirs quoted);
+    - the audit trail: each event's values masked in place (the trigger admits that one change, stamped
+      redacted_at), and a `customer_erased` event on each ticket that names the fields, never the values;
+    - escalations: drafted problem replaced, summaries, reasons, resolutions and firing reasons masked;
+    - notifications: outbox payloads (ticket_context, a milestone's text and address), deliveries (address,
+      destination, errors; pending ones to them cancelled) and their attempts' errors;
+    - stored Idempotency-Key responses, and Django's admin log;
+    - the tenant's audit trail: `customer.erased` with counts only.
+
+    Clocks, escalation records, firings and every count stay, so metrics don't move. Not reached: data
+    outside this database (sent e-mail, webhook receivers, logs, backups) and a paraphrase in staff text.
+    Returns the counts, or None when the customer was erased before (nothing is written twice)."""
+    erasure = tickets.customer_erase(customer=customer, actor=actor)
+    if erasure is None:
+        return None
+    counts = dict(erasure.counts)
+    counts["escalations"] = escalations.escalations_redact(ticket_ids=erasure.ticket_ids, redactor=erasure.redactor)
+    event_ids = tenancy.outbox_redact(ticket_ids=erasure.ticket_ids, address=erasure.address, redactor=erasure.redactor)
+    counts["outbox_events"] = len(event_ids)
+    counts["deliveries"] = notification_services.deliveries_redact(
+        event_ids=event_ids, address=erasure.address, redactor=erasure.redactor
+    )
+    counts["idempotency_keys"] = tenancy.idempotency_redact(redactor=erasure.redactor)
+    audit_record(
+        tenant_id=customer.tenant_id,
+        kind="customer.erased",
+        actor=actor,
+        object_type="customer",
+        object_id=erasure.customer_id,
+        after=counts,
+    )
+    return counts
+
+
+# --- tickets --------------------------------------------------------------------------------------
 
 
 def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:

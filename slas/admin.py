@@ -4,6 +4,7 @@ deadline preview, and the timers, read-only. Saving a calendar or policy recalcu
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html_join
 
@@ -17,8 +18,20 @@ PREVIEW_LIMIT_MINUTES = 366 * 24 * 60
 
 @admin.register(BusinessCalendar, site=tenant_admin_site)
 class BusinessCalendarAdmin(TenantScopedAdmin):
-    fields = ["name", "timezone", "hours", "holidays", "country", "subdivision", "always_open", "team", "account"]
-    list_display = ["name", "timezone", "always_open", "country", "team", "account"]
+    fields = [
+        "name",
+        "timezone",
+        "hours",
+        "holidays",
+        "country",
+        "subdivision",
+        "always_open",
+        "team",
+        "account",
+        "active",
+    ]
+    list_display = ["name", "timezone", "always_open", "country", "team", "account", "active"]
+    list_filter = ["active"]
     search_fields = ["name"]
 
     def save_model(self, request, obj, form, change):
@@ -49,6 +62,15 @@ class SLAPolicyAdmin(TenantScopedAdmin):
     list_editable = ["position", "active"]
     ordering = ["position", "id"]
     readonly_fields = ["preview"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "calendar" in form.base_fields:
+            # The API's rule (slas.api.OfferedCalendarField): retired calendars are not offered, except the
+            # one this policy already has.
+            current = obj.calendar_id if obj is not None else None
+            form.base_fields["calendar"].queryset = BusinessCalendar.objects.filter(Q(active=True) | Q(pk=current))
+        return form
 
     @admin.display(description="Deadlines for a ticket created now")
     def preview(self, obj: SLAPolicy) -> str:

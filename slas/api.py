@@ -9,7 +9,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from helpdesk import workflows
-from helpdesk.api import StrictSerializer, TenantViewSet, validated
+from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import TenantPrimaryKeyRelatedField
 from helpdesk.models import Role, Team
@@ -40,6 +40,8 @@ class CalendarInput(StrictSerializer):
     always_open = serializers.BooleanField(default=False)
     team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True, default=None)
     account = TenantPrimaryKeyRelatedField(model=Account, required=False, allow_null=True, default=None)
+    # No default: a PUT that leaves it out must not bring a retired calendar back.
+    active = serializers.BooleanField(required=False, help_text="false: retired (see DELETE); true brings it back")
 
 
 class CalendarOutput(serializers.ModelSerializer):
@@ -56,6 +58,7 @@ class CalendarOutput(serializers.ModelSerializer):
             "always_open",
             "team",
             "account",
+            "active",
             "created_at",
             "updated_at",
         ]
@@ -93,8 +96,15 @@ class _CrudMixin:
     def partial_update(self, request, pk=None):
         return self.update(request, pk)
 
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        """Removes it if nothing refers to it; retires it (`active: false`, kept for history) if something
+        does. 204 either way; running clocks keep their policy and calendar."""
+        self._delete(request.user, self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
-class CalendarViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
+
+class CalendarViewSet(ActiveByDefault, _CrudMixin, mixins.ListModelMixin, TenantViewSet):
     """Business calendars: weekly hours in a timezone, minus holidays; or 24/7."""
 
     selector = staticmethod(selectors.calendar_list)
@@ -103,6 +113,7 @@ class CalendarViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
     output_serializer = CalendarOutput
     write_role = Role.MANAGER
     ordering_fields = ["created_at", "name"]
+    filterset_fields = ["active"]
 
     @extend_schema(request=CalendarInput, responses={201: CalendarOutput})
     def create(self, request):
@@ -118,6 +129,9 @@ class CalendarViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
     def _update(self, principal, calendar, data):
         return workflows.calendar_update(calendar=calendar, actor=principal, **data)
 
+    def _delete(self, principal, calendar):
+        return workflows.calendar_delete(calendar=calendar, actor=principal)
+
 
 # --- policies -----------------------------------------------------------------------------------
 
@@ -126,7 +140,7 @@ class PolicyInput(StrictSerializer):
     """The body's types. What a policy may say is checked once, in slas/validation.py, for every door."""
 
     name = serializers.CharField(max_length=100)
-    calendar = TenantPrimaryKeyRelatedField(model=BusinessCalendar)
+    calendar = TenantPrimaryKeyRelatedField(model=BusinessCalendar, help_text="an active calendar")
     clock_source = serializers.ChoiceField(choices=ClockSource.choices, default=ClockSource.POLICY)
     applies_to = serializers.JSONField(
         default=dict, help_text="any of priorities, plans, channels, categories (lists) and vip (bool or null)"
@@ -137,7 +151,8 @@ class PolicyInput(StrictSerializer):
         child=serializers.ChoiceField(choices=Metric.choices), default=["resolution"]
     )
     position = serializers.IntegerField(min_value=0, max_value=1_000_000, default=100)
-    active = serializers.BooleanField(default=True)
+    # No default: a PUT that leaves it out must not bring a retired policy back (new ones start active).
+    active = serializers.BooleanField(required=False)
 
     def validate_warn_percent(self, value):
         # One percentage is a list of one; the rest is the policy's validation.
@@ -163,7 +178,7 @@ class PolicyOutput(serializers.ModelSerializer):
         ]
 
 
-class PolicyViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
+class PolicyViewSet(ActiveByDefault, _CrudMixin, mixins.ListModelMixin, TenantViewSet):
     """SLA policies: the first active one by position whose conditions match a ticket applies."""
 
     selector = staticmethod(selectors.policy_list)
@@ -172,6 +187,7 @@ class PolicyViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
     output_serializer = PolicyOutput
     write_role = Role.MANAGER
     ordering_fields = ["position", "name", "created_at"]
+    filterset_fields = ["active"]
 
     @extend_schema(request=PolicyInput, responses={201: PolicyOutput})
     def create(self, request):
@@ -186,3 +202,6 @@ class PolicyViewSet(_CrudMixin, mixins.ListModelMixin, TenantViewSet):
 
     def _update(self, principal, policy, data):
         return workflows.policy_update(policy=policy, actor=principal, **data)
+
+    def _delete(self, principal, policy):
+        return workflows.policy_delete(policy=policy, actor=principal)

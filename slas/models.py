@@ -54,6 +54,9 @@ class BusinessCalendar(TenantModel):
     always_open = models.BooleanField(default=False, help_text="24/7: every minute counts")
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # False: retired (DELETE of a calendar in use). Kept for the clocks and policies that run on it; never
+    # offered to a new policy, nor picked as an account's or team's own calendar for a new clock.
+    active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

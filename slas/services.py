@@ -18,8 +18,10 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from helpdesk.audit import actor_label
 from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_across
+from helpdesk.retirement import retire_or_remove
 from helpdesk.tenancy import claim_by_tenant
 from helpdesk.validation import full_check
 from slas import clock, validation
@@ -83,10 +85,12 @@ def policy_for(*, ticket: Ticket, account: Account | object | None = _UNREAD) ->
 def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
     """The clock the policy says runs: its own calendar, or the customer's or the team's if they have one."""
     owned = None
+    # A retired calendar of the account's or team's is not picked for a new clock (the policy's own calendar
+    # is what the policy says, retired or not: retire or edit the policy to change it).
     if policy.clock_source == ClockSource.ACCOUNT and ticket.account_id:
-        owned = BusinessCalendar.objects.filter(account_id=ticket.account_id).order_by("id").first()
+        owned = BusinessCalendar.objects.filter(account_id=ticket.account_id, active=True).order_by("id").first()
     elif policy.clock_source == ClockSource.TEAM and ticket.team_id:
-        owned = BusinessCalendar.objects.filter(team_id=ticket.team_id).order_by("id").first()
+        owned = BusinessCalendar.objects.filter(team_id=ticket.team_id, active=True).order_by("id").first()
     return owned or policy.calendar
 
 
@@ -456,7 +460,7 @@ def _recalc_event(timer: SlaTimer, before: datetime | None, at: datetime, actor)
         ticket_id=timer.ticket_id,
         kind="sla_recalculated",
         actor=None,
-        actor_label=str(actor) if actor else "system",
+        actor_label=actor_label(actor),
         created_at=at,
         before={"metric": timer.metric, "due_at": before.isoformat() if before else None},
         after={
@@ -658,6 +662,26 @@ def _store(instance, problems_of):
     full_check(instance, problems_of)
     instance.save()
     return instance
+
+
+@transaction.atomic
+def calendar_delete(*, calendar: BusinessCalendar, actor=None) -> str:
+    """In use: a policy (active or retired) names it, or a clock (of any status) ran on it. Such a calendar
+    is retired: the clocks and policies that have it keep it, but no new policy is given it and no new clock
+    takes it as an account's or team's own calendar (calendar_for). One nothing refers to is removed."""
+    calendar = BusinessCalendar.objects.select_for_update().get(pk=calendar.pk)
+    in_use = SLAPolicy.objects.filter(calendar=calendar).exists() or SlaTimer.objects.filter(calendar=calendar).exists()
+    return retire_or_remove(calendar, in_use=in_use, actor=actor, object_type="calendar", facts={"name": calendar.name})
+
+
+@transaction.atomic
+def policy_delete(*, policy: SLAPolicy, actor=None) -> str:
+    """In use: a clock (of any status) was started under it. Retired, it is never chosen for new clocks
+    (active_policies), while the running ones keep it, their targets and their deadlines; met and breached
+    clocks keep naming it for the reports. One no clock ever used is removed."""
+    policy = SLAPolicy.objects.select_for_update().get(pk=policy.pk)
+    in_use = SlaTimer.objects.filter(policy=policy).exists()
+    return retire_or_remove(policy, in_use=in_use, actor=actor, object_type="sla_policy", facts={"name": policy.name})
 
 
 # --- escalation clocks --------------------------------------------------------------------------

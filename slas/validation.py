@@ -24,6 +24,7 @@ APPLIES_TO = {
 }
 SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")
 ERR_TARGETS = "Give at least one target: an object of metric: minutes."
+ERR_RETIRED_CALENDAR = "This calendar is retired; pick an active one."
 
 
 def _whole(value) -> bool:
@@ -112,9 +113,20 @@ def _far_targets(policy) -> list[str]:
     ]
 
 
+def _calendar_problems_of(policy) -> list[str]:
+    """A retired calendar is given to no policy, though one that has it keeps it (a PUT that repeats it)."""
+    if not policy.calendar_id or policy.calendar.active:
+        return []
+    from slas.models import SLAPolicy
+
+    kept = policy.pk is not None and SLAPolicy.objects.filter(pk=policy.pk, calendar_id=policy.calendar_id).exists()
+    return [] if kept else [ERR_RETIRED_CALENDAR]
+
+
 def policy_problems(policy) -> dict[str, list[str]]:
     """What is wrong with the policy as it stands, by field. Normalises warn_percent (sorted, distinct)."""
     problems = {
+        "calendar": _calendar_problems_of(policy),
         "targets": _targets_problems(policy.targets) or _far_targets(policy),
         "applies_to": _applies_to_problems(policy.applies_to if policy.applies_to is not None else {}),
         "warn_percent": _warn_problems(policy.warn_percent),

@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
-from helpdesk.fields import AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
-from helpdesk.models import Membership, Role, Team, Tenant
+from helpdesk.fields import ActiveMemberField, AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
+from helpdesk.models import Role, Team, Tenant
 from helpdesk.pagination import ThreadPagination
 from tickets import selectors
 from tickets.errors import TicketError
@@ -44,6 +44,7 @@ MAX_TEXT = 100_000
 MAX_TAGS = 50
 ERR_EMAIL_TAKEN = "A customer with this email already exists."
 ERR_CREATED_AT_ROLE = "Only admin tokens may set created_at."
+ERR_ERASE_ROLE = "Erasing a customer's data needs an admin."
 
 
 def _raise_ticket_error(exc: TicketError):
@@ -133,7 +134,8 @@ class CustomerInput(StrictSerializer):
 class CustomerOutput(serializers.ModelSerializer):
     class Meta:
         model = Customer
-        fields = ["id", "email", "name", "phone", "account", "created_at", "updated_at"]
+        fields = ["id", "email", "name", "phone", "account", "erased_at", "created_at", "updated_at"]
+        extra_kwargs = {"erased_at": {"help_text": "set when the customer's data was erased on request (DELETE)"}}
 
 
 def _email_conflict():
@@ -171,6 +173,16 @@ class CustomerViewSet(_WriteMixin, mixins.ListModelMixin, TenantViewSet):
         except TicketError as exc:
             _raise_ticket_error(exc)
 
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        """Erasure on request (admins): name, e-mail, phone and the customer's own texts are replaced by
+        tombstones and their copies masked; tickets, clocks, escalations and the audit trail's structure
+        stay. Logged without the erased values. 204, also for a customer erased before."""
+        if not request.user.has_role(Role.ADMIN):
+            raise ApiError(403, "permission_denied", ERR_ERASE_ROLE)
+        workflows.customer_erase(customer=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 # --- tickets ------------------------------------------------------------------------------------
 
@@ -201,7 +213,7 @@ class TicketCreateInput(StrictSerializer):
 class TicketUpdateInput(StrictSerializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    assignee = TenantPrimaryKeyRelatedField(model=Membership, required=False, allow_null=True)
+    assignee = ActiveMemberField(required=False, allow_null=True)
     team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.SlugField(max_length=50), max_length=MAX_TAGS, required=False)
     category = slug_or_blank(required=False)

@@ -2,17 +2,10 @@
 
 import django_filters as filters
 
-from helpdesk.models import Membership, Team
+from helpdesk.filters import MemberFilter, TenantModelChoiceFilter
+from helpdesk.models import Team
 from tickets.models import Channel, Customer, Priority, Status, Ticket
 from tickets.selectors import ticket_search
-
-
-class TenantModelChoiceFilter(filters.ModelChoiceFilter):
-    """Choices come from the tenant-scoped manager at request time, never another tenant's rows."""
-
-    def __init__(self, *args, model, **kwargs):
-        kwargs.setdefault("queryset", lambda request: model.objects.all())
-        super().__init__(*args, **kwargs)
 
 
 class TicketFilter(filters.FilterSet):
@@ -21,7 +14,7 @@ class TicketFilter(filters.FilterSet):
     channel = filters.MultipleChoiceFilter(choices=Channel.choices)
     tier = filters.NumberFilter()
     team = TenantModelChoiceFilter(model=Team)
-    assignee = TenantModelChoiceFilter(model=Membership)
+    assignee = MemberFilter()
     requester = TenantModelChoiceFilter(model=Customer)
     category = filters.CharFilter()
     tag = filters.CharFilter(field_name="tags", lookup_expr="contains", method="filter_tag")

@@ -92,6 +92,8 @@ class Customer(TenantModel):
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers")
+    # Set by an erasure (DELETE /customers/{id}/): the row stays as a tombstone, since tickets point to it.
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -212,7 +214,9 @@ class ResolutionAttempt(TenantModel):
 
 
 class TicketEvent(TenantModel):
-    """Append-only audit trail: a database trigger refuses UPDATE and DELETE (migration 0002)."""
+    """Append-only audit trail: a database trigger refuses UPDATE and DELETE (migrations 0002, 0007), but for
+    one change: a customer's erasure may mask the values of `before`/`after`, once, stamping `redacted_at`
+    (which event, on which ticket, by whom, when, and the keys it recorded stay)."""
 
     ticket = models.ForeignKey(Ticket, on_delete=models.DO_NOTHING, related_name="events", db_constraint=True)
     kind = models.SlugField(max_length=50)
@@ -221,6 +225,7 @@ class TicketEvent(TenantModel):
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
+    redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "ticket", "created_at", "id"], name="event_tenant_ticket")]

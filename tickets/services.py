@@ -7,14 +7,21 @@ helpdesk/workflows.py call them, then the apps above, in one transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.utils import timezone
 
+from helpdesk import redaction
+from helpdesk.audit import actor_label as _label
+from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
+from helpdesk.erasure import mask_rows
 from helpdesk.models import Membership, Team, Tenant
 from helpdesk.outbox import outbox_emit
 from tickets import analysis
@@ -38,20 +45,12 @@ from tickets.validation import (
     normalise_email,
 )
 
-SYSTEM_LABEL = "system"
 TICKET_UPDATE_FIELDS = ("status", "priority", "assignee_id", "team_id", "tags", "category")
 SEARCH_CONFIG = "english"
 
 ERR_NOT_CLOSED = "Only a solved or closed ticket can be reopened."
 ERR_FOREIGN_ASSIGNEE = "No such agent in this tenant."
-
-
-def _label(actor: Principal | None) -> str:
-    return str(actor) if actor is not None else SYSTEM_LABEL
-
-
-def _membership(actor: Principal | None) -> Membership | None:
-    return actor.membership if actor is not None else None
+ERR_CUSTOMER_ERASED = "This customer's data was erased on request; the record can't be edited."
 
 
 def event_record(
@@ -113,6 +112,10 @@ def customer_create(*, tenant: Tenant, actor: Principal | None, email: str, **fi
 
 @transaction.atomic
 def customer_update(*, customer: Customer, actor: Principal | None, **changes) -> Customer:
+    if customer.erased_at is not None:
+        # Putting data back on a tombstone would tie a new person to the erased one's tickets: a returning
+        # customer is a new customer (intake creates one for their address).
+        raise TicketError(ERR_CUSTOMER_ERASED, code="erased", status=409)
     if "account" in changes:
         check_customer_move(customer=customer, account=changes["account"], actor=actor)
     if "email" in changes:
@@ -139,8 +142,8 @@ def customer_find_or_create(*, tenant: Tenant, email: str, name: str = "") -> Cu
 
 # Every column of tickets_customer (a test holds this to the model's fields).
 CUSTOMER_INSERT = """
-INSERT INTO tickets_customer (tenant_id, email, name, phone, account_id, created_at, updated_at)
-VALUES (%s, %s, %s, '', NULL, %s, %s)
+INSERT INTO tickets_customer (tenant_id, email, name, phone, account_id, erased_at, created_at, updated_at)
+VALUES (%s, %s, %s, '', NULL, NULL, %s, %s)
 ON CONFLICT (tenant_id, email) DO NOTHING
 RETURNING id
 """
@@ -157,7 +160,15 @@ def _customer_insert(*, tenant: Tenant, email: str, name: str) -> Customer | Non
     if row is None:
         return None
     customer = Customer(
-        id=row[0], tenant=tenant, email=email, name=name, phone="", account=None, created_at=at, updated_at=at
+        id=row[0],
+        tenant=tenant,
+        email=email,
+        name=name,
+        phone="",
+        account=None,
+        erased_at=None,
+        created_at=at,
+        updated_at=at,
     )
     customer._state.adding, customer._state.db = False, connection.alias
     return customer
@@ -577,3 +588,123 @@ def ticket_set_triage(*, ticket: Ticket, level: str, reasons: list[str], at: dat
             after={"triage": level, "reasons": reasons},
         )
     return True
+
+
+# --- erasure of a customer's personal data (GDPR art. 17) -----------------------------------------------
+
+
+@dataclass
+class Erasure:
+    """What the tickets app erased, for the workflow to finish the job in the layers it does not know
+    (escalations, notifications): the tickets concerned, the customer's former address, and the redactor
+    that masks the copies of their data."""
+
+    customer_id: int
+    address: str
+    ticket_ids: list[int]
+    redactor: redaction.Redactor
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def customer_erase(*, customer: Customer, actor: Principal | None) -> Erasure | None:
+    """The customer's name, address and phone, the subject and description of their tickets and their own
+    messages are replaced by tombstones; copies of them in the other rows of their tickets (agent replies,
+    system messages, attempt notes, triage reasons, the audit trail's values, the admin's log) are masked.
+    Tickets, clocks, counts and the audit trail's structure stay. None if the customer was erased before.
+    Runs in the caller's transaction (workflows.customer_erase), with the customer and tickets locked."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.erased_at is not None:
+        return None
+    at = timezone.now()
+    tickets = list(Ticket.objects.select_for_update().filter(requester=customer).order_by("pk"))
+    ids = [ticket.pk for ticket in tickets]
+    own = Message.objects.filter(ticket_id__in=ids, author_type=AuthorType.CUSTOMER)
+    texts = [t for ticket in tickets for t in (ticket.subject, ticket.description)] + list(
+        own.values_list("body", flat=True)
+    )
+    erasure = Erasure(
+        customer_id=customer.pk,
+        address=customer.email,
+        ticket_ids=ids,
+        redactor=redaction.redactor(
+            email=customer.email,
+            email_replacement=redaction.tombstone_email(customer.pk),
+            name=customer.name,
+            phone=customer.phone,
+            texts=texts,
+        ),
+    )
+    erasure.counts["messages"] = own.update(body=redaction.TOMBSTONE_TEXT)
+    erasure.counts["masked"] = _mask_others(erasure)
+    erasure.counts["events"] = _redact_events(erasure, at)
+    _tombstone_tickets(tickets, erasure.redactor)
+    _redact_admin_log(customer, ids, erasure.redactor)
+    customer.email, customer.name, customer.phone = redaction.tombstone_email(customer.pk), redaction.TOMBSTONE_NAME, ""
+    customer.erased_at = at
+    customer.save(update_fields=["email", "name", "phone", "erased_at", "updated_at"])
+    erasure.counts["tickets"] = len(tickets)
+    for ticket in tickets:
+        # Which fields, never their values.
+        event_record(
+            ticket=ticket,
+            kind="customer_erased",
+            actor=actor,
+            at=at,
+            after={"customer": customer.pk, "erased": list(ERASED_FIELDS)},
+        )
+    return erasure
+
+
+ERASED_FIELDS = ("customer.email", "customer.name", "customer.phone", "subject", "description", "customer_messages")
+
+
+def _mask_others(erasure: Erasure) -> int:
+    """What staff and the system wrote on the tickets: kept, with the customer's data masked."""
+    ids, redactor = erasure.ticket_ids, erasure.redactor
+    others = Message.objects.filter(ticket_id__in=ids).exclude(author_type=AuthorType.CUSTOMER)
+    attempts = ResolutionAttempt.objects.filter(ticket_id__in=ids)
+    return mask_rows(others, ("body",), redactor) + mask_rows(attempts, ("note",), redactor)
+
+
+def _redact_events(erasure: Erasure, at: datetime) -> int:
+    """The audit trail's values (the `created` event names the requester and the subject), masked in place:
+    the one UPDATE its trigger admits (migration 0007), stamped with redacted_at."""
+    events = TicketEvent.objects.filter(ticket_id__in=erasure.ticket_ids)
+    return mask_rows(events, ("before", "after"), erasure.redactor, stamp={"redacted_at": at})
+
+
+SEARCH_REBUILD = """
+UPDATE tickets_ticket t SET search_vector =
+    setweight(to_tsvector(%(config)s::regconfig, t.subject), 'A')
+    || setweight(to_tsvector(%(config)s::regconfig, t.description), 'B')
+    || setweight(to_tsvector(%(config)s::regconfig, coalesce((
+        SELECT string_agg(m.body, ' ' ORDER BY m.created_at, m.id) FROM tickets_message m
+        WHERE m.tenant_id = t.tenant_id AND m.ticket_id = t.id), '')), 'C')
+WHERE t.tenant_id = %(tenant)s AND t.id = ANY(%(ids)s)
+"""
+
+
+def _tombstone_tickets(tickets: list[Ticket], redactor: redaction.Redactor) -> None:
+    """Subject and description (the customer wrote both: a subject is as personal as a body), the triage
+    reasons masked, and the full-text document rebuilt from what is left, so `q` finds none of it."""
+    if not tickets:
+        return
+    for ticket in tickets:
+        ticket.subject = ticket.description = redaction.TOMBSTONE_TEXT
+        ticket.triage_reasons = redactor.json(ticket.triage_reasons)
+    Ticket.objects.bulk_update(tickets, ["subject", "description", "triage_reasons"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SEARCH_REBUILD, {"config": SEARCH_CONFIG, "tenant": tickets[0].tenant_id, "ids": [t.pk for t in tickets]}
+        )
+
+
+def _redact_admin_log(customer: Customer, ticket_ids: list[int], redactor: redaction.Redactor) -> None:
+    """Django's admin log (not tenant-owned) names the objects it changed: "Pat <pat@example.com>"."""
+    customer_type = ContentType.objects.get_for_model(Customer)
+    ticket_type = ContentType.objects.get_for_model(Ticket)
+    entries = LogEntry.objects.filter(
+        Q(content_type=customer_type, object_id=str(customer.pk))
+        | Q(content_type=ticket_type, object_id__in=[str(pk) for pk in ticket_ids])
+    )
+    mask_rows(entries, ("object_repr", "change_message"), redactor)

@@ -8,7 +8,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from helpdesk.api import StrictSerializer, TenantViewSet
+from helpdesk import workflows
+from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet
 from helpdesk.errors import ApiError
 from helpdesk.models import Role
 from helpdesk.notifications import selectors, services
@@ -34,7 +35,8 @@ class WebhookInput(StrictSerializer):
         required=False,
         help_text="HMAC key; required on create, write-only (never returned); omit on update to keep it",
     )
-    active = serializers.BooleanField(default=True)
+    # No default: a PUT that leaves it out must not bring a retired subscription back.
+    active = serializers.BooleanField(required=False)
 
 
 class WebhookOutput(serializers.ModelSerializer):
@@ -64,7 +66,7 @@ class DeliveryOutput(serializers.ModelSerializer):
         ]
 
 
-class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet):
+class WebhookViewSet(ActiveByDefault, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """Signed outbound webhooks. Admins only: a subscription sends the tenant's data to a URL."""
 
     selector = staticmethod(selectors.webhook_list)
@@ -103,6 +105,13 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     @extend_schema(request=WebhookInput, responses={200: WebhookOutput})
     def partial_update(self, request, pk=None):
         return self.update(request, pk)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        """Removes a subscription that never received a delivery; retires one that did (`active: false`:
+        no new deliveries, its delivery log kept). 204 either way."""
+        workflows.webhook_delete(subscription=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         responses={200: DeliveryOutput(many=True)},

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from helpdesk import invitations
 from helpdesk.models import OutboxEvent, Tenant
 from helpdesk.notifications import crypto, fanout, rendering, senders
 from helpdesk.notifications.models import ChannelKind, Delivery, DeliveryAttempt, DeliveryStatus
@@ -40,6 +41,9 @@ MAX_FAN_OUT_BATCHES = 50
 BACKOFF_BASE_S = 30
 BACKOFF_CAP_S = 6 * 3600
 ERR_GONE = "The destination was deleted or deactivated."
+ERR_SETTLED = "Nothing left to send: the invitation was accepted, or the seat was deactivated."
+# The renderers of account mail (fanout.DIRECT_EMAIL_EVENTS): each returns None when the mail is moot.
+DIRECT_RENDERERS = {invitations.INVITED: invitations.render}
 
 
 @dataclass
@@ -232,6 +236,15 @@ def _channel_job(job: Job, delivery: Delivery, now: datetime) -> None:
         job.kind, job.target, job.channel_kind = "apprise", crypto.decrypt(channel.url_encrypted), channel.kind
 
 
+def _direct_job(job: Job, delivery: Delivery) -> None:
+    message = DIRECT_RENDERERS[delivery.event_type](payload=delivery.event.payload, tenant=job.tenant)
+    if message is None:
+        job.kind, job.error = "gone", ERR_SETTLED
+        return
+    job.kind, job.target = "email", delivery.address
+    job.subject, job.body = message.subject, message.body
+
+
 def load_job(tenant: Tenant, delivery_id: int, lease: uuid.UUID, now: datetime) -> Job | None:
     delivery = (
         Delivery.objects.select_related("event", "webhook", "channel")
@@ -251,6 +264,8 @@ def load_job(tenant: Tenant, delivery_id: int, lease: uuid.UUID, now: datetime) 
     try:
         if delivery.destination.startswith("webhook:"):
             _webhook_job(job, delivery)
+        elif delivery.destination.startswith(fanout.DIRECT_PREFIX):
+            _direct_job(job, delivery)
         else:
             _channel_job(job, delivery, now)
     except (crypto.SecretUnreadable, rendering.TemplateInvalid) as exc:

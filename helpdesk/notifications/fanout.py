@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from helpdesk import invitations
 from helpdesk.config_cache import tenant_config
 from helpdesk.models import OutboxEvent
 from helpdesk.notifications import recipients
@@ -131,6 +132,19 @@ def notification_rows(event: OutboxEvent, now: datetime, destinations: Destinati
     return rows
 
 
+# Account mail: sent to the address in the payload whatever channels the tenant has set up (a desk with
+# no e-mail channel must still be able to invite its people), rendered by code, never by a template.
+DIRECT_EMAIL_EVENTS = frozenset({invitations.INVITED})
+DIRECT_PREFIX = "direct:"
+
+
+def direct_rows(event: OutboxEvent, now: datetime) -> list[Delivery]:
+    address = str(event.payload.get("to") or "").strip().lower()
+    if event.type not in DIRECT_EMAIL_EVENTS or not address:
+        return []
+    return [_row(event, f"{DIRECT_PREFIX}{address}", now, address=address)]
+
+
 def fan_out(events: list[OutboxEvent], now: datetime) -> int:
     """Creates the events' deliveries (those not there yet) and marks the events dispatched, in a few
     statements; returns the number of destinations."""
@@ -140,7 +154,11 @@ def fan_out(events: list[OutboxEvent], now: datetime) -> int:
     rows = [
         row
         for event in events
-        for row in webhook_rows(event, now, destinations) + notification_rows(event, now, destinations)
+        for row in (
+            webhook_rows(event, now, destinations)
+            + notification_rows(event, now, destinations)
+            + direct_rows(event, now)
+        )
     ]
     Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)

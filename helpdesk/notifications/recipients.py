@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from helpdesk import redaction
 from helpdesk.models import ROLE_RANK, Membership, Role, Team
 
 ROLE_NAMES = set(Role.values)
@@ -87,7 +88,8 @@ def email_addresses(specs: list, payload: dict) -> list[str]:
     addresses: set[str] = set()
     if "requester" in specs:
         customer = payload.get("to") or (payload.get("ticket_context") or {}).get("customer_email")
-        if customer:
+        # An erased customer's tombstone address (helpdesk.redaction): nothing is sent to it.
+        if customer and not redaction.is_erased_address(str(customer)):
             addresses.add(str(customer).strip().lower())
     query = Q(pk__in=[])
     for spec in specs:

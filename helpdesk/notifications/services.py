@@ -5,21 +5,28 @@ the admin both come through): webhooks by the SSRF guard (ssrf.py), channels by 
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from helpdesk import redaction
+from helpdesk.erasure import BATCH, mask_rows
 from helpdesk.models import Tenant
 from helpdesk.notifications import channel_urls, crypto, rendering, ssrf
 from helpdesk.notifications.models import (
     ChannelKind,
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     NotificationChannel,
     NotificationTemplate,
     WebhookSubscription,
 )
 from helpdesk.outbox import dispatch_on_commit
+from helpdesk.retirement import retire_or_remove
 
 ERR_URL_UNREADABLE = "The stored URL can't be read (the encryption key changed); enter it again."
+ERR_URL_REQUIRED = "A URL is required for this kind of channel."
+ERR_RECIPIENT_ERASED = "Not sent: the recipient's data was erased on request."
 
 
 class NotificationInputError(Exception):
@@ -90,6 +97,17 @@ def channel_url_check(*, channel: NotificationChannel, url: str | None) -> str:
 
 
 @transaction.atomic
+def webhook_delete(*, subscription: WebhookSubscription, actor=None) -> str:
+    """In use: a delivery was made to it (its delivery log is history the admin reads, at
+    /webhooks/{id}/deliveries/). Retired, it receives no new deliveries (fan-out reads active subscriptions)
+    and its pending retries fail as gone. One that never received anything is removed."""
+    subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+    in_use = Delivery.objects.filter(webhook=subscription).exists()
+    facts = {"url": subscription.url, "events": list(subscription.events)}
+    return retire_or_remove(subscription, in_use=in_use, actor=actor, object_type="webhook", facts=facts)
+
+
+@transaction.atomic
 def channel_save(*, channel: NotificationChannel, url: str | None) -> NotificationChannel:
     """Creates or updates a channel; `url` None keeps the stored one."""
     channel.url_encrypted = crypto.encrypt(channel_url_check(channel=channel, url=url))
@@ -125,3 +143,26 @@ def deliveries_retry_now(*, delivery_ids: list[int]) -> int:
     if count:
         dispatch_on_commit()
     return count
+
+
+def deliveries_redact(*, event_ids: list[int], address: str, redactor: redaction.Redactor) -> int:
+    """A customer's erasure: deliveries of the events about them, and any to their address. Those still
+    waiting to go to that address are cancelled (failed, with the reason); the address, destination and
+    recorded errors of all of them are masked, their attempts' errors too. Returns the deliveries changed."""
+    address = address.strip().lower()
+    deliveries = list(Delivery.objects.filter(Q(event_id__in=event_ids) | Q(address__iexact=address)))
+    changed = []
+    for delivery in deliveries:
+        before = (delivery.address, delivery.destination, delivery.last_error, delivery.status)
+        if delivery.address.lower() == address and delivery.status == DeliveryStatus.PENDING:
+            delivery.status, delivery.next_attempt_at, delivery.lease = DeliveryStatus.FAILED, None, None
+            delivery.last_error = ERR_RECIPIENT_ERASED
+        delivery.address = redactor.text(delivery.address)
+        delivery.destination = redactor.text(delivery.destination)
+        delivery.last_error = redactor.text(delivery.last_error)
+        if (delivery.address, delivery.destination, delivery.last_error, delivery.status) != before:
+            changed.append(delivery)
+    fields = ["address", "destination", "last_error", "status", "next_attempt_at", "lease"]
+    Delivery.objects.bulk_update(changed, fields, batch_size=BATCH)
+    mask_rows(DeliveryAttempt.objects.filter(delivery__in=deliveries), ("error",), redactor)
+    return len(changed)

@@ -130,3 +130,44 @@ def test_it_serves_the_interactive_docs_offline(client):
     assert "cdn" not in html.lower()
     asset = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+MEMBER = {"id", "username", "email", "name", "role", "tier", "skills", "capacity", "available", "teams", "active"}
+
+
+def test_it_documents_members_and_me(schema):
+    assert {"get", "post"} <= set(schema["paths"]["/api/v1/members/"])
+    assert {"get", "patch", "delete"} <= set(schema["paths"]["/api/v1/members/{id}/"])
+    assert _properties(schema, "MemberOutput") >= MEMBER
+    assert "password" not in _properties(schema, "MemberOutput")
+    assert {"username", "password"} <= _properties(schema, "MemberCreateInputRequest")
+    assert _properties(schema, "MeOutput") >= MEMBER | {"principal", "tenant", "token"}
+    member_filters = {p["name"] for p in schema["paths"]["/api/v1/members/"]["get"]["parameters"]}
+    assert {"role", "tier", "skill", "team", "active", "available"} <= member_filters
+
+
+@pytest.mark.parametrize(("path", "name"), [("/api/v1/tickets/", "assignee"), ("/api/v1/escalations/", "agent")])
+def test_it_documents_me_in_the_member_filters(schema, path, name):
+    [param] = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == name]
+    assert param["schema"]["type"] == "string" and "`me`" in param["description"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/calendars/{id}/",
+        "/api/v1/sla-policies/{id}/",
+        "/api/v1/escalation-rules/{id}/",
+        "/api/v1/webhooks/{id}/",
+        "/api/v1/customers/{id}/",
+        "/api/v1/members/{id}/",
+    ],
+)
+def test_it_documents_delete_with_its_answer(schema, path):
+    delete = schema["paths"][path]["delete"]
+    assert "204" in delete["responses"] and delete.get("description")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/calendars/", "/api/v1/sla-policies/", "/api/v1/escalation-rules/"])
+def test_it_documents_the_active_filter_of_configuration_lists(schema, path):
+    assert "active" in {p["name"] for p in schema["paths"][path]["get"]["parameters"]}

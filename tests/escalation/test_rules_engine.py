@@ -127,7 +127,7 @@ def test_the_matrix_api_validates_conditions(api, acme):
     assert unknown.status_code == 400 and "trigger" in error_of(unknown)["fields"]
 
 
-def test_the_matrix_api_creates_and_deactivates_a_rule(api, acme):
+def test_the_matrix_api_creates_a_rule_and_removes_it_while_it_never_fired(api, acme):
     created = api.post(
         "/api/v1/escalation-rules/",
         {
@@ -146,7 +146,8 @@ def test_the_matrix_api_creates_and_deactivates_a_rule(api, acme):
     rule = created.json()
     assert rule["conditions"]["keywords"] == ["churn"]
     assert api.delete(f"/api/v1/escalation-rules/{rule['id']}/").status_code == 204
-    assert api.get(f"/api/v1/escalation-rules/{rule['id']}/").json()["active"] is False
+    # Nothing refers to it (it never fired): removed, not retired (tests/api/test_config_delete.py).
+    assert api.get(f"/api/v1/escalation-rules/{rule['id']}/").status_code == 404
 
 
 def test_agents_cannot_edit_the_matrix(acme):

@@ -11,6 +11,8 @@ import pytest
 from django import forms
 from django.test import Client
 
+from helpdesk import workflows
+from helpdesk.audit import audit_record
 from helpdesk.models import ApiToken, Membership, Role, Team, TeamMember, Tenant
 from helpdesk.services import api_token_create, membership_create, team_create
 from helpdesk.tenancy import tenant_context
@@ -272,6 +274,7 @@ ADMIN_MODELS = (
     "helpdesk/membership",
     "helpdesk/team",
     "helpdesk/apitoken",
+    "helpdesk/auditevent",
     "tickets/account",
     "tickets/customer",
     "tickets/ticket",
@@ -279,7 +282,7 @@ ADMIN_MODELS = (
     "tickets/resolutionattempt",
     "tickets/ticketevent",
 )
-READ_ONLY_MODELS = {"helpdesk/tenant", "tickets/ticketevent"}
+READ_ONLY_MODELS = {"helpdesk/tenant", "helpdesk/auditevent", "tickets/ticketevent"}
 
 
 def _fill(tenant, marker: str) -> None:
@@ -289,8 +292,17 @@ def _fill(tenant, marker: str) -> None:
         message_post(ticket=ticket, actor=None, body=f"{marker} message", author_type="customer")
         attempt_record(ticket=ticket, actor=None, outcome="failed", tier=1, note=f"{marker} attempt")
         account_create(tenant=tenant, name=f"{marker} account")
-    team_create(tenant=tenant, name=f"{marker} team")
+    team = team_create(tenant=tenant, name=f"{marker} team")
     api_token_create(tenant=tenant, label=f"{marker} token")
+    with tenant_context(tenant):
+        audit_record(
+            tenant_id=tenant.pk,
+            kind="team.noted",
+            actor=None,
+            object_type="team",
+            object_id=team.pk,
+            after={"name": marker},
+        )
 
 
 def test_it_renders_every_page_of_the_tenant_and_nothing_of_another(as_erin, tenant_a, tenant_b):
@@ -538,6 +550,74 @@ def test_it_does_not_let_a_manager_add_an_admin(as_bob, tenant_a):
     assert response.status_code == 200 and "Select a valid choice" in _text(response)
     with tenant_context(tenant_a):
         assert not Membership.objects.filter(user__username="mallory").exists()
+
+
+def test_the_admins_add_form_applies_the_members_validation(as_erin, tenant_a):
+    """One validation for a member: the admin refuses what the API refuses, with the same messages."""
+    from helpdesk.members import ERR_EMAIL_FOR_INVITATION
+
+    base = {"username": "dave", "password": "pw-dave-123!", "role": "agent", "tier": "1", "capacity": "10"}
+    cases = [
+        ({"tier": "4"}, "less than or equal to 3"),
+        ({"capacity": "-1"}, "greater than or equal to 0"),
+        ({"skills": "not a slug"}, "Enter a valid"),
+        ({"password": "dave"}, "too short"),
+        ({"password": "", "email": ""}, ERR_EMAIL_FOR_INVITATION),
+    ]
+    for change, message in cases:
+        response = as_erin.post("/admin/helpdesk/membership/add/", {**base, "skills": "", **change})
+        assert response.status_code == 200 and message in _text(response), change
+    with tenant_context(tenant_a):
+        assert not Membership.objects.filter(user__username="dave").exists()
+
+
+def test_a_member_added_in_the_admin_without_a_password_is_invited_and_audited(as_erin, erin, tenant_a):
+    from helpdesk.invitations import INVITED
+    from helpdesk.models import AuditEvent, OutboxEvent
+
+    data = {"username": "dave", "email": "dave@acme.test", "role": "agent", "tier": "1", "capacity": "10"}
+    assert as_erin.post("/admin/helpdesk/membership/add/", {**data, "skills": ""}).status_code == 302
+    with tenant_context(tenant_a):
+        dave = Membership.objects.get(user__username="dave")
+        assert OutboxEvent.objects.get(type=INVITED).payload["membership"] == dave.pk
+        added = AuditEvent.objects.get(kind="member.added")
+    assert (added.object_id, added.actor_id) == (dave.pk, erin.pk)
+
+
+def test_the_admin_keeps_the_last_admin_an_admin(as_erin, erin, tenant_a):
+    page = as_erin.get(_membership_url(erin))
+    for change in ({"role": "manager"}, {"active": ""}):
+        data = {**_form_data(page), **change}
+        data = {k: v for k, v in data.items() if not (k == "active" and v == "")}
+        response = as_erin.post(_membership_url(erin), data)
+        assert response.status_code == 200 and "last admin" in _text(response), change
+    with tenant_context(tenant_a):
+        stored = Membership.objects.get(pk=erin.pk)
+    assert (stored.role, stored.active) == (Role.ADMIN, True)
+
+
+def test_a_change_in_the_admin_is_audited_like_one_through_the_api(as_erin, alice, tenant_a):
+    from helpdesk.models import AuditEvent
+
+    page = as_erin.get(_membership_url(alice))
+    assert as_erin.post(_membership_url(alice), {**_form_data(page), "tier": "2"}).status_code == 302
+    with tenant_context(tenant_a):
+        event = AuditEvent.objects.get(kind="member.updated", object_id=alice.pk)
+    assert (event.before, event.after) == ({"tier": 1}, {"tier": 2})
+
+
+def test_the_tenant_audit_trail_is_for_admins_and_read_only(as_bob, as_erin, alice, tenant_a):
+    from helpdesk.models import AuditEvent
+
+    with tenant_context(tenant_a):
+        workflows.member_update(membership=alice, actor=None, tier=2)
+        event = AuditEvent.objects.get()
+    assert as_bob.get("/admin/helpdesk/auditevent/").status_code == 403
+    page = as_erin.get(f"/admin/helpdesk/auditevent/{event.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in _text(page)
+    assert as_erin.post(f"/admin/helpdesk/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    with tenant_context(tenant_a):
+        assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
 # --- API tokens -------------------------------------------------------------------------------------

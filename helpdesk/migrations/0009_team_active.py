@@ -29,7 +29,7 @@ def add_template(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("helpdesk", "0007_notification_config_version"),
+        ("helpdesk", "0008_auditevent"),
     ]
 
     operations = [
