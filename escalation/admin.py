@@ -1,6 +1,5 @@
 """The escalation matrix as an editable table for managers; escalations and firings to read."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -8,10 +7,10 @@ from django.urls import path, reverse
 
 from escalation import dryrun
 from escalation.errors import EscalationError
+from escalation.forms import DeEscalateForm, ReasonForm, ResolveForm
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus, RuleFiring
 from helpdesk import workflows
 from helpdesk.admin import TenantScopedAdmin, adopt, tenant_admin_site
-from helpdesk.models import MAX_TIER
 
 
 @admin.register(EscalationRule, site=tenant_admin_site)
@@ -75,19 +74,6 @@ class EscalationRuleAdmin(TenantScopedAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/escalation/dry_run.html", context)
-
-
-class ResolveForm(forms.Form):
-    resolution = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
-    root_cause = forms.CharField(max_length=500, required=False, help_text="one sentence")
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-
-
-class DeEscalateForm(ReasonForm):
-    to_tier = forms.IntegerField(min_value=0, max_value=MAX_TIER)
 
 
 # action (in the URL) -> the form of its inputs and the workflow that runs it, with the API's checks.

@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
-from escalation import authority, dryrun, routing, selectors
+from escalation import dryrun, routing, selectors
 from escalation.errors import EscalationError
 from escalation.models import (
     MAX_POSITION,
@@ -166,7 +166,7 @@ def refund(request, pk: int):
         raise ApiError(404, "not_found", "Not found.") from None
     data = validated(RefundInput, request.data)
     try:
-        decision = authority.refund_request(ticket=ticket, actor=request.user, **data)
+        decision = workflows.refund_request(ticket=ticket, actor=request.user, **data)
     except EscalationError as exc:
         _raise(exc)
     body = {

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from escalation import services
+from escalation import selectors, services
 from escalation.models import Escalation, Kind
 from helpdesk.auth import Principal
 from helpdesk.models import Tenant
@@ -61,7 +61,7 @@ def refund_request(*, ticket: Ticket, actor: Principal, amount: Decimal, reason:
             at=at,
         )
         return Decision(approved=True, limit=limit)
-    summary = services.draft_summary(ticket)
+    summary = selectors.draft_summary(ticket)
     summary["desired_outcome"] = f"a refund of {amount} ({reason})"
     escalation = services.escalation_create(
         ticket=ticket,

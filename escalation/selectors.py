@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from escalation import triggers
-from escalation.models import Escalation, EscalationRule
+from escalation import summary, triggers
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus
 from helpdesk.config_cache import tenant_config
-from helpdesk.models import Tenant
+from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
+from tickets.models import Account, AuthorType, Ticket
 
 
 def escalation_list(*, tenant: Tenant) -> QuerySet[Escalation]:
@@ -51,3 +52,67 @@ def matrix() -> Matrix:
 def rule_matrix() -> tuple[triggers.Rule, ...]:
     """The current tenant's active rules as the evaluator sees them, in matrix order (cached: see matrix())."""
     return matrix().rules
+
+
+# --- whose work an escalation is -------------------------------------------------------------------
+
+
+def addressed_to(member: Membership, team_ids: list[int]) -> Q:
+    """Escalations a member is to act on: received by them; waiting unassigned in one of their teams' queues,
+    or in a tier's queue at or below their tier; and, for managers and admins, the managers' queue (escalations
+    whose target went stale, escalation/routing.py)."""
+    addressed = (
+        Q(agent_id=member.pk)
+        | Q(agent__isnull=True, team_id__in=team_ids)
+        | Q(agent__isnull=True, team__isnull=True, to_tier__lte=member.tier)
+    )
+    if ROLE_RANK[member.role] >= ROLE_RANK[Role.MANAGER]:
+        addressed |= Q(agent__isnull=True, team__isnull=True) & ~Q(fallback_reason="")
+    return addressed
+
+
+def escalations_for(*, tenant: Tenant, member: Membership, team_ids: list[int]) -> QuerySet[Escalation]:
+    """The escalations addressed to a member (addressed_to), newest first."""
+    return escalation_list(tenant=tenant).filter(addressed_to(member, team_ids)).order_by("-created_at", "-id")
+
+
+def tickets_escalated_to(member: Membership, team_ids: list[int], *, awaiting_ack: bool = False) -> Exists:
+    """A ticket filter: it has an open escalation addressed to the member (only unacknowledged ones with
+    awaiting_ack)."""
+    statuses = (EscalationStatus.REQUESTED,) if awaiting_ack else ACTIVE_STATUSES
+    found = Escalation.objects.filter(addressed_to(member, team_ids), ticket_id=OuterRef("pk"), status__in=statuses)
+    return Exists(found)
+
+
+# --- the drafted summary ------------------------------------------------------------------------
+
+
+def _account_line(ticket: Ticket, account: Account | None) -> str:
+    if account is None:
+        return f"{ticket.requester.email}: no account on file"
+    vip = ", VIP" if account.vip else ""
+    since = f", customer since {account.customer_since:%Y}" if account.customer_since else ""
+    return f"{account.name}: {account.plan} plan{vip}, ACV {account.annual_contract_value:,.0f}{since}"
+
+
+def draft_summary(ticket: Ticket, snapshot=None) -> dict[str, str]:
+    """The five fields drafted from the thread (a rule's escalation carries it; a person's escalation dialog
+    starts from it); an evaluation passes its snapshot, so a second escalation it opens reads nothing again."""
+    if snapshot is None:
+        # Imported here: the snapshot reads the time watches, which read the matrix from this module.
+        from escalation.snapshot import TicketSnapshot
+
+        snapshot = TicketSnapshot(ticket)
+    public = snapshot.public_messages
+    facts = summary.ThreadFacts(
+        subject=ticket.subject,
+        description=ticket.description,
+        customer_texts=tuple(body for author, body in public if author == AuthorType.CUSTOMER),
+        agent_replies=tuple(body for author, body in public if author == AuthorType.AGENT),
+        attempts=tuple((outcome, note) for outcome, _, note in snapshot.attempts),
+        sentiment=ticket.sentiment,
+        account_line=_account_line(ticket, snapshot.account),
+        history_line=f"{snapshot.earlier_tickets} earlier ticket(s) from {ticket.requester.email}; "
+        f"escalated {ticket.escalation_count} time(s) before",
+    )
+    return summary.draft(facts)

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import communication, routing, summary, validation, watches
+from escalation import communication, rights, routing, selectors, validation, watches
 from escalation.errors import EscalationError
 from escalation.models import (
     ACTIVE_STATUSES,
@@ -34,7 +34,7 @@ from helpdesk.retirement import retire_or_remove
 from helpdesk.validation import full_check
 from slas import services as slas
 from slas.models import Metric
-from tickets.models import Account, AuthorType, Status, Ticket, raises_priority
+from tickets.models import AuthorType, Status, Ticket, raises_priority
 from tickets.selectors import ticket_context
 from tickets.services import (
     event_record,
@@ -56,36 +56,6 @@ METRICS = {
     Kind.HIERARCHICAL: (Metric.ESCALATION_ACKNOWLEDGE, Metric.MANAGER_RESPONSE, Metric.CUSTOMER_UPDATE),
 }
 RESPONSE_METRICS = (Metric.ESCALATION_FIRST_RESPONSE, Metric.MANAGER_RESPONSE)
-
-
-# --- the drafted summary ------------------------------------------------------------------------
-
-
-def _account_line(ticket: Ticket, account: Account | None) -> str:
-    if account is None:
-        return f"{ticket.requester.email}: no account on file"
-    vip = ", VIP" if account.vip else ""
-    since = f", customer since {account.customer_since:%Y}" if account.customer_since else ""
-    return f"{account.name}: {account.plan} plan{vip}, ACV {account.annual_contract_value:,.0f}{since}"
-
-
-def draft_summary(ticket: Ticket, snapshot: TicketSnapshot | None = None) -> dict[str, str]:
-    """The five fields drafted from the thread; an evaluation passes its snapshot, so a second escalation it
-    opens reads nothing again."""
-    snapshot = snapshot or TicketSnapshot(ticket)
-    public = snapshot.public_messages
-    facts = summary.ThreadFacts(
-        subject=ticket.subject,
-        description=ticket.description,
-        customer_texts=tuple(body for author, body in public if author == AuthorType.CUSTOMER),
-        agent_replies=tuple(body for author, body in public if author == AuthorType.AGENT),
-        attempts=tuple((outcome, note) for outcome, _, note in snapshot.attempts),
-        sentiment=ticket.sentiment,
-        account_line=_account_line(ticket, snapshot.account),
-        history_line=f"{snapshot.earlier_tickets} earlier ticket(s) from {ticket.requester.email}; "
-        f"escalated {ticket.escalation_count} time(s) before",
-    )
-    return summary.draft(facts)
 
 
 # --- create -------------------------------------------------------------------------------------
@@ -374,7 +344,7 @@ def _by_rule(ticket: Ticket, rule: EscalationRule, reason: str, snapshot: Ticket
         trigger=rule.slug,
         rule=rule,
         reason=reason,
-        summary_fields=draft_summary(ticket, snapshot),
+        summary_fields=selectors.draft_summary(ticket, snapshot),
         summary_drafted=True,
         # By id: the rule row is shared through the configuration cache and must not cache its team.
         target_team=Team.objects.get(pk=rule.target_team_id) if rule.target_team_id else None,
@@ -463,34 +433,10 @@ def _lock(escalation: Escalation) -> None:
     escalation.refresh_from_db()
 
 
-ERR_AUTHORITY = "Only {who} may {action} this escalation."
-VERBS = {"acknowledged": "acknowledge", "resolved": "resolve", "returned": "return", "de-escalated": "de-escalate"}
-
-
-def _may_pick_up(escalation: Escalation, member: Membership) -> bool:
-    """Someone who could have been routed the escalation: at its tier, in its team if it has one."""
-    if member.tier < escalation.to_tier:
-        return False
-    return escalation.team_id is None or member.teams.filter(pk=escalation.team_id).exists()
-
-
 def _authorize(escalation: Escalation, actor: Principal | None, action: str) -> None:
-    """Who may move an escalation: its receiver, or a manager or admin. An unassigned one (left in the team
-    queue) may be acknowledged by anyone who could have received it. The system (rules, the ladder) and
-    integration tokens without a person behind them act with their token's role, as API.md describes."""
-    if actor is None or actor.has_role(Role.MANAGER) or actor.membership is None:
-        return
-    member = actor.membership
-    if escalation.agent_id == member.pk:
-        return
-    if action == "acknowledged" and escalation.agent_id is None and _may_pick_up(escalation, member):
-        return
-    who = "its receiver or a manager" if escalation.agent_id else "an agent at its tier and team, or a manager"
-    raise EscalationError(
-        ERR_AUTHORITY.format(who=who, action=VERBS[action]),
-        code="permission_denied",
-        status=403,
-    )
+    """Who may move an escalation (escalation/rights.py); refused: a 403."""
+    if not rights.may(escalation, actor, action):
+        raise EscalationError(rights.refusal(escalation, action), code="permission_denied", status=403)
 
 
 def _require(escalation: Escalation, allowed, action: str, actor: Principal | None = None) -> None:

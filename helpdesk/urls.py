@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -41,11 +42,13 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", tenant_admin_site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The addresses before UI.md named /login/: bookmarks keep working.
+    path("accounts/login/", RedirectView.as_view(url="/login/", query_string=True)),
     path("invite/done/", views.InviteDoneView.as_view(), name="invite-done"),
     path("invite/<uidb64>/<token>/", views.InviteConfirmView.as_view(), name="invite"),
-    path("", views.home, name="home"),
+    path("", include("helpdesk.workspace.urls")),
 ]
 
 handler404 = "helpdesk.errors.not_found"

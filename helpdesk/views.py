@@ -1,16 +1,9 @@
-"""UI views of the platform: the landing page of a logged-in agent, and the invitation pages."""
+"""UI views of the platform: the invitation pages (the workspace's pages are in helpdesk/workspace/)."""
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
 from django.urls import reverse_lazy
 
 from helpdesk.auth import user_tenant_ids
-
-
-@login_required
-def home(request):
-    return render(request, "home.html", {"principal": request.principal})
 
 
 class InviteConfirmView(auth_views.PasswordResetConfirmView):

@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from escalation import engine, watches
+from escalation import authority, engine, watches
 from escalation import services as escalations
 from escalation.models import Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
@@ -277,9 +277,11 @@ def escalate_manually(
     target_team=None,
     target_tier=None,
     target_agent=None,
+    target_role: str = "",
     to_call: bool = False,
 ) -> Escalation:
-    """An agent hands the ticket up, with the five-field summary written by a person."""
+    """An agent hands the ticket up, with the five-field summary written by a person. The target is a team, a
+    tier, a person, or authority (target_role: a manager or an admin, the agent pages' "A manager")."""
     return escalations.escalation_create(
         ticket=ticket,
         actor=actor,
@@ -290,6 +292,7 @@ def escalate_manually(
         target_team=target_team,
         target_tier=target_tier,
         target_agent=target_agent,
+        target_role=target_role,
         to_call=to_call,
     )
 
@@ -346,6 +349,11 @@ def policy_update(*, policy: SLAPolicy, actor: Principal | None, **changes) -> S
     policy = slas.policy_update(policy=policy, **changes)
     recalculate_after_commit(policy.tenant_id, policy_id=policy.pk)
     return policy
+
+
+def refund_request(*, ticket: Ticket, actor: Principal, amount, reason: str):
+    """A refund within the caller's approval limit is recorded; above it the ticket is escalated for sign-off."""
+    return authority.refund_request(ticket=ticket, actor=actor, amount=amount, reason=reason)
 
 
 # --- an escalation's lifecycle (the API, the admin's buttons and the agent pages alike) -------------------

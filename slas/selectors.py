@@ -35,3 +35,14 @@ def update_clocks_warned(*, ticket_ids: Iterable[int], at: datetime) -> list[Sla
             due_at__gt=at,
         )
     )
+
+
+def ticket_clocks(*, ticket_ids: Iterable[int], own_only: bool = False, open_only: bool = False) -> list[SlaTimer]:
+    """The clocks of these tickets with their calendars (what a countdown needs), in one query: the tickets'
+    own, and with own_only False their escalations' too; with open_only, running and paused ones only."""
+    clocks = SlaTimer.objects.filter(ticket_id__in=list(ticket_ids)).select_related("calendar")
+    if own_only:
+        clocks = clocks.filter(escalation_id=0)
+    if open_only:
+        clocks = clocks.filter(status__in=[TimerStatus.RUNNING, TimerStatus.PAUSED])
+    return list(clocks.order_by("ticket_id", "escalation_id", "metric"))

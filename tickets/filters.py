@@ -4,7 +4,7 @@ import django_filters as filters
 
 from helpdesk.filters import MemberFilter, TenantModelChoiceFilter
 from helpdesk.models import Team
-from tickets.models import Channel, Customer, Priority, Status, Ticket
+from tickets.models import Account, Channel, Customer, Priority, Status, Ticket
 from tickets.selectors import ticket_search
 
 
@@ -16,6 +16,8 @@ class TicketFilter(filters.FilterSet):
     team = TenantModelChoiceFilter(model=Team)
     assignee = MemberFilter()
     requester = TenantModelChoiceFilter(model=Customer)
+    account = TenantModelChoiceFilter(model=Account)
+    vip = filters.BooleanFilter(field_name="account__vip")
     category = filters.CharFilter()
     tag = filters.CharFilter(field_name="tags", lookup_expr="contains", method="filter_tag")
     escalated = filters.BooleanFilter()

@@ -159,6 +159,8 @@ class Ticket(TenantModel):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "-created_at", "-id"], name="ticket_tenant_created"),
+            # The queues' default order (recently updated first), cut by a keyset cursor.
+            models.Index(fields=["tenant", "-updated_at", "-id"], name="ticket_tenant_updated"),
             models.Index(fields=["tenant", "status", "-created_at"], name="ticket_tenant_status"),
             models.Index(fields=["tenant", "requester", "-created_at"], name="ticket_tenant_requester"),
             models.Index(fields=["tenant", "assignee", "status"], name="ticket_tenant_assignee"),
@@ -228,4 +230,8 @@ class TicketEvent(TenantModel):
     redacted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["tenant", "ticket", "created_at", "id"], name="event_tenant_ticket")]
+        indexes = [
+            models.Index(fields=["tenant", "ticket", "created_at", "id"], name="event_tenant_ticket"),
+            # The tenant's newest event in one probe: a queue page's poll finds nothing new with it.
+            models.Index(fields=["tenant", "-id"], name="event_tenant_latest"),
+        ]

@@ -39,4 +39,4 @@ def test_a_wrong_password_is_refused(people, live_server, browser_page):
     _sign_in(page, live_server, "charlie", "wrong")
     page.wait_for_selector("form")
     assert "Please enter a correct username and password" in page.inner_text("main")
-    assert page.url.startswith(f"{live_server.url}/accounts/login/")
+    assert page.url.startswith(f"{live_server.url}/login/")

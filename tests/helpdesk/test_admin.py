@@ -148,7 +148,7 @@ def test_it_refuses_a_member_of_another_tenant(charlie, acme_ticket, globex_tick
 def test_it_sends_a_visitor_to_the_apps_login_page(client, acme_ticket):
     response = client.get("/admin/tickets/ticket/", follow=True)
     final_url, _ = response.redirect_chain[-1]
-    assert final_url.startswith("/accounts/login/?next=")
+    assert final_url.startswith("/login/?next=")
     assert "admin/tickets/ticket/" in final_url
     assert response.status_code == 200 and "Sign in" in _text(response)
     assert ACME_SUBJECT not in _text(response)

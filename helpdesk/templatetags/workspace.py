@@ -1,0 +1,58 @@
+"""Small presentation filters of the agent workspace's templates."""
+
+from __future__ import annotations
+
+import json
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.filter
+def split(value: str) -> list[str]:
+    return value.split()
+
+
+@register.filter
+def humanize_slug(value) -> str:
+    """on_hold -> on hold, escalation_acknowledged -> escalation acknowledged."""
+    return str(value or "").replace("_", " ")
+
+
+@register.filter
+def epoch_ms(moment) -> int | str:
+    return int(moment.timestamp() * 1000) if moment else ""
+
+
+@register.filter
+def windows_json(windows) -> str:
+    """A clock's working windows as [[start_ms, end_ms], …] for the countdown (static/workspace.js)."""
+    return json.dumps([[int(a.timestamp() * 1000), int(b.timestamp() * 1000)] for a, b in windows])
+
+
+@register.filter
+def local(moment, zone: str = ""):
+    """A moment in the tenant's time zone (the pages' times are the tenant's; the exact instant is on hover)."""
+    if not moment:
+        return moment
+    return timezone.localtime(moment, timezone=_zone(zone))
+
+
+def _zone(name: str):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name or "UTC")
+
+
+@register.filter
+def sparkline(values: list[float], size: str = "160x32") -> str:
+    """The points of an SVG polyline for sentiments in -1..1, oldest first."""
+    width, height = (int(n) for n in size.split("x"))
+    if not values:
+        return ""
+    if len(values) == 1:
+        values = [values[0], values[0]]
+    step = width / (len(values) - 1)
+    return " ".join(f"{i * step:.1f},{(1 - (v + 1) / 2) * height:.1f}" for i, v in enumerate(values))

@@ -1,0 +1,190 @@
+"""The queues of /tickets/: which tickets each view holds, their counts, and a page of them.
+
+A view is a filter of the tenant's tickets seen from one member (mine, my teams', escalated to me…); the
+API's own filters (tickets.filters.TicketFilter) narrow it further, so `?priority=urgent&q=refund` means the
+same here as on /api/v1/tickets/. Pages are cut by a keyset cursor on the sort's columns, never OFFSET: a
+deep page costs what the first does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+
+from escalation import selectors as escalations
+from helpdesk.auth import Principal
+from tickets.filters import TicketFilter
+from tickets.models import PRIORITY_RANK, Status, Ticket
+from tickets.selectors import ticket_list
+
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class View:
+    slug: str
+    label: str  # UI.md's link name: tests and screen readers find the view by it
+
+
+VIEWS = (
+    View("mine", "My tickets"),
+    View("team", "Team"),
+    View("escalated", "Escalated to me"),
+    View("awaiting_ack", "Awaiting acknowledgement"),
+    View("at_risk", "At risk"),
+    View("breached", "Breached"),
+    View("all", "All"),
+)
+VIEW_SLUGS = {view.slug for view in VIEWS}
+DEFAULT_VIEW = "mine"
+
+
+def view_filters(principal: Principal, team_ids: list[int]) -> dict[str, Q]:
+    """Each view as a filter of the tenant's tickets, for this member. Open work only, except All."""
+    member = principal.membership
+    unsolved = Q(status__in=OPEN_STATUSES)
+    return {
+        "mine": unsolved & Q(assignee_id=member.pk),
+        "team": unsolved & Q(team_id__in=team_ids),
+        "escalated": Q(escalations.tickets_escalated_to(member, team_ids)),
+        "awaiting_ack": Q(escalations.tickets_escalated_to(member, team_ids, awaiting_ack=True)),
+        "at_risk": unsolved & Q(sla_at_risk=True),
+        "breached": unsolved & Q(sla_breached=True),
+        "all": Q(),
+    }
+
+
+def view_counts(tickets: QuerySet[Ticket], filters: dict[str, Q]) -> dict[str, int]:
+    """Every view's count in one statement (a FILTER per view over the tenant's tickets)."""
+    return tickets.aggregate(**{slug: Count("pk", filter=q) for slug, q in filters.items()})
+
+
+# --- sorting and the keyset cursor ----------------------------------------------------------------
+
+# sort name -> (label, the ordering columns; the last is always the id, so every row has one place)
+SORTS = {
+    "updated": ("Recently updated", ("-updated_at", "-id")),
+    "created": ("Newest first", ("-created_at", "-id")),
+    "oldest": ("Oldest first", ("created_at", "id")),
+    "priority": ("Priority", ("-priority_rank", "-updated_at", "-id")),
+}
+DEFAULT_SORT = "updated"
+PRIORITY_ORDER = Case(
+    *[When(priority=name, then=Value(rank)) for name, rank in PRIORITY_RANK.items()],
+    output_field=IntegerField(),
+)
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def _encode(values: list) -> str:
+    text = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, columns: tuple[str, ...]) -> list:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise BadCursor("cursor") from exc
+    if not isinstance(raw, list) or len(raw) != len(columns):
+        raise BadCursor("cursor")
+    values = []
+    for column, value in zip(columns, raw, strict=True):
+        name = column.lstrip("-")
+        try:
+            values.append(datetime.fromisoformat(value) if name.endswith("_at") else int(value))
+        except (TypeError, ValueError) as exc:
+            raise BadCursor("cursor") from exc
+    return values
+
+
+def _after(columns: tuple[str, ...], values: list) -> Q:
+    """Rows after (a, b, c) in this ordering: a beyond, or a equal and b beyond, … (a row comparison)."""
+    condition = Q(pk__in=[])
+    for i, column in enumerate(columns):
+        name = column.lstrip("-")
+        beyond = Q(**{f"{name}__{'lt' if column.startswith('-') else 'gt'}": values[i]})
+        earlier = zip(columns[:i], values[:i], strict=True)
+        equal = Q(**{earlier_column.lstrip("-"): value for earlier_column, value in earlier})
+        condition |= equal & beyond
+    return condition
+
+
+# --- a page ----------------------------------------------------------------------------------------
+
+# What a queue row shows, read as plain values in one query (no model instances).
+ROW_FIELDS = (
+    "id",
+    "subject",
+    "requester__name",
+    "requester__email",
+    "priority",
+    "status",
+    "tier",
+    "assignee_id",
+    "assignee__user__username",
+    "team__name",
+    "account__name",
+    "account__vip",
+    "escalated",
+    "sla_breached",
+    "sla_at_risk",
+    "updated_at",
+    "created_at",
+)
+
+
+@dataclass
+class QueuePage:
+    view: str
+    sort: str
+    rows: list[dict]
+    counts: dict[str, int]
+    next_cursor: str | None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _team_ids(principal: Principal) -> list[int]:
+    return list(principal.membership.teams.values_list("pk", flat=True))
+
+
+def filtered(principal: Principal, params) -> tuple[QuerySet[Ticket], dict[str, list[str]]]:
+    """The tenant's tickets narrowed by the API's filters (`params` are the query parameters)."""
+    tickets = ticket_list(tenant=principal.tenant).select_related(None)
+    # The filters' `me` is the member: the API reads it from DRF's request.user, which is the principal.
+    filterset = TicketFilter(params, queryset=tickets, request=SimpleNamespace(user=principal))
+    if not filterset.is_valid():
+        return tickets.none(), {name: [str(m) for m in errors] for name, errors in filterset.errors.items()}
+    return filterset.qs, {}
+
+
+def queue_page(principal: Principal, params) -> QueuePage:
+    """One page of a view, with every view's count (under the same filters), in a fixed number of queries."""
+    view = params.get("view") if params.get("view") in VIEW_SLUGS else DEFAULT_VIEW
+    sort = params.get("sort") if params.get("sort") in SORTS else DEFAULT_SORT
+    tickets, errors = filtered(principal, params)
+    filters = view_filters(principal, _team_ids(principal))
+    counts = view_counts(tickets, filters) if not errors else dict.fromkeys(filters, 0)
+    columns = SORTS[sort][1]
+    selected = tickets.filter(filters[view]).annotate(priority_rank=PRIORITY_ORDER)
+    if params.get("cursor"):
+        try:
+            selected = selected.filter(_after(columns, _decode(params["cursor"], columns)))
+        except BadCursor:
+            errors = {**errors, "cursor": ["This page link is no longer valid; start from the first page."]}
+            selected = selected.none()
+    rows = list(selected.order_by(*columns).values(*ROW_FIELDS, "priority_rank")[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_cursor = _encode([rows[-1][c.lstrip("-")] for c in columns]) if more else None
+    return QueuePage(view=view, sort=sort, rows=rows, counts=counts, next_cursor=next_cursor, errors=errors)

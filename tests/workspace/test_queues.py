@@ -1,0 +1,135 @@
+"""/tickets/: the views with their counts, the API's filters, search, sort and the keyset pages; another
+tenant's tickets never; a poll that finds nothing new is one indexed read and a 204."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from helpdesk import workflows
+from helpdesk.tenancy import tenant_context
+from helpdesk.workspace import queues
+from tests.workspace.conftest import open_ticket
+
+
+def _subjects(response) -> list[str]:
+    return re.findall(r'<td class="subject">\s*<a href="/tickets/\d+/">([^<]+)</a>', response.content.decode())
+
+
+def _counts(response) -> dict[str, int]:
+    html = response.content.decode()
+    nav = re.search(r'<nav aria-label="Views".*?</nav>', html, re.S).group(0)
+    return {label: int(n) for label, n in re.findall(r'>([^<>]+?) <span class="count">(\d+)</span>', nav)}
+
+
+def test_it_shows_the_views_with_their_counts(acme, alice, as_alice):
+    mine = open_ticket(acme, subject="Mine")
+    open_ticket(acme, subject="Someone else's")
+    with tenant_context(acme):
+        workflows.ticket_update(ticket=mine, actor=None, assignee=alice)
+
+    response = as_alice.get("/tickets/?view=mine")
+
+    assert response.status_code == 200
+    counts = _counts(response)
+    assert counts["My tickets"] == 1 and counts["All"] == 2 and counts["Breached"] == 0
+    assert set(counts) == {"My tickets", "Team", "Escalated to me", "Awaiting acknowledgement", "At risk",
+                           "Breached", "All"}  # fmt: skip
+    assert _subjects(response) == ["Mine"]
+    for header in ("Subject", "Requester", "Priority", "Status", "SLA", "Assignee", "Updated"):
+        assert f'<th scope="col">{header}</th>' in response.content.decode()
+
+
+def test_it_never_lists_another_tenants_tickets(acme, globex_ticket, as_alice):
+    open_ticket(acme, subject="Acme printer")
+    response = as_alice.get("/tickets/?view=all&q=merger")
+    assert "Globex secret merger" not in response.content.decode()
+    assert _counts(as_alice.get("/tickets/?view=all"))["All"] == 1
+
+
+def test_it_filters_searches_and_sorts_like_the_api(acme, as_alice):
+    open_ticket(acme, subject="Refund please", description="I want a refund for the double charge.")
+    open_ticket(acme, subject="Urgent outage", description="Everything is down.", priority="urgent")
+    open_ticket(acme, subject="Old question", description="Where is the manual?", priority="low")
+
+    assert _subjects(as_alice.get("/tickets/?view=all&priority=urgent")) == ["Urgent outage"]
+    assert _subjects(as_alice.get("/tickets/?view=all&q=refund")) == ["Refund please"]
+    assert _subjects(as_alice.get("/tickets/?view=all&sort=oldest"))[0] == "Refund please"
+    assert _subjects(as_alice.get("/tickets/?view=all&sort=priority"))[0] == "Urgent outage"
+
+
+def test_it_pages_with_a_cursor_and_refuses_a_garbage_one(acme, as_alice, monkeypatch):
+    monkeypatch.setattr(queues, "PAGE_SIZE", 2)
+    for n in range(5):
+        open_ticket(acme, subject=f"Ticket {n}")
+    first = as_alice.get("/tickets/?view=all&sort=oldest")
+    assert _subjects(first) == ["Ticket 0", "Ticket 1"]
+    cursor = re.search(r'cursor=([\w-]+)" rel="next"', first.content.decode()).group(1)
+    second = as_alice.get(f"/tickets/?view=all&sort=oldest&cursor={cursor}")
+    assert _subjects(second) == ["Ticket 2", "Ticket 3"]
+
+    garbage = as_alice.get("/tickets/?view=all&cursor=not-a-cursor")
+    assert garbage.status_code == 200 and "This page link is no longer valid" in garbage.content.decode()
+
+
+def test_a_bad_filter_value_is_named_not_a_500(acme, as_alice):
+    response = as_alice.get("/tickets/?view=all&priority=apocalyptic")
+    assert response.status_code == 200
+    assert "priority:" in response.content.decode()
+
+
+def test_the_queue_costs_the_same_queries_whatever_the_page_holds(acme, alice, as_alice, django_assert_max_num_queries):
+    open_ticket(acme, subject="One")
+    as_alice.get("/tickets/?view=all")  # warm the configuration cache
+    with django_assert_max_num_queries(QUEUE_QUERIES):
+        assert as_alice.get("/tickets/?view=all").status_code == 200
+    for n in range(30):
+        open_ticket(acme, subject=f"More {n}", priority=["low", "normal", "high", "urgent"][n % 4])
+    with django_assert_max_num_queries(QUEUE_QUERIES):
+        assert len(_subjects(as_alice.get("/tickets/?view=all"))) == 31
+
+
+# Every signed-in request's own 9 (session, user, the seat's tenants, the tenant, the membership, and the
+# transaction that carries the tenant setting), then the member's teams, the counts, the page's rows, their
+# clocks with their calendars and the tenant's version: whatever the page size.
+QUEUE_QUERIES = 14
+
+
+def test_a_poll_that_finds_nothing_new_is_one_read_and_a_204(acme, as_alice, django_assert_max_num_queries):
+    open_ticket(acme, subject="One")
+    page = as_alice.get("/tickets/?view=all").content.decode()
+    version = re.search(r'data-version="(\d+)"', page).group(1)
+    with django_assert_max_num_queries(POLL_QUERIES):
+        quiet = as_alice.get(f"/tickets/?view=all&since={version}", HTTP_HX_REQUEST="true")
+    assert quiet.status_code == 204
+
+    open_ticket(acme, subject="Two")
+    news = as_alice.get(f"/tickets/?view=all&since={version}", HTTP_HX_REQUEST="true")
+    assert news.status_code == 200 and "Two" in news.content.decode()
+    assert 'hx-swap-oob="true"' in news.content.decode()  # the counts come along
+
+
+POLL_QUERIES = 10  # a signed-in request's own 9 (see QUEUE_QUERIES), and the one version read
+
+
+def test_a_person_without_a_seat_gets_a_page_that_says_why(db, django_user_model, client):
+    django_user_model.objects.create_user(username="nobody", password="pw-nobody-123!")
+    client.login(username="nobody", password="pw-nobody-123!")
+    response = client.get("/tickets/")
+    assert response.status_code == 403
+    assert "no active seat" in response.content.decode()
+
+
+def test_a_visitor_is_sent_to_sign_in(db, client):
+    response = client.get("/tickets/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/?next=/tickets/")
+
+
+@pytest.mark.parametrize("path", ["/", "/tickets/", "/escalations/"])
+def test_an_api_token_opens_no_page(acme, path, client):
+    from helpdesk.services import api_token_create
+
+    _, key = api_token_create(tenant=acme, role="admin")
+    response = client.get(path, HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code in (302, 403)
