@@ -24,6 +24,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import workflows
 from helpdesk.auth import Principal
 from helpdesk.models import ROLE_RANK, ApiToken, Membership, Role, Team, TeamMember, Tenant
 from helpdesk.services import api_token_create, membership_create
@@ -33,6 +34,8 @@ ERR_NOT_MANAGER = "The admin is open to the managers and admins of a tenant."
 ERR_USERNAME_TAKEN = "This username is taken. Pick another one for the new member."
 MSG_TOKEN_KEY = "New API key for “{label}”: {key} — copy it now, it is shown only this once."
 MSG_TOKENS_REVOKED = "{count} token(s) revoked."
+MSG_UNLOCKED = "Sign-in unlocked for {names}: their failed attempts are forgotten."
+MSG_NOBODY_TO_UNLOCK = "None of the selected members is yours to unlock."
 
 
 def admin_principal(request) -> Principal | None:
@@ -159,6 +162,15 @@ class TenantScopedAdmin(RoleGatedAdmin, NotFoundIs404, admin.ModelAdmin):
     with `unscoped`."""
 
     form = TenantModelForm
+    # Fields the admin never shows. Django's change list filters by any field of the model named in the
+    # query string (?key_hash__startswith=ab lists the tokens whose hash starts so): a prefix oracle that
+    # spells out a hidden value one character at a time. Lookups on these answer 400 instead.
+    secret_fields: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup.split("__", 1)[0] in self.secret_fields:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -256,6 +268,20 @@ class MembershipAdmin(TenantScopedAdmin):
     fields = ("user", "role", "tier", "skills", "capacity", "available", "active", "created_at")
     readonly_fields = ("user", "created_at")
     add_fields = ("username", "email", "password", "role", "tier", "skills", "capacity")
+    actions = ("unlock_sign_in",)
+
+    @admin.action(description="Unlock sign-in (forget failed attempts)")
+    def unlock_sign_in(self, request, queryset):
+        """django-axes locks a username out after LOGIN_FAILURE_LIMIT failed sign-ins; its own admin pages
+        sit on Django's global admin site, which is not mounted (and would show every tenant's users). This
+        unlocks members of this tenant only, and only seats the manager may edit (none that outrank them)."""
+        mine = [m for m in queryset.select_related("user") if self.has_change_permission(request, m)]
+        if not mine:
+            self.message_user(request, MSG_NOBODY_TO_UNLOCK, messages.WARNING)
+            return
+        workflows.member_sign_in_unlock(actor=request.principal, memberships=mine)
+        names = ", ".join(sorted(m.user.get_username() for m in mine))
+        self.message_user(request, MSG_UNLOCKED.format(names=names), messages.SUCCESS)
 
     @admin.display(ordering="user__username")
     def username(self, obj: Membership) -> str:
@@ -343,6 +369,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
     hash is never shown. A token's role is fixed at issue: to change it, issue another and revoke."""
 
     required_role = Role.ADMIN
+    secret_fields = ("key_hash",)
     list_display = ("prefix", "label", "role", "created_at", "last_used_at", "revoked_at")
     list_filter = ("role",)
     search_fields = ("label", "prefix")

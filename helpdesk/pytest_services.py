@@ -1,6 +1,7 @@
 """pytest plugin (loaded with -p in pyproject): before pytest-django reads the settings, point
 DATABASE_URL / REDIS_URL at the embedded servers when they are unset, and let webhooks reach the
-local capture servers the tests start (the SSRF guard's own tests turn it back off)."""
+local capture servers the tests start (the SSRF guard's own tests turn it back off), and state the rate
+limits the suite runs with."""
 
 import os
 
@@ -15,6 +16,12 @@ _services = None
 def pytest_load_initial_conftests(early_config, parser, args):
     global _services
     os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "1")
+    # The suite runs with the production rate limits, stated here: no test writes 600 times a minute with
+    # one token, and the counters are cleared before each test (tests/conftest.py). The tests of the limits
+    # themselves set small ones.
+    os.environ.setdefault("API_WRITE_RATE_PER_MINUTE", "600")
+    os.environ.setdefault("BAD_TOKEN_LIMIT", "20")
+    os.environ.setdefault("LOGIN_FAILURE_LIMIT", "10")
     _services = ensure_services()
 
 

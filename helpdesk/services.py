@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -61,6 +62,14 @@ def membership_create(
         return Membership.objects.create(
             tenant=tenant, user=user, role=role, tier=tier, skills=skills or [], capacity=capacity
         )
+
+
+def membership_sign_in_unlock(*, memberships: list[Membership]) -> int:
+    """Forgets the failed sign-ins recorded for these members' usernames (django-axes), which lifts a
+    lockout of the username. Those failures no longer count against the addresses they came from either:
+    axes keeps one record per username and address. Returns the number of records removed."""
+    usernames = {membership.user.get_username() for membership in memberships}
+    return sum(axes_reset(username=username) for username in sorted(usernames))
 
 
 def team_create(

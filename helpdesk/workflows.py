@@ -23,7 +23,7 @@ from helpdesk.auth import Principal
 from helpdesk.models import Tenant
 from helpdesk.notifications import defaults as notification_defaults
 from helpdesk.notifications import dispatcher
-from helpdesk.services import tenant_create
+from helpdesk.services import membership_sign_in_unlock, tenant_create
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
 from slas import services as slas
@@ -50,6 +50,14 @@ def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
         escalations.matrix_install(tenant=tenant)
         notification_defaults.install(tenant=tenant)
     return tenant
+
+
+def member_sign_in_unlock(*, actor: Principal, memberships: list) -> int:
+    """The admin's "Unlock sign-in": the members' failed sign-ins are forgotten, so a username locked out by
+    django-axes can sign in again at once. Logged with who did it (no ticket to audit it on)."""
+    removed = membership_sign_in_unlock(memberships=memberships)
+    logger.info("sign-in unlocked by %s for %s (%d records)", actor, [m.pk for m in memberships], removed)
+    return removed
 
 
 def ticket_open(*, tenant: Tenant, actor: Principal | None, **fields) -> Ticket:
