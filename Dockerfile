@@ -1,6 +1,7 @@
 # The one image of the helpdesk. docker-compose.yml runs it three ways: web (gunicorn), worker and
 # beat (Celery), with the same commands `make run` starts (helpdesk/launch.py). All configuration
-# comes from the environment at run time (README, "Configuration"); nothing secret is baked in.
+# comes from the environment at run time (README, "Configuration"); nothing secret is baked in. The image
+# expects to be served over HTTPS by a proxy that sets X-Forwarded-Proto (HTTPS=false for plain http).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,7 +9,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
-    STATIC_ROOT=/app/staticfiles
+    STATIC_ROOT=/app/staticfiles \
+    HTTPS=true \
+    PROXY_SSL_HEADER=X-Forwarded-Proto
 
 WORKDIR /app
 

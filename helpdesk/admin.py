@@ -32,6 +32,8 @@ from helpdesk.tenancy import current_tenant, current_tenant_or_none
 ERR_NOT_MANAGER = "The admin is open to the managers and admins of a tenant."
 MSG_TOKEN_KEY = "New API key for “{label}”: {key} — copy it now, it is shown only this once."
 MSG_TOKENS_REVOKED = "{count} token(s) revoked."
+MSG_UNLOCKED = "Sign-in unlocked for {names}: their failed attempts are forgotten."
+MSG_NOBODY_TO_UNLOCK = "None of the selected members is yours to unlock."
 
 
 def admin_principal(request) -> Principal | None:
@@ -158,6 +160,15 @@ class TenantScopedAdmin(RoleGatedAdmin, NotFoundIs404, admin.ModelAdmin):
     with `unscoped`."""
 
     form = TenantModelForm
+    # Fields the admin never shows. Django's change list filters by any field of the model named in the
+    # query string (?key_hash__startswith=ab lists the tokens whose hash starts so): a prefix oracle that
+    # spells out a hidden value one character at a time. Lookups on these answer 400 instead.
+    secret_fields: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup.split("__", 1)[0] in self.secret_fields:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -281,6 +292,20 @@ class MembershipAdmin(TenantScopedAdmin):
     add_fields = ("username", "email", "name", "password", "role", "tier", "skills", "capacity")
     # What a change may carry to workflows.member_update (the rest of the form is read-only).
     CHANGEABLE = ("role", "tier", "skills", "capacity", "available", "active")
+    actions = ("unlock_sign_in",)
+
+    @admin.action(description="Unlock sign-in (forget failed attempts)")
+    def unlock_sign_in(self, request, queryset):
+        """django-axes locks a username out after LOGIN_FAILURE_LIMIT failed sign-ins; its own admin pages
+        sit on Django's global admin site, which is not mounted (and would show every tenant's users). This
+        unlocks members of this tenant only, and only seats the manager may edit (none that outrank them)."""
+        mine = [m for m in queryset.select_related("user") if self.has_change_permission(request, m)]
+        if not mine:
+            self.message_user(request, MSG_NOBODY_TO_UNLOCK, messages.WARNING)
+            return
+        workflows.member_sign_in_unlock(actor=request.principal, memberships=mine)
+        names = ", ".join(sorted(m.user.get_username() for m in mine))
+        self.message_user(request, MSG_UNLOCKED.format(names=names), messages.SUCCESS)
 
     @admin.display(ordering="user__username")
     def username(self, obj: Membership) -> str:
@@ -375,6 +400,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
     hash is never shown. A token's role is fixed at issue: to change it, issue another and revoke."""
 
     required_role = Role.ADMIN
+    secret_fields = ("key_hash",)
     list_display = ("prefix", "label", "role", "created_at", "last_used_at", "revoked_at")
     list_filter = ("role",)
     search_fields = ("label", "prefix")

@@ -2,7 +2,14 @@
 
 from django.db import transaction
 
-from helpdesk.auth import membership_principal, resolve_session_tenant, resolve_token, token_principal
+from helpdesk import throttling
+from helpdesk.auth import (
+    membership_principal,
+    resolve_session_tenant,
+    resolve_token,
+    token_from_header,
+    token_principal,
+)
 from helpdesk.tenancy import tenant_context
 
 
@@ -12,7 +19,16 @@ class TenantMiddleware:
 
     def __call__(self, request):
         request.principal = None
-        token = resolve_token(request)
+        token = None
+        if token_from_header(request) is not None:
+            # Before the lookup, so an address that guessed too often learns nothing more, not even
+            # whether its next key is right (throttling.py).
+            lockout = throttling.bad_token_lockout(request)
+            if lockout is not None:
+                return throttling.rate_limited_response(lockout)
+            token = resolve_token(request)
+            if token is None:
+                throttling.bad_token_seen(request)  # DRF answers this one 401
         if token is not None:
             tenant = token.tenant
             with tenant_context(tenant):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -209,6 +210,14 @@ def member_deactivate(*, membership: Membership, actor: Principal | None) -> Mem
     """DELETE of a member: the seat stays (tickets, events and escalations keep showing who did what) but
     is switched off — no sign-in to this tenant, no routed work, no notifications. Idempotent."""
     return member_update(membership=membership, actor=actor, active=False)
+
+
+def membership_sign_in_unlock(*, memberships: list[Membership]) -> int:
+    """Forgets the failed sign-ins recorded for these members' usernames (django-axes), which lifts a
+    lockout of the username. Those failures no longer count against the addresses they came from either:
+    axes keeps one record per username and address. Returns the number of records removed."""
+    usernames = {membership.user.get_username() for membership in memberships}
+    return sum(axes_reset(username=username) for username in sorted(usernames))
 
 
 def team_create(

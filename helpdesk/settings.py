@@ -1,8 +1,10 @@
 """The one settings module. Every knob comes from the environment (see helpdesk/env.py and README)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 from helpdesk.env import EnvError, env_bool, env_int, env_int_list, env_list, env_str, env_url
 
@@ -41,6 +43,8 @@ INSTALLED_APPS = [
     # The agent workspace: htmx requests (request.htmx) and its bundled script; fragments of one template.
     "django_htmx",
     "template_partials",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +61,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a sign-in refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -72,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
             # {% partialdef %} / {% partial %} in every template: the workspace's pages are swapped in parts.
             "builtins": ["template_partials.templatetags.partials"],
@@ -178,10 +186,76 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# --- HTTPS, headers ---------------------------------------------------------------------------
+# HTTPS=on says the site is served over HTTPS (the container's default; `make run` serves plain http and
+# leaves it off): cookies are marked Secure, HSTS is sent, and plain-http requests are redirected — except
+# /healthz, which the container's healthcheck calls over plain http from inside.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
+# Behind a proxy that terminates TLS, the header it sets to say so (e.g. X-Forwarded-Proto, whose value
+# must be "https"). Only set it if the proxy overwrites that header on every request: a client could
+# otherwise claim HTTPS. Empty: requests are secure only if they reached Django over TLS.
+_PROXY_SSL_HEADER = env_str("PROXY_SSL_HEADER", "").strip()
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+# How many proxies in front of us append to X-Forwarded-For: the client's address (sign-in lockouts, bad
+# token throttling) is the one the outermost of them saw. 0: REMOTE_ADDR. Never more than there really
+# are: the left of the header is whatever the client wrote.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# django-csp 4: scripts and styles from this site only, inline ones only with the response's nonce
+# ({{ CSP_NONCE }}); no plugins, no framing, forms post here. The admin, the login and landing pages and
+# Swagger UI (served with its init script as a file, helpdesk/urls.py) work under it
+# (tests/e2e/test_csp.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# --- Sign-in lockouts (django-axes) -------------------------------------------------------------------
+# LOGIN_FAILURE_LIMIT failed sign-ins for one username, or from one address, lock that username or
+# address out for LOGIN_COOLOFF_MINUTES (a failure during the lockout starts it again). Members' admin:
+# action "Unlock sign-in"; an address: `manage.py axes_reset_ip ADDRESS`.
+AUTHENTICATION_BACKENDS = [
+    "helpdesk.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: either one locks
+AXES_CLIENT_IP_CALLABLE = "helpdesk.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "helpdesk.views.login_locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Successful sign-ins are not kept (axes' access log would grow a table nobody reads); failures are.
+AXES_DISABLE_ACCESS_LOG = True
+# axes' own admin pages register on django.contrib.admin.site, which is not mounted (helpdesk/admin.py).
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False  # its banner on every start; failures and lockouts are still logged
+
+# --- API rate limits (helpdesk/throttling.py, counted in Redis) ------------------------------------
+# Writes (POST/PATCH/PUT/DELETE) per API token or member a minute; reads are not limited.
+API_WRITE_RATE_PER_MINUTE = env_int("API_WRITE_RATE_PER_MINUTE", 600, minimum=1)
+# Unknown or revoked tokens from one address in a window: past the limit, every token request from the
+# address answers 429 until the window ends.
+BAD_TOKEN_LIMIT = env_int("BAD_TOKEN_LIMIT", 20, minimum=1)
+BAD_TOKEN_WINDOW_S = env_int("BAD_TOKEN_WINDOW_S", 300, minimum=10, maximum=24 * 3600)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -198,6 +272,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.pagination.CursorPagination",
     "EXCEPTION_HANDLER": "helpdesk.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["helpdesk.throttling.WriteRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -228,4 +303,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes narrates every sign-in at INFO; its failures and lockouts are WARNINGs.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

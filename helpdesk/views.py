@@ -1,9 +1,18 @@
-"""UI views of the platform: the invitation pages (the workspace's pages are in helpdesk/workspace/)."""
+"""UI views of the platform: the invitation pages and the sign-in page of a lockout (the workspace's pages
+are in helpdesk/workspace/)."""
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.shortcuts import render
 from django.urls import reverse_lazy
 
 from helpdesk.auth import user_tenant_ids
+
+MSG_LOCKED_OUT = (
+    "Too many failed sign-ins for this account or from this address. Try again in {minutes} minutes, "
+    "or ask an administrator of your workspace to unlock your account."
+)
 
 
 class InviteConfirmView(auth_views.PasswordResetConfirmView):
@@ -24,3 +33,15 @@ class InviteConfirmView(auth_views.PasswordResetConfirmView):
 
 class InviteDoneView(auth_views.PasswordResetCompleteView):
     template_name = "registration/invite_done.html"
+
+
+def login_locked_out(request, response=None, credentials=None):
+    """django-axes' lockout answer (settings.AXES_LOCKOUT_CALLABLE): the sign-in page again, saying why,
+    with 429. The password was not even checked."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {
+        "form": AuthenticationForm(request),
+        "next": request.POST.get("next", ""),
+        "locked_out": MSG_LOCKED_OUT.format(minutes=minutes),
+    }
+    return render(request, "registration/login.html", context, status=429)

@@ -83,6 +83,22 @@ def member_deactivate(*, membership: Membership, actor: Principal | None) -> Mem
     return tenancy.member_deactivate(membership=membership, actor=actor)
 
 
+def member_sign_in_unlock(*, actor: Principal, memberships: list) -> int:
+    """The admin's "Unlock sign-in": the members' failed sign-ins are forgotten, so a username locked out by
+    django-axes can sign in again at once. Audited with who did it."""
+    removed = tenancy.membership_sign_in_unlock(memberships=memberships)
+    for membership in memberships:
+        audit_record(
+            tenant_id=membership.tenant_id,
+            kind="member.sign_in_unlocked",
+            actor=actor,
+            object_type="member",
+            object_id=membership.pk,
+            after={"records_removed": removed},
+        )
+    return removed
+
+
 # --- configuration: DELETE retires what is in use, removes the rest (helpdesk/retirement.py) ---------
 
 

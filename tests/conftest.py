@@ -11,6 +11,22 @@ from helpdesk.services import api_token_create, membership_create, tenant_create
 from helpdesk.tenancy import tenant_context
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limit_counts():
+    """Rate-limit counters live in Redis, outside every test's transaction: each test starts with none (all
+    the suite's requests come from 127.0.0.1, so its 401 tests would otherwise add up to a lockout)."""
+    import redis
+    from django.conf import settings
+
+    from helpdesk.throttling import PREFIX
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    stale = list(client.scan_iter(match=PREFIX + "*", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()
+
+
 @pytest.fixture
 def tenant_a(db):
     return tenant_create(slug="acme", name="Acme Corp")

@@ -47,6 +47,7 @@ class ChannelForm(TenantModelForm):
 @admin.register(NotificationChannel, site=tenant_admin_site)
 class NotificationChannelAdmin(TenantScopedAdmin):
     form = ChannelForm
+    secret_fields = ("url_encrypted",)
     list_display = ("name", "kind", "event_list", "digest_minutes", "active")
     list_filter = ("kind", "active")
     allow_delete = True
@@ -117,6 +118,7 @@ class WebhookSubscriptionAdmin(TenantScopedAdmin):
     """Managers see subscriptions and their deliveries; only admins add or change them (as in the API)."""
 
     form = WebhookForm
+    secret_fields = ("secret_encrypted",)
     list_display = ("url", "event_list", "active", "created_at")
     list_filter = ("active",)
     allow_delete = True

@@ -101,6 +101,31 @@ Open the ticket: {{{{ ticket.link }}}}""",
 ]
 
 
+# Events of the notification system itself, always sent with the built-in text (a tenant has no row for
+# them): a template of the tenant's that crossed a render bound must not be the one telling its admins.
+TEMPLATE_OVER_LIMIT = "notification.template_over_limit"
+SYSTEM_TEMPLATES: list[dict] = [
+    {
+        "event_type": TEMPLATE_OVER_LIMIT,
+        "subject": "[Notifications] The {{ event.template_event }} template was replaced by the built-in text",
+        "body": """Rendering the notification template for {{ event.template_event }} stopped at a bound: {{ text }}
+
+Its messages go out with the built-in text until the template is fixed in the admin (Notification
+templates, {{ event.template_event }}). This alert is sent once per version of the template.""",
+        "recipients": ["role:admin"],
+    },
+]
+
+BUILT_IN = {spec["event_type"]: spec for spec in DEFAULT_TEMPLATES + SYSTEM_TEMPLATES}
+SYSTEM_EVENTS = frozenset(spec["event_type"] for spec in SYSTEM_TEMPLATES)
+
+
+def built_in(event_type: str) -> NotificationTemplate | None:
+    """The built-in template of an event type, as an unsaved row (None for a type without one)."""
+    spec = BUILT_IN.get(event_type)
+    return NotificationTemplate(**spec) if spec else None
+
+
 def install(*, tenant: Tenant) -> None:
     NotificationTemplate.objects.bulk_create(
         [NotificationTemplate(tenant=tenant, **spec) for spec in DEFAULT_TEMPLATES], ignore_conflicts=True

@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from helpdesk import invitations
 from helpdesk.models import OutboxEvent, Tenant
-from helpdesk.notifications import crypto, fanout, rendering, senders
+from helpdesk.notifications import crypto, defaults, fanout, rendering, senders, services
+from helpdesk.notifications.bounds import RenderLimitExceeded
 from helpdesk.notifications.models import ChannelKind, Delivery, DeliveryAttempt, DeliveryStatus
 from helpdesk.tenancy import claim_by_tenant, tenant_context
 
@@ -151,7 +152,7 @@ def claim_due(now: datetime, lease: uuid.UUID) -> tuple[int, int] | None:
 
 def _render(delivery: Delivery, tenant: Tenant) -> rendering.Rendered:
     # The tenant's active templates as fan-out saw them: one cached map (fanout.Destinations).
-    template = fanout.Destinations.load().templates.get(delivery.event_type)
+    template = fanout.Destinations.load().template_for(delivery.event_type)
     if template is None:
         return rendering.Rendered(subject=delivery.event_type, body="")
     context = rendering.event_context(
@@ -160,7 +161,23 @@ def _render(delivery: Delivery, tenant: Tenant) -> rendering.Rendered:
         tenant_name=tenant.name,
         timezone=tenant.timezone,
     )
-    return rendering.render(subject=template.subject, body=template.body, context=context)
+    try:
+        return rendering.render(subject=template.subject, body=template.body, context=context)
+    except RenderLimitExceeded as exceeded:
+        return _render_built_in(template, exceeded, context)
+
+
+def _render_built_in(template, exceeded: RenderLimitExceeded, context: dict) -> rendering.Rendered:
+    """A template that crossed a render bound (one saved before the save-time check, or a payload larger
+    than the check's sample): the message still goes out, with the built-in text, and the admins hear of
+    it once (services.template_over_limit)."""
+    logger.warning("dispatch: template %s (%s) uses the built-in: %s", template.pk, template.event_type, exceeded)
+    if template.pk is not None:
+        services.template_over_limit(template=template, exceeded=exceeded)
+    built_in = defaults.built_in(template.event_type)
+    if built_in is None:
+        return rendering.Rendered(subject=template.event_type, body="")
+    return rendering.render(subject=built_in.subject, body=built_in.body, context=context)
 
 
 def _digest(messages: list[rendering.Rendered]) -> rendering.Rendered:

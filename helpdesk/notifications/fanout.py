@@ -16,7 +16,7 @@ from types import MappingProxyType
 from helpdesk import invitations
 from helpdesk.config_cache import tenant_config
 from helpdesk.models import OutboxEvent
-from helpdesk.notifications import recipients
+from helpdesk.notifications import defaults, recipients
 from helpdesk.notifications.models import (
     ChannelKind,
     Delivery,
@@ -87,6 +87,13 @@ class Destinations:
         webhooks, templates, channels = tenant_config("notification_destinations", _read_destinations)
         return cls(webhooks=webhooks, templates=templates, channels=channels)
 
+    def template_for(self, event_type: str) -> NotificationTemplate | None:
+        """The tenant's active template of the event, or the built-in one for the notification system's own
+        events (defaults.SYSTEM_EVENTS), which tenants do not edit."""
+        if event_type in defaults.SYSTEM_EVENTS:
+            return defaults.built_in(event_type)
+        return self.templates.get(event_type)
+
     def email_addresses(self, specs: list, payload: dict) -> list[str]:
         """recipients.email_addresses, remembered for the batch: events of one ticket name the same people."""
         facts = payload.get("ticket_context") or {}
@@ -115,7 +122,7 @@ def _listening(event: OutboxEvent, destinations: Destinations) -> list[Notificat
 
 
 def notification_rows(event: OutboxEvent, now: datetime, destinations: Destinations) -> list[Delivery]:
-    template = destinations.templates.get(event.type)
+    template = destinations.template_for(event.type)
     if template is None:
         return []
     immediate = is_immediate(event.type, event.payload)

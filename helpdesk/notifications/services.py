@@ -11,7 +11,8 @@ from django.utils import timezone
 from helpdesk import redaction
 from helpdesk.erasure import BATCH, mask_rows
 from helpdesk.models import Tenant
-from helpdesk.notifications import channel_urls, crypto, rendering, ssrf
+from helpdesk.notifications import channel_urls, crypto, defaults, rendering, ssrf
+from helpdesk.notifications.bounds import RenderLimitExceeded
 from helpdesk.notifications.models import (
     ChannelKind,
     Delivery,
@@ -21,12 +22,13 @@ from helpdesk.notifications.models import (
     NotificationTemplate,
     WebhookSubscription,
 )
-from helpdesk.outbox import dispatch_on_commit
+from helpdesk.outbox import dispatch_on_commit, outbox_emit
 from helpdesk.retirement import retire_or_remove
 
 ERR_URL_UNREADABLE = "The stored URL can't be read (the encryption key changed); enter it again."
 ERR_URL_REQUIRED = "A URL is required for this kind of channel."
 ERR_RECIPIENT_ERASED = "Not sent: the recipient's data was erased on request."
+ERR_WORST_CASE = "With the largest context an event can carry: {problem} Loop over fewer or shorter values."
 
 
 class NotificationInputError(Exception):
@@ -116,11 +118,15 @@ def channel_save(*, channel: NotificationChannel, url: str | None) -> Notificati
 
 
 def template_check(*, subject: str, body: str) -> None:
+    """The one validation of a template (the admin's form and template_save): it compiles, reaches nothing
+    outside its context, and renders within the bounds against the largest context an event can carry."""
     for name, source in (("subject", subject), ("body", body)):
         try:
-            rendering.compile_checked(source)
+            rendering.check_worst_case(source)
         except rendering.TemplateInvalid as exc:
             raise NotificationInputError(name, str(exc)) from None
+        except RenderLimitExceeded as exc:
+            raise NotificationInputError(name, ERR_WORST_CASE.format(problem=exc)) from None
 
 
 @transaction.atomic
@@ -128,6 +134,26 @@ def template_save(*, template: NotificationTemplate) -> NotificationTemplate:
     template_check(subject=template.subject, body=template.body)
     template.save()
     return template
+
+
+def template_over_limit(*, template: NotificationTemplate, exceeded: RenderLimitExceeded) -> bool:
+    """Tells the tenant's admins that a template of theirs crossed a render bound and that its messages go
+    out with the built-in text. Once per version of the template, however many messages it spoils: the
+    outbox's (tenant, dedupe key) decides, also between two dispatchers. Returns whether this call wrote
+    the alert. Runs in the caller's transaction (the dispatcher's, inside the tenant)."""
+    return outbox_emit(
+        tenant_id=template.tenant_id,
+        type=defaults.TEMPLATE_OVER_LIMIT,
+        dedupe_key=f"{defaults.TEMPLATE_OVER_LIMIT}:{template.pk}:{template.updated_at.isoformat()}",
+        payload={
+            "template": template.pk,
+            "template_event": template.event_type,
+            "bound": exceeded.bound,
+            "iterations": exceeded.iterations,
+            "output": exceeded.output,
+            "text": str(exceeded),
+        },
+    )
 
 
 @transaction.atomic

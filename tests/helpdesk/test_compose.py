@@ -304,3 +304,27 @@ def test_it_leaves_private_network_webhooks_off_unless_set_explicitly(services):
     for instruction, args in _instructions():
         if instruction in {"ENV", "ARG"}:
             assert "WEBHOOK_ALLOW_PRIVATE_NETWORKS" not in args, f"{instruction} {args}"
+
+
+# --- HTTPS: on in the container, off for `make run` ---------------------------------------------------
+
+
+def test_it_serves_the_container_over_https_and_keeps_the_healthcheck_on_plain_http(services):
+    from django.urls import resolve
+
+    env = _environment(services["web"])
+    assert env["HTTPS"].lower() in {"1", "true", "yes", "on"}
+    assert env["PROXY_SSL_HEADER"] == "X-Forwarded-Proto"
+    assert env.get("TRUSTED_PROXY_COUNT", "0") == "0", "trusting X-Forwarded-For without a proxy lets clients forge it"
+    image_env = " ".join(args for instruction, args in _instructions() if instruction == "ENV")
+    assert "HTTPS=true" in image_env and "PROXY_SSL_HEADER=X-Forwarded-Proto" in image_env
+    # The healthcheck calls http://127.0.0.1:8000/healthz from inside: the HTTPS redirect must spare it.
+    check = " ".join(_argv(services["web"]["healthcheck"]["test"]))
+    path = urlsplit(re.search(r"https?://[^'\"\s]+", check).group(0)).path.lstrip("/")
+    assert any(re.search(pattern, path) for pattern in settings.SECURE_REDIRECT_EXEMPT)
+    assert resolve("/" + path).url_name == "healthz"
+
+
+def test_make_run_serves_plain_http():
+    source = LAUNCH.read_text()
+    assert "HTTPS" not in source and "PROXY_SSL_HEADER" not in source, "make run must keep the plain-http defaults"
