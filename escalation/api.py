@@ -3,7 +3,7 @@ resolve, return, de-escalate), /escalation-rules/ (the matrix; manager or admin 
 
 import django_filters as filters
 from django.db import IntegrityError, transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
@@ -14,7 +14,8 @@ from escalation.tasks import arm_after_commit
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
-from helpdesk.fields import TenantPrimaryKeyRelatedField, slug_or_blank
+from helpdesk.fields import IntegerFilter, IsoDateTimeFilter, TenantPrimaryKeyRelatedField, slug_or_blank
+from helpdesk.filtering import FilterSet
 from helpdesk.models import MAX_TIER, Membership, Role, Team
 from tickets.models import Priority, Ticket
 from tickets.selectors import ticket_get
@@ -167,13 +168,13 @@ def refund(request, pk: int):
     return Response(body, status=status.HTTP_201_CREATED if decision.approved else status.HTTP_202_ACCEPTED)
 
 
-class EscalationFilter(filters.FilterSet):
+class EscalationFilter(FilterSet):
     status = filters.MultipleChoiceFilter(choices=EscalationStatus.choices)
     kind = filters.ChoiceFilter(choices=Kind.choices)
-    ticket = filters.NumberFilter()
+    ticket = IntegerFilter()
     trigger = filters.CharFilter()
-    team = filters.NumberFilter()
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    team = IntegerFilter()
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Escalation
@@ -218,7 +219,7 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
         return Response(_output(escalation))
 
     @extend_schema(responses={200: CollaboratorOutput(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def collaborators(self, request, pk=None):
         """People who resolved similar tickets before: whom the receiver may pull in."""
         escalation = self.get_object()
@@ -377,8 +378,17 @@ class RuleViewSet(mixins.ListModelMixin, TenantViewSet):
             raise ApiError(409, "conflict", "A rule with this slug exists.", {"slug": ["Already used."]}) from None
         return Response(RuleOutput(rule).data)
 
-    @extend_schema(responses={200: DryRunOutput})
-    @action(detail=False, methods=["get"], url_path="dry-run")
+    @extend_schema(
+        responses={200: DryRunOutput},
+        parameters=[
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": 365, "default": 30},
+                description="the window: the tickets opened in the last N days",
+            )
+        ],
+    )
+    @action(detail=False, methods=["get"], url_path="dry-run", query_parameters=("days",))
     def dry_run(self, request):
         """Had the active matrix run over the last `days` days (default 30): the tickets that would have
         escalated, by rule, and the escalation rate against the healthy 10-20 % range. Writes nothing."""

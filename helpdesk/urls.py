@@ -45,5 +45,6 @@ urlpatterns = [
     path("", views.home, name="home"),
 ]
 
+handler400 = "helpdesk.errors.bad_request"
 handler404 = "helpdesk.errors.not_found"
 handler500 = "helpdesk.errors.server_error"
