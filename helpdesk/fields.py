@@ -174,10 +174,6 @@ class BooleanFilter(django_filters.BooleanFilter):
 
     field_class = StrictBooleanField
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", forms.TextInput)
-        super().__init__(*args, **kwargs)
-
 
 class IntegerFilter(django_filters.NumberFilter):
     """A whole number, as the schema documents an integer column: django-filter's NumberFilter takes any

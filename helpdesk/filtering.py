@@ -8,9 +8,10 @@ from rest_framework import filters
 
 from helpdesk.errors import ApiError
 from helpdesk.fields import BooleanFilter, IntegerFilter, IsoDateTimeFilter
+from helpdesk.pagination import PAGE_PARAMETERS
 
 # Query parameters that are pagination, not filters (see helpdesk.pagination and OrderingFilter).
-NON_FILTER_PARAMS = frozenset({"cursor", "page_size", "ordering"})
+NON_FILTER_PARAMS = frozenset({*PAGE_PARAMETERS, "ordering"})
 ERR_EMPTY_FILTER = "Give a value, or leave the parameter out."
 ERR_ORDERING = "Order by one of: {choices} (a leading - reverses; several, comma-separated)."
 

@@ -1,6 +1,7 @@
-"""The OpenAPI document's errors: every operation lists the 4xx answers it may give, all in the one error
-shape (helpdesk/errors.py). drf-spectacular documents only the success responses, so a generated client
-(and the schemathesis run in tests/api/test_fuzz.py) would take a 400 or 404 for a broken contract."""
+"""What drf-spectacular leaves out of the OpenAPI document, added: every operation's 4xx answers in the one
+error shape (helpdesk/errors.py) — with only the success responses documented, a generated client (and the
+schemathesis run in tests/api/test_fuzz.py) would take a 400 or 404 for a broken contract —, that input
+bodies take no unknown fields (StrictSerializer), and links from each create to what it created."""
 
 from http import HTTPStatus
 

@@ -6,6 +6,7 @@ anywhere in the document (helpdesk.fields.json_error)."""
 from django.conf import settings
 from rest_framework import exceptions, parsers
 
+from helpdesk.errors import NON_FIELD
 from helpdesk.fields import ERR_JSON_DEPTH, json_error
 
 
@@ -22,4 +23,4 @@ class JSONParser(parsers.JSONParser):
             return data
         if problem.too_deep:
             raise exceptions.ParseError(problem.message)
-        raise exceptions.ValidationError({problem.path or "non_field_errors": [problem.message]})
+        raise exceptions.ValidationError({problem.path or NON_FIELD: [problem.message]})
