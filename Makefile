@@ -22,6 +22,14 @@ run: install
 test: install
 	$(PY) -m helpdesk.embedded exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
+# The schemathesis run of `make test` (tests/api/test_fuzz.py), longer: FUZZ_EXAMPLES generated requests per
+# operation and FUZZ_SCENARIOS linked scenarios, with a fresh random seed each time. docs/SECURITY.md.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SCENARIOS ?= 100
+fuzz: install
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) \
+		$(PY) -m helpdesk.embedded exec -- $(PY) -m pytest tests/api/test_fuzz.py $(PYTEST_ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

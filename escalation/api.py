@@ -2,7 +2,7 @@
 resolve, return, de-escalate), /escalation-rules/ (the matrix; manager or admin to write)."""
 
 import django_filters as filters
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
@@ -22,7 +22,14 @@ from escalation.validation import MAX_NOTIFY, missing_summary_fields
 from helpdesk import workflows
 from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
-from helpdesk.fields import ActiveMemberField, TenantPrimaryKeyRelatedField, slug_or_blank
+from helpdesk.fields import (
+    ActiveMemberField,
+    IntegerFilter,
+    IsoDateTimeFilter,
+    TenantPrimaryKeyRelatedField,
+    slug_or_blank,
+)
+from helpdesk.filtering import FilterSet
 from helpdesk.filters import MemberFilter
 from helpdesk.models import MAX_TIER, Role, Team
 from tickets.api import SlaOutput
@@ -177,14 +184,14 @@ def refund(request, pk: int):
     return Response(body, status=status.HTTP_201_CREATED if decision.approved else status.HTTP_202_ACCEPTED)
 
 
-class EscalationFilter(filters.FilterSet):
+class EscalationFilter(FilterSet):
     status = filters.MultipleChoiceFilter(choices=EscalationStatus.choices)
     kind = filters.ChoiceFilter(choices=Kind.choices)
-    ticket = filters.NumberFilter()
+    ticket = IntegerFilter()
     trigger = filters.CharFilter()
-    team = filters.NumberFilter()
+    team = IntegerFilter()
     agent = MemberFilter()
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Escalation
@@ -229,7 +236,7 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
         return Response(_output(escalation))
 
     @extend_schema(responses={200: CollaboratorOutput(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def collaborators(self, request, pk=None):
         """People who resolved similar tickets before: whom the receiver may pull in."""
         escalation = self.get_object()
@@ -364,8 +371,17 @@ class RuleViewSet(ActiveByDefault, mixins.ListModelMixin, TenantViewSet):
             _raise(exc)
         return Response(RuleOutput(rule).data)
 
-    @extend_schema(responses={200: DryRunOutput})
-    @action(detail=False, methods=["get"], url_path="dry-run")
+    @extend_schema(
+        responses={200: DryRunOutput},
+        parameters=[
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": 365, "default": 30},
+                description="the window: the tickets opened in the last N days",
+            )
+        ],
+    )
+    @action(detail=False, methods=["get"], url_path="dry-run", query_parameters=("days",))
     def dry_run(self, request):
         """Had the active matrix run over the last `days` days (default 30): the tickets that would have
         escalated, by rule, and the escalation rate against the healthy 10-20 % range. Writes nothing."""

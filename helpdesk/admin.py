@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from helpdesk import members, workflows
 from helpdesk.auth import Principal
+from helpdesk.fields import StorableJSONField
 from helpdesk.members import MemberError
 from helpdesk.models import ROLE_RANK, ApiToken, AuditEvent, Membership, Role, Team, TeamMember, Tenant
 from helpdesk.tenancy import current_tenant, current_tenant_or_none
@@ -108,6 +110,10 @@ class RoleGatedAdmin:
 
     required_role: str = Role.MANAGER
     allow_add = True
+    # Every JSON column the admin edits (rule conditions and notify, policy scope and targets, calendar
+    # hours, channel recipients, an escalation's summary, …) through the field that refuses what the API's
+    # parser refuses: NUL, lone surrogates, nesting past JSON_MAX_DEPTH.
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONField}}
     allow_change = True
     allow_delete = False
 

@@ -1,6 +1,6 @@
 """The API's one error shape: {"error": {"code", "message", "fields"}}, for every 4xx."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -30,12 +30,46 @@ class ApiError(exceptions.APIException):
         self.fields = fields or {}
 
 
+PAYLOAD_TOO_LARGE = "payload_too_large"
+ERR_PAYLOAD_TOO_LARGE = "The request body is larger than {limit:,} bytes."
+NON_FIELD = "non_field_errors"
+
+
+def payload_too_large() -> ApiError:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE: Django raises RequestDataTooBig when it is first read."""
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return ApiError(413, PAYLOAD_TOO_LARGE, ERR_PAYLOAD_TOO_LARGE.format(limit=limit))
+
+
 def _flatten_fields(detail) -> dict:
+    """DRF's error detail, nested as the input was, as flat `{"requester.email": ["…"]}` lists of plain
+    strings. A nested serializer's own errors (a wrong type for `requester`) stay on its key."""
+    if not isinstance(detail, dict | list):
+        return {}
+    fields: dict[str, list[str]] = {}
+    _flatten_into(fields, "", detail)
+    return fields
+
+
+def _flatten_into(fields: dict, path: str, detail) -> None:
     if isinstance(detail, dict):
-        return {key: [str(m) for m in (value if isinstance(value, list) else [value])] for key, value in detail.items()}
-    if isinstance(detail, list):
-        return {"non_field_errors": [str(m) for m in detail]}
-    return {}
+        for key, value in detail.items():
+            key = str(key)
+            _flatten_into(fields, path if key == NON_FIELD and path else _join(path, key), value)
+    elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        # A list field's per-item errors: [{}, {"email": [...]}] names the item by its index.
+        for index, item in enumerate(detail):
+            if item:
+                _flatten_into(fields, _join(path, str(index)) if isinstance(item, dict | list) else path, item)
+    else:
+        messages = detail if isinstance(detail, list) else [detail]
+        fields.setdefault(path or NON_FIELD, []).extend(str(message) for message in messages)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _message_for(exc, fields: dict) -> str:
@@ -51,6 +85,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = payload_too_large()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     # Imported here: rest_framework.views reads the API settings, which name this module.
@@ -68,14 +104,26 @@ def exception_handler(exc, context):
     return response
 
 
-def error_response(status_code: int, code: str, message: str, fields: dict | None = None):
-    from rest_framework.response import Response
-
-    return Response({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status_code)
+def error_json(status: int, code: str, message: str, fields: dict | None = None) -> JsonResponse:
+    """The error shape outside DRF's views (middleware, Django's error handlers)."""
+    return JsonResponse({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status)
 
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    """400 raised outside DRF's views (Django's SuspiciousOperation family, e.g. a body over the limit read
+    by a middleware): the API keeps its error shape, and an oversized body is a 413 there."""
+    from django.views.defaults import bad_request as html_bad_request
+
+    if not _is_api(request):
+        return html_bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        too_large = payload_too_large()
+        return error_json(too_large.status_code, too_large.error_code, str(too_large.detail))
+    return error_json(400, "malformed_request", "The request could not be read.")
 
 
 def not_found(request, exception=None):
@@ -83,7 +131,7 @@ def not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     if _is_api(request):
-        return JsonResponse({"error": {"code": "not_found", "message": "Not found.", "fields": {}}}, status=404)
+        return error_json(404, "not_found", "Not found.")
     return page_not_found(request, exception)
 
 
@@ -91,8 +139,5 @@ def server_error(request):
     from django.views.defaults import server_error as html_server_error
 
     if _is_api(request):
-        return JsonResponse(
-            {"error": {"code": "server_error", "message": "Something went wrong on our side.", "fields": {}}},
-            status=500,
-        )
+        return error_json(500, "server_error", "Something went wrong on our side.")
     return html_server_error(request)

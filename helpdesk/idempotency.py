@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.utils import timezone
 
+from helpdesk.errors import error_json
 from helpdesk.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -23,10 +23,6 @@ TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 # Replaying these would be wrong: a rate limit or a server error says nothing about the request itself.
 NOT_STORED = {429}
-
-
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
 
 
 def _request_hash(request) -> str:
@@ -78,15 +74,14 @@ class IdempotencyMiddleware:
         if request.method != "POST" or key is None or principal is None:
             return self.get_response(request)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
-            return _error(400, "invalid", f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
-        try:
-            request_hash = _request_hash(request)
-        except RequestDataTooBig:
-            return _error(413, "request_too_large", "The request body is too large.")
+            return error_json(400, "invalid", f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+        # A body over the limit raises RequestDataTooBig here: Django's handler400 (helpdesk.errors.bad_request)
+        # answers it with the API's 413.
+        request_hash = _request_hash(request)
         existing = _claim(tenant=principal.tenant, key=key, request_hash=request_hash)
         if existing is not None:
             if existing.request_hash != request_hash:
-                return _error(409, "idempotency_key_reused", f"This {HEADER} was used for a different request.")
+                return error_json(409, "idempotency_key_reused", f"This {HEADER} was used for a different request.")
             return _replay(existing)
         response = self.get_response(request)
         self._store(key, response)

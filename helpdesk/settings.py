@@ -258,6 +258,11 @@ BAD_TOKEN_LIMIT = env_int("BAD_TOKEN_LIMIT", 20, minimum=1)
 BAD_TOKEN_WINDOW_S = env_int("BAD_TOKEN_WINDOW_S", 300, minimum=10, maximum=24 * 3600)
 
 # --- REST API -------------------------------------------------------------------------------
+# Input limits (docs/SECURITY.md, "Bad input"). A body over DATA_UPLOAD_MAX_MEMORY_SIZE bytes is a 413 (Django's
+# default, 2.5 MiB, named here); a JSON document nested deeper than JSON_MAX_DEPTH is a 400 at the parser, and
+# the admin's JSON fields refuse it too.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440, minimum=1_024, maximum=100 * 1024 * 1024)
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32, minimum=2, maximum=100)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "helpdesk.auth.TokenPrincipalAuthentication",
@@ -265,10 +270,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["helpdesk.permissions.IsTenantMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["helpdesk.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "helpdesk.filtering.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "helpdesk.filtering.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "helpdesk.pagination.CursorPagination",
     "EXCEPTION_HANDLER": "helpdesk.errors.exception_handler",
@@ -287,6 +292,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "helpdesk.openapi.document_errors",
+        "helpdesk.openapi.document_links",
+    ],
     # One name per choice set, so generated clients get TicketStatusEnum, not "Status0e7Enum", and one Plan
     # and Channel type where the schema would otherwise carry two identical ones.
     "ENUM_NAME_OVERRIDES": {

@@ -53,5 +53,6 @@ urlpatterns = [
     path("", include("helpdesk.workspace.urls")),
 ]
 
+handler400 = "helpdesk.errors.bad_request"
 handler404 = "helpdesk.errors.not_found"
 handler500 = "helpdesk.errors.server_error"

@@ -19,7 +19,7 @@ from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.fields import ActiveMemberField, AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.models import Role, Team, Tenant
-from helpdesk.pagination import ThreadPagination
+from helpdesk.pagination import PAGE_PARAMETERS, ThreadPagination
 from tickets import selectors
 from tickets.errors import TicketError
 from tickets.filters import TicketFilter
@@ -426,6 +426,11 @@ class EventOutput(serializers.ModelSerializer):
         fields = ["id", "ticket", "kind", "actor", "actor_label", "before", "after", "created_at"]
 
 
+# A ticket's thread lists (messages, attempts, events): paginated oldest first, and none of the ticket list's
+# filters or ordering, which the schema would otherwise document for them.
+THREAD = {"pagination_class": ThreadPagination, "filter_backends": [], "query_parameters": PAGE_PARAMETERS}
+
+
 class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
     """Tickets, their conversation, resolution attempts and audit trail."""
 
@@ -481,7 +486,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
 
     @extend_schema(methods=["GET"], responses={200: MessageOutput(many=True)})
     @extend_schema(methods=["POST"], request=MessageInput, responses={201: MessageOutput})
-    @action(detail=True, methods=["get", "post"], pagination_class=ThreadPagination)
+    @action(detail=True, methods=["get", "post"], **THREAD)
     def messages(self, request, pk=None):
         ticket = self.get_object()
         if request.method == "GET":
@@ -492,7 +497,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
 
     @extend_schema(methods=["GET"], responses={200: AttemptOutput(many=True)})
     @extend_schema(methods=["POST"], request=AttemptInput, responses={201: AttemptOutput})
-    @action(detail=True, methods=["get", "post"], pagination_class=ThreadPagination)
+    @action(detail=True, methods=["get", "post"], **THREAD)
     def attempts(self, request, pk=None):
         ticket = self.get_object()
         if request.method == "GET":
@@ -501,7 +506,7 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
         return Response(AttemptOutput(attempt).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: EventOutput(many=True)})
-    @action(detail=True, methods=["get"], pagination_class=ThreadPagination)
+    @action(detail=True, methods=["get"], **THREAD)
     def events(self, request, pk=None):
         ticket = self.get_object()
         return self._thread(selectors.event_list(tenant=request.user.tenant, ticket=ticket), EventOutput)

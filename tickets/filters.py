@@ -2,30 +2,32 @@
 
 import django_filters as filters
 
+from helpdesk.fields import BooleanFilter, IntegerFilter, IsoDateTimeFilter
+from helpdesk.filtering import FilterSet
 from helpdesk.filters import MemberFilter, TenantModelChoiceFilter
 from helpdesk.models import Team
 from tickets.models import Account, Channel, Customer, Priority, Status, Ticket
 from tickets.selectors import ticket_search
 
 
-class TicketFilter(filters.FilterSet):
+class TicketFilter(FilterSet):
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     priority = filters.MultipleChoiceFilter(choices=Priority.choices)
     channel = filters.MultipleChoiceFilter(choices=Channel.choices)
-    tier = filters.NumberFilter()
+    tier = IntegerFilter()
     team = TenantModelChoiceFilter(model=Team)
     assignee = MemberFilter()
     requester = TenantModelChoiceFilter(model=Customer)
     account = TenantModelChoiceFilter(model=Account)
-    vip = filters.BooleanFilter(field_name="account__vip")
+    vip = BooleanFilter(field_name="account__vip")
     category = filters.CharFilter()
     tag = filters.CharFilter(field_name="tags", lookup_expr="contains", method="filter_tag")
-    escalated = filters.BooleanFilter()
-    sla_breached = filters.BooleanFilter()
-    sla_at_risk = filters.BooleanFilter()
+    escalated = BooleanFilter()
+    sla_breached = BooleanFilter()
+    sla_at_risk = BooleanFilter()
     triage = filters.ChoiceFilter(choices=[(v, v) for v in ("autonomous", "guardrailed", "human_first")])
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = filters.CharFilter(method="filter_q", max_length=500)
 
     class Meta:

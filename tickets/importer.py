@@ -44,6 +44,7 @@ from django.db import DataError, IntegrityError, connection
 from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 
+from helpdesk.fields import datetime_error, text_error
 from helpdesk.models import Tenant
 from helpdesk.tenancy import tenant_context
 from tickets import analysis
@@ -98,8 +99,7 @@ ERR_TYPE = "{field} must be {kind}"
 ERR_BLANK = "{field} must not be blank"
 ERR_TOO_LONG = "{field} is longer than {limit} characters"
 ERR_TOO_MANY = "{field} has more than {limit} items"
-ERR_NUL = "{field} contains a NUL byte"
-ERR_ENCODING = "{field} contains an unpaired surrogate (not encodable as UTF-8)"
+ERR_UNSTORABLE = "{field}: {problem}"
 ERR_CHOICE = "{field} must be one of {choices}, not {value!r}"
 ERR_SLUG = "{field} must be a slug (letters, digits, - and _), not {value!r}"
 ERR_DATETIME = "{field} is not an ISO 8601 date-time: {value!r}"
@@ -220,13 +220,8 @@ def _text(value, name: str, *, max_length: int, blank: bool = False) -> str:
         raise LineInvalid(ERR_TOO_LONG.format(field=name, limit=max_length))
     # PostgreSQL text cannot hold NUL, and a lone surrogate (from a "\ud800" escape) cannot be sent at
     # all: either would fail the whole batch at INSERT, so they are refused here, per line.
-    if "\x00" in value:
-        raise LineInvalid(ERR_NUL.format(field=name))
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise LineInvalid(ERR_ENCODING.format(field=name)) from None
+    if problem := text_error(value):
+        raise LineInvalid(ERR_UNSTORABLE.format(field=name, problem=problem))
     return value
 
 
@@ -263,6 +258,9 @@ def _when(value, name: str, now: datetime) -> datetime:
     # A naive time is ambiguous (whose midnight?): refused rather than silently read as UTC.
     if parsed.tzinfo is None:
         raise LineInvalid(ERR_NAIVE.format(field=name, value=value))
+    # An offset PostgreSQL can't store (+23:59) would fail the whole batch at INSERT.
+    if problem := datetime_error(parsed):
+        raise LineInvalid(ERR_UNSTORABLE.format(field=name, problem=problem))
     if parsed > now + FUTURE_TOLERANCE:
         raise LineInvalid(ERR_FUTURE.format(field=name, value=value))
     if parsed < EARLIEST_CREATED_AT:

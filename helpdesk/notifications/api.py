@@ -9,11 +9,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from helpdesk import workflows
-from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet
+from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.models import Role
 from helpdesk.notifications import selectors, services
 from helpdesk.notifications.models import WEBHOOK_EVENTS, Delivery, DeliveryStatus, WebhookSubscription
+from helpdesk.pagination import PAGE_PARAMETERS
 
 MIN_SECRET = 16
 
@@ -37,6 +38,14 @@ class WebhookInput(StrictSerializer):
     )
     # No default: a PUT that leaves it out must not bring a retired subscription back.
     active = serializers.BooleanField(required=False)
+
+
+class WebhookCreateInput(WebhookInput):
+    """A new subscription needs its secret (an update may leave it out, keeping the stored one)."""
+
+    secret = serializers.CharField(
+        min_length=MIN_SECRET, max_length=200, write_only=True, help_text="HMAC key; write-only (never returned)"
+    )
 
 
 class WebhookOutput(serializers.ModelSerializer):
@@ -76,16 +85,9 @@ class WebhookViewSet(ActiveByDefault, mixins.ListModelMixin, mixins.RetrieveMode
     ordering_fields = ["created_at", "id"]
     filterset_fields = ["active"]
 
-    def _input(self, request, *, partial: bool) -> dict:
-        serializer = WebhookInput(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    @extend_schema(request=WebhookInput, responses={201: WebhookOutput})
+    @extend_schema(request=WebhookCreateInput, responses={201: WebhookOutput})
     def create(self, request):
-        data = self._input(request, partial=False)
-        if not data.get("secret"):
-            raise ApiError(400, "invalid", "secret: This field is required.", {"secret": ["This field is required."]})
+        data = validated(WebhookCreateInput, request.data)
         try:
             subscription = services.webhook_create(tenant=request.user.tenant, **data)
         except services.NotificationInputError as exc:
@@ -95,7 +97,7 @@ class WebhookViewSet(ActiveByDefault, mixins.ListModelMixin, mixins.RetrieveMode
     @extend_schema(request=WebhookInput, responses={200: WebhookOutput})
     def update(self, request, pk=None):
         subscription = self.get_object()
-        data = self._input(request, partial=request.method == "PATCH")
+        data = validated(WebhookInput, request.data, partial=request.method == "PATCH")
         try:
             subscription = services.webhook_update(subscription=subscription, **data)
         except services.NotificationInputError as exc:
@@ -117,13 +119,13 @@ class WebhookViewSet(ActiveByDefault, mixins.ListModelMixin, mixins.RetrieveMode
         responses={200: DeliveryOutput(many=True)},
         parameters=[OpenApiParameter("status", str, enum=DeliveryStatus.values, description="only this status")],
     )
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(detail=True, methods=["get"], filter_backends=[], query_parameters=("status", *PAGE_PARAMETERS))
     def deliveries(self, request, pk=None):
         """The delivery log of this subscription, newest first: status, attempts, last response."""
         subscription = self.get_object()
         queryset = selectors.webhook_delivery_list(tenant=request.user.tenant, webhook_id=subscription.pk)
         wanted = request.query_params.get("status")
-        if wanted:
+        if wanted is not None:
             if wanted not in DeliveryStatus.values:
                 message = f"Use one of {', '.join(DeliveryStatus.values)}."
                 raise ApiError(400, "invalid", f"status: {message}", {"status": [message]})

@@ -161,8 +161,12 @@ def _team_ids(principal: Principal) -> list[int]:
 def filtered(principal: Principal, params) -> tuple[QuerySet[Ticket], dict[str, list[str]]]:
     """The tenant's tickets narrowed by the API's filters (`params` are the query parameters)."""
     tickets = ticket_list(tenant=principal.tenant).select_related(None)
+    # A form's "any" sends an empty value: no filter (the API refuses an empty one; a page has no such typo).
+    given = params.copy()
+    for name in [name for name, values in params.lists() if not any(values)]:
+        given.pop(name)
     # The filters' `me` is the member: the API reads it from DRF's request.user, which is the principal.
-    filterset = TicketFilter(params, queryset=tickets, request=SimpleNamespace(user=principal))
+    filterset = TicketFilter(given, queryset=tickets, request=SimpleNamespace(user=principal))
     if not filterset.is_valid():
         return tickets.none(), {name: [str(m) for m in errors] for name, errors in filterset.errors.items()}
     return filterset.qs, {}

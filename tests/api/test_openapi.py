@@ -171,3 +171,49 @@ def test_it_documents_delete_with_its_answer(schema, path):
 @pytest.mark.parametrize("path", ["/api/v1/calendars/", "/api/v1/sla-policies/", "/api/v1/escalation-rules/"])
 def test_it_documents_the_active_filter_of_configuration_lists(schema, path):
     assert "active" in {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
+
+
+def test_every_operation_documents_its_errors_in_the_error_shape(schema):
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    for path, item in schema["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            expected = {"400", "401", "403", "404"}
+            if method in {"post", "put", "patch"}:
+                expected |= {"409", "413", "415"}
+            assert expected <= set(operation["responses"]), (method, path)
+            error = operation["responses"]["400"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/Error"}
+
+
+def test_request_bodies_refuse_unknown_fields_as_the_api_does(schema):
+    schemas = schema["components"]["schemas"]
+    for name in ("TicketCreateInputRequest", "RequesterInputRequest", "RuleInputRequest", "WebhookCreateInputRequest"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert "secret" in schemas["WebhookCreateInputRequest"]["required"]
+    assert "secret" not in schemas["WebhookInputRequest"].get("required", [])
+
+
+def test_it_documents_the_orderings_and_page_sizes_a_list_takes(schema):
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/tickets/"]["get"]["parameters"]}
+    assert parameters["ordering"]["schema"]["items"]["enum"] == [
+        "created_at",
+        "-created_at",
+        "updated_at",
+        "-updated_at",
+        "id",
+        "-id",
+    ]
+    assert parameters["ordering"]["explode"] is False
+    assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200}
+
+
+def test_it_links_each_create_to_the_operations_on_what_it_created(schema):
+    links = schema["paths"]["/api/v1/tickets/"]["post"]["responses"]["201"]["links"]
+    by_operation = {link["operationId"]: link["parameters"] for link in links.values()}
+    assert by_operation["v1_tickets_retrieve"] == {"id": "$response.body#/id"}
+    assert {"v1_tickets_messages_create", "v1_tickets_escalate_create"} <= set(by_operation)
+    assert "links" in schema["paths"]["/api/v1/webhooks/"]["post"]["responses"]["201"]

@@ -80,7 +80,7 @@ def test_another_tenants_subscription_is_404_and_untouched(api_b, tenant_a, rece
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        (body(events=["ticket.exploded"]), "events"),
+        (body(events=["ticket.exploded"]), "events.0"),
         (body(events=[]), "events"),
         (body(events="ticket.created"), "events"),
         (body(secret="short"), "secret"),
@@ -92,7 +92,7 @@ def test_another_tenants_subscription_is_404_and_untouched(api_b, tenant_a, rece
         (body(colour="red"), "colour"),
         (body(url="https://example.com/nul\x00byte"), "url"),
         (body(url=None), "url"),
-        (body(events=[None]), "events"),
+        (body(events=[None]), "events.0"),
         (body(events=["ticket.created"] * 50), "events"),
         (body(active="maybe"), "active"),
     ],

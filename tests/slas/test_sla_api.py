@@ -92,14 +92,14 @@ def test_it_accepts_a_single_warning_percentage(api_a_manager):
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"targets": {"first_response": -5}}, "targets"),
-        ({"targets": {"first_response": 600_000}}, "targets"),
+        ({"targets": {"first_response": -5}}, "targets.first_response"),
+        ({"targets": {"first_response": 600_000}}, "targets.first_response"),
         ({"targets": {"coffee_break": 10}}, "targets"),
         ({"targets": {}}, "targets"),
         ({"warn_percent": 150}, "warn_percent"),
         ({"warn_percent": ["x"]}, "warn_percent"),
-        ({"applies_to": {"priorities": ["apocalyptic"]}}, "applies_to"),
-        ({"applies_to": {"moon_phase": "full"}}, "applies_to"),
+        ({"applies_to": {"priorities": ["apocalyptic"]}}, "applies_to.priorities.0"),
+        ({"applies_to": {"moon_phase": "full"}}, "applies_to.moon_phase"),
         ({"calendar": 999999}, "calendar"),
         ({"clock_source": "sundial"}, "clock_source"),
     ],

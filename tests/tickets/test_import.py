@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import CommandError, call_command
 
+from helpdesk.fields import ERR_NUL, ERR_OFFSET, ERR_SURROGATE
 from helpdesk.tenancy import tenant_context
 from tickets import importer, selectors, services
 from tickets.importer import LineError, tickets_import
@@ -166,8 +167,10 @@ BAD_LINES = [
     (_line(requester={"email": "not-an-email"}), importer.ERR_EMAIL.format(
         field="requester.email", value="not-an-email")),
     (_line(subject=LONG), importer.ERR_TOO_LONG.format(field="subject", limit=500)),
-    (_line(description="nul \u0000 byte"), importer.ERR_NUL.format(field="description")),
-    (_line(subject="lone \ud800 surrogate"), importer.ERR_ENCODING.format(field="subject")),
+    (_line(description="nul \u0000 byte"), importer.ERR_UNSTORABLE.format(field="description", problem=ERR_NUL)),
+    (_line(subject="lone \ud800 surrogate"), importer.ERR_UNSTORABLE.format(field="subject", problem=ERR_SURROGATE)),
+    (_line(created_at="2024-03-01T09:00:00+23:59"), importer.ERR_UNSTORABLE.format(
+        field="created_at", problem=ERR_OFFSET)),
     (_line(assignee="alice"), importer.ERR_UNKNOWN.format(field="assignee")),
     (_line(tags=["not a slug"]), importer.ERR_SLUG.format(field="tags[0]", value="not a slug")),
     (_line(messages=[{"author_type": "bot", "body": "hi", "created_at": OPENED}]), importer.ERR_CHOICE.format(

@@ -1,0 +1,135 @@
+"""The admin's JSON fields refuse what the API's parser refuses — text PostgreSQL can't store (NUL, lone
+surrogates) and nesting past JSON_MAX_DEPTH — with a form error, never a 500 and never a row."""
+
+import json
+
+import pytest
+from django.db import models
+from django.test import Client, RequestFactory
+
+from escalation.models import Escalation, EscalationRule
+from helpdesk import workflows
+from helpdesk.admin import tenant_admin_site
+from helpdesk.fields import ERR_JSON_DEPTH, ERR_NUL, ERR_SURROGATE, StorableJSONField
+from helpdesk.tenancy import tenant_context
+from slas import defaults
+from slas.models import BusinessCalendar, SLAPolicy
+
+RULE = {
+    "name": "Refunds",
+    "slug": "refunds",
+    "trigger": "keyword",
+    "kind": "functional",
+    "target_team": "",
+    "target_tier": "2",
+    "target_role": "",
+    "target_skill": "",
+    "response_minutes": "",
+    "notify": "[]",
+    "priority_override": "",
+    "active": "on",
+    "position": "100",
+}
+
+
+@pytest.fixture
+def as_bob(bob, tenant_a):
+    with tenant_context(tenant_a):
+        defaults.install(tenant=tenant_a)
+    client = Client()
+    assert client.login(username="bob", password="pw-bob-123!")
+    return client
+
+
+def _error_text(message: str) -> str:
+    # The admin page shows the message HTML-escaped; the backslash of \u0000 stays as it is.
+    return message.replace('"', "&quot;")
+
+
+def test_every_json_field_the_admin_edits_is_the_storable_one():
+    request = RequestFactory().get("/admin/")
+    seen = []
+    for model, model_admin in tenant_admin_site._registry.items():
+        for field in model._meta.fields:
+            if isinstance(field, models.JSONField):
+                form_field = model_admin.formfield_for_dbfield(field, request)
+                assert isinstance(form_field, StorableJSONField), f"{model.__name__}.{field.name}"
+                seen.append(f"{model.__name__}.{field.name}")
+    assert {"EscalationRule.conditions", "SLAPolicy.applies_to", "BusinessCalendar.hours"} <= set(seen)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "message"),
+    [
+        ('{"keywords": ["re\\u0000fund"]}', f"keywords.0: {ERR_NUL}"),
+        ('{"keywords": ["re\\ud800fund"]}', f"keywords.0: {ERR_SURROGATE}"),
+        ('{"key\\u0000words": ["refund"]}', ERR_NUL),
+        ("[" * 1000 + "]" * 1000, ERR_JSON_DEPTH.format(depth=32)),
+        ('{"keywords": ' + "[" * 40 + "]" * 40 + "}", f"keywords{'.0' * 31}: {ERR_JSON_DEPTH.format(depth=32)}"),
+    ],
+)
+def test_it_refuses_unstorable_rule_conditions_with_a_form_error(as_bob, tenant_a, conditions, message):
+    response = as_bob.post("/admin/escalation/escalationrule/add/", {**RULE, "conditions": conditions})
+    assert response.status_code == 200
+    assert message in response.context["adminform"].form.errors["conditions"]
+    assert _error_text(message) in response.content.decode()
+    with tenant_context(tenant_a):
+        assert not EscalationRule.objects.exists()
+
+
+def test_it_refuses_unstorable_calendar_hours(as_bob, tenant_a):
+    hours = json.dumps({"mon": [["09:00", "17:00\udc00"]]})
+    form = {"name": "Paris", "timezone": "Europe/Paris", "hours": hours}
+    form.update({"holidays": "", "country": "", "subdivision": ""})
+    response = as_bob.post("/admin/slas/businesscalendar/add/", form)
+    assert response.status_code == 200
+    assert f"mon.0.1: {ERR_SURROGATE}" in response.context["adminform"].form.errors["hours"]
+    with tenant_context(tenant_a):
+        assert not BusinessCalendar.objects.filter(name="Paris").exists()
+
+
+def test_it_refuses_unstorable_policy_scope(as_bob, tenant_a):
+    with tenant_context(tenant_a):
+        calendar = BusinessCalendar.objects.get(name="24/7")
+    form = {
+        "name": "Odd",
+        "position": 1,
+        "active": "on",
+        "calendar": calendar.pk,
+        "clock_source": "policy",
+        "applies_to": '{"plans": ["free\\u0000"]}',
+        "targets": '{"first_response": 60}',
+        "warn_percent": "75",
+        "on_hold_pauses": "resolution",
+    }
+    response = as_bob.post("/admin/slas/slapolicy/add/", form)
+    assert response.status_code == 200
+    assert f"plans.0: {ERR_NUL}" in response.context["adminform"].form.errors["applies_to"]
+    with tenant_context(tenant_a):
+        assert not SLAPolicy.objects.filter(name="Odd").exists()
+
+
+def test_it_refuses_an_unstorable_escalation_summary_and_keeps_the_old_one(as_bob, bob, tenant_a):
+    with tenant_context(tenant_a):
+        ticket = workflows.ticket_open(
+            tenant=tenant_a, actor=None, subject="Printer", description="Broken", requester_email="p@x.test"
+        )
+    summary = {name: "x" for name in ("problem", "tried", "emotional_state", "desired_outcome", "account_context")}
+    with tenant_context(tenant_a):
+        escalation = workflows.escalate_manually(
+            ticket=ticket, actor=None, kind="functional", reason="stuck", summary=summary, target_tier=2
+        )
+        before = Escalation.objects.get(pk=escalation.pk).summary
+    url = f"/admin/escalation/escalation/{escalation.pk}/change/"
+    form = {
+        "summary": json.dumps({**summary, "problem": "\x00"}),
+        "reason": "stuck",
+        "resolution": "",
+        "root_cause": "",
+        "return_reason": "",
+    }
+    response = as_bob.post(url, form)
+    assert response.status_code == 200
+    assert f"problem: {ERR_NUL}" in response.context["adminform"].form.errors["summary"]
+    with tenant_context(tenant_a):
+        assert Escalation.objects.get(pk=escalation.pk).summary == before
