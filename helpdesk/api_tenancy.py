@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
-from helpdesk.fields import TenantPrimaryKeyRelatedField
+from helpdesk.fields import BooleanFilter, IntegerFilter, TenantPrimaryKeyRelatedField
+from helpdesk.filtering import FilterSet
 from helpdesk.filters import TenantModelChoiceFilter
 from helpdesk.members import MemberError
 from helpdesk.models import Membership, Role, Team
@@ -92,13 +93,13 @@ class MemberCreateInput(MemberUpdateInput):
         fields = ["username", "password", *(name for name in MemberUpdateInput.Meta.fields if name != "active")]
 
 
-class MemberFilterSet(filters.FilterSet):
+class MemberFilterSet(FilterSet):
     role = filters.ChoiceFilter(choices=Role.choices)
-    tier = filters.NumberFilter()
+    tier = IntegerFilter()
     skill = filters.CharFilter(method="filter_skill", max_length=50)
     team = TenantModelChoiceFilter(model=Team, field_name="teams")
-    active = filters.BooleanFilter()
-    available = filters.BooleanFilter()
+    active = BooleanFilter()
+    available = BooleanFilter()
 
     class Meta:
         model = Membership

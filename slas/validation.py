@@ -58,59 +58,65 @@ def calendar_problems(calendar) -> dict[str, list[str]]:
 # --- policies ------------------------------------------------------------------------------------
 
 
-def _targets_problems(targets) -> list[str]:
+Problems = dict[str, list[str]]
+
+
+def _targets_problems(targets) -> Problems:
     if not isinstance(targets, Mapping) or not targets:
-        return [ERR_TARGETS]
-    unknown = sorted(set(targets) - set(Metric.values))
-    if unknown:
-        return [f"Unknown metrics: {', '.join(unknown)}. Use {', '.join(Metric.values)}."]
-    wrong = sorted(m for m, v in targets.items() if not (_whole(v) and 1 <= v <= MAX_TARGET_MINUTES))
-    if wrong:
-        return [f"{', '.join(wrong)}: a whole number of minutes from 1 to {MAX_TARGET_MINUTES}."]
-    return []
+        return {"targets": [ERR_TARGETS]}
+    problems: Problems = {}
+    for metric, minutes in targets.items():
+        if metric not in Metric.values:
+            problems[f"targets.{metric}"] = [f"Unknown metric. Use one of: {', '.join(Metric.values)}."]
+        elif not (_whole(minutes) and 1 <= minutes <= MAX_TARGET_MINUTES):
+            problems[f"targets.{metric}"] = [f"A whole number of minutes from 1 to {MAX_TARGET_MINUTES}."]
+    return problems
 
 
-def _applies_to_problems(applies_to) -> list[str]:
+def _applies_to_problems(applies_to) -> Problems:
     if not isinstance(applies_to, Mapping):
-        return ["must be an object with any of priorities, plans, channels, categories, vip"]
-    problems = [f"{key}: unknown condition" for key in applies_to if key not in (*APPLIES_TO, "vip")]
+        return {"applies_to": ["Must be an object with any of priorities, plans, channels, categories, vip."]}
+    problems: Problems = {
+        f"applies_to.{key}": ["Unknown condition."] for key in applies_to if key not in (*APPLIES_TO, "vip")
+    }
     for key, choices in APPLIES_TO.items():
         values = applies_to.get(key)
         if values is None:
             continue
         if not isinstance(values, list):
-            problems.append(f"{key}: must be a list")
+            problems[f"applies_to.{key}"] = ["Must be a list."]
             continue
-        wrong = [v for v in values if not (isinstance(v, str) and (v in choices if choices else SLUG.match(v)))]
-        if wrong:
-            allowed = ", ".join(choices) if choices else "slugs"
-            problems.append(f"{key}: {', '.join(map(repr, wrong))} not allowed (use {allowed})")
+        allowed = ", ".join(choices) if choices else "slugs of letters, digits, - and _"
+        for i, value in enumerate(values):
+            if not (isinstance(value, str) and (value in choices if choices else SLUG.match(value))):
+                problems[f"applies_to.{key}.{i}"] = [f"{value!r} is not allowed: use {allowed}."]
     if applies_to.get("vip") not in (None, True, False):
-        problems.append("vip: must be true, false or null")
+        problems["applies_to.vip"] = ["Must be true, false or null."]
     return problems
 
 
-def _warn_problems(warn_percent) -> list[str]:
+def _warn_problems(warn_percent) -> Problems:
     if not isinstance(warn_percent, list | tuple) or not all(_whole(v) and 1 <= v <= 99 for v in warn_percent):
-        return ["Give a whole percentage from 1 to 99, or a list of them."]
-    return []
+        return {"warn_percent": ["Give a whole percentage from 1 to 99, or a list of them."]}
+    return {}
 
 
-def _far_targets(policy) -> list[str]:
+def _far_targets(policy) -> Problems:
     """Targets no deadline can reach within the clock's horizon on this calendar (e.g. a year of minutes on a
     calendar open one hour a week)."""
     calendar = policy.calendar if policy.calendar_id else None
     if calendar is None or calendar_problems(calendar) or not isinstance(policy.targets, Mapping):
-        return []
+        return {}
     week = clock.weekly_minutes(calendar_to_clock(calendar))
     limit = week * 52 * clock.MAX_DEADLINE_YEARS
-    far = sorted(metric for metric, minutes in policy.targets.items() if _whole(minutes) and minutes > limit)
-    if not far:
-        return []
-    return [
-        f"{', '.join(far)}: over {clock.MAX_DEADLINE_YEARS} years on calendar {calendar.name!r} "
-        f"({week} working minutes a week); lower the target or widen the hours."
-    ]
+    return {
+        f"targets.{metric}": [
+            f"Over {clock.MAX_DEADLINE_YEARS} years on calendar {calendar.name!r} ({week} working minutes a "
+            "week): lower the target or widen the hours."
+        ]
+        for metric, minutes in policy.targets.items()
+        if _whole(minutes) and minutes > limit
+    }
 
 
 def _calendar_problems_of(policy) -> list[str]:
@@ -123,15 +129,19 @@ def _calendar_problems_of(policy) -> list[str]:
     return [] if kept else [ERR_RETIRED_CALENDAR]
 
 
-def policy_problems(policy) -> dict[str, list[str]]:
-    """What is wrong with the policy as it stands, by field. Normalises warn_percent (sorted, distinct)."""
-    problems = {
-        "calendar": _calendar_problems_of(policy),
-        "targets": _targets_problems(policy.targets) or _far_targets(policy),
-        "applies_to": _applies_to_problems(policy.applies_to if policy.applies_to is not None else {}),
-        "warn_percent": _warn_problems(policy.warn_percent),
-        "on_hold_pauses": [f"{m!r} is not a metric" for m in policy.on_hold_pauses or [] if m not in Metric.values],
-    }
-    if not problems["warn_percent"]:
+def policy_problems(policy) -> Problems:
+    """What is wrong with the policy as it stands, by path. Normalises warn_percent (sorted, distinct)."""
+    problems: Problems = {}
+    calendar = _calendar_problems_of(policy)
+    if calendar:
+        problems["calendar"] = calendar
+    problems.update(_targets_problems(policy.targets) or _far_targets(policy))
+    problems.update(_applies_to_problems(policy.applies_to if policy.applies_to is not None else {}))
+    warn = _warn_problems(policy.warn_percent)
+    problems.update(warn)
+    if not warn:
         policy.warn_percent = sorted(set(policy.warn_percent))
-    return {field: messages for field, messages in problems.items() if messages}
+    for i, metric in enumerate(policy.on_hold_pauses or []):
+        if metric not in Metric.values:
+            problems[f"on_hold_pauses.{i}"] = [f"{metric!r} is not a metric."]
+    return problems

@@ -30,7 +30,7 @@ BAD = [
     ("conditions that are no object", {"conditions": ["refund"]}, "conditions", "conditions"),
     ("no target at all", {"target_role": ""}, "target", "__all__"),
     ("a response time of zero", {"response_minutes": 0}, "response_minutes", "response_minutes"),
-    ("a notify list of objects", {"notify": [{"role": "manager"}]}, "notify", "notify"),
+    ("a notify list of objects", {"notify": [{"role": "manager"}]}, "notify.0", "notify"),
     ("a misspelt recipient", {"notify": ["manger"]}, "notify", "notify"),
     ("a channel of no one", {"notify": ["999999"]}, "notify", "notify"),
 ]

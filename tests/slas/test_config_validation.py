@@ -26,11 +26,11 @@ BAD_CALENDARS = [
 ]
 BAD_POLICIES = [
     ("applies_to as a list", {"applies_to": ["vip"]}, "applies_to", "applies_to"),
-    ("an unknown priority", {"applies_to": {"priorities": ["apocalyptic"]}}, "applies_to", "applies_to"),
-    ("a target as text", {"targets": {"first_response": "soon"}}, "targets", "targets"),
-    ("an unknown metric", {"targets": {"coffee_break": 10}}, "targets", "targets"),
+    ("an unknown priority", {"applies_to": {"priorities": ["apocalyptic"]}}, "applies_to.priorities.0", "applies_to"),
+    ("a target as text", {"targets": {"first_response": "soon"}}, "targets.first_response", "targets"),
+    ("an unknown metric", {"targets": {"coffee_break": 10}}, "targets.coffee_break", "targets"),
     ("no targets", {"targets": {}}, "targets", "targets"),
-    ("a year of minutes", {"targets": {"first_response": 9_999_999}}, "targets", "targets"),
+    ("a year of minutes", {"targets": {"first_response": 9_999_999}}, "targets.first_response", "targets"),
 ]
 
 

@@ -94,7 +94,7 @@ def test_it_accepts_a_single_warning_percentage(api_a_manager):
     [
         ({"targets": {"first_response": -5}}, "targets.first_response"),
         ({"targets": {"first_response": 600_000}}, "targets.first_response"),
-        ({"targets": {"coffee_break": 10}}, "targets"),
+        ({"targets": {"coffee_break": 10}}, "targets.coffee_break"),
         ({"targets": {}}, "targets"),
         ({"warn_percent": 150}, "warn_percent"),
         ({"warn_percent": ["x"]}, "warn_percent"),

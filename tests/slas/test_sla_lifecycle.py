@@ -267,7 +267,7 @@ def test_a_policy_whose_target_the_calendar_cannot_meet_is_refused(api_a_manager
     body = {"name": "Impossible", "calendar": sparse.json()["id"], "targets": {"resolution": 525_600}}
     response = api_a_manager.post("/api/v1/sla-policies/", body, format="json")
     assert response.status_code == 400
-    assert "resolution" in response.json()["error"]["fields"]["targets"][0]
+    assert "Over 10 years" in response.json()["error"]["fields"]["targets.resolution"][0]
     with tenant_context(acme):
         from slas.models import SLAPolicy
 
