@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -23,8 +22,8 @@ from django.utils import timezone
 
 from callnotes.errors import CallError
 from callnotes.models import Attachment, Call
+from callnotes.selectors import upload_limit
 from helpdesk.auth import Principal
-from helpdesk.models import Tenant
 from tickets.models import Message, Ticket
 from tickets.services import event_record
 
@@ -60,13 +59,6 @@ MAGIC = {
 # Programs (PE, ELF, Mach-O, scripts) and markup a browser would run, at the start of the file.
 ACTIVE = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
 MARKUP = (b"<!doctype", b"<html", b"<script", b"<svg", b"<?xml", b"<head", b"<body", b"<iframe")
-
-
-def upload_limit(tenant: Tenant) -> int:
-    """The tenant's limit (Tenant.settings["max_upload_bytes"]), never above the deployment's."""
-    own = tenant.settings.get("max_upload_bytes") if isinstance(tenant.settings, dict) else None
-    ceiling = settings.MAX_UPLOAD_BYTES
-    return min(int(own), ceiling) if isinstance(own, int) and own > 0 else ceiling
 
 
 @dataclass(frozen=True)

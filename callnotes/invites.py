@@ -78,9 +78,13 @@ def _calendar(method: str, events: list[Event], name: str = "") -> str:
 
 def invite(event: Event) -> str:
     """A REQUEST (new or changed) or, for a cancelled call, a CANCEL of the same UID with a higher SEQUENCE."""
-    return _calendar("CANCEL" if event.cancelled else "REQUEST", [event])
+    return _calendar(method_of(event.cancelled), [event])
 
 
 def feed(events: list[Event], *, name: str) -> str:
     """An agent's subscription feed: every event as published (no scheduling method semantics)."""
     return _calendar("PUBLISH", events, name)
+
+
+def method_of(cancelled: bool) -> str:
+    return "CANCEL" if cancelled else "REQUEST"

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from callnotes import knowledge
+from callnotes import invites, knowledge
 from callnotes.models import (
     BOOKED_STATUSES,
     ActionItem,
@@ -145,3 +146,35 @@ def feed_calls(*, member: Membership, now: datetime | None = None) -> QuerySet[C
         .select_related("ticket", "agent__user")
         .order_by("scheduled_start", "pk")
     )
+
+
+def call_event(call: Call) -> invites.Event:
+    """The call as an iCalendar event (its invite, and its line in its agent's feed)."""
+    ticket = call.ticket
+    link = f"{settings.PUBLIC_URL}/calls/{call.pk}/"
+    note = CallNote.objects.filter(call=call).values_list("values", flat=True).first() or {}
+    meeting = str(note.get("pre_call", {}).get("phone_or_link") or "")
+    agent = call.agent
+    return invites.Event(
+        uid=f"call-{call.uid}@helpdesk",
+        sequence=call.sequence,
+        start=call.scheduled_start,
+        minutes=call.duration_minutes,
+        timezone=call.timezone,
+        summary=f"Call about #{ticket.pk}: {ticket.subject}"[:200],
+        description=f"Ticket #{ticket.pk}: {ticket.subject}\nCall notes: {link}\nJoin: {meeting or 'by phone'}",
+        stamp=timezone.now(),
+        organizer=agent.user.email if agent else "",
+        organizer_name=agent.user.get_full_name() or agent.user.get_username() if agent else "",
+        attendees=tuple(call.attendees),
+        location=meeting,
+        url=link,
+        cancelled=call.status == CallStatus.CANCELLED,
+    )
+
+
+def upload_limit(tenant: Tenant) -> int:
+    """The tenant's limit (Tenant.settings["max_upload_bytes"]), never above the deployment's."""
+    own = tenant.settings.get("max_upload_bytes") if isinstance(tenant.settings, dict) else None
+    ceiling = settings.MAX_UPLOAD_BYTES
+    return min(int(own), ceiling) if isinstance(own, int) and own > 0 else ceiling

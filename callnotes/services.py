@@ -7,7 +7,6 @@ through the outbox after commit.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Value
 from django.utils import timezone
 
-from callnotes import brief, invites, knowledge, validation
+from callnotes import brief, invites, knowledge, selectors, validation
 from callnotes.defaults import DEFAULT_SECTIONS, DEFAULT_TEMPLATE_NAME
 from callnotes.errors import CallError
 from callnotes.models import (
@@ -35,7 +34,7 @@ from callnotes.models import (
 )
 from escalation import routing
 from escalation.models import Escalation
-from helpdesk.auth import Principal
+from helpdesk.auth import Principal, hash_token_key
 from helpdesk.models import Membership, Tenant
 from helpdesk.outbox import outbox_emit
 from helpdesk.validation import full_check
@@ -630,32 +629,6 @@ def action_item_done(*, item: ActionItem, actor: Principal | None, at: datetime 
 # --- the outbox -----------------------------------------------------------------------------------------
 
 
-def call_event(call: Call) -> invites.Event:
-    """The call as an iCalendar event (its invite, and its line in its agent's feed)."""
-    ticket = call.ticket
-    link = f"{settings.PUBLIC_URL}/calls/{call.pk}/"
-    meeting = ""
-    note = CallNote.objects.filter(call=call).values_list("values", flat=True).first() or {}
-    meeting = str(note.get("pre_call", {}).get("phone_or_link") or "")
-    agent = call.agent
-    return invites.Event(
-        uid=f"call-{call.uid}@helpdesk",
-        sequence=call.sequence,
-        start=call.scheduled_start,
-        minutes=call.duration_minutes,
-        timezone=call.timezone,
-        summary=f"Call about #{ticket.pk}: {ticket.subject}"[:200],
-        description=f"Ticket #{ticket.pk}: {ticket.subject}\nCall notes: {link}\nJoin: {meeting or 'by phone'}",
-        stamp=timezone.now(),
-        organizer=agent.user.email if agent else "",
-        organizer_name=agent.user.get_full_name() or agent.user.get_username() if agent else "",
-        attendees=tuple(call.attendees),
-        location=meeting,
-        url=link,
-        cancelled=call.status == CallStatus.CANCELLED,
-    )
-
-
 def _when_text(call: Call) -> str:
     """The window in the tenant's zone and, when it differs, in the customer's."""
     tenant_zone = call.ticket.tenant.timezone or "UTC"
@@ -696,7 +669,7 @@ def _emit(call: Call, event: str, at: datetime, *, key: str = "", **extra) -> No
 
 def _emit_invite(call: Call, event: str, at: datetime, **extra) -> None:
     """The invite (or its update, or its cancel) to the agent and the attendees, the .ics attached."""
-    _emit(call, event, at, ics=invites.invite(call_event(call)), immediate=True, **extra)
+    _emit(call, event, at, ics=invites.invite(selectors.call_event(call)), immediate=True, **extra)
 
 
 def call_remind(*, call: Call, at: datetime) -> bool:
@@ -738,11 +711,6 @@ def action_item_remind(*, item: ActionItem, at: datetime) -> bool:
 FEED_PREFIX = "cf_"
 
 
-def feed_key_hash(key: str) -> str:
-    # Keys carry 256 bits of randomness, so a fast hash is enough (as for API tokens).
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 @transaction.atomic
 def feed_create(*, member: Membership, at: datetime | None = None) -> tuple[CalendarFeed, str]:
     """A member's private calendar URL key, shown once; an earlier feed of theirs is revoked (one live URL)."""
@@ -750,7 +718,7 @@ def feed_create(*, member: Membership, at: datetime | None = None) -> tuple[Cale
     CalendarFeed.objects.filter(member=member, revoked_at=None).update(revoked_at=at)
     key = FEED_PREFIX + secrets.token_urlsafe(32)
     feed = CalendarFeed.objects.create(
-        tenant_id=member.tenant_id, member=member, prefix=key[:8], key_hash=feed_key_hash(key), created_at=at
+        tenant_id=member.tenant_id, member=member, prefix=key[:8], key_hash=hash_token_key(key), created_at=at
     )
     return feed, key
 
