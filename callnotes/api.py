@@ -549,23 +549,6 @@ class CallViewSet(mixins.ListModelMixin, TenantViewSet):
             _raise(exc)
         return Response(CallOutput(call).data)
 
-    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
-    @action(detail=True, methods=["get"], url_path="invite.ics")
-    def invite(self, request, pk=None):
-        """The RFC 5545 invite: the same UID for the call's whole life, SEQUENCE raised by each reschedule or
-        cancel (METHOD:CANCEL once cancelled), times in the customer's zone."""
-        call = self._call()
-        if call.scheduled_start is None:
-            raise ApiError(409, "not_scheduled", "The call is not scheduled yet.")
-        ics = invites.invite(selectors.call_event(call))
-        response = HttpResponse(
-            ics,
-            content_type="text/calendar; charset=utf-8; method="
-            + invites.method_of(call.status == CallStatus.CANCELLED),
-        )
-        response["Content-Disposition"] = f'attachment; filename="call-{call.pk}.ics"'
-        return response
-
     @extend_schema(methods=["GET"], responses={200: NoteOutput})
     @extend_schema(methods=["PATCH"], request=NoteInput, responses={200: NoteOutput})
     @action(detail=True, methods=["get", "patch"])
@@ -666,6 +649,24 @@ class CallViewSet(mixins.ListModelMixin, TenantViewSet):
     @action(detail=True, methods=["get"], url_path="action-items")
     def action_items(self, request, pk=None):
         return Response(ActionItemOutput(selectors.action_items_of_call(call=self._call()), many=True).data)
+
+
+@extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
+@api_view(["GET"])
+def call_invite(request, pk: int):
+    """The RFC 5545 invite: the same UID for the call's whole life, SEQUENCE raised by each reschedule or
+    cancel (METHOD:CANCEL once cancelled), times in the customer's zone with its VTIMEZONE."""
+    try:
+        call = selectors.call_get(tenant=request.user.tenant, call_id=pk)
+    except Call.DoesNotExist:
+        raise ApiError(404, "not_found", "Not found.") from None
+    if call.scheduled_start is None:
+        raise ApiError(409, "not_scheduled", "The call is not scheduled yet.")
+    ics = invites.invite(selectors.call_event(call))
+    method = invites.method_of(call.status == CallStatus.CANCELLED)
+    response = HttpResponse(ics, content_type=f"text/calendar; charset=utf-8; method={method}")
+    response["Content-Disposition"] = f'attachment; filename="call-{call.pk}.ics"'
+    return response
 
 
 # --- action items, attachments --------------------------------------------------------------------------

@@ -363,7 +363,8 @@ def _reminder_at(start: datetime, at: datetime) -> datetime:
 
 def _lock(call: Call) -> Call:
     """Re-read under a lock: two concurrent actions on one call take turns and the second sees the first."""
-    return Call.objects.select_for_update().select_related("ticket", "agent__user", "escalation").get(pk=call.pk)
+    calls = Call.objects.select_for_update(of=("self",)).select_related("ticket__tenant", "agent__user", "escalation")
+    return calls.get(pk=call.pk)
 
 
 def _require(call: Call, allowed: tuple, action: str) -> Call:

@@ -38,6 +38,7 @@ api_v1 = [
     path("tickets/<int:pk>/escalate/", escalate, name="ticket-escalate"),
     path("tickets/<int:pk>/refunds/", refund, name="ticket-refund"),
     path("tickets/<int:pk>/calls/", calls_api.ticket_calls, name="ticket-calls"),
+    path("calls/<int:pk>/invite.ics", calls_api.call_invite, name="call-invite"),
     path("tickets/<int:pk>/brief/", calls_api.ticket_brief, name="ticket-brief"),
     path("tickets/<int:pk>/similar/", calls_api.ticket_similar, name="ticket-similar"),
     path("tickets/<int:pk>/action-items/", calls_api.ticket_action_items, name="ticket-action-items"),
