@@ -48,7 +48,7 @@ _SPEAKER = re.compile(r"^\s*([A-Z][\w .'-]{0,40}?)\s*:\s+(.*)$")
 # An action: someone commits to do something ("I'll send", "Sam will check", "we need to", "action item:").
 _ACTION = re.compile(
     r"\b(?:(?P<who>I|we|you|[A-Z][a-z]+)\s+(?:will|'ll|shall|am going to|is going to|are going to|need to|needs to"
-    r"|must|should|has to|have to)\s+(?P<what>[^.?!]+)|action item:?\s*(?P<item>[^.?!]+)|todo:?\s*(?P<todo>[^.?!]+))",
+    r"|must|should|has to|have to)\s+(?!not\b)(?P<what>[^.?!]+)|action item:?\s*(?P<item>[^.?!]+)|todo:?\s*(?P<todo>[^.?!]+))",
     re.IGNORECASE,
 )
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -195,7 +195,7 @@ def action_items(utterances: list[tuple[str, str]], today: date) -> list[ActionI
         match = _ACTION.search(sentence)
         if not match:
             continue
-        who = match.group("who") or ""
+        who = match.group("who") or speaker  # "Action item: …" is the speaker's unless it names someone
         what = (match.group("what") or match.group("item") or match.group("todo") or "").strip()
         if who.lower() == "i":
             who = speaker or "I"
