@@ -372,13 +372,13 @@ class UploadInput(StrictSerializer):
     message = TenantPrimaryKeyRelatedField(model=Message, required=False, allow_null=True, default=None)
     call = TenantPrimaryKeyRelatedField(model=Call, required=False, allow_null=True, default=None)
     field = serializers.RegexField(
-        r"^[a-z][a-z0-9_]{0,49}$", required=False, allow_blank=True, default="", help_text="a note's artifact field"
+        r"^([a-z][a-z0-9_]{0,49})?$", required=False, allow_blank=True, default="", help_text="a note's artifact field"
     )
 
 
 class CallUploadInput(StrictSerializer):
     file = serializers.FileField()
-    field = serializers.RegexField(r"^[a-z][a-z0-9_]{0,49}$", required=False, allow_blank=True, default="")
+    field = serializers.RegexField(r"^([a-z][a-z0-9_]{0,49})?$", required=False, allow_blank=True, default="")
 
 
 class TemplateInput(StrictSerializer):

@@ -48,7 +48,8 @@ _SPEAKER = re.compile(r"^\s*([A-Z][\w .'-]{0,40}?)\s*:\s+(.*)$")
 # An action: someone commits to do something ("I'll send", "Sam will check", "we need to", "action item:").
 _ACTION = re.compile(
     r"\b(?:(?P<who>I|we|you|[A-Z][a-z]+)\s+(?:will|'ll|shall|am going to|is going to|are going to|need to|needs to"
-    r"|must|should|has to|have to)\s+(?!not\b)(?P<what>[^.?!]+)|action item:?\s*(?P<item>[^.?!]+)|todo:?\s*(?P<todo>[^.?!]+))",
+    r"|must|should|has to|have to)\s+(?!not\b)(?P<what>[^.?!]+)"
+    r"|action item:?\s*(?P<item>[^.?!]+)|todo:?\s*(?P<todo>[^.?!]+))",
     re.IGNORECASE,
 )
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

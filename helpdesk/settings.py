@@ -239,6 +239,10 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "tickets.models.Channel",
         "PriorityEnum": "tickets.models.Priority",
         "MetricEnum": "slas.models.Metric",
+        "CallStatusEnum": "callnotes.models.CallStatus",
+        "ActionItemStatusEnum": "callnotes.models.ActionItemStatus",
+        "KnowledgeKindEnum": "callnotes.models.KnowledgeKind",
+        "EscalationKindEnum": "escalation.models.Kind",
     },
 }
 

@@ -13,6 +13,7 @@ from helpdesk import workflows
 from helpdesk.models import Role
 from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
+from tests.notifications.conftest import receiver  # noqa: F401 (a real HTTP receiver for the webhook tests)
 
 
 @pytest.fixture

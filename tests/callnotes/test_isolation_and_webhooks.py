@@ -12,7 +12,7 @@ from django.utils import timezone
 from callnotes.models import ActionItem, Call, CallNote, CallNoteTemplate
 from helpdesk.notifications import dispatcher
 from helpdesk.tenancy import tenant_context
-from tests.notifications.conftest import email_channel, receiver, webhook  # noqa: F401 (receiver: a fixture)
+from tests.notifications.conftest import email_channel, webhook
 
 from .conftest import open_ticket, schedule_body
 
