@@ -398,10 +398,11 @@ def test_the_sla_stage_hands_the_ticket_to_the_rules_in_its_own_transaction(api,
 # The rules stage for one breached ticket opens two escalations (sla-breached, hierarchical, to a manager; and
 # sla-at-risk, functional, to tier 2): the claim, the ticket's facts read once, each escalation's writes, and one
 # read of the customer-update clocks whose owners may be due a reminder (per tenant's share, not per ticket).
-# 46: the sla-breached rule has to_call, so its escalation gets a call request (one read of the share's escalations
-# wanting a call; the request's INSERT in a savepoint, its audit event); 41: routing that finds nobody free asks
-# once more whether anyone could ever take it (stale configuration goes to the managers' queue); 40 before that; 39 before the reminders; 41 before an escalation took its deadline into
-# its INSERT; 97 before firing read each thing once per ticket.
+# 46: the sla-breached rule has to_call, so its escalation gets a call request (one read of the share's
+# escalations wanting a call; the request's INSERT in a savepoint, its audit event); 41: routing that finds nobody
+# free asks once more whether anyone could ever take it (stale configuration goes to the managers' queue); 40
+# before that; 39 before the reminders; 41 before an escalation took its deadline into its INSERT; 97 before
+# firing read each thing once per ticket.
 RULES_STAGE_STATEMENTS = 46
 
 
