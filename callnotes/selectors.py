@@ -166,7 +166,7 @@ def call_event(call: Call) -> invites.Event:
         stamp=timezone.now(),
         organizer=agent.user.email if agent else "",
         organizer_name=agent.user.get_full_name() or agent.user.get_username() if agent else "",
-        attendees=tuple(call.attendees),
+        attendees=tuple(invitees(call)),
         location=meeting,
         url=link,
         cancelled=call.status == CallStatus.CANCELLED,
@@ -178,3 +178,11 @@ def upload_limit(tenant: Tenant) -> int:
     own = tenant.settings.get("max_upload_bytes") if isinstance(tenant.settings, dict) else None
     ceiling = settings.MAX_UPLOAD_BYTES
     return min(int(own), ceiling) if isinstance(own, int) and own > 0 else ceiling
+
+
+def invitees(call: Call) -> list[str]:
+    """Who the invite names besides the agent: the customer's contacts, then the internal stakeholders (legal,
+    engineering, product: the seeds' multi-stakeholder call), by their e-mail."""
+    inside = Membership.objects.filter(pk__in=call.stakeholders, active=True).exclude(user__email="")
+    emails = [e.strip().lower() for e in inside.order_by("pk").values_list("user__email", flat=True)]
+    return list(dict.fromkeys([*call.attendees, *emails]))

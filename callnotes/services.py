@@ -647,7 +647,7 @@ def _payload(call: Call, **extra) -> dict:
         "escalation": call.escalation_id,
         "status": call.status,
         "agent": call.agent_id,
-        "attendees": list(call.attendees),
+        "attendees": selectors.invitees(call),
         "scheduled_start": call.scheduled_start,
         "duration_minutes": call.duration_minutes,
         "timezone": call.timezone,

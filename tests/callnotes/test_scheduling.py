@@ -74,6 +74,19 @@ def test_scheduling_takes_the_request_routes_to_the_free_receiver_and_sends_the_
     assert str(invite["method"]) == "REQUEST"
 
 
+def test_internal_stakeholders_are_invited_with_the_customer(tenant_a, api_a, alice, eli):
+    ticket = open_ticket(tenant_a)
+    body = schedule_body(agent=alice.pk, stakeholders=[eli.pk], attendees=["Pat@Example.com", "cto@example.com"])
+    response = api_a.post(f"/api/v1/tickets/{ticket.pk}/calls/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["stakeholders"] == [eli.pk]
+    with tenant_context(tenant_a):
+        outbox = OutboxEvent.objects.get(type="call.scheduled")
+    assert outbox.payload["attendees"] == ["cto@example.com", "pat@example.com", "eli@acme.test"]
+    event = icalendar.Calendar.from_ical(outbox.payload["ics"]).walk("VEVENT")[0]
+    assert [str(a) for a in event["attendee"]] == [f"mailto:{a}" for a in outbox.payload["attendees"]]
+
+
 def test_a_busy_receiver_is_passed_over_for_someone_free_at_that_tier(tenant_a, api_a, alice, eli):
     first = open_ticket(tenant_a, subject="One")
     second = open_ticket(tenant_a, subject="Two", requester_email="kim@example.com")
