@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from callnotes import api as calls_api
+from callnotes import api_cases
 from callnotes.views import calendar_feed
 from escalation.api import EscalationViewSet, RuleViewSet, escalate, refund
 from helpdesk import views
@@ -39,13 +40,13 @@ api_v1 = [
     path("tickets/<int:pk>/refunds/", refund, name="ticket-refund"),
     path("tickets/<int:pk>/calls/", calls_api.ticket_calls, name="ticket-calls"),
     path("calls/<int:pk>/invite.ics", calls_api.call_invite, name="call-invite"),
-    path("tickets/<int:pk>/brief/", calls_api.ticket_brief, name="ticket-brief"),
-    path("tickets/<int:pk>/similar/", calls_api.ticket_similar, name="ticket-similar"),
+    path("tickets/<int:pk>/brief/", api_cases.ticket_brief, name="ticket-brief"),
+    path("tickets/<int:pk>/similar/", api_cases.ticket_similar, name="ticket-similar"),
     path("tickets/<int:pk>/action-items/", calls_api.ticket_action_items, name="ticket-action-items"),
     path("tickets/<int:pk>/attachments/", calls_api.ticket_attachments, name="ticket-attachments"),
-    path("knowledge/", calls_api.knowledge_search, name="knowledge"),
-    path("calendar-feeds/", calls_api.calendar_feed_create, name="calendar-feed-create"),
-    path("calendar-feeds/revoke/", calls_api.calendar_feed_revoke, name="calendar-feed-revoke"),
+    path("knowledge/", api_cases.knowledge_search, name="knowledge"),
+    path("calendar-feeds/", api_cases.calendar_feed_create, name="calendar-feed-create"),
+    path("calendar-feeds/revoke/", api_cases.calendar_feed_revoke, name="calendar-feed-revoke"),
     path("calendar-feeds/<str:key>.ics", calendar_feed, name="calendar-feed"),
     *router.urls,
 ]
