@@ -463,7 +463,14 @@ def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_oth
 
 
 @pytest.mark.parametrize(
-    "function", ["escalation_claim_due_tickets", "escalation_claim_due_watches", "slas_claim_due_timers"]
+    "function",
+    [
+        "escalation_claim_due_tickets",
+        "escalation_claim_due_watches",
+        "slas_claim_due_timers",
+        "callnotes_claim_call_reminders",
+        "callnotes_claim_action_reminders",
+    ],
 )
 def test_every_claim_function_caps_its_limit_for_the_app_role(acme, function):
     from django.utils import timezone
