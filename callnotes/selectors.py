@@ -56,7 +56,9 @@ def calls_upcoming(*, member: Membership, now: datetime | None = None) -> QueryS
 
 
 def calls_of_ticket(*, ticket: Ticket) -> QuerySet[Call]:
-    return Call.objects.filter(ticket=ticket).select_related("agent__user").order_by("created_at", "pk")
+    return (
+        Call.objects.filter(ticket=ticket).select_related("agent__user", "ticket__tenant").order_by("created_at", "pk")
+    )
 
 
 def note_of(call: Call) -> CallNote | None:

@@ -22,6 +22,7 @@ from callnotes.errors import CallError
 from callnotes.models import (
     BOOKED_STATUSES,
     MAX_CALL_MINUTES,
+    OPEN_STATUSES,
     SECTIONS,
     ActionItem,
     ActionItemStatus,
@@ -57,6 +58,7 @@ ERR_NO_SUMMARY = "The call has no customer-facing summary to send."
 ERR_SUMMARY_SENT = "The customer-facing summary was sent already."
 ERR_UNKNOWN_FIELD = "The template has no such field."
 ERR_NOTE_CLOSED = "The call is over; its notes are final."
+ERR_INACTIVE = "This member is deactivated."
 
 
 def _label(actor: Principal | None) -> str:
@@ -171,14 +173,23 @@ def call_requests_open(*, wanted: list[tuple[Escalation, str, str]], at: datetim
 
 
 def call_requests_for_tickets(*, ticket_ids: list[int], at: datetime) -> int:
-    """The sweep's share: escalations of these tickets that want a call and have none open yet (a time rule
-    with to_call fired for them). One query when there is nothing to do."""
+    """The sweep's share: escalations of these tickets that want a call (a time rule with to_call opened them, or
+    the ladder carried the wish up) and never had one, on tickets with no call open. One query when there is
+    nothing to do; an escalation whose call was held or cancelled is not asked again."""
     wanting = (
         Escalation.objects.filter(ticket_id__in=ticket_ids, to_call=True, status__in=["requested", "acknowledged"])
-        .exclude(calls__status__in=[CallStatus.REQUESTED, *BOOKED_STATUSES])
+        .filter(calls__isnull=True)
+        .exclude(ticket__calls__status__in=OPEN_STATUSES)
         .select_related("ticket")
+        .order_by("pk")
     )
-    return sum(call_request_open(escalation=e, trigger=e.trigger, reason=e.reason, at=at) is not None for e in wanting)
+    asked: set[int] = set()
+    for escalation in wanting:
+        if escalation.ticket_id in asked:
+            continue  # one request per ticket from the sweep: several escalations of it may want the same call
+        if call_request_open(escalation=escalation, trigger=escalation.trigger, reason=escalation.reason, at=at):
+            asked.add(escalation.ticket_id)
+    return len(asked)
 
 
 # --- scheduling ---------------------------------------------------------------------------------------
@@ -323,6 +334,8 @@ def call_schedule(
     )
     template = _template_for(template or call.template)
     if agent is not None:
+        if not agent.active:
+            raise CallError(ERR_INACTIVE, fields={"agent": [ERR_INACTIVE]})
         _check_free(agent, scheduled_start, end, call)
         explanation = "chosen by the scheduler"
     else:

@@ -152,3 +152,37 @@ def test_the_fields_required_for_scheduling_are_named_when_empty(tenant_a, api_a
         call = Call.objects.get(ticket=ticket)
         assert call.status == CallStatus.REQUESTED  # the request is kept, unscheduled
         assert not CallNote.objects.filter(call=call).exists()
+
+
+def test_the_sweep_asks_for_a_call_once_and_not_again_after_it_was_cancelled(tenant_a, api_a, alice):
+    from django.utils import timezone
+
+    from helpdesk import workflows
+    from tickets.models import Ticket
+
+    ticket = open_ticket(tenant_a)
+    escalate_to_call(tenant_a, ticket, alice)
+    with tenant_context(tenant_a):
+        request = Call.objects.get(ticket=ticket)
+    assert (
+        api_a.post(f"/api/v1/calls/{request.pk}/cancel/", {"reason": "Solved by e-mail"}, format="json").status_code
+        == 200
+    )
+    now = timezone.now()
+    with tenant_context(tenant_a):
+        Ticket.objects.filter(pk=ticket.pk).update(rules_due_at=now)  # its clocks moved: the rules stage claims it
+    workflows.sweep(now=now)
+    with tenant_context(tenant_a):
+        assert list(Call.objects.filter(ticket=ticket).values_list("status", flat=True)) == ["cancelled"]
+        assert Ticket.objects.get(pk=ticket.pk).rules_due_at is None  # it was claimed and looked at
+
+
+def test_a_deactivated_member_cannot_be_given_a_call(tenant_a, api_a, alice):
+    alice.active = False
+    with tenant_context(tenant_a):
+        alice.save(update_fields=["active"])
+    ticket = open_ticket(tenant_a)
+    response = api_a.post(f"/api/v1/tickets/{ticket.pk}/calls/", schedule_body(agent=alice.pk), format="json")
+    assert response.status_code == 400 and error_of(response)["fields"] == {"agent": ["This member is deactivated."]}
+    with tenant_context(tenant_a):
+        assert not Call.objects.filter(ticket=ticket).exists()
