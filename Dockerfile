@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
-    STATIC_ROOT=/app/staticfiles
+    STATIC_ROOT=/app/staticfiles \
+    MEDIA_ROOT=/data/media
 
 WORKDIR /app
 
@@ -37,7 +38,10 @@ RUN SECRET_KEY=build-only-collectstatic-placeholder-0123456789abcdef \
     python manage.py collectstatic --noinput --verbosity 0
 
 # A home directory, because gunicorn puts its control socket under ~/.gunicorn.
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpdesk
+# Uploads (attachments) live in /data/media, owned by that user: docker-compose.yml mounts a named volume
+# there, which starts with this folder's owner.
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpdesk \
+    && mkdir -p /data/media && chown helpdesk /data/media
 USER helpdesk
 
 EXPOSE 8000

@@ -304,3 +304,10 @@ def test_it_leaves_private_network_webhooks_off_unless_set_explicitly(services):
     for instruction, args in _instructions():
         if instruction in {"ENV", "ARG"}:
             assert "WEBHOOK_ALLOW_PRIVATE_NETWORKS" not in args, f"{instruction} {args}"
+
+
+def test_it_keeps_uploads_in_a_volume_the_image_user_owns(services):
+    for name in ("web", "worker", "beat"):
+        assert "media:/data/media" in services[name]["volumes"], name
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "MEDIA_ROOT=/data/media" in dockerfile and "chown helpdesk /data/media" in dockerfile
