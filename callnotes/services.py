@@ -26,6 +26,7 @@ from callnotes.models import (
     SECTIONS,
     ActionItem,
     ActionItemStatus,
+    Attachment,
     CalendarFeed,
     Call,
     CallNote,
@@ -59,6 +60,7 @@ ERR_SUMMARY_SENT = "The customer-facing summary was sent already."
 ERR_UNKNOWN_FIELD = "The template has no such field."
 ERR_NOTE_CLOSED = "The call is over; its notes are final."
 ERR_INACTIVE = "This member is deactivated."
+ERR_ATTACHMENTS = "Attachments of this ticket only (upload them to the ticket or the call first)."
 
 
 def _label(actor: Principal | None) -> str:
@@ -278,12 +280,20 @@ def _apply_values(note: CallNote, changes: dict[str, dict]) -> None:
         for key, value in values.items():
             field = fields.get(key)
             problem = ERR_UNKNOWN_FIELD if field is None else validation.value_problem(field, value)
+            if not problem and field["type"] == "artifact" and value and not _attachments_of(note, value):
+                problem = ERR_ATTACHMENTS
             if problem:
                 problems[f"{section}.{key}"] = [problem]
             else:
                 note.values.setdefault(section, {})[key] = value
     if problems:
         raise CallError("Some note fields are invalid.", fields=problems)
+
+
+def _attachments_of(note: CallNote, ids: list[int]) -> bool:
+    """Whether every id names an attachment of the note's ticket (an id from elsewhere is refused)."""
+    ticket_id = Call.objects.filter(pk=note.call_id).values_list("ticket_id", flat=True)
+    return Attachment.objects.filter(ticket_id__in=ticket_id, pk__in=ids).count() == len(set(ids))
 
 
 def _open_request(ticket: Ticket, escalation: Escalation | None) -> Call | None:

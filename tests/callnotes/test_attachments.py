@@ -118,5 +118,7 @@ def test_an_upload_for_an_artifact_field_fills_it(tenant_a, api_a, alice):
         note = CallNote.objects.get(call_id=call["id"])
     assert note.values["pre_call"]["error_logs"] == [response.json()["id"]]
     assert [a["id"] for a in api_a.get(f"/api/v1/calls/{call['id']}/attachments/").json()] == [response.json()["id"]]
+    foreign = api_a.patch(f"/api/v1/calls/{call['id']}/notes/", {"pre_call": {"error_logs": [987654]}}, format="json")
+    assert foreign.status_code == 400 and "pre_call.error_logs" in error_of(foreign)["fields"]
     wrong = _upload(api_a, f"/api/v1/calls/{call['id']}/attachments/", "a.log", b"a", field="contact")
     assert wrong.status_code == 400 and "field" in error_of(wrong)["fields"]
