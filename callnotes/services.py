@@ -241,6 +241,17 @@ def _route(ticket: Ticket, escalation: Escalation | None, start: datetime, end: 
     return route.agent, route.explanation
 
 
+def _agent_for(call: Call, chosen: Membership | None, start: datetime, end: datetime) -> tuple[Membership, str]:
+    """The scheduler's choice (active, free then) or the routed agent, and how they were chosen."""
+    if chosen is not None and not chosen.active:
+        raise CallError(ERR_INACTIVE, fields={"agent": [ERR_INACTIVE]})
+    agent, explanation = (
+        (chosen, "chosen by the scheduler") if chosen else _route(call.ticket, call.escalation, start, end)
+    )
+    _check_free(agent, start, end, call)
+    return agent, explanation
+
+
 def _missing(note: CallNote, moment: str) -> dict[str, list[str]]:
     """Each field the template requires at this moment ("scheduling", "completion") and still empty."""
     return {
@@ -343,14 +354,7 @@ def call_schedule(
         tenant_id=ticket.tenant_id, ticket=ticket, escalation=escalation, suggested_trigger="manual", created_at=at
     )
     template = _template_for(template or call.template)
-    if agent is not None:
-        if not agent.active:
-            raise CallError(ERR_INACTIVE, fields={"agent": [ERR_INACTIVE]})
-        _check_free(agent, scheduled_start, end, call)
-        explanation = "chosen by the scheduler"
-    else:
-        agent, explanation = _route(ticket, call.escalation, scheduled_start, end)
-        _check_free(agent, scheduled_start, end, call)
+    agent, explanation = _agent_for(call, agent, scheduled_start, end)
     call.template, call.agent, call.routing = template, agent, explanation[:300]
     call.scheduled_start, call.duration_minutes = scheduled_start, duration_minutes
     call.timezone = _zone_or_tenant(timezone_name, ticket.tenant)
