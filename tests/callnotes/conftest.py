@@ -13,6 +13,7 @@ from helpdesk import workflows
 from helpdesk.models import Role
 from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
+from tests.notifications import helpers as notification_helpers
 from tests.notifications.conftest import receiver  # noqa: F401 (a real HTTP receiver for the webhook tests)
 
 
@@ -41,16 +42,10 @@ def eli(tenant_a):
 
 
 def open_ticket(tenant, subject="CSV export misses a column", description="The export has no region column.", **kw):
-    with tenant_context(tenant):
-        return workflows.ticket_open(
-            tenant=tenant,
-            actor=None,
-            subject=subject,
-            description=description,
-            requester_email=kw.pop("requester_email", "pat@example.com"),
-            requester_name=kw.pop("requester_name", "Pat Lee"),
-            **kw,
-        )
+    """A ticket from Pat Lee (pat@example.com), opened through the workflow."""
+    return notification_helpers.open_ticket(
+        tenant, subject, description, requester_name=kw.pop("requester_name", "Pat Lee"), **kw
+    )
 
 
 def escalate_to_call(tenant, ticket, agent, reason="Several systems involved; writing is not working."):
