@@ -11,7 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore \
     STATIC_ROOT=/app/staticfiles \
     HTTPS=true \
-    PROXY_SSL_HEADER=X-Forwarded-Proto
+    PROXY_SSL_HEADER=X-Forwarded-Proto \
+    MEDIA_ROOT=/data/media
 
 WORKDIR /app
 
@@ -40,7 +41,10 @@ RUN SECRET_KEY=build-only-collectstatic-placeholder-0123456789abcdef \
     python manage.py collectstatic --noinput --verbosity 0
 
 # A home directory, because gunicorn puts its control socket under ~/.gunicorn.
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpdesk
+# Uploads (attachments) live in /data/media, owned by that user: docker-compose.yml mounts a named volume
+# there, which starts with this folder's owner.
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin helpdesk \
+    && mkdir -p /data/media && chown helpdesk /data/media
 USER helpdesk
 
 EXPOSE 8000

@@ -183,6 +183,8 @@ def _open(
     timers = _clocks_plan(ticket, handoff, high_stakes, snapshot, at)
     escalation.response_due_at = _due(timers, Metric.ESCALATION_ACKNOWLEDGE)
     escalation.save(force_insert=True)
+    if handoff.to_call:
+        snapshot.calls_wanted.append((escalation, handoff.trigger, handoff.reason))
     ticket_record_escalation(
         ticket=ticket, actor=actor, escalation_id=escalation.pk, kind=handoff.kind, before=before, at=at
     )
@@ -378,7 +380,7 @@ def rules_fire(
             continue
         active = next((e for e in snapshot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
         if active is not None:
-            _reinforce(active, rule, reason, at)
+            _reinforce(active, rule, reason, at, snapshot)
             links.append((claimed[rule.pk], active, False))
             continue
         handoff = _by_rule(ticket, rule, reason, snapshot)
@@ -399,13 +401,16 @@ def rule_fire(*, ticket: Ticket, rule: EscalationRule, reason: str, at: datetime
     return created[0] if created else None
 
 
-def _reinforce(escalation: Escalation, rule: EscalationRule, reason: str, at: datetime) -> None:
+def _reinforce(
+    escalation: Escalation, rule: EscalationRule, reason: str, at: datetime, snapshot: TicketSnapshot
+) -> None:
     """Another rule of the same kind fired while the escalation is open: no second handoff, but its
     urgency (priority, a call) is not lost and the reason joins the record."""
     ticket = escalation.ticket
     if rule.to_call and not escalation.to_call:
         escalation.to_call = True
         escalation.save(update_fields=["to_call"])
+        snapshot.calls_wanted.append((escalation, rule.slug, reason))
     if raises_priority(rule.priority_override, ticket.priority):
         ticket_update(ticket=ticket, actor=None, priority=rule.priority_override)
     event_record(

@@ -22,6 +22,9 @@ from tickets.models import Account, AuthorType, Message, Outcome, ResolutionAtte
 class TicketSnapshot:
     def __init__(self, ticket: Ticket, *, new: bool = False, timers: list[SlaTimer] | None = None):
         self.ticket, self.new = ticket, new
+        # (escalation, trigger, facts) for each escalation this evaluation opened or reinforced with `to_call`:
+        # the workflow turns them into call requests (the calls app sits above this one). Empty, it costs nothing.
+        self.calls_wanted: list[tuple[Escalation, str, str]] = []
         if timers is not None:
             self.timers = timers  # the ticket's own clocks, already in memory (fills the cached property)
 

@@ -165,6 +165,31 @@ DISPATCH_BUDGET_S = env_int("DISPATCH_BUDGET_S", 20, minimum=1, maximum=600)
 # when unset. Rotating it makes the stored ones unreadable (re-enter them).
 NOTIFICATIONS_KEY = env_str("NOTIFICATIONS_KEY", "")
 
+# --- Calls, uploads --------------------------------------------------------------------------
+# How long before a call its agent and attendees are reminded (the sweep sends it).
+CALL_REMINDER_MINUTES = env_int("CALL_REMINDER_MINUTES", 15, minimum=1, maximum=24 * 60)
+# The largest attachment a tenant may upload (a tenant may set a lower one in Tenant.settings
+# ["max_upload_bytes"]). A request announcing more is refused before its body is read.
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=1024 * 1024 * 1024)
+# Uploads are kept through Django's storage API: the filesystem under MEDIA_ROOT by default (never served
+# by URL: downloads go through the API, to members of the tenant); MEDIA_STORAGE=s3 uses django-storages'
+# S3 backend (pip install ".[s3]"; it reads AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, … itself).
+MEDIA_ROOT = env_str("MEDIA_ROOT", "") or str(Path(env_str("HELPDESK_DATA_DIR", "") or BASE_DIR / ".data") / "media")
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")
+if MEDIA_STORAGE not in ("filesystem", "s3"):
+    raise EnvError("MEDIA_STORAGE must be 'filesystem' or 's3'")
+STORAGES = {
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage"
+        if MEDIA_STORAGE == "s3"
+        else "django.core.files.storage.FileSystemStorage",
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Where a transcript's draft comes from: the offline TextRank by default. An LLM provider can be named here
+# (a class with key_sentences(units, *, limit)); none is configured by default, so nothing leaves the system.
+TRANSCRIPT_SUMMARIZER = env_str("TRANSCRIPT_SUMMARIZER", "callnotes.transcript.TextRankSummarizer")
+
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -305,6 +330,10 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "tickets.models.Channel",
         "PriorityEnum": "tickets.models.Priority",
         "MetricEnum": "slas.models.Metric",
+        "CallStatusEnum": "callnotes.models.CallStatus",
+        "ActionItemStatusEnum": "callnotes.models.ActionItemStatus",
+        "KnowledgeKindEnum": "callnotes.models.KnowledgeKind",
+        "EscalationKindEnum": "escalation.models.Kind",
     },
 }
 

@@ -4,6 +4,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from callnotes import api as calls_api
+from callnotes import api_cases
+from callnotes.views import calendar_feed
 from escalation.api import EscalationViewSet, RuleViewSet, escalate, refund
 from helpdesk import views
 from helpdesk.admin import tenant_admin_site
@@ -28,11 +31,25 @@ router.register("sla-policies", PolicyViewSet, basename="sla-policy")
 router.register("escalations", EscalationViewSet, basename="escalation")
 router.register("escalation-rules", RuleViewSet, basename="escalation-rule")
 router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("calls", calls_api.CallViewSet, basename="call")
+router.register("action-items", calls_api.ActionItemViewSet, basename="action-item")
+router.register("attachments", calls_api.AttachmentViewSet, basename="attachment")
+router.register("call-note-templates", calls_api.TemplateViewSet, basename="call-note-template")
 
 api_v1 = [
     path("me/", me, name="me"),
     path("tickets/<int:pk>/escalate/", escalate, name="ticket-escalate"),
     path("tickets/<int:pk>/refunds/", refund, name="ticket-refund"),
+    path("tickets/<int:pk>/calls/", calls_api.ticket_calls, name="ticket-calls"),
+    path("calls/<int:pk>/invite.ics", calls_api.call_invite, name="call-invite"),
+    path("tickets/<int:pk>/brief/", api_cases.ticket_brief, name="ticket-brief"),
+    path("tickets/<int:pk>/similar/", api_cases.ticket_similar, name="ticket-similar"),
+    path("tickets/<int:pk>/action-items/", calls_api.ticket_action_items, name="ticket-action-items"),
+    path("tickets/<int:pk>/attachments/", calls_api.ticket_attachments, name="ticket-attachments"),
+    path("knowledge/", api_cases.knowledge_search, name="knowledge"),
+    path("calendar-feeds/", api_cases.calendar_feed_create, name="calendar-feed-create"),
+    path("calendar-feeds/revoke/", api_cases.calendar_feed_revoke, name="calendar-feed-revoke"),
+    path("calendar-feeds/<str:key>.ics", calendar_feed, name="calendar-feed"),
     *router.urls,
 ]
 

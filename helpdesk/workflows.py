@@ -10,10 +10,16 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
+from callnotes import artifacts, knowledge, reminders, transcript
+from callnotes import services as calls
+from callnotes.models import ActionItem, Attachment, Call, CallNote, CallNoteTemplate
 from escalation import authority, engine, watches
 from escalation import services as escalations
 from escalation.models import Escalation, EscalationRule
@@ -35,7 +41,7 @@ from slas import services as slas
 from slas.models import BusinessCalendar, SLAPolicy
 from slas.tasks import recalculate_after_commit
 from tickets import services as tickets
-from tickets.models import Account, AuthorType, Customer, Message, ResolutionAttempt, Ticket
+from tickets.models import Account, AuthorType, Customer, Message, ResolutionAttempt, Status, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,7 @@ SWEEP_BATCH = 10000
 RULES_BATCH = 100
 MAX_BATCHES = 100
 POLICY_FIELDS = ("priority", "category", "channel")
+CLOSED_STATUSES = (Status.SOLVED, Status.CLOSED)
 
 
 @transaction.atomic
@@ -56,6 +63,7 @@ def tenant_bootstrap(*, slug: str, name: str, timezone: str = "UTC") -> Tenant:
         sla_defaults.install(tenant=tenant)
         escalations.matrix_install(tenant=tenant)
         notification_defaults.install(tenant=tenant)
+        calls.template_install(tenant=tenant)
     return tenant
 
 
@@ -213,14 +221,22 @@ def ticket_open_with_clocks(*, tenant: Tenant, actor: Principal | None, **fields
     ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
     timers = slas.timers_start(ticket=ticket)
     watches.watches_arm(ticket=ticket, since=ticket.created_at, new=True)
+    snapshot = TicketSnapshot(ticket, new=True, timers=timers)
     engine.evaluate(
         ticket,
         text=f"{ticket.subject}\n{ticket.description}",
         time_based=False,
         at=ticket.created_at,
-        snapshot=TicketSnapshot(ticket, new=True, timers=timers),
+        snapshot=snapshot,
     )
+    _calls_wanted(snapshot, ticket.created_at)
     return ticket, timers
+
+
+def _calls_wanted(snapshot: TicketSnapshot, at: datetime) -> None:
+    """Rules with to_call that fired in this evaluation become call requests on their escalations."""
+    if snapshot.calls_wanted:
+        calls.call_requests_open(wanted=snapshot.calls_wanted, at=at)
 
 
 @transaction.atomic
@@ -232,9 +248,12 @@ def message_receive(*, ticket: Ticket, actor: Principal | None, **fields) -> Mes
     message = tickets.message_post(ticket=ticket, actor=actor, **fields)
     at = message.created_at
     slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=at, actor=actor)
+    _knowledge_follow(ticket, before)
     if message.author_type == AuthorType.CUSTOMER:
         slas.timers_on_customer_message(ticket=ticket, at=at)
-        engine.evaluate(ticket, text=message.body, time_based=False, at=at)
+        snapshot = TicketSnapshot(ticket)
+        engine.evaluate(ticket, text=message.body, time_based=False, at=at, snapshot=snapshot)
+        _calls_wanted(snapshot, at)
     elif message.author_type == AuthorType.AGENT and not message.internal:
         slas.timers_on_agent_reply(ticket=ticket, at=at)
         escalations.escalations_on_agent_reply(ticket=ticket, at=at, author=message.author)
@@ -252,7 +271,16 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
     slas.timers_on_status(ticket=ticket, before=before_status, after=ticket.status, at=at, actor=actor)
     if any(getattr(ticket, name) != value for name, value in before_keys.items()):
         slas.timers_reapply_policy(ticket=ticket, at=at, actor=actor)
+    _knowledge_follow(ticket, before_status)
     return ticket
+
+
+def _knowledge_follow(ticket: Ticket, before: str) -> None:
+    """A ticket that becomes solved or closed is a resolved case (knowledge); reopened, it is one no more."""
+    if ticket.status in CLOSED_STATUSES and before not in CLOSED_STATUSES:
+        knowledge.index_ticket(ticket=ticket)
+    elif before in CLOSED_STATUSES and ticket.status not in CLOSED_STATUSES:
+        knowledge.unindex_ticket(ticket=ticket)
 
 
 @transaction.atomic
@@ -262,6 +290,7 @@ def ticket_change_status(*, ticket: Ticket, actor: Principal | None, status: str
     before = ticket.status
     tickets.ticket_change_status(ticket=ticket, actor=actor, status=status, at=at)
     slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=at, actor=actor)
+    _knowledge_follow(ticket, before)
     return ticket
 
 
@@ -270,6 +299,7 @@ def ticket_reopen(*, ticket: Ticket, actor: Principal | None, reason: str = "") 
     before = ticket.status
     tickets.ticket_reopen(ticket=ticket, actor=actor, reason=reason)
     slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=ticket.updated_at, actor=actor)
+    _knowledge_follow(ticket, before)
     return ticket
 
 
@@ -278,7 +308,9 @@ def ticket_reopen(*, ticket: Ticket, actor: Principal | None, reason: str = "") 
 def attempt_record(*, ticket: Ticket, actor: Principal | None, **fields) -> ResolutionAttempt:
     """A resolution attempt; failed ones at tier 0-1 may trip the failed_attempts rule."""
     attempt = tickets.attempt_record(ticket=ticket, actor=actor, **fields)
-    engine.evaluate(ticket, text="", time_based=False, at=attempt.created_at)
+    snapshot = TicketSnapshot(ticket)
+    engine.evaluate(ticket, text="", time_based=False, at=attempt.created_at, snapshot=snapshot)
+    _calls_wanted(snapshot, attempt.created_at)
     return attempt
 
 
@@ -297,8 +329,9 @@ def escalate_manually(
     to_call: bool = False,
 ) -> Escalation:
     """An agent hands the ticket up, with the five-field summary written by a person. The target is a team, a
-    tier, a person, or authority (target_role: a manager or an admin, the agent pages' "A manager")."""
-    return escalations.escalation_create(
+    tier, a person, or authority (target_role: a manager or an admin, the agent pages' "A manager"); "escalate
+    to a call" also opens a call request on the escalation."""
+    escalation = escalations.escalation_create(
         ticket=ticket,
         actor=actor,
         kind=kind,
@@ -311,6 +344,9 @@ def escalate_manually(
         target_role=target_role,
         to_call=to_call,
     )
+    if to_call:
+        calls.call_request_open(escalation=escalation, trigger="manual", reason=reason, at=escalation.created_at)
+    return escalation
 
 
 # --- configuration: the escalation matrix ---------------------------------------------------------
@@ -391,6 +427,99 @@ def escalation_return(*, escalation: Escalation, actor: Principal | None, reason
 
 def escalation_de_escalate(*, escalation: Escalation, actor: Principal | None, reason: str, to_tier: int) -> Escalation:
     return escalations.escalation_de_escalate(escalation=escalation, actor=actor, reason=reason, to_tier=to_tier)
+
+
+# --- calls: scheduling, the call's life, notes, artifacts, templates, feeds ------------------------------
+
+
+def call_schedule(*, ticket: Ticket, actor: Principal | None, **fields) -> Call:
+    """Schedules a call on the ticket (its open request, or a new one), routed like an escalation when no
+    agent is given; the invite (.ics) leaves through the outbox after commit."""
+    return calls.call_schedule(ticket=ticket, actor=actor, **fields)
+
+
+def call_reschedule(*, call: Call, actor: Principal | None, scheduled_start, duration_minutes: int) -> Call:
+    return calls.call_reschedule(
+        call=call, actor=actor, scheduled_start=scheduled_start, duration_minutes=duration_minutes
+    )
+
+
+def call_cancel(*, call: Call, actor: Principal | None, reason: str) -> Call:
+    return calls.call_cancel(call=call, actor=actor, reason=reason)
+
+
+def call_start(*, call: Call, actor: Principal | None) -> Call:
+    return calls.call_start(call=call, actor=actor)
+
+
+def call_no_show(*, call: Call, actor: Principal | None) -> Call:
+    return calls.call_no_show(call=call, actor=actor)
+
+
+def call_complete(*, call: Call, actor: Principal | None, **fields) -> Call:
+    return calls.call_complete(call=call, actor=actor, **fields)
+
+
+@transaction.atomic
+def call_summary_send(*, call: Call, actor: Principal | None, body: str = "") -> Message:
+    """A person approved the customer-facing summary: it is posted on the ticket as a public reply (so it
+    counts as an answer and a customer update, like any agent reply)."""
+    call, message = calls.call_summary_approve(call=call, actor=actor, body=body)
+    return message_receive(ticket=call.ticket, actor=actor, **message)
+
+
+def call_note_update(*, call: Call, actor: Principal | None, changes: dict) -> CallNote:
+    return calls.note_update(call=call, actor=actor, changes=changes)
+
+
+def call_transcript_draft(*, call: Call, actor: Principal | None, text: str) -> CallNote:
+    """A transcript becomes a draft of the live notes (key sentences, action items, sentiment), stored for
+    review beside the notes; nothing is sent. The summarizer is settings.TRANSCRIPT_SUMMARIZER."""
+    tenant_zone = call.ticket.tenant.timezone or "UTC"
+    today = timezone.now().astimezone(ZoneInfo(tenant_zone)).date()
+    summarizer = import_string(settings.TRANSCRIPT_SUMMARIZER)()
+    draft = transcript.draft(text, today=today, summarizer=summarizer)
+    return calls.note_draft_store(call=call, actor=actor, draft=draft.as_dict())
+
+
+def action_item_done(*, item: ActionItem, actor: Principal | None) -> ActionItem:
+    return calls.action_item_done(item=item, actor=actor)
+
+
+@transaction.atomic
+def attachment_add(
+    *, ticket: Ticket, actor: Principal | None, upload, message=None, call: Call | None = None, field: str = ""
+) -> Attachment:
+    """A file on the ticket (a message's, a call's); given a call and one of its note's artifact fields, the
+    file also fills that field (what scheduling may require)."""
+    attachment = artifacts.attachment_create(ticket=ticket, actor=actor, upload=upload, message=message, call=call)
+    if call is not None and field:
+        calls.note_attach(call=call, field_key=field, attachment_id=attachment.pk)
+    return attachment
+
+
+def attachment_remove(*, attachment: Attachment, actor: Principal | None) -> None:
+    artifacts.attachment_delete(attachment=attachment, actor=actor)
+
+
+def call_template_create(*, tenant: Tenant, actor: Principal | None, **fields) -> CallNoteTemplate:
+    return calls.template_create(tenant=tenant, **fields)
+
+
+def call_template_update(*, template: CallNoteTemplate, actor: Principal | None, **changes) -> CallNoteTemplate:
+    return calls.template_update(template=template, **changes)
+
+
+def call_template_delete(*, template: CallNoteTemplate, actor: Principal | None) -> str:
+    return calls.template_delete(template=template)
+
+
+def calendar_feed_create(*, member, actor: Principal | None):
+    return calls.feed_create(member=member)
+
+
+def calendar_feed_revoke(*, member, actor: Principal | None) -> int:
+    return calls.feed_revoke(member=member)
 
 
 def import_batch_started(ticket_ids: list[int]) -> None:
@@ -496,9 +625,14 @@ def _per_tenant(claimed: dict[int, list[int]], stage: str, work, report: SweepRe
 def _sweep_rules(now: datetime, report: SweepReport) -> int:
     """Escalation stage: tickets whose clocks moved get their time-based rules (and escalations whose
     clock ran out climb the ladder). Small batches: the claimed tickets stay locked until commit."""
+
+    def run(ids: list[int]) -> int:
+        created = engine.rules_run_due(ticket_ids=ids, at=now)
+        calls.call_requests_for_tickets(ticket_ids=ids, at=now)  # time rules with to_call ask for a call
+        return created
+
     with transaction.atomic(), config_cache.pinned():
-        claimed = engine.rules_claim_due(now=now, limit=RULES_BATCH)
-        return _per_tenant(claimed, "time rules", lambda ids: engine.rules_run_due(ticket_ids=ids, at=now), report)
+        return _per_tenant(engine.rules_claim_due(now=now, limit=RULES_BATCH), "time rules", run, report)
 
 
 def _sweep_watches(now: datetime, report: SweepReport) -> int:
@@ -509,6 +643,24 @@ def _sweep_watches(now: datetime, report: SweepReport) -> int:
 
     with transaction.atomic(), config_cache.pinned():
         return _per_tenant(watches.watches_claim_due(now=now, limit=RULES_BATCH), "time watches", fire, report)
+
+
+def _sweep_reminders(now: datetime, report: SweepReport) -> int:
+    """Calls about to start and action items come due: their reminders (claimed, then fired once)."""
+    with transaction.atomic():
+        calls_due = reminders.calls_claim_due(now=now, limit=RULES_BATCH)
+        items_due = reminders.items_claim_due(now=now, limit=RULES_BATCH)
+        claimed = {tid: [("call", i) for i in ids] for tid, ids in calls_due.items()}
+        for tid, ids in items_due.items():
+            claimed.setdefault(tid, []).extend(("item", i) for i in ids)
+
+        def fire(rows: list[tuple[str, int]]) -> int:
+            reminders.calls_remind(call_ids=[i for kind, i in rows if kind == "call"], at=now)
+            reminders.items_remind(item_ids=[i for kind, i in rows if kind == "item"], at=now)
+            return 0
+
+        _per_tenant(claimed, "reminders", fire, report)
+        return max(sum(len(ids) for ids in calls_due.values()), sum(len(ids) for ids in items_due.values()))
 
 
 def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport) -> None:
@@ -539,6 +691,7 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     _drain("sla", _sweep_timers, SWEEP_BATCH, now, report)
     _drain("rules", _sweep_rules, RULES_BATCH, now, report)
     _drain("watches", _sweep_watches, RULES_BATCH, now, report)
+    _drain("reminders", _sweep_reminders, RULES_BATCH, now, report)
     # Delivery runs on the real clock (retries, leases) unless the caller fixed the moment: the stages
     # before it may have taken long, and a start-of-sweep time would schedule retries in the past.
     _sweep_notifications(given, report)

@@ -31,6 +31,49 @@ RULE_FALLBACK_TEMPLATE = {
     "recipients": ["role:admin"],
 }
 
+# Calls (callnotes): the invite and its changes go to the agent and the attendees with the .ics attached, so
+# their wording is fit for the customer (no internal links); what the call concluded goes to the team.
+_CALL = "Call about request #{{ ticket.number }}: {{ ticket.subject }}"
+CALL_TEMPLATES: list[dict] = [
+    {
+        "event_type": "call.scheduled",
+        "subject": "[Call] {{ ticket.subject }} (#{{ ticket.number }})",
+        "body": f"{_CALL}\nWhen: {{{{ text }}}}\nThe calendar invitation is attached.",
+        "recipients": ["agent", "attendees"],
+    },
+    {
+        "event_type": "call.rescheduled",
+        "subject": "[Call moved] {{ ticket.subject }} (#{{ ticket.number }})",
+        "body": f"{_CALL}\nNew time: {{{{ text }}}}\nThe updated invitation is attached.",
+        "recipients": ["agent", "attendees"],
+    },
+    {
+        "event_type": "call.cancelled",
+        "subject": "[Call cancelled] {{ ticket.subject }} (#{{ ticket.number }})",
+        "body": f"{_CALL}\nThe call planned for {{{{ text }}}} is cancelled: {{{{ event.reason }}}}",
+        "recipients": ["agent", "attendees"],
+    },
+    {
+        "event_type": "call.reminder",
+        "subject": "[Reminder] Call about #{{ ticket.number }} starts soon",
+        "body": f"{_CALL}\nWhen: {{{{ text }}}}",
+        "recipients": ["agent", "attendees"],
+    },
+    {
+        "event_type": "call.completed",
+        "subject": "[Call completed] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\nRoot cause: {{{{ event.root_cause }}}}\nResolution: {{{{ event.resolution }}}}\n\n"
+        "{{ ticket.link }}",
+        "recipients": ["agent", "assignee"],
+    },
+    {
+        "event_type": "action_item.reminder",
+        "subject": "[Action item due] #{{ ticket.number }} {{ ticket.subject }}",
+        "body": f"{_TICKET}\n{{{{ text }}}}\n\n{{{{ ticket.link }}}}",
+        "recipients": ["recipient"],
+    },
+]
+
 DEFAULT_TEMPLATES: list[dict] = [
     {
         "event_type": "escalation.created",
@@ -98,6 +141,7 @@ Open the ticket: {{{{ ticket.link }}}}""",
         "recipients": ["assignee", "role:manager"],
     },
     RULE_FALLBACK_TEMPLATE,
+    *CALL_TEMPLATES,
 ]
 
 

@@ -36,13 +36,15 @@ def _read_destinations():
 
 def is_immediate(event_type: str, payload: dict) -> bool:
     """VIP or critical work is never held back for a digest: a VIP's ticket, an urgent one, a
-    hierarchical escalation (authority is needed now), a breached SLA."""
+    hierarchical escalation (authority is needed now), a breached SLA, and anything its emitter marks
+    `immediate` (a call's invite: it must arrive before the call, with its .ics, not inside a digest)."""
     facts = payload.get("ticket_context") or {}
     return (
         bool(facts.get("vip"))
         or facts.get("priority") == "urgent"
         or payload.get("kind") == "hierarchical"
         or event_type == "sla.breached"
+        or bool(payload.get("immediate"))
     )
 
 
@@ -106,7 +108,7 @@ class Destinations:
 
 # What recipient resolution reads from a payload and from its ticket_context: the cache key of
 # Destinations.email_addresses (the whole context, subject and all, would make every event a miss).
-RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify")
+RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify", "attendees")
 RECIPIENT_FACTS = ("team", "assignee", "customer_email")
 
 

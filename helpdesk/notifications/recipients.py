@@ -2,7 +2,8 @@
 resolved against the event's payload and the tenant's people.
 
 Specs: "agent" (the escalation's receiver), "assignee" (the ticket's), "recipient" (a member the event
-names, e.g. the owner to remind), "requester" (the customer), "team" (members of the event's team),
+names, e.g. the owner to remind), "requester" (the customer), "attendees" (the addresses a call's invite
+names, from the payload), "team" (members of the event's team),
 "team:<id>", "user:<membership id>", "on_call" (the on-call member of the event's team, or of every team
 when the event has none), "role:<role>" or a bare role name ("manager": the managers of the event's
 team, else the tenant's), and "notify" (the matrix rule's own notify list, carried in the payload).
@@ -17,7 +18,7 @@ from helpdesk.models import ROLE_RANK, Membership, Role, Team
 
 ROLE_NAMES = set(Role.values)
 # Specs that name someone by the event alone; the others carry a value ("role:manager", "team:3", "user:7").
-BARE_SPECS = {"agent", "assignee", "recipient", "requester", "team", "on_call", "notify"} | ROLE_NAMES
+BARE_SPECS = {"agent", "assignee", "recipient", "requester", "attendees", "team", "on_call", "notify"} | ROLE_NAMES
 
 
 def is_spec(spec: str) -> bool:
@@ -91,6 +92,8 @@ def email_addresses(specs: list, payload: dict) -> list[str]:
         # An erased customer's tombstone address (helpdesk.redaction): nothing is sent to it.
         if customer and not redaction.is_erased_address(str(customer)):
             addresses.add(str(customer).strip().lower())
+    if "attendees" in specs:
+        addresses |= {str(a).strip().lower() for a in payload.get("attendees") or [] if isinstance(a, str) and a}
     query = Q(pk__in=[])
     for spec in specs:
         part = _spec_query(spec, payload)

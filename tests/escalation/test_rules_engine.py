@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
+from callnotes.models import Call
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk import workflows
 from helpdesk.models import OutboxEvent, Role
@@ -398,10 +399,12 @@ def test_the_sla_stage_hands_the_ticket_to_the_rules_in_its_own_transaction(api,
 # The rules stage for one breached ticket opens two escalations (sla-breached, hierarchical, to a manager; and
 # sla-at-risk, functional, to tier 2): the claim, the ticket's facts read once, each escalation's writes, and one
 # read of the customer-update clocks whose owners may be due a reminder (per tenant's share, not per ticket).
-# 41: routing that finds nobody free asks once more whether anyone could ever take it (stale configuration goes
-# to the managers' queue); 40 before that; 39 before the reminders; 41 before an escalation took its deadline into
-# its INSERT; 97 before firing read each thing once per ticket.
-RULES_STAGE_STATEMENTS = 41
+# 46: the sla-breached rule has to_call, so its escalation gets a call request (one read of the share's
+# escalations wanting a call; the request's INSERT in a savepoint, its audit event); 41: routing that finds nobody
+# free asks once more whether anyone could ever take it (stale configuration goes to the managers' queue); 40
+# before that; 39 before the reminders; 41 before an escalation took its deadline into its INSERT; 97 before
+# firing read each thing once per ticket.
+RULES_STAGE_STATEMENTS = 46
 
 
 def test_the_rules_stage_fires_a_breach_in_a_bounded_number_of_statements(api, acme, django_assert_max_num_queries):
@@ -422,6 +425,9 @@ def test_the_rules_stage_fires_a_breach_in_a_bounded_number_of_statements(api, a
     ]
     with tenant_context(acme):
         assert escalations[0].agent.role == Role.MANAGER and escalations[0].to_call is True
+        assert list(Call.objects.filter(ticket_id=ticket["id"]).values_list("escalation_id", "status")) == [
+            (escalations[0].pk, "requested")
+        ]
         assert all(e.response_due_at is not None for e in escalations)
         assert RuleFiring.objects.filter(ticket_id=ticket["id"], escalation__isnull=True).count() == 0
         assert SlaTimer.objects.filter(escalation_id__in=[e.pk for e in escalations]).count() == 6
@@ -458,7 +464,14 @@ def test_a_failing_tenant_keeps_its_tickets_due_for_the_rules_and_spares_the_oth
 
 
 @pytest.mark.parametrize(
-    "function", ["escalation_claim_due_tickets", "escalation_claim_due_watches", "slas_claim_due_timers"]
+    "function",
+    [
+        "escalation_claim_due_tickets",
+        "escalation_claim_due_watches",
+        "slas_claim_due_timers",
+        "callnotes_claim_call_reminders",
+        "callnotes_claim_action_reminders",
+    ],
 )
 def test_every_claim_function_caps_its_limit_for_the_app_role(acme, function):
     from django.utils import timezone

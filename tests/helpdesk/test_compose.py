@@ -328,3 +328,10 @@ def test_it_serves_the_container_over_https_and_keeps_the_healthcheck_on_plain_h
 def test_make_run_serves_plain_http():
     source = LAUNCH.read_text()
     assert "HTTPS" not in source and "PROXY_SSL_HEADER" not in source, "make run must keep the plain-http defaults"
+
+
+def test_it_keeps_uploads_in_a_volume_the_image_user_owns(services):
+    for name in ("web", "worker", "beat"):
+        assert "media:/data/media" in services[name]["volumes"], name
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "MEDIA_ROOT=/data/media" in dockerfile and "chown helpdesk /data/media" in dockerfile

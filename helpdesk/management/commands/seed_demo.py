@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from callnotes.errors import CallError
+from callnotes.models import Call, CallStatus
 from helpdesk import workflows
 from helpdesk.models import OutboxEvent, Role, Tenant
 from helpdesk.notifications import services as notification_services
@@ -98,6 +100,15 @@ REPLY_MINUTES = {"urgent": (3, 15), "high": (5, 45), "normal": (5, 60), "low": (
 # A ticket older than this is solved (most within hours); younger ones are still being worked.
 STILL_OPEN_WITHIN = timedelta(hours=30)
 
+DEMO_PRE_CALL = {"phone_or_link": "https://meet.example.com/demo-support", "preferred_times": "weekday mornings"}
+DEMO_LIVE_NOTES = {
+    "header": "Call with the customer about missing records",
+    "issue_confirmation": "Records from one region are missing since the last sync.",
+    "diagnosis_steps": ["Checked the sync logs", "Found rows skipped by the mapping"],
+    "discussed_resolutions": ["Restore from the nightly backup", "Fix the mapping"],
+    "customer_concerns": ["Finance close this week"],
+}
+
 AGENT_REPLIES = [
     "Thanks for reaching out — I'm looking into this now.",
     "Could you send a screenshot of the error and the time it happened?",
@@ -128,9 +139,10 @@ class Command(BaseCommand):
             # The back-dated tickets' clocks catch up now: their breaches, and the escalations those
             # cause, are history like the rest, not news for the first sweep of `make run` to mail.
             workflows.sweep()
+            calls = self._calls(tenant)
             self._notifications(tenant)
         _, key = api_token_create(tenant=tenant, role=Role.ADMIN, label="demo admin token")
-        self.stdout.write(f"seeded tenant {DEMO_SLUG}: {len(people)} people, {count} tickets")
+        self.stdout.write(f"seeded tenant {DEMO_SLUG}: {len(people)} people, {count} tickets, {calls} calls")
         self.stdout.write(f"demo admin API token: {key}")
 
     def _people(self, tenant):
@@ -157,6 +169,60 @@ class Command(BaseCommand):
             OutboxEvent.objects.filter(dispatched_at=None).update(dispatched_at=timezone.now())
             channel = NotificationChannel(tenant=tenant, name="Demo e-mail", kind=ChannelKind.EMAIL, digest_minutes=15)
             notification_services.channel_save(channel=channel, url="")
+
+    def _calls(self, tenant) -> int:
+        """The calls the matrix asked for (to_call rules): the oldest held and completed with its notes, a root
+        cause and action items; the next ones scheduled in the coming days. Through the workflows, as an
+        agent would, so invites, the brief and the knowledge index follow."""
+        now = timezone.now()
+        scheduled = 0
+        with tenant_context(tenant):
+            requests = Call.objects.filter(status=CallStatus.REQUESTED).exclude(ticket__status=Status.CLOSED)
+            for n, call in enumerate(requests.select_related("ticket__requester").order_by("created_at", "pk")[:4]):
+                ticket = call.ticket
+                held = n == 0 and call.created_at < now - timedelta(days=2)
+                start = call.created_at + timedelta(hours=2) if held else now + timedelta(days=n, hours=3)
+                try:
+                    done = workflows.call_schedule(
+                        ticket=ticket,
+                        actor=None,
+                        scheduled_start=start,
+                        duration_minutes=30,
+                        attendees=[ticket.requester.email],
+                        pre_call=DEMO_PRE_CALL,
+                        at=min(start - timedelta(hours=1), now),
+                    )
+                    if held:
+                        self._complete(done, start)
+                except CallError as exc:  # nobody free then: the request stays, as it would for an agent
+                    self.stderr.write(f"call on ticket {ticket.pk} not scheduled: {exc}")
+                    continue
+                scheduled += 1
+        return scheduled
+
+    def _complete(self, call, start):
+        workflows.call_note_update(call=call, actor=None, changes={"live": DEMO_LIVE_NOTES})
+        workflows.call_complete(
+            call=call,
+            actor=None,
+            root_cause="A mapping change dropped records whose region field was empty.",
+            resolution="Restored the records from the nightly backup and fixed the mapping.",
+            customer_summary="We found why records went missing, restored them and fixed the cause.",
+            action_items=[
+                {
+                    "description": "Add a regression test for empty regions",
+                    "owner": call.agent,
+                    "due": start.date() + timedelta(days=2),
+                },
+                {
+                    "description": "Confirm the restored totals with the customer",
+                    "owner": call.agent,
+                    "due": start.date() + timedelta(days=1),
+                },
+            ],
+            tags=["sync", "data_loss"],
+            at=start + timedelta(minutes=35),
+        )
 
     def _teams(self, tenant, people):
         for name, skills, tier, members in TEAMS:
