@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("escalation", "0008_fallback_reason"),
-        ("helpdesk", "0008_team_active"),
+        ("helpdesk", "0009_team_active"),
         ("tickets", "0006_external_id"),
     ]
 

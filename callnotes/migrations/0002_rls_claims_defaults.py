@@ -260,7 +260,7 @@ def add_defaults(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("callnotes", "0001_initial"),
-        ("helpdesk", "0008_team_active"),
+        ("helpdesk", "0009_team_active"),
     ]
 
     operations = [
