@@ -546,7 +546,13 @@ class CallViewSet(mixins.ListModelMixin, TenantViewSet):
     @extend_schema(
         methods=["POST"], request={"multipart/form-data": CallUploadInput}, responses={201: AttachmentOutput}
     )
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser])
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[MultiPartParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
     def attachments(self, request, pk=None):
         """The call's files; an upload naming one of the note's artifact fields (`field`) fills that field."""
         call = self._call()
@@ -555,7 +561,7 @@ class CallViewSet(mixins.ListModelMixin, TenantViewSet):
         return _upload(request, ticket=call.ticket, call=call, input_serializer=CallUploadInput)
 
     @extend_schema(responses={200: ActionItemOutput(many=True)})
-    @action(detail=True, methods=["get"], url_path="action-items")
+    @action(detail=True, methods=["get"], url_path="action-items", filter_backends=[], pagination_class=None)
     def action_items(self, request, pk=None):
         return Response(ActionItemOutput(selectors.action_items_of_call(call=self._call()), many=True).data)
 

@@ -123,7 +123,7 @@ def test_the_same_agent_is_never_double_booked(tenant_a, api_a, alice):
         ({"duration_minutes": 0}, "duration_minutes"),
         ({"duration_minutes": -30}, "duration_minutes"),
         ({"duration_minutes": 8 * 60 + 1}, "duration_minutes"),
-        ({"attendees": ["not-an-email"]}, "attendees"),
+        ({"attendees": ["not-an-email"]}, "attendees.0"),
         ({"scheduled_start": "2030-01-01T10:00:00"}, "scheduled_start"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"pre_call": {"no_such_field": "x"}}, "pre_call.no_such_field"),
