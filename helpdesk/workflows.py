@@ -33,7 +33,7 @@ from helpdesk.models import ApiToken, Membership, Tenant
 from helpdesk.notifications import defaults as notification_defaults
 from helpdesk.notifications import dispatcher
 from helpdesk.notifications import services as notification_services
-from helpdesk.notifications.models import WebhookSubscription
+from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
@@ -128,8 +128,37 @@ def rule_delete(*, rule: EscalationRule, actor: Principal | None) -> str:
     return outcome
 
 
+# --- notifications: where to send, and what --------------------------------------------------------------
+
+
+def webhook_create(*, tenant: Tenant, actor: Principal | None, **fields) -> WebhookSubscription:
+    return notification_services.webhook_create(tenant=tenant, **fields)
+
+
+def webhook_update(*, subscription: WebhookSubscription, actor: Principal | None, **changes) -> WebhookSubscription:
+    return notification_services.webhook_update(subscription=subscription, **changes)
+
+
+def channel_save(*, channel: NotificationChannel, actor: Principal | None, url: str | None) -> NotificationChannel:
+    """A channel created or changed; `url` None keeps the stored one (which must still pass today's rules)."""
+    return notification_services.channel_save(channel=channel, url=url)
+
+
+def template_save(*, template: NotificationTemplate, actor: Principal | None) -> NotificationTemplate:
+    """A notification template, checked against the largest context an event can carry before it is stored."""
+    return notification_services.template_save(template=template)
+
+
+def deliveries_retry_now(*, delivery_ids: list[int], actor: Principal | None) -> int:
+    return notification_services.deliveries_retry_now(delivery_ids=delivery_ids)
+
+
 def webhook_delete(*, subscription: WebhookSubscription, actor: Principal | None) -> str:
     return notification_services.webhook_delete(subscription=subscription, actor=actor)
+
+
+def team_create(*, tenant: Tenant, actor: Principal | None, name: str, skills=(), tier: int = 1, members=()):
+    return tenancy.team_create(tenant=tenant, name=name, skills=list(skills), tier=tier, members=list(members))
 
 
 # --- accounts and customers ------------------------------------------------------------------------
@@ -281,6 +310,11 @@ def _knowledge_follow(ticket: Ticket, before: str) -> None:
         knowledge.index_ticket(ticket=ticket)
     elif before in CLOSED_STATUSES and ticket.status not in CLOSED_STATUSES:
         knowledge.unindex_ticket(ticket=ticket)
+
+
+def ticket_assign(*, ticket: Ticket, actor: Principal | None, assignee, at: datetime | None = None) -> Ticket:
+    """An assignment at a given moment (imports and back-dated histories: the demo's seed)."""
+    return tickets.ticket_assign(ticket=ticket, actor=actor, assignee=assignee, team=ticket.team, at=at)
 
 
 @transaction.atomic

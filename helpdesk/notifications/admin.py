@@ -6,9 +6,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from helpdesk import workflows
 from helpdesk.admin import TenantInline, TenantModelForm, TenantScopedAdmin, principal_has_role, tenant_admin_site
 from helpdesk.models import Role
-from helpdesk.notifications import channel_urls, services
+from helpdesk.notifications import channel_urls, validation
 from helpdesk.notifications.models import (
     WEBHOOK_EVENTS,
     Delivery,
@@ -38,8 +39,8 @@ class ChannelForm(TenantModelForm):
         data = super().clean()
         self.instance.kind = data.get("kind") or self.instance.kind
         try:  # the check channel_save makes: a stored URL that no longer passes must be entered again
-            services.channel_url_check(channel=self.instance, url=data.get("url") or None)
-        except services.NotificationInputError as exc:
+            validation.channel_url_check(channel=self.instance, url=data.get("url") or None)
+        except validation.NotificationInputError as exc:
             self.add_error("url", exc.fields["url"][0])
         return data
 
@@ -59,7 +60,7 @@ class NotificationChannelAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.tenant = request.principal.tenant
-        services.channel_save(channel=obj, url=form.cleaned_data.get("url") or None)
+        workflows.channel_save(channel=obj, actor=request.principal, url=form.cleaned_data.get("url") or None)
 
 
 class TemplateForm(TenantModelForm):
@@ -70,8 +71,8 @@ class TemplateForm(TenantModelForm):
     def clean(self):
         data = super().clean()
         try:
-            services.template_check(subject=data.get("subject") or "", body=data.get("body") or "")
-        except services.NotificationInputError as exc:
+            validation.template_check(subject=data.get("subject") or "", body=data.get("body") or "")
+        except validation.NotificationInputError as exc:
             for field, errors in exc.fields.items():
                 self.add_error(field, errors[0])
         return data
@@ -84,6 +85,11 @@ class NotificationTemplateAdmin(TenantScopedAdmin):
     list_filter = ("active",)
     ordering = ("event_type",)
     allow_delete = True
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.tenant = request.principal.tenant
+        workflows.template_save(template=obj, actor=request.principal)
 
 
 class WebhookForm(TenantModelForm):
@@ -107,8 +113,8 @@ class WebhookForm(TenantModelForm):
             self.add_error("secret", "A secret is required for a new subscription.")
         if "url" in self.changed_data and data.get("url"):
             try:
-                services.check_webhook_url(data["url"])
-            except services.NotificationInputError as exc:
+                validation.check_webhook_url(data["url"])
+            except validation.NotificationInputError as exc:
                 self.add_error("url", exc.fields["url"][0])
         return data
 
@@ -140,10 +146,13 @@ class WebhookSubscriptionAdmin(TenantScopedAdmin):
         data = form.cleaned_data
         if change:
             changes = {"url": data["url"], "events": data["events"], "active": data["active"]}
-            services.webhook_update(subscription=obj, secret=data.get("secret") or "", **changes)
+            workflows.webhook_update(
+                subscription=obj, actor=request.principal, secret=data.get("secret") or "", **changes
+            )
             return
-        created = services.webhook_create(
+        created = workflows.webhook_create(
             tenant=request.principal.tenant,
+            actor=request.principal,
             url=data["url"],
             events=data["events"],
             secret=data["secret"],
@@ -204,5 +213,7 @@ class DeliveryAdmin(TenantScopedAdmin):
 
     @admin.action(description="Retry now")
     def retry_now(self, request, queryset):
-        count = services.deliveries_retry_now(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        count = workflows.deliveries_retry_now(
+            actor=request.principal, delivery_ids=list(queryset.values_list("pk", flat=True))
+        )
         self.message_user(request, MSG_RETRIED.format(count=count), messages.SUCCESS)

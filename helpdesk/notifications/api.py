@@ -12,14 +12,15 @@ from helpdesk import workflows
 from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
 from helpdesk.models import Role
-from helpdesk.notifications import selectors, services
+from helpdesk.notifications import selectors
 from helpdesk.notifications.models import WEBHOOK_EVENTS, Delivery, DeliveryStatus, WebhookSubscription
+from helpdesk.notifications.validation import NotificationInputError
 from helpdesk.pagination import PAGE_PARAMETERS
 
 MIN_SECRET = 16
 
 
-def _invalid(exc: services.NotificationInputError):
+def _invalid(exc: NotificationInputError):
     field, messages = next(iter(exc.fields.items()))
     raise ApiError(400, "invalid", f"{field}: {messages[0]}", exc.fields) from None
 
@@ -89,8 +90,8 @@ class WebhookViewSet(ActiveByDefault, mixins.ListModelMixin, mixins.RetrieveMode
     def create(self, request):
         data = validated(WebhookCreateInput, request.data)
         try:
-            subscription = services.webhook_create(tenant=request.user.tenant, **data)
-        except services.NotificationInputError as exc:
+            subscription = workflows.webhook_create(actor=request.user, tenant=request.user.tenant, **data)
+        except NotificationInputError as exc:
             _invalid(exc)
         return Response(WebhookOutput(subscription).data, status=status.HTTP_201_CREATED)
 
@@ -99,8 +100,8 @@ class WebhookViewSet(ActiveByDefault, mixins.ListModelMixin, mixins.RetrieveMode
         subscription = self.get_object()
         data = validated(WebhookInput, request.data, partial=request.method == "PATCH")
         try:
-            subscription = services.webhook_update(subscription=subscription, **data)
-        except services.NotificationInputError as exc:
+            subscription = workflows.webhook_update(actor=request.user, subscription=subscription, **data)
+        except NotificationInputError as exc:
             _invalid(exc)
         return Response(WebhookOutput(subscription).data)
 

@@ -7,7 +7,7 @@ from io import StringIO
 from django.core.management import call_command
 
 from helpdesk.models import OutboxEvent, Tenant
-from helpdesk.notifications import dispatcher
+from helpdesk.notifications import dispatcher, validation
 from helpdesk.notifications.defaults import DEFAULT_TEMPLATES
 from helpdesk.notifications.models import (
     ChannelKind,
@@ -67,7 +67,7 @@ def test_the_demo_seeds_only_channels_that_pass_the_url_rules(db):
     URL passes its kind's rule, the one the sender applies again before each message."""
     from django.test import override_settings
 
-    from helpdesk.notifications import crypto, services
+    from helpdesk.notifications import crypto
 
     with override_settings(WEBHOOK_ALLOW_PRIVATE_NETWORKS=False, WEBHOOK_ALLOWED_PORTS=[80, 443]):
         _run("seed_demo", "--tickets", "5")
@@ -76,5 +76,5 @@ def test_the_demo_seeds_only_channels_that_pass_the_url_rules(db):
             assert channels
             for channel in channels:
                 url = crypto.decrypt(channel.url_encrypted) if channel.url_encrypted else ""
-                assert services.check_channel_url(channel.kind, url) == url
+                assert validation.check_channel_url(channel.kind, url) == url
             assert not WebhookSubscription.objects.exists()

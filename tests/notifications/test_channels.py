@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from helpdesk import workflows
 from helpdesk.models import Role
-from helpdesk.notifications import crypto, dispatcher, services
+from helpdesk.notifications import crypto, dispatcher, services, validation
 from helpdesk.notifications.models import DeliveryStatus, NotificationChannel, NotificationTemplate
 from helpdesk.outbox import outbox_emit
 from helpdesk.services import membership_create
@@ -110,8 +110,8 @@ def test_an_edited_template_is_used_and_stays_the_tenants_own(acme, mailoutbox):
     ],
 )
 def test_a_template_cannot_reach_outside_its_context(source, message):
-    with pytest.raises(services.NotificationInputError) as caught:
-        services.template_check(subject="ok", body=source)
+    with pytest.raises(validation.NotificationInputError) as caught:
+        validation.template_check(subject="ok", body=source)
     assert message in caught.value.fields["body"][0]
 
 

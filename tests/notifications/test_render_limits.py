@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from helpdesk import workflows
 from helpdesk.models import OutboxEvent, Role
-from helpdesk.notifications import defaults, dispatcher, rendering, services
+from helpdesk.notifications import defaults, dispatcher, rendering, validation
 from helpdesk.notifications.bounds import (
     ITERATIONS,
     MAX_ITERATIONS,
@@ -139,21 +139,21 @@ def test_the_worst_case_sample_holds_the_largest_values_the_api_lets_into_a_payl
 
 
 def test_saving_the_probe_template_is_refused_naming_the_bound():
-    with pytest.raises(services.NotificationInputError) as caught:
-        services.template_check(subject="ok", body=PROBE)
+    with pytest.raises(validation.NotificationInputError) as caught:
+        validation.template_check(subject="ok", body=PROBE)
     [message] = caught.value.fields["body"]
     assert "largest context an event can carry" in message and "10,000 loop iterations" in message
 
 
 def test_a_template_that_fails_on_the_sample_is_refused_when_saved():
-    with pytest.raises(services.NotificationInputError) as caught:
-        services.template_check(subject="{% for a, b in event.notify %}{% endfor %}", body="ok")
+    with pytest.raises(validation.NotificationInputError) as caught:
+        validation.template_check(subject="{% for a, b in event.notify %}{% endfor %}", body="ok")
     assert "fails to render" in caught.value.fields["subject"][0]
 
 
 @pytest.mark.parametrize("spec", defaults.DEFAULT_TEMPLATES + defaults.SYSTEM_TEMPLATES, ids=lambda s: s["event_type"])
 def test_every_built_in_template_passes_the_check_it_falls_back_to(spec):
-    services.template_check(subject=spec["subject"], body=spec["body"])
+    validation.template_check(subject=spec["subject"], body=spec["body"])
 
 
 def test_a_manager_cannot_save_the_probe_template_in_the_admin(tenant_a, bob):

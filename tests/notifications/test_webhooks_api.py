@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from helpdesk.notifications import crypto, dispatcher, services, ssrf
+from helpdesk.notifications import crypto, dispatcher, services, ssrf, validation
 from helpdesk.notifications.models import ChannelKind, DeliveryStatus, NotificationChannel, WebhookSubscription
 from helpdesk.tenancy import tenant_context
 from tests.api.helpers import count_in, error_of
@@ -166,7 +166,7 @@ def test_the_ssrf_guard_checks_again_at_delivery(tenant_a, receiver):
 def test_the_ssrf_guard_covers_channel_urls_whose_host_is_the_destination(tenant_a):
     with tenant_context(tenant_a):
         channel = NotificationChannel(tenant=tenant_a, name="Internal", kind=ChannelKind.JSON)
-        with pytest.raises(services.NotificationInputError) as caught:
+        with pytest.raises(validation.NotificationInputError) as caught:
             services.channel_save(channel=channel, url="json://169.254.169.254/latest")
         assert caught.value.fields == {"url": [ssrf.ERR_PRIVATE]}
         slack = NotificationChannel(tenant=tenant_a, name="Slack", kind=ChannelKind.SLACK)

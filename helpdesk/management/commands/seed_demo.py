@@ -14,11 +14,8 @@ from callnotes.errors import CallError
 from callnotes.models import Call, CallStatus
 from helpdesk import workflows
 from helpdesk.models import OutboxEvent, Role, Tenant
-from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import ChannelKind, NotificationChannel
-from helpdesk.services import api_token_create, membership_create, team_create
 from helpdesk.tenancy import tenant_context
-from tickets import services as tickets
 from tickets.models import AuthorType, Outcome, Status
 
 DEMO_SLUG = "demo"
@@ -141,19 +138,19 @@ class Command(BaseCommand):
             workflows.sweep()
             calls = self._calls(tenant)
             self._notifications(tenant)
-        _, key = api_token_create(tenant=tenant, role=Role.ADMIN, label="demo admin token")
+        _, key = workflows.api_token_create(tenant=tenant, actor=None, role=Role.ADMIN, label="demo admin token")
         self.stdout.write(f"seeded tenant {DEMO_SLUG}: {len(people)} people, {count} tickets, {calls} calls")
         self.stdout.write(f"demo admin API token: {key}")
 
     def _people(self, tenant):
         return {
-            username: membership_create(
+            username: workflows.member_add(
                 tenant=tenant,
+                actor=None,
                 username=username,
                 email=f"{username}@demo.test",
                 password=DEMO_PASSWORD,
-                first_name=first,
-                last_name=last,
+                name=f"{first} {last}",
                 role=role,
                 tier=tier,
                 skills=skills,
@@ -168,7 +165,7 @@ class Command(BaseCommand):
         with tenant_context(tenant):
             OutboxEvent.objects.filter(dispatched_at=None).update(dispatched_at=timezone.now())
             channel = NotificationChannel(tenant=tenant, name="Demo e-mail", kind=ChannelKind.EMAIL, digest_minutes=15)
-            notification_services.channel_save(channel=channel, url="")
+            workflows.channel_save(channel=channel, actor=None, url="")
 
     def _calls(self, tenant) -> int:
         """The calls the matrix asked for (to_call rules): the oldest held and completed with its notes, a root
@@ -226,7 +223,8 @@ class Command(BaseCommand):
 
     def _teams(self, tenant, people):
         for name, skills, tier, members in TEAMS:
-            team_create(tenant=tenant, name=name, skills=skills, tier=tier, members=[people[m] for m in members])
+            members_of = [people[m] for m in members]
+            workflows.team_create(tenant=tenant, actor=None, name=name, skills=skills, tier=tier, members=members_of)
 
     def _tickets(self, tenant, people, count: int) -> int:
         rng = random.Random(42)
@@ -234,7 +232,8 @@ class Command(BaseCommand):
         agents = [people[u] for u in ("tom", "tina", "sam", "eli", "lea")]
         with tenant_context(tenant):
             accounts = [
-                tickets.account_create(
+                workflows.account_create(
+                    actor=None,
                     tenant=tenant,
                     name=name,
                     plan=plan,
@@ -246,7 +245,7 @@ class Command(BaseCommand):
                 for i, (name, plan, vip, acv, ltv) in enumerate(ACCOUNTS)
             ]
             customers = [
-                tickets.customer_create(
+                workflows.customer_create(
                     actor=None,
                     tenant=tenant,
                     email=f"customer{len(accounts) * i + a}@{account.name.split()[0].lower()}.test",
@@ -278,7 +277,7 @@ class Command(BaseCommand):
         )
         at = opened
         agent = rng.choice(agents)
-        tickets.ticket_assign(ticket=ticket, actor=None, assignee=agent, at=at)
+        workflows.ticket_assign(ticket=ticket, actor=None, assignee=agent, at=at)
         # Nearly all get a first answer inside the first-response target of their priority (30 min for
         # urgent, 2 h for high, 4 business hours otherwise), and follow-ups an answer; a few wait too long.
         quick = REPLY_MINUTES[priority]
