@@ -7,3 +7,17 @@ from helpdesk.models import Team, Tenant
 
 def team_list(*, tenant: Tenant) -> QuerySet[Team]:
     return Team.objects.filter(tenant=tenant).order_by("name")
+
+
+def skills_in_use(*, tenant: Tenant) -> list[str]:
+    """The skills someone active has, or an active team routes by: what a rule may sensibly ask for."""
+    from helpdesk.models import Membership
+
+    skills: set[str] = set()
+    for rows in (
+        Membership.objects.filter(tenant=tenant, active=True).values_list("skills", flat=True),
+        Team.objects.filter(tenant=tenant, active=True).values_list("skills", flat=True),
+    ):
+        for row in rows:
+            skills.update(row)
+    return sorted(skills)

@@ -18,16 +18,23 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 Problems = dict[str, list[str]]
 
 
-def by_field(model, problems: Problems) -> Problems:
+def by_field(model, problems: Problems) -> dict[str, list[ValidationError]]:
     """Paths folded onto the model's fields ("hours.mon" -> "hours", "mon: …"); a path that is no field goes
-    to the form as a whole."""
+    to the form as a whole. Each error keeps its path (`error.path`), so a form that asks for a path with a
+    field of its own (the rule form's per-trigger fields) can show it there (helpdesk.widgets.ErrorsByPath)."""
     fields = {f.name for f in model._meta.get_fields()}
-    folded: Problems = {}
+    folded: dict[str, list[ValidationError]] = {}
     for path, messages in problems.items():
         head, _, rest = path.partition(".")
         key = head if head in fields else NON_FIELD_ERRORS
-        folded.setdefault(key, []).extend(f"{rest}: {m}" if rest else m for m in messages)
+        folded.setdefault(key, []).extend(_located(path, f"{rest}: {m}" if rest else m) for m in messages)
     return folded
+
+
+def _located(path: str, message: str) -> ValidationError:
+    error = ValidationError(message)
+    error.path = path
+    return error
 
 
 def clean_or_raise(instance, problems_of: Callable[[object], Problems]) -> None:
