@@ -40,7 +40,7 @@ class EscalationRuleAdmin(TenantScopedAdmin):
 
     @admin.display(description="conditions")
     def when(self, obj: EscalationRule) -> str:
-        return admin_forms.describe(obj.trigger, obj.conditions)
+        return admin_forms.describe(obj.trigger, obj.conditions, most=4)
 
     def save_model(self, request, obj, form, change):
         # The form validated the rule through EscalationRule.clean(); the workflow stores it with the same

@@ -51,18 +51,20 @@ def condition_field(trigger: str, key: str) -> str:
     return f"{trigger}__{key}"
 
 
-def _example_text(value) -> str:
+def _example_text(value, most: int | None = None) -> str:
     if isinstance(value, list | tuple):
-        return ", ".join(map(str, value))
+        shown = list(value)[:most] if most else list(value)
+        more = f" and {len(value) - len(shown)} more" if len(shown) < len(value) else ""
+        return ", ".join(map(str, shown)) + more
     return "yes" if value is True else str(value)
 
 
-def describe(trigger: str, conditions) -> str:
-    """Conditions in words, by their keys' labels: "Keywords: refund, lawsuit"."""
+def describe(trigger: str, conditions, *, most: int | None = None) -> str:
+    """Conditions in words, by their keys' labels: "Keywords: refund, lawsuit" (lists cut after `most` items)."""
     labels = {key.key: key.label for key in triggers.CONDITION_KEYS.get(trigger, ())}
     if not isinstance(conditions, dict):
         return str(conditions)
-    parts = [f"{labels.get(key, key)}: {_example_text(value)}" for key, value in conditions.items()]
+    parts = [f"{labels.get(key, key)}: {_example_text(value, most)}" for key, value in conditions.items()]
     return "; ".join(parts) or "no conditions"
 
 

@@ -87,11 +87,9 @@ class OfferedChoicesField(forms.MultipleChoiceField):
     """Several of the offered values, as ticked. Which values are allowed is the model's validation's question,
     not this field's: a value sent that was not offered goes there as it is (and is refused there)."""
 
-    widget = forms.CheckboxSelectMultiple
-
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
+        super().__init__(widget=forms.CheckboxSelectMultiple(attrs={"class": "choice-boxes"}), **kwargs)
 
     def validate(self, value):
         pass

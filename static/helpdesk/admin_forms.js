@@ -136,7 +136,10 @@
         });
       });
     });
-    table.parentNode.insertBefore(button, table.nextSibling);
+    var tools = document.createElement("div");
+    tools.className = "week-hours-tools";
+    tools.appendChild(button);
+    table.parentNode.insertBefore(tools, table.nextSibling);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
