@@ -104,3 +104,54 @@ def test_a_manager_fills_in_a_triggers_example_and_a_bad_value_comes_back_on_its
     page.wait_for_selector("ul.messagelist")
     assert _rule(acme, "angry-customers").conditions == {"below": -0.5}
     assert page.errors == []
+
+
+# The policy of the Content-Security-Policy work (scripts and styles from this site only, nothing inline),
+# added to every answer of the live server: the forms' script must run under it and cause no violation.
+POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# Chromium fires this event for every blocked script or style; each page starts its own list.
+COLLECT_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI || "inline"} ${e.lineNumber}`);
+});
+"""
+
+
+def _under_the_policy(page, live_server) -> None:
+    def with_policy(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": POLICY})
+
+    page.add_init_script(COLLECT_VIOLATIONS)
+    page.route(f"{live_server.url}/**", with_policy)
+
+
+def test_the_forms_scripts_work_under_a_policy_without_inline_code(acme, live_server, rule_form):
+    page = rule_form
+    _under_the_policy(page, live_server)
+
+    answer = page.goto(f"{live_server.url}/admin/escalation/escalationrule/add/")
+    assert answer.headers["content-security-policy"] == POLICY
+    page.select_option("#id_trigger", "category")
+    page.get_by_label("Categories: add one").fill("legal")
+    page.get_by_label("Categories: add one").press("Enter")
+    assert page.input_value("#id_category__categories") == "legal" and page.is_hidden("fieldset.trigger-keyword")
+    assert page.evaluate("window.__cspViolations") == []
+
+    page.goto(f"{live_server.url}/admin/slas/businesscalendar/add/")
+    page.get_by_label("Monday, interval 1, from").fill("08:00")
+    page.get_by_label("Monday, interval 1, to").fill("16:00")
+    page.get_by_role("button", name="Copy Monday to Tuesday\u2013Friday").click()
+    assert page.input_value("input[name=hours-fri-0-end]") == "16:00"
+    assert page.evaluate("window.__cspViolations") == []
+
+    page.goto(f"{live_server.url}/admin/slas/slapolicy/add/")
+    page.get_by_label("Categories: add one").fill("billing")
+    page.get_by_label("Categories: add one").press("Enter")
+    assert page.input_value("#id_applies_to__categories") == "billing"
+    assert page.evaluate("window.__cspViolations") == []
+    assert page.errors == []
