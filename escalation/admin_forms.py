@@ -10,6 +10,8 @@ field that holds the offending key ("conditions.keywords" -> the Keywords field 
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.db.models import Q
 from django.utils.html import format_html
@@ -105,8 +107,6 @@ def _example_values(trigger: str) -> dict:
 
 
 def _description(trigger: str) -> str:
-    import json
-
     doc = triggers.TRIGGER_DOCS[trigger]
     return format_html(
         '<p>Fires when {}.</p><p>Example: <b>{}</b> <button type="button" class="button" data-fill-example="{}">'

@@ -184,8 +184,9 @@ def _applies_to_fields() -> dict[str, forms.Field]:
     return fields
 
 
+APPLIES_TO_FIELDS = _applies_to_fields()
 POLICY_CONDITION_FIELDS: dict[str, forms.Field] = {
-    **_applies_to_fields(),
+    **APPLIES_TO_FIELDS,
     **{_target_field(metric): NumberField(label=_metric_label(metric)) for metric in Metric.values},
 }
 
@@ -194,7 +195,7 @@ POLICY_FIELDSETS = [
     (
         "Applies to",
         {
-            "fields": list(_applies_to_fields()),
+            "fields": list(APPLIES_TO_FIELDS),
             "description": "A ticket gets the first active policy, by position, whose conditions all hold; a "
             "condition left empty matches any ticket.",
         },
