@@ -31,6 +31,9 @@ REPEAT_WINDOW = timedelta(days=365)
 class TicketSnapshot:
     def __init__(self, ticket: Ticket, *, new: bool = False, timers: list[SlaTimer] | None = None):
         self.ticket, self.new = ticket, new
+        # All the requester's tickets an evaluation may count, when snapshots() read them for many tickets at
+        # once; None: requester_ticket_times reads them for its own moment.
+        self.requester_times: tuple[datetime, ...] | None = None
         if timers is not None:
             self.timers = timers  # the ticket's own clocks, already in memory (fills the cached property)
 
@@ -98,15 +101,11 @@ class TicketSnapshot:
         """The calendar the ticket's policy runs on (a time_open rule counts business time on it)."""
         return slas.ticket_clock(ticket=self.ticket, account=self.account)
 
-    @cached_property
-    def _requester_times(self) -> tuple[datetime, ...] | None:
-        return None  # read per evaluation time by requester_ticket_times, unless snapshots() read them all
-
     def requester_ticket_times(self, now: datetime) -> tuple[datetime, ...]:
         """created_at of the requester's most recent tickets up to `now` (at most REPEAT_SAMPLE, within
         REPEAT_WINDOW), this one included, newest first."""
         since = now - REPEAT_WINDOW
-        known = self._requester_times
+        known = self.requester_times
         if known is not None:
             return tuple(sorted((c for c in known if since <= c <= now), reverse=True)[: triggers.REPEAT_SAMPLE])
         return tuple(
@@ -177,8 +176,8 @@ def snapshots(tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]) 
             attempts=attempts[ticket.pk],
             tier_since=moved.get(ticket.pk) or ticket.created_at,
             business_clock=clocks[ticket.pk],
-            _requester_times=requester_times[ticket.requester_id],
         )
+        snapshot.requester_times = requester_times[ticket.requester_id]
         out.append(snapshot)
     return out
 
