@@ -5,7 +5,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from escalation import dryrun
+from escalation import admin_forms, dryrun
 from escalation.errors import EscalationError
 from escalation.forms import DeEscalateForm, ReasonForm, ResolveForm
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus, RuleFiring
@@ -15,26 +15,13 @@ from helpdesk.admin import TenantScopedAdmin, adopt, tenant_admin_site
 
 @admin.register(EscalationRule, site=tenant_admin_site)
 class EscalationRuleAdmin(TenantScopedAdmin):
-    fields = [
-        "name",
-        "slug",
-        "trigger",
-        "conditions",
-        "kind",
-        "target_team",
-        "target_tier",
-        "target_role",
-        "target_skill",
-        "response_minutes",
-        "notify",
-        "to_call",
-        "priority_override",
-        "active",
-        "position",
-    ]
+    form = admin_forms.RuleAdminForm
+    fieldsets = admin_forms.RULE_FIELDSETS
+    prepopulated_fields = {"slug": ("name",)}
     list_display = [
         "name",
         "trigger",
+        "when",
         "kind",
         "target_team",
         "target_tier",
@@ -46,8 +33,13 @@ class EscalationRuleAdmin(TenantScopedAdmin):
     ]
     list_editable = ["active", "position"]
     list_filter = ["trigger", "kind", "active"]
+    list_select_related = ["target_team"]
     ordering = ["position", "id"]
     change_list_template = "admin/escalation/escalationrule/change_list.html"
+
+    @admin.display(description="conditions")
+    def when(self, obj: EscalationRule) -> str:
+        return admin_forms.describe(obj.trigger, obj.conditions, most=4)
 
     def save_model(self, request, obj, form, change):
         # The form validated the rule through EscalationRule.clean(); the workflow stores it with the same
@@ -55,7 +47,7 @@ class EscalationRuleAdmin(TenantScopedAdmin):
         if change:
             workflows.rule_update(rule=obj, actor=request.principal)
         else:
-            values = {name: getattr(obj, name) for name in self.fields}
+            values = {name: getattr(obj, name) for name in admin_forms.STORED_FIELDS}
             adopt(obj, workflows.rule_create(tenant=request.principal.tenant, actor=request.principal, **values))
 
     def get_urls(self):
@@ -184,4 +176,5 @@ class RuleFiringAdmin(TenantScopedAdmin):
     allow_add = False
     allow_change = False
     list_display = ["ticket", "rule", "cycle", "escalation", "fallback_reason", "created_at"]
+    list_select_related = ["ticket", "rule", "escalation"]
     readonly_fields = ["ticket", "rule", "cycle", "escalation", "reason", "fallback_reason", "created_at"]

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from escalation import engine, triggers
-from tickets.models import AuthorType, Message, Ticket
+from escalation.snapshot import TicketSnapshot, snapshots
+from helpdesk import config_cache
+from tickets.models import Ticket
 
 HEALTHY = (10.0, 20.0)
 RECONSIDER_ABOVE = 35.0
@@ -62,37 +65,63 @@ class DryRunReport:
         ]
 
 
-def _thread(ticket: Ticket) -> str:
-    bodies = Message.objects.filter(ticket=ticket, author_type=AuthorType.CUSTOMER).values_list("body", flat=True)
-    return "\n".join([ticket.subject, ticket.description, *bodies])
+def _moment(ticket: Ticket, now: datetime) -> datetime:
+    """When a ticket is judged: the window's end, or its solving if it was solved before."""
+    return min(now, ticket.solved_at or now)
 
 
-def _decisions(ticket: Ticket, rules: list[triggers.Rule], at: datetime) -> list[triggers.Decision]:
-    facts = dataclasses.replace(engine.ticket_facts(ticket, text="", now=at), text=_thread(ticket), solved=False)
+def _decisions(snapshot: TicketSnapshot, rules: list[triggers.Rule], at: datetime) -> list[triggers.Decision]:
+    """Every rule, event and time triggers alike, against the ticket as it stood, reading its whole customer
+    thread (each message would have been evaluated as it came in)."""
+    ticket = snapshot.ticket
+    thread = "\n".join([ticket.subject, ticket.description, *(body for body, _ in snapshot.customer_thread)])
+    facts = dataclasses.replace(
+        engine.ticket_facts(ticket, text="", now=at, snapshot=snapshot), text=thread, solved=False
+    )
     return [
         *triggers.evaluate(facts, rules, at, time_based=False),
         *triggers.evaluate(facts, rules, at, time_based=True),
     ]
 
 
+def evaluations(
+    tickets: list[Ticket], rules: list[triggers.Rule], now: datetime
+) -> Iterator[tuple[Ticket, list[triggers.Decision]]]:
+    """Each ticket (loaded with its account) with the decisions of the matrix on it. Everything the facts
+    read is read for all the tickets at once (snapshot.snapshots): a fixed number of queries, whatever the
+    number of tickets."""
+    if not tickets:
+        return
+    moments = [_moment(ticket, now) for ticket in tickets]
+    for snapshot, at in zip(snapshots(tickets, between=(min(moments), max(moments))), moments, strict=True):
+        yield snapshot.ticket, _decisions(snapshot, rules, at)
+
+
+def window(*, days: int, now: datetime) -> list[Ticket]:
+    """The tickets opened in the last `days` days, oldest first, at most MAX_TICKETS + 1 (to tell a cut)."""
+    since = now - timedelta(days=days)
+    opened = Ticket.objects.filter(created_at__gte=since).select_related("account").order_by("created_at", "id")
+    return list(opened[: MAX_TICKETS + 1])
+
+
 def dry_run(*, days: int = 30, now: datetime | None = None) -> DryRunReport:
     """Evaluates the active matrix against every ticket opened in the window, as of its end (or, for a
     solved ticket, as of its solving). The tickets' own escalations are ignored: the question is what
-    this matrix would have done."""
+    this matrix would have done. The configuration is read once (pinned): the dry run writes none."""
     now = now or timezone.now()
-    rules = engine.active_rules()
     report = DryRunReport(days=days)
-    tickets = Ticket.objects.filter(created_at__gte=now - timedelta(days=days)).order_by("created_at")
-    for ticket in tickets[:MAX_TICKETS]:
-        report.tickets += 1
-        decisions = _decisions(ticket, rules, min(now, ticket.solved_at or now))
-        if not decisions:
-            continue
-        report.would_escalate += 1
-        for slug in {d.slug for d in decisions}:
-            report.by_trigger[slug] += 1
-            report.examples.setdefault(slug, [])
-            if len(report.examples[slug]) < 5:
-                report.examples[slug].append(ticket.pk)
-    report.truncated = tickets.count() > MAX_TICKETS
+    with config_cache.pinned():
+        rules = engine.active_rules()
+        tickets = window(days=days, now=now)
+        report.truncated = len(tickets) > MAX_TICKETS
+        for ticket, decisions in evaluations(tickets[:MAX_TICKETS], rules, now):
+            report.tickets += 1
+            if not decisions:
+                continue
+            report.would_escalate += 1
+            for slug in {d.slug for d in decisions}:
+                report.by_trigger[slug] += 1
+                report.examples.setdefault(slug, [])
+                if len(report.examples[slug]) < 5:
+                    report.examples[slug].append(ticket.pk)
     return report

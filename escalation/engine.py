@@ -8,7 +8,7 @@ for the tickets whose clocks just crossed a threshold (work grows with what is d
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -22,8 +22,6 @@ from slas.models import Metric, SlaTimer, TimerStatus
 from slas.schedule import timer_pauses
 from tickets.models import Status, Ticket
 from tickets.services import ticket_set_triage as set_triage
-
-REPEAT_WINDOW = timedelta(days=365)
 
 
 def _percent_used(timer: SlaTimer, now: datetime) -> float:
@@ -73,10 +71,10 @@ def ticket_facts(
         plan=account.plan if account else None,
         annual_contract_value=float(account.annual_contract_value) if account else 0.0,
         lifetime_value=float(account.lifetime_value) if account else 0.0,
-        requester_ticket_times=_requester_ticket_times(ticket, now) if "repeat_contact" in reads else (),
+        requester_ticket_times=snapshot.requester_ticket_times(now) if "repeat_contact" in reads else (),
         text=text,
         tier_since=snapshot.tier_since if timed else ticket.created_at,
-        calendar=slas.ticket_clock(ticket=ticket, account=account) if timed else clock.ALWAYS_OPEN,
+        calendar=snapshot.business_clock if timed else clock.ALWAYS_OPEN,
         timers=tuple(
             triggers.TimerFact(
                 metric=t.metric, status=t.status, percent_used=_percent_used(t, now), breached=t.breached_at is not None
@@ -84,16 +82,6 @@ def ticket_facts(
             for t in snapshot.timers
         ),
         solved=ticket.status in (Status.SOLVED, Status.CLOSED),
-    )
-
-
-def _requester_ticket_times(ticket: Ticket, now: datetime) -> tuple[datetime, ...]:
-    return tuple(
-        Ticket.objects.filter(
-            requester_id=ticket.requester_id, created_at__gte=now - REPEAT_WINDOW, created_at__lte=now
-        )
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)[: triggers.REPEAT_SAMPLE]
     )
 
 

@@ -115,7 +115,7 @@ class Escalation(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} escalation of ticket {self.ticket_id} ({self.status})"
+        return f"#{self.pk}: {self.kind} escalation of ticket #{self.ticket_id} ({self.status})"
 
 
 class RuleFiring(TenantModel):
@@ -137,6 +137,9 @@ class RuleFiring(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "ticket", "rule", "cycle"], name="rulefiring_once_per_cycle")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on ticket #{self.ticket_id} (cycle {self.cycle})"
 
 
 class TimeWatch(TenantModel):

@@ -10,13 +10,22 @@ opens join `escalations`); nothing else writes the ticket meanwhile."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from functools import cached_property
 
-from escalation import watches
+from django.db.models import Max
+
+from escalation import triggers, watches
 from escalation.models import Escalation, EscalationStatus
+from slas import clock
+from slas import services as slas
 from slas.models import SlaTimer
 from tickets.models import Account, AuthorType, Message, Outcome, ResolutionAttempt, Ticket, TicketEvent
+
+# How far back a repeat_contact rule may look (its days are at most 365).
+REPEAT_WINDOW = timedelta(days=365)
 
 
 class TicketSnapshot:
@@ -25,6 +34,9 @@ class TicketSnapshot:
         # (escalation, trigger, facts) for each escalation this evaluation opened or reinforced with `to_call`:
         # the workflow turns them into call requests (the calls app sits above this one). Empty, it costs nothing.
         self.calls_wanted: list[tuple[Escalation, str, str]] = []
+        # All the requester's tickets an evaluation may count, when snapshots() read them for many tickets at
+        # once; None: requester_ticket_times reads them for its own moment.
+        self.requester_times: tuple[datetime, ...] | None = None
         if timers is not None:
             self.timers = timers  # the ticket's own clocks, already in memory (fills the cached property)
 
@@ -88,6 +100,24 @@ class TicketSnapshot:
         return moved or self.ticket.created_at
 
     @cached_property
+    def business_clock(self) -> clock.Calendar:
+        """The calendar the ticket's policy runs on (a time_open rule counts business time on it)."""
+        return slas.ticket_clock(ticket=self.ticket, account=self.account)
+
+    def requester_ticket_times(self, now: datetime) -> tuple[datetime, ...]:
+        """created_at of the requester's most recent tickets up to `now` (at most REPEAT_SAMPLE, within
+        REPEAT_WINDOW), this one included, newest first."""
+        since = now - REPEAT_WINDOW
+        known = self.requester_times
+        if known is not None:
+            return tuple(sorted((c for c in known if since <= c <= now), reverse=True)[: triggers.REPEAT_SAMPLE])
+        return tuple(
+            Ticket.objects.filter(requester_id=self.ticket.requester_id, created_at__gte=since, created_at__lte=now)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[: triggers.REPEAT_SAMPLE]
+        )
+
+    @cached_property
     def escalations(self) -> list[Escalation]:
         """The ticket's escalations, oldest first, each holding this very ticket instance (a reinforcing rule
         changes the ticket through it, and the evaluation must see that change). Only what firing reads:
@@ -110,3 +140,64 @@ class TicketSnapshot:
     def earlier_tickets(self) -> int:
         """How many other tickets the requester has opened (the drafted summary's history line)."""
         return Ticket.objects.filter(requester_id=self.ticket.requester_id).exclude(pk=self.ticket.pk).count()
+
+
+def snapshots(tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]) -> list[TicketSnapshot]:
+    """Snapshots of many stored tickets (loaded with select_related("account")), for evaluations at moments
+    `between` the two given: each part the facts read (thread, attempts, clocks, tier moves, the requesters'
+    tickets, the calendars) is read for all of them in one query, not one per ticket: the dry run's 300 demo
+    tickets took 2,400 queries and 2-4 s that way. Filled in exactly as the per-ticket properties read them."""
+    ids = [t.pk for t in tickets]
+    messages, attempts, timers = defaultdict(list), defaultdict(list), defaultdict(list)
+    for ticket_id, *row in (
+        Message.objects.filter(ticket_id__in=ids)
+        .order_by("ticket_id", "created_at", "id")
+        .values_list("ticket_id", "author_type", "body", "sentiment", "internal")
+    ):
+        messages[ticket_id].append(tuple(row))
+    for ticket_id, *row in (
+        ResolutionAttempt.objects.filter(ticket_id__in=ids)
+        .order_by("ticket_id", "created_at", "id")
+        .values_list("ticket_id", "outcome", "tier", "note")
+    ):
+        attempts[ticket_id].append(tuple(row))
+    for timer in SlaTimer.objects.filter(ticket_id__in=ids, escalation_id=0).select_related("calendar").order_by("id"):
+        timers[timer.ticket_id].append(timer)
+    moved = dict(
+        TicketEvent.objects.filter(ticket_id__in=ids, kind__in=watches.TIER_MOVES)
+        .values("ticket_id")
+        .annotate(last=Max("created_at"))
+        .values_list("ticket_id", "last")
+    )
+    clocks = slas.ticket_clocks(tickets)
+    requester_times = _requester_times(tickets, between=between)
+    out = []
+    for ticket in tickets:
+        snapshot = TicketSnapshot(ticket, timers=timers[ticket.pk])
+        snapshot.__dict__.update(
+            messages=messages[ticket.pk],
+            attempts=attempts[ticket.pk],
+            tier_since=moved.get(ticket.pk) or ticket.created_at,
+            business_clock=clocks[ticket.pk],
+        )
+        snapshot.requester_times = requester_times[ticket.requester_id]
+        out.append(snapshot)
+    return out
+
+
+def _requester_times(
+    tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]
+) -> dict[int, tuple[datetime, ...]]:
+    """created_at of every ticket of these tickets' requesters that an evaluation between the two moments may
+    count (requester_ticket_times picks each evaluation's own window from them)."""
+    if not tickets:
+        return {}
+    since, until = between[0] - REPEAT_WINDOW, between[1]
+    times: dict[int, list[datetime]] = defaultdict(list)
+    for requester_id, created_at in Ticket.objects.filter(
+        requester_id__in={t.requester_id for t in tickets}, created_at__gte=since, created_at__lte=until
+    ).values_list("requester_id", "created_at"):
+        times[requester_id].append(created_at)
+    return {requester: tuple(values) for requester, values in times.items()} | {
+        t.requester_id: () for t in tickets if t.requester_id not in times
+    }

@@ -355,18 +355,138 @@ _VALIDATORS: dict[str, Callable[[Mapping], dict]] = {
     "manager_request": _validate_manager_request,
     "category": _validate_category,
 }
+# --- what each trigger's conditions hold, for the people who write them ------------------------------------------
+# The admin builds one form field per key from these (escalation/admin_forms.py), in this order, and shows each
+# trigger's doc next to its fields. The validators above stay the only judges of the values.
+
+
+@dataclass(frozen=True)
+class ConditionKey:
+    """One key a trigger's conditions may hold. `kind` says how a form asks for it:
+    phrases: a list of words or phrases; slugs: a list of slugs; choices: several of `choices`;
+    number: a number; whole: a whole number (one of `choices` when given); flag: true, or left out."""
+
+    key: str
+    kind: str
+    label: str
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TriggerDoc:
+    fires_when: str  # API.md's trigger table, "fires when"
+    example: Mapping  # API.md's conditions example (tests validate each one)
+    seeds: str  # what the seeds say about the trigger
+
+
+_COUNT = ConditionKey("count", "whole", "Count", "fires at this count")
+CONDITION_KEYS: dict[str, tuple[ConditionKey, ...]] = {
+    "keyword": (
+        ConditionKey("keywords", "phrases", "Keywords", "whole words or phrases, any case: 'refund' matches "
+                     "'Refund!' but not 'refundable'; a phrase matches its words in a row"),
+    ),
+    "sentiment": (
+        ConditionKey("below", "number", "Below", "fires when the ticket's customer sentiment (-1 angry .. 1 happy) "
+                     "falls below this, strictly"),
+    ),
+    "value": (
+        ConditionKey("vip", "flag", "VIP account", "the account is marked VIP"),
+        ConditionKey("plans", "choices", "Plans", "the account is on one of these plans", PLANS),
+        ConditionKey("acv_gte", "number", "Annual contract value at least", "in the account's currency"),
+        ConditionKey("lifetime_value_gte", "number", "Lifetime value at least", "in the account's currency"),
+    ),
+    "time_open": (
+        ConditionKey("business_hours", "number", "Business hours", "open this long (on the ticket's calendar) "
+                     "without resolution; fractions allowed"),
+        ConditionKey("tier", "whole", "At tier", "only while the ticket is at this tier (empty: any tier)",
+                     tuple(str(t) for t in range(MAX_TIER + 1))),
+    ),
+    "sla_risk": (
+        ConditionKey("percent", "number", "Percent used", "a running clock has used this share of its target; use "
+                     "one of the policies' warning thresholds"),
+        ConditionKey("breached", "flag", "Breached", "instead of a percent: a clock has breached"),
+        ConditionKey("metrics", "choices", "Clocks", "only these clocks (none ticked: every clock)", SLA_METRICS),
+    ),
+    "repeat_contact": (
+        ConditionKey("tickets", "whole", "Tickets", "the requester opened this many tickets about the issue, this "
+                     "one included"),
+        ConditionKey("days", "whole", "Within days", "in this many days"),
+    ),
+    "follow_ups": (_COUNT,),
+    "failed_attempts": (_COUNT,),
+    "back_and_forth": (_COUNT,),
+    "manager_request": (
+        ConditionKey("phrases", "phrases", "More phrases", "on top of the built-in ones: "
+                     + ", ".join(f"'{p}'" for p in analysis.MANAGER_PHRASES)),
+    ),
+    "category": (
+        ConditionKey("categories", "slugs", "Categories", "the ticket's category is one of these slugs"),
+    ),
+}  # fmt: skip
 _ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
-    "keyword": ("keywords",),
-    "sentiment": ("below",),
-    "value": ("vip", "plans", "acv_gte", "lifetime_value_gte"),
-    "time_open": ("business_hours", "tier"),
-    "sla_risk": ("percent", "breached", "metrics"),
-    "repeat_contact": ("tickets", "days"),
-    "follow_ups": ("count",),
-    "failed_attempts": ("count",),
-    "back_and_forth": ("count",),
-    "manager_request": ("phrases",),
-    "category": ("categories",),
+    trigger: tuple(key.key for key in keys) for trigger, keys in CONDITION_KEYS.items()
+}
+_SEED_001 = "seed 001, Define Clear Triggers: "
+TRIGGER_DOCS: dict[str, TriggerDoc] = {
+    "keyword": TriggerDoc(
+        "a customer message contains one (word match, case-insensitive)",
+        {"keywords": ["refund", "lawsuit"]},
+        "seed 003: escalation is triggered by rules such as a keyword match like 'cancel' or 'lawsuit'; start with "
+        "a keyword trigger (refund, legal, cancel, urgent)",
+    ),
+    "sentiment": TriggerDoc(
+        "the ticket's customer sentiment falls below",
+        {"below": -0.5},
+        "seed 000: escalate if a sentiment score drops below 3/10 (about -0.4 on this scale)",
+    ),
+    "value": TriggerDoc(
+        "the account matches any of the conditions",
+        {"vip": True, "plans": ["enterprise"], "acv_gte": 100000},
+        _SEED_001 + "customer is on an enterprise plan, has revenue above a certain threshold",
+    ),
+    "time_open": TriggerDoc(
+        "open that long at that tier without resolution",
+        {"business_hours": 4, "tier": 1},
+        "seed 003: when a ticket sits unanswered for four business hours, it auto-escalates",
+    ),
+    # API.md's table says 80; a percent must be one of the policies' warning thresholds (escalation/validation.py)
+    # and the default policies warn at 75 and 90, so the example is the default matrix's 75.
+    "sla_risk": TriggerDoc(
+        "a running SLA clock has used that share of its target (or breached)",
+        {"percent": 75},
+        "seed 000: automated systems should flag tickets nearing an SLA deadline before any breach occurs",
+    ),
+    "repeat_contact": TriggerDoc(
+        "the requester opened that many tickets about the same issue in that window",
+        {"tickets": 3, "days": 30},
+        _SEED_001 + "customer has contacted support more than 3 times about the same issue in 30 days",
+    ),
+    "follow_ups": TriggerDoc(
+        "that many customer messages without an agent reply",
+        {"count": 3},
+        "seed 000: three or more follow-up messages without resolution call for a live conversation",
+    ),
+    "failed_attempts": TriggerDoc(
+        "that many failed resolution attempts at tier 0-1",
+        {"count": 2},
+        "seed 000: if Tier 0 (self-service) and Tier 1 fail to resolve an issue after two attempts, escalate",
+    ),
+    "back_and_forth": TriggerDoc(
+        "that many alternating customer/agent exchanges",
+        {"count": 6},
+        "seed 000: track the number of back-and-forth interactions and escalate when a threshold is reached",
+    ),
+    "manager_request": TriggerDoc(
+        "the customer asks for a manager or supervisor (built-in phrases)",
+        {},
+        "seed 003: escalate when the customer explicitly asks for a manager",
+    ),
+    "category": TriggerDoc(
+        "the ticket's category matches",
+        {"categories": ["legal", "security", "data_loss"]},
+        _SEED_001 + "data loss or security concern reported; seed 004: anything touching legal or compliance",
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from escalation import triggers
 ERR_NO_TARGET = "Give a target_team, target_tier, target_role or target_skill."
 ERR_NOTIFY = "A list of at most {n} role names, recipient specs or channel ids (strings of up to 100 characters)."
 ERR_NOTIFY_ITEM = "{item!r} is neither a recipient (e.g. manager, role:admin, on_call, team:3) nor a channel id."
+ERR_NOTIFY_STRANGER = "{item!r} names no team or person of this desk."
 MAX_NOTIFY = 20
 
 
@@ -57,10 +58,27 @@ def _notify_problems(notify) -> tuple[list, list[str]]:
     items = [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in notify]
     if not all(isinstance(i, str) and 0 < len(i) <= 100 for i in items):
         return notify, [ERR_NOTIFY.format(n=MAX_NOTIFY)]
-    channel_ids = {int(i) for i in items if i.isdigit()}
-    known = set(NotificationChannel.objects.filter(pk__in=channel_ids).values_list("pk", flat=True))
-    wrong = [i for i in items if (int(i) not in known if i.isdigit() else not is_spec(i))]
-    return items, [ERR_NOTIFY_ITEM.format(item=i) for i in wrong]
+    channels = _known(NotificationChannel, {int(i) for i in items if i.isdigit()})
+    wrong = [i for i in items if (int(i) not in channels if i.isdigit() else not is_spec(i))]
+    strangers = _strangers([i for i in items if i not in wrong])
+    problems = [ERR_NOTIFY_ITEM.format(item=i) for i in wrong] + [ERR_NOTIFY_STRANGER.format(item=i) for i in strangers]
+    return items, problems
+
+
+def _strangers(specs: list[str]) -> list[str]:
+    """The "team:<id>" and "user:<id>" specs that name no team or member of the tenant (the scoped managers see
+    no other tenant's): recipients would silently resolve them to no one."""
+    from helpdesk.models import Membership, Team
+
+    models = {"team": Team, "user": Membership}
+    named = [(spec, kind, int(value)) for spec in specs for kind, _, value in [spec.partition(":")]
+             if kind in models and value.isdigit()]  # fmt: skip
+    known = {kind: _known(model, {pk for _, k, pk in named if k == kind}) for kind, model in models.items()}
+    return [spec for spec, kind, pk in named if pk not in known[kind]]
+
+
+def _known(model, ids: set[int]) -> set[int]:
+    return set(model.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
 
 
 def rule_problems(rule) -> dict[str, list[str]]:

@@ -203,6 +203,15 @@ class TenantInline(RoleGatedAdmin, admin.TabularInline):
     form = TenantModelForm
     extra = 1
 
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        for field in formset.form.base_fields.values():
+            if isinstance(field, forms.ModelChoiceField):
+                # Read the choices once for all the rows: a ModelChoiceField queries them again for each row's select.
+                field.choices = list(field.choices)
+                getattr(field.widget, "widget", field.widget).choices = field.choices  # inside the admin's wrapper
+        return formset
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Membership and "queryset" not in kwargs:
             kwargs["queryset"] = Membership.objects.select_related("user")
@@ -373,6 +382,10 @@ class TeamMemberInline(TenantInline):
     allow_delete = True
     verbose_name = "member"
     verbose_name_plural = "members"
+
+    def get_queryset(self, request):
+        # Each row is labelled by its member's name and seat: one join, not two queries a row.
+        return super().get_queryset(request).select_related("membership__user")
 
 
 @admin.register(Team, site=tenant_admin_site)

@@ -59,7 +59,11 @@ class Membership(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.tenant_id} ({self.role}, tier {self.tier})"
+        """ "Sam Billing (agent, tier 2, billing, refunds)": the person's name and what routing sees. Reads the
+        user: load memberships with select_related("user") wherever several are shown."""
+        user = self.user
+        details = [self.role, f"tier {self.tier}", *self.skills] + ([] if self.active else ["inactive"])
+        return f"{user.get_full_name() or user.get_username()} ({', '.join(details)})"
 
 
 class Team(TenantModel):
@@ -89,6 +93,9 @@ class Team(TenantModel):
 class TeamMember(TenantModel):
     team = models.ForeignKey(Team, on_delete=models.CASCADE)
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE)
+
+    def __str__(self) -> str:
+        return str(self.membership)
 
     class Meta:
         constraints = [

@@ -10,7 +10,7 @@ from django.utils.html import format_html_join
 
 from helpdesk import workflows
 from helpdesk.admin import TenantScopedAdmin, adopt, tenant_admin_site
-from slas import clock
+from slas import admin_forms, clock
 from slas.models import BusinessCalendar, SLAPolicy, SlaTimer, calendar_to_clock
 
 PREVIEW_LIMIT_MINUTES = 366 * 24 * 60
@@ -18,6 +18,7 @@ PREVIEW_LIMIT_MINUTES = 366 * 24 * 60
 
 @admin.register(BusinessCalendar, site=tenant_admin_site)
 class BusinessCalendarAdmin(TenantScopedAdmin):
+    form = admin_forms.CalendarAdminForm
     fields = [
         "name",
         "timezone",
@@ -32,6 +33,7 @@ class BusinessCalendarAdmin(TenantScopedAdmin):
     ]
     list_display = ["name", "timezone", "always_open", "country", "team", "account", "active"]
     list_filter = ["active"]
+    list_select_related = ["team", "account"]
     search_fields = ["name"]
 
     def save_model(self, request, obj, form, change):
@@ -46,18 +48,8 @@ class BusinessCalendarAdmin(TenantScopedAdmin):
 
 @admin.register(SLAPolicy, site=tenant_admin_site)
 class SLAPolicyAdmin(TenantScopedAdmin):
-    fields = [
-        "name",
-        "position",
-        "active",
-        "calendar",
-        "clock_source",
-        "applies_to",
-        "targets",
-        "warn_percent",
-        "on_hold_pauses",
-        "preview",
-    ]
+    form = admin_forms.PolicyAdminForm
+    fieldsets = admin_forms.POLICY_FIELDSETS
     list_display = ["name", "position", "active", "calendar", "clock_source"]
     list_editable = ["position", "active"]
     ordering = ["position", "id"]
@@ -90,7 +82,7 @@ class SLAPolicyAdmin(TenantScopedAdmin):
         if change:
             workflows.policy_update(policy=obj, actor=request.principal)
         else:
-            values = {name: getattr(obj, name) for name in self.fields if name != "preview"}
+            values = {name: getattr(obj, name) for name in admin_forms.POLICY_STORED_FIELDS}
             adopt(obj, workflows.policy_create(tenant=request.principal.tenant, actor=request.principal, **values))
 
 

@@ -82,15 +82,23 @@ def policy_for(*, ticket: Ticket, account: Account | object | None = _UNREAD) ->
     return next((p for p in policies if policy_matches(p, ticket=ticket, account=account)), None)
 
 
-def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
-    """The clock the policy says runs: its own calendar, or the customer's or the team's if they have one."""
-    owned = None
-    # A retired calendar of the account's or team's is not picked for a new clock (the policy's own calendar
-    # is what the policy says, retired or not: retire or edit the policy to change it).
+def _calendar_owner(policy: SLAPolicy, ticket: Ticket) -> tuple[str, int] | None:
+    """Whose calendar the policy's clock source asks for, as (owner column, id); None for the policy's own."""
     if policy.clock_source == ClockSource.ACCOUNT and ticket.account_id:
-        owned = BusinessCalendar.objects.filter(account_id=ticket.account_id, active=True).order_by("id").first()
-    elif policy.clock_source == ClockSource.TEAM and ticket.team_id:
-        owned = BusinessCalendar.objects.filter(team_id=ticket.team_id, active=True).order_by("id").first()
+        return ("account_id", ticket.account_id)
+    if policy.clock_source == ClockSource.TEAM and ticket.team_id:
+        return ("team_id", ticket.team_id)
+    return None
+
+
+def calendar_for(*, policy: SLAPolicy, ticket: Ticket) -> BusinessCalendar:
+    """The clock the policy says runs: its own calendar, or the customer's or the team's if they have one
+    (their first active one by id: a retired calendar of the account's or team's is not picked for a new clock;
+    the policy's own calendar is what the policy says, retired or not — retire or edit the policy to change it)."""
+    owner = _calendar_owner(policy, ticket)
+    owned = (
+        BusinessCalendar.objects.filter(**{owner[0]: owner[1]}, active=True).order_by("id").first() if owner else None
+    )
     return owned or policy.calendar
 
 
@@ -98,6 +106,24 @@ def ticket_clock(*, ticket: Ticket, account: Account | object | None = _UNREAD) 
     """The business clock the ticket's policy runs on (24/7 when no policy applies)."""
     policy = policy_for(ticket=ticket, account=account)
     return calendar_to_clock(calendar_for(policy=policy, ticket=ticket)) if policy else clock.ALWAYS_OPEN
+
+
+def ticket_clocks(tickets: Iterable[Ticket]) -> dict[int, clock.Calendar]:
+    """ticket_clock of many tickets (each loaded with its account) by ticket id: the accounts' and teams'
+    calendars the policies ask for are read in one query per kind of owner, not one per ticket."""
+    policies = {t.pk: (t, policy_for(ticket=t, account=t.account if t.account_id else None)) for t in tickets}
+    owners = {pk: _calendar_owner(policy, t) for pk, (t, policy) in policies.items() if policy is not None}
+    owned: dict[tuple[str, int], BusinessCalendar] = {}
+    for column in ("account_id", "team_id"):
+        ids = {owner[1] for owner in owners.values() if owner and owner[0] == column}
+        for calendar in (
+            BusinessCalendar.objects.filter(**{f"{column}__in": ids}, active=True).order_by("-id") if ids else ()
+        ):
+            owned[(column, getattr(calendar, column))] = calendar  # descending: the first by id is kept last
+    return {
+        pk: calendar_to_clock(owned.get(owners[pk], policy.calendar)) if policy else clock.ALWAYS_OPEN
+        for pk, (_, policy) in policies.items()
+    }
 
 
 def _new_timer(

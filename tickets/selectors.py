@@ -25,6 +25,13 @@ def ticket_list(*, tenant: Tenant) -> QuerySet[Ticket]:
     return Ticket.objects.filter(tenant=tenant).select_related("requester").defer("search_vector")
 
 
+def categories_in_use(*, tenant: Tenant, recent: int = 500) -> list[str]:
+    """The categories of the tenant's most recent tickets (the newest-first index bounds the read), to suggest
+    where a category is asked for."""
+    latest = Ticket.objects.filter(tenant=tenant).exclude(category="").order_by("-created_at", "-id")
+    return sorted(set(latest.values_list("category", flat=True)[:recent]))
+
+
 def ticket_get(*, tenant: Tenant, ticket_id: int) -> Ticket:
     """Raises Ticket.DoesNotExist for a missing ticket and for another tenant's alike."""
     return ticket_list(tenant=tenant).get(pk=ticket_id)

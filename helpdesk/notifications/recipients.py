@@ -17,8 +17,19 @@ from helpdesk import redaction
 from helpdesk.models import ROLE_RANK, Membership, Role, Team
 
 ROLE_NAMES = set(Role.values)
-# Specs that name someone by the event alone; the others carry a value ("role:manager", "team:3", "user:7").
-BARE_SPECS = {"agent", "assignee", "recipient", "requester", "attendees", "team", "on_call", "notify"} | ROLE_NAMES
+# Specs that name someone by the event alone, and whom; the others carry a value ("role:manager", "team:3",
+# "user:7").
+EVENT_SPECS = {
+    "agent": "the escalation's receiver",
+    "assignee": "the ticket's assignee",
+    "recipient": "the member the event names (the owner to remind)",
+    "requester": "the customer",
+    "attendees": "the people invited to the event's call",
+    "team": "the members of the event's team",
+    "on_call": "the on-call member of the event's team",
+    "notify": "the matrix rule's own notify list",
+}
+BARE_SPECS = set(EVENT_SPECS) | ROLE_NAMES
 
 
 def is_spec(spec: str) -> bool:

@@ -5,6 +5,7 @@ import pytest
 from helpdesk.tenancy import tenant_context
 from slas import defaults
 from slas.models import BusinessCalendar, SLAPolicy
+from tests.slas.helpers import calendar_form_data, policy_form_data
 
 
 @pytest.fixture
@@ -26,14 +27,9 @@ def test_it_previews_the_deadlines_of_a_policy(manager_client, tenant_a):
 def test_it_rejects_overlapping_hours_in_the_admin(manager_client, tenant_a):
     response = manager_client.post(
         "/admin/slas/businesscalendar/add/",
-        {
-            "name": "Bad",
-            "timezone": "UTC",
-            "hours": '{"mon": [["09:00", "12:00"], ["11:00", "13:00"]]}',
-            "holidays": "",
-            "country": "",
-            "subdivision": "",
-        },
+        calendar_form_data(
+            {"name": "Bad", "timezone": "UTC", "hours": {"mon": [["09:00", "12:00"], ["11:00", "13:00"]]}}
+        ),
     )
     assert response.status_code == 200
     assert "overlap" in response.content.decode().lower()
@@ -46,20 +42,21 @@ def test_it_rejects_an_absurd_target_in_the_admin(manager_client, tenant_a):
         calendar = BusinessCalendar.objects.get(name="24/7")
     response = manager_client.post(
         "/admin/slas/slapolicy/add/",
-        {
-            "name": "Silly",
-            "position": 1,
-            "active": "on",
-            "calendar": calendar.pk,
-            "clock_source": "policy",
-            "applies_to": "{}",
-            "targets": '{"first_response": 9999999}',
-            "warn_percent": "75",
-            "on_hold_pauses": "resolution",
-        },
+        policy_form_data(
+            {
+                "name": "Silly",
+                "position": 1,
+                "calendar": calendar.pk,
+                "clock_source": "policy",
+                "targets": {"first_response": 9999999},
+                "warn_percent": [75],
+                "on_hold_pauses": ["resolution"],
+            }
+        ),
     )
     assert response.status_code == 200
-    assert "targets" in response.content.decode()
+    assert "targets__first_response" in response.context["adminform"].form.errors
+    assert "A whole number of minutes from 1 to" in response.content.decode()
     with tenant_context(tenant_a):
         assert not SLAPolicy.objects.filter(name="Silly").exists()
 
