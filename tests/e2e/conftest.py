@@ -35,3 +35,8 @@ def browser_page():
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         yield page
         browser.close()
+    # This thread read the database after the browser's requests; an open connection here was seen still open
+    # when the run dropped the test database ("is being accessed by other users"). Closed, the drop succeeds.
+    from django.db import connection
+
+    connection.close()

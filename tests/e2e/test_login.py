@@ -27,10 +27,11 @@ def test_an_agent_signs_in_and_sees_their_tenant(people, live_server, browser_pa
     page = browser_page
     _sign_in(page, live_server, "bob", "pw-bob-123!")
     page.wait_for_selector("h1")
-    assert page.inner_text("h1") == "Acme Corp"
-    assert "manager, tier 2" in page.inner_text("main")
+    assert page.inner_text("h1") == "My tickets"  # the workspace opens on the agent's own queue
+    assert "Acme Corp" in page.inner_text("header")
+    assert "manager, tier 2" in page.inner_text("header")
     assert "Globex" not in page.content()
-    page.click("text=Log out")
+    page.get_by_role("button", name="Sign out").click()
     page.wait_for_selector("input[name=username]")
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from helpdesk import workflows
-from helpdesk.models import Role
+from helpdesk.models import Membership, Role
 from helpdesk.notifications import crypto, dispatcher, services, validation
 from helpdesk.notifications.models import DeliveryStatus, NotificationChannel, NotificationTemplate
 from helpdesk.outbox import outbox_emit
@@ -228,3 +228,29 @@ def test_recipients_are_resolved_once_per_batch_for_events_naming_the_same_peopl
         with CaptureQueriesContext(connection) as other:
             destinations.email_addresses(["role:admin"], payload(3, "Invoice"))
         assert len(other) > 0  # a different recipient spec is resolved, not served from the memo
+
+
+def test_the_link_a_notification_carries_opens_the_ticket_page_for_its_reader(acme, mailoutbox):
+    """Every notification links to /tickets/<id>/ (UI.md): the link leads to the ticket page, not a 404."""
+    import re
+    from urllib.parse import urlsplit
+
+    from django.test import Client
+
+    email_channel(acme)
+    customer = vip_customer(acme, vip=False)
+    ticket = open_ticket(acme, subject="Invoice doubled", requester_email=customer.email)
+    lawyer_message(acme, ticket)
+    dispatcher.dispatch()
+    [mail] = [m for m in mailoutbox if m.subject.startswith("[Escalation]")]
+    link = re.search(r"https?://\S+/tickets/\d+/", mail.body).group(0)
+
+    with tenant_context(acme):
+        bob = Membership.objects.get(user__username="bob")
+        bob.user.set_password("pw-bob-123!")
+        bob.user.save(update_fields=["password"])
+    reader = Client()
+    assert reader.login(username="bob", password="pw-bob-123!")
+    page = reader.get(urlsplit(link).path)
+    assert page.status_code == 200
+    assert "<h1>Invoice doubled</h1>" in page.content.decode()
