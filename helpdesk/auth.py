@@ -116,6 +116,8 @@ def resolve_session_tenant(request) -> Tenant | None:
     if user is None or not user.is_authenticated:
         return None
     tenant_ids = user_tenant_ids(user.pk)
+    # The pages offer a switch between workspaces when there is more than one (helpdesk/workspace/views.py).
+    request.tenant_ids = tenant_ids
     if not tenant_ids:
         return None
     chosen = request.session.get("tenant_id")

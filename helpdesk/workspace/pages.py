@@ -20,26 +20,10 @@ from tickets.errors import TicketError
 from tickets.models import AuthorType, Message, Status, Ticket, TicketEvent
 from tickets.validation import check_status_change
 
-# Events shown in the page's activity list (the rest are in the audit trail: the API's /events/).
-ACTIVITY_KINDS = {
-    "created": "opened",
-    "status_changed": "status changed",
-    "reopened": "reopened",
-    "updated": "changed",
-    "assigned": "assigned",
-    "reassigned": "reassigned",
-    "escalated": "escalated",
-    "escalation_acknowledged": "escalation acknowledged",
-    "escalation_resolved": "escalation resolved",
-    "escalation_returned": "escalation returned",
-    "escalation_de_escalated": "de-escalated",
-    "escalation_reinforced": "escalation reinforced",
-    "escalation_climbed": "escalation climbed the ladder",
-    "attempt_recorded": "resolution attempt",
-    "sla_warning": "SLA warning",
-    "sla_breached": "SLA breached",
-    "triage_changed": "triage changed",
-}
+# Events the activity list leaves out: the messages are the conversation itself. Everything else a ticket lives
+# through is there (escalations, reassignments, pauses, SLA warnings and breaches, calls); the full trail with
+# its before and after values is the API's /events/.
+HIDDEN_KINDS = {"message_posted"}
 ACTIVITY_LIMIT = 50
 # The lifecycle's buttons: (action in the URL, label, the services' name of the step, statuses it applies to)
 LIFECYCLE = (
@@ -153,7 +137,7 @@ def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> Ti
     return TicketPage(
         ticket=ticket,
         messages=messages,
-        activity=[event for event in events if event.kind in ACTIVITY_KINDS],
+        activity=[event for event in events if event.kind not in HIDDEN_KINDS],
         clocks=[view for timer, view in zip(timers, views, strict=True) if not timer.escalation_id],
         escalations=cards,
         why=[firing for card in cards for firing in card.firings],

@@ -8,6 +8,7 @@ app_name = "workspace"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("tenants/", views.tenants, name="tenants"),
     path("tickets/", views.queue, name="queue"),
     path("tickets/<int:ticket_id>/", views.ticket, name="ticket"),
     path("tickets/<int:ticket_id>/poll/", views.ticket_poll, name="ticket-poll"),

@@ -20,6 +20,7 @@ from escalation.errors import EscalationError
 from escalation.forms import DeEscalateForm, ReasonForm, ResolveForm
 from escalation.selectors import draft_summary, escalation_list, escalations_for
 from helpdesk import workflows
+from helpdesk.models import Tenant
 from helpdesk.workspace import pages, presence, queues
 from helpdesk.workspace.access import member_required
 from helpdesk.workspace.clocks import clock_view, most_urgent
@@ -40,7 +41,24 @@ def render(request, template: str, context: dict, status: int = 200):
 
 @member_required
 def home(request):
+    """Signed in with seats in several tenants and none chosen yet: pick one first (UI.md)."""
+    if len(getattr(request, "tenant_ids", ())) > 1 and "tenant_id" not in request.session:
+        return redirect("workspace:tenants")
     return redirect("workspace:queue")
+
+
+@member_required
+def tenants(request):
+    """The workspaces (tenants) this person holds a seat in; choosing one keeps it for the session."""
+    ids = list(getattr(request, "tenant_ids", ()))
+    if request.method == "POST":
+        chosen = request.POST.get("tenant", "")
+        if chosen.isdigit() and int(chosen) in ids:
+            request.session["tenant_id"] = int(chosen)
+            return redirect("workspace:queue")
+        messages.error(request, "Pick one of your workspaces.")
+    choices = Tenant.objects.filter(pk__in=ids).order_by("name")
+    return render(request, "workspace/tenants.html", {"choices": choices})
 
 
 def _ticket_or_404(request, ticket_id: int) -> Ticket:

@@ -40,3 +40,23 @@ def browser_page():
     from django.db import connection
 
     connection.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_server_connections_closed(django_db_setup):
+    """After the browser tests, before the run drops the test database: a request thread of the live server that
+    was answering as a browser closed (a poll, a heartbeat) can leave its connection idle and open, and the drop
+    then fails ("being accessed by other users"). Such idle sessions are ended here; nothing is running."""
+    yield
+    import psycopg
+    from django.db import connection
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname="postgres", host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"]
+    ) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND state = 'idle' AND pid <> pg_backend_pid()",
+            [settings["NAME"]],
+        )

@@ -176,3 +176,12 @@ def test_the_keyboard_opens_help_searches_and_walks_the_list(floor, live_server,
     page.locator("h1").click()
     page.keyboard.press("e")
     page.get_by_role("dialog", name="Escalate ticket").wait_for()
+
+
+def test_the_pages_fit_a_narrow_window(floor, live_server, page):
+    page.set_viewport_size({"width": 400, "height": 800})
+    _sign_in(page, live_server, "alice", "pw-alice-123!")
+    for path in ("/tickets/?view=all", f"/tickets/{floor['ticket'].pk}/"):
+        page.goto(f"{live_server.url}{path}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (path, overflow)

@@ -133,3 +133,21 @@ def test_an_api_token_opens_no_page(acme, path, client):
     _, key = api_token_create(tenant=acme, role="admin")
     response = client.get(path, HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code in (302, 403)
+
+
+def test_a_person_with_seats_in_two_tenants_picks_one_and_only_theirs(acme, globex, globex_ticket, django_user_model):
+    from helpdesk.services import membership_create
+    from tests.workspace.conftest import signed_in
+
+    membership_create(tenant=acme, username="sam2", password="pw-sam2-123!", role="agent", tier=1)
+    membership_create(tenant=globex, username="sam2", role="agent", tier=1)  # the same person, a second seat
+    other = django_user_model.objects.create_user(username="solo", password="pw-solo-123!")
+    client = signed_in("sam2", "pw-sam2-123!")
+
+    assert client.get("/")["Location"] == "/tenants/"
+    page = client.get("/tenants/").content.decode()
+    assert "Acme Corp" in page and "Globex" in page
+    assert client.post("/tenants/", {"tenant": str(other.pk + 100_000)}).status_code == 200  # no seat there
+    assert client.post("/tenants/", {"tenant": str(globex.pk)})["Location"] == "/tickets/"
+    assert _subjects(client.get("/tickets/?view=all")) == ["Globex secret merger"]
+    assert client.get("/").status_code == 302 and client.get("/")["Location"] == "/tickets/"
