@@ -22,7 +22,6 @@ from django.db import models
 from django.db.models import Count
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
-from django.utils import timezone
 
 from helpdesk import members, workflows
 from helpdesk.auth import Principal
@@ -234,6 +233,9 @@ class TenantAdmin(RoleGatedAdmin, NotFoundIs404, admin.ModelAdmin):
         # Tenant is the scope, not scoped: the principal's tenant is the only row this admin knows.
         return super().get_queryset(request).filter(pk=request.principal.tenant.pk)
 
+    def save_model(self, request, obj, form, change):
+        workflows.tenant_update(tenant=obj, actor=request.principal)
+
 
 # --- memberships --------------------------------------------------------------------------------
 
@@ -401,6 +403,22 @@ class TeamAdmin(TenantScopedAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("members", distinct=True))
 
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.tenant = request.principal.tenant
+        workflows.team_save(team=obj, actor=request.principal)
+
+    def save_formset(self, request, form, formset, change):
+        """The members rows, as the team's members: through the workflow, like the team itself."""
+        kept = [
+            row.cleaned_data["membership"]
+            for row in formset.forms
+            if row.cleaned_data.get("membership") and not row.cleaned_data.get("DELETE")
+        ]
+        workflows.team_save(team=form.instance, actor=request.principal, members=list(dict.fromkeys(kept)))
+        # What the admin's history message reads of a saved formset (nothing row by row: the set was replaced).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
     @admin.display(description="skills")
     def skill_list(self, obj: Team) -> str:
         return ", ".join(obj.skills)
@@ -437,7 +455,8 @@ class ApiTokenAdmin(TenantScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            workflows.api_token_relabel(token=obj, actor=request.principal, label=obj.label)
+            return None
         token, key = workflows.api_token_create(
             tenant=request.principal.tenant,
             actor=request.principal,
@@ -450,7 +469,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke_tokens(self, request, queryset):
-        count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        count = workflows.api_tokens_revoke(tokens=queryset, actor=request.principal)
         self.message_user(request, MSG_TOKENS_REVOKED.format(count=count), messages.SUCCESS)
 
 

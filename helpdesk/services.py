@@ -236,6 +236,38 @@ def team_create(
     return team
 
 
+@transaction.atomic
+def team_save(*, team: Team, members: list[Membership] | None = None) -> Team:
+    """A team created or changed (the admin's form set its fields); with `members`, exactly those seats are
+    its members afterwards."""
+    team.full_clean(exclude=["tenant"], validate_unique=False)
+    team.save()
+    if members is not None:
+        team.members.set(members, through_defaults={"tenant": team.tenant})
+    return team
+
+
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, **changes) -> Tenant:
+    """The tenant's own name or time zone (its slug never changes: tokens and URLs name it)."""
+    for name, value in changes.items():
+        setattr(tenant, name, value)
+    tenant.full_clean(exclude=["slug"])
+    tenant.save()
+    return tenant
+
+
+def api_tokens_revoke(*, tokens, at) -> int:
+    """Revokes the tokens not revoked yet; returns how many. A revoked token answers 401 from then on."""
+    return tokens.filter(revoked_at=None).update(revoked_at=at)
+
+
+def api_token_relabel(*, token: ApiToken, label: str) -> ApiToken:
+    token.label = label
+    token.save(update_fields=["label"])
+    return token
+
+
 # --- a customer's erasure: the copies in this layer (workflows.customer_erase lists them all) ---------------
 
 

@@ -161,6 +161,22 @@ def team_create(*, tenant: Tenant, actor: Principal | None, name: str, skills=()
     return tenancy.team_create(tenant=tenant, name=name, skills=list(skills), tier=tier, members=list(members))
 
 
+def team_save(*, team, actor: Principal | None, members=None):
+    return tenancy.team_save(team=team, members=members)
+
+
+def tenant_update(*, tenant: Tenant, actor: Principal | None, **changes) -> Tenant:
+    return tenancy.tenant_update(tenant=tenant, **changes)
+
+
+def api_tokens_revoke(*, tokens, actor: Principal | None) -> int:
+    return tenancy.api_tokens_revoke(tokens=tokens, at=timezone.now())
+
+
+def api_token_relabel(*, token: ApiToken, actor: Principal | None, label: str) -> ApiToken:
+    return tenancy.api_token_relabel(token=token, label=label)
+
+
 # --- accounts and customers ------------------------------------------------------------------------
 
 
