@@ -15,7 +15,9 @@ from tests.integration.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-START_BUDGET_S = 90
+# A budget for a first start (initdb, migrate, seed) on a busy 2-core machine: a fresh-clone run under
+# load 10 took over 90 s. It bounds a hang; the start's speed is not what this test measures.
+START_BUDGET_S = 240
 
 
 class Launched:
