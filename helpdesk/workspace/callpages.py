@@ -198,7 +198,8 @@ class CallPage:
 
     @property
     def open(self) -> bool:
-        return self.call.status not in CLOSED
+        """Notes may be written: the call has them (it was scheduled) and is not over."""
+        return self.note is not None and self.call.status not in CLOSED
 
     @property
     def completable(self) -> bool:

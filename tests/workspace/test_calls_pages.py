@@ -560,3 +560,17 @@ def test_only_the_calls_agent_or_a_manager_changes_the_call(acme, alice, bob, as
     assert _reload(acme, call).status == "scheduled"
     assert as_bob.post(f"/calls/{call.pk}/start/").status_code == 302
     assert _reload(acme, call).status == "in_progress"
+
+
+def test_a_call_request_has_a_page_that_says_to_schedule_it(acme, alice, support, as_bob):
+    ticket = open_ticket(acme, subject="Sync drops records")
+    _escalate_to_call(acme, ticket, alice)
+    with tenant_context(acme):
+        request = Call.objects.get(ticket=ticket)
+    html = _text(as_bob.get(f"/calls/{request.pk}/"))
+    assert request.status == "requested" and "Not scheduled yet" in html
+    assert ">Complete call</button>" not in html and ">Save notes</button>" not in html
+    assert ">Cancel call</button>" in html and "Download invite" not in html
+    assert as_bob.get(f"/calls/{request.pk}/invite.ics").status_code == 404
+    requests = re.search(r'<section aria-labelledby="requests-title".*?</section>', _text(as_bob.get("/calls/")), re.S)
+    assert f'href="/tickets/{ticket.pk}/">#{ticket.pk} Sync drops records</a>' in requests.group(0)
