@@ -574,3 +574,51 @@ def test_a_call_request_has_a_page_that_says_to_schedule_it(acme, alice, support
     assert as_bob.get(f"/calls/{request.pk}/invite.ics").status_code == 404
     requests = re.search(r'<section aria-labelledby="requests-title".*?</section>', _text(as_bob.get("/calls/")), re.S)
     assert f'href="/tickets/{ticket.pk}/">#{ticket.pk} Sync drops records</a>' in requests.group(0)
+
+
+def _call_routes(call) -> list[str]:
+    return [
+        "/calls/",
+        "/knowledge/?q=sync",
+        f"/calls/{call.pk}/",
+        f"/calls/{call.pk}/invite.ics",
+        f"/tickets/{call.ticket_id}/schedule-call/",
+        f"/tickets/{call.ticket_id}/brief/",
+    ]
+
+
+def test_no_seat_a_deactivated_seat_or_an_api_token_opens_no_call_page(acme, alice, call, django_user_model, client):
+    from helpdesk.services import api_token_create, member_deactivate
+
+    django_user_model.objects.create_user(username="nobody", password="pw-nobody-123!")
+    nobody = signed_in("nobody", "pw-nobody-123!")
+    _, key = api_token_create(tenant=acme, role="admin")
+    for path in _call_routes(call):
+        refused = nobody.get(path)
+        assert refused.status_code == 403 and "no active seat" in _text(refused), path
+        assert client.get(path, HTTP_AUTHORIZATION=f"Token {key}").status_code in (302, 403), path
+    assert nobody.post(f"/calls/{call.pk}/start/").status_code == 403
+    assert nobody.post("/calls/feed/").status_code == 403
+
+    as_alice = signed_in("alice", "pw-alice-123!")
+    with tenant_context(acme):
+        member_deactivate(membership=alice, actor=None)
+    assert as_alice.get(f"/calls/{call.pk}/").status_code in (302, 403)
+    assert as_alice.post(f"/calls/{call.pk}/start/").status_code in (302, 403)
+    assert _reload(acme, call).status == "scheduled"
+    with tenant_context(acme):
+        assert not CalendarFeed.objects.exists()
+
+
+def test_another_tenants_agent_sees_none_of_our_calls_feed_or_knowledge(acme, alice, as_alice, as_charlie, call):
+    as_alice.post("/calls/feed/")
+    html = _text(as_charlie.get("/calls/"))
+    assert f"Call #{call.pk}<" not in html and "Nightly sync" not in html and "You have no calendar link." in html
+    as_charlie.post("/calls/feed/revoke/")
+    with tenant_context(acme):
+        assert CalendarFeed.objects.filter(member=alice, revoked_at=None).count() == 1
+        workflows.call_complete(
+            call=call, actor=None, root_cause="The mapping was lost.", resolution="Restored.", customer_summary="Ok."
+        )
+    assert "Nightly sync" in _text(as_alice.get("/knowledge/?q=mapping"))
+    assert "Nightly sync" not in _text(as_charlie.get("/knowledge/?q=mapping"))
