@@ -21,8 +21,3 @@ def in_zone(moment, zone: str = "") -> str:
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
     return dateformat.format(moment.astimezone(tz), FORMAT)
-
-
-@register.filter
-def get(mapping, key):
-    return mapping.get(key, "") if hasattr(mapping, "get") else ""

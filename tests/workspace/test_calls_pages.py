@@ -327,6 +327,10 @@ def test_a_transcript_becomes_a_draft_reviewed_before_it_is_saved(acme, as_alice
     assert "send the corrected mapping" in follow
     assert "issue_confirmation" not in _note(acme, call).values.get("live", {})  # nothing saved until "Save notes"
 
+    huge = as_alice.post(f"/calls/{call.pk}/transcript/", {"transcript": "Pat: words again. " * 30_000}, follow=True)
+    assert "A transcript has at most 500000 characters." in _text(huge)
+    assert _note(acme, call).live_draft == note.live_draft  # the earlier draft is kept, nothing half-written
+
 
 def test_the_calls_life_through_its_buttons(acme, alice, as_alice, call):
     start = _local_start(days=3, hour=14)
