@@ -4,7 +4,7 @@ completes the call (first with a required field empty: the error names it, nothi
 the invite and it parses with `icalendar`; axe-core finds no serious or critical violation on the call page and
 /knowledge/, and nothing breaks the Content-Security-Policy.
 
-With SCREENSHOTS=1 the call page and the knowledge page are saved at 1280x800 into docs/screenshots/."""
+With SCREENSHOTS=1 the call page, the knowledge page and the scheduling dialog are saved at 1280x800 into docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -106,6 +106,8 @@ def test_an_agent_schedules_takes_notes_and_completes_a_call(floor, live_server,
     assert "pat@initech.test" in dialog.get_by_label("Customer contact").input_value()
     dialog.get_by_label("Phone or meeting link").fill("https://meet.example.com/nightly-sync")
     dialog.get_by_label("Preferred times").fill("mornings CET")
+    if os.environ.get("SCREENSHOTS"):
+        page.screenshot(path=str(SCREENSHOTS / "22-schedule-call-dialog.png"))
     dialog.get_by_role("button", name="Schedule").click()
     page.wait_for_url(re.compile(r".*/calls/\d+/$"))
     page.get_by_text("Call scheduled with alice").wait_for()
