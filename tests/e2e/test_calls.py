@@ -4,7 +4,8 @@ completes the call (first with a required field empty: the error names it, nothi
 the invite and it parses with `icalendar`; axe-core finds no serious or critical violation on the call page and
 /knowledge/, and nothing breaks the Content-Security-Policy.
 
-With SCREENSHOTS=1 the call page, the knowledge page and the scheduling dialog are saved at 1280x800 into docs/screenshots/."""
+With SCREENSHOTS=1 the call page, the knowledge page and the scheduling dialog are saved at 1280x800 into
+docs/screenshots/."""
 
 from __future__ import annotations
 
