@@ -217,11 +217,19 @@ def _save_notes(request, call: Call):
 @require_POST
 @member_required
 def save_notes(request, call_id: int):
+    """ "Save notes", and the page's autosave (htmx, a few seconds after typing stops): the same workflow; the
+    autosave gets a one-line status back instead of the page, and a refusal there keeps the typed text on screen
+    (the next save or "Save notes" shows it on its field)."""
     call = _call_or_404(request, call_id)
     try:
-        _save_notes(request, call)
+        note = _save_notes(request, call)
     except CallError as exc:
+        if request.htmx:
+            status = f"Not saved: {exc} {' '.join(callpages.error_texts(exc.fields).values())}".strip()
+            return render(request, "workspace/call.html#autosave", {"status": status, "failed": True})
         return _refused(request, call, exc, _typed(request))
+    if request.htmx:
+        return render(request, "workspace/call.html#autosave", {"status": "Saved", "saved_at": note.updated_at})
     messages.success(request, "Notes saved.")
     return redirect("workspace:call", call_id=call.pk)
 

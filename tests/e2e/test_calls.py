@@ -20,7 +20,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 
-from callnotes.models import ActionItem, Call
+from callnotes.models import ActionItem, Call, CallNote
 from helpdesk import workflows
 from helpdesk.models import Role
 from helpdesk.services import membership_create
@@ -122,6 +122,10 @@ def test_an_agent_schedules_takes_notes_and_completes_a_call(floor, live_server,
     live = page.get_by_role("region", name="Live notes")
     live.get_by_role("textbox", name="Issue confirmation").fill("Rows of the new region vanish after the sync.")
     live.get_by_role("textbox", name="Diagnosis steps").fill("Checked the sync log\nCompared the mapping")
+    page.locator("#autosave-status").get_by_text("Saved").wait_for()  # the notes saved themselves
+    with tenant_context(floor["acme"]):
+        saved = CallNote.objects.get(call=call).values["live"]
+    assert saved["diagnosis_steps"] == ["Checked the sync log", "Compared the mapping"]
     assert _serious(page) == []
     _shot(page, "20-call-page.png")
 

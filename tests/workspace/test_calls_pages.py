@@ -626,3 +626,21 @@ def test_another_tenants_agent_sees_none_of_our_calls_feed_or_knowledge(acme, al
         )
     assert "Nightly sync" in _text(as_alice.get("/knowledge/?q=mapping"))
     assert "Nightly sync" not in _text(as_charlie.get("/knowledge/?q=mapping"))
+
+
+def test_the_notes_save_by_themselves_through_the_same_workflow(acme, as_alice, call):
+    page = _text(as_alice.get(f"/calls/{call.pk}/"))
+    assert f'hx-post="/calls/{call.pk}/notes/"' in page and 'hx-include="[form=notes-form]"' in page
+    saved = as_alice.post(
+        f"/calls/{call.pk}/notes/", {"live.header": "Tue 10:00, Pat, the nightly sync"}, HTTP_HX_REQUEST="true"
+    )
+    assert saved.status_code == 200 and _text(saved).startswith("Saved <time") and "<html" not in _text(saved)
+    assert _note(acme, call).values["live"]["header"] == "Tue 10:00, Pat, the nightly sync"
+    refused = as_alice.post(
+        f"/calls/{call.pk}/notes/",
+        {"live.header": "x" * 20_001, "live.follow_ups": "Call back"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "Not saved: Some note fields are invalid. A string of at most 20000 characters." in _text(refused)
+    assert _note(acme, call).values["live"]["header"] == "Tue 10:00, Pat, the nightly sync"
+    assert "follow_ups" not in _note(acme, call).values["live"]  # all or nothing
