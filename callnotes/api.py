@@ -9,7 +9,7 @@ serializer; objects are looked up inside the caller's tenant, so another tenant'
 from __future__ import annotations
 
 import django_filters as filters
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status
@@ -17,7 +17,7 @@ from rest_framework.decorators import action, api_view, parser_classes
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from callnotes import invites, selectors
+from callnotes import downloads, rights, selectors
 from callnotes.errors import CallError
 from callnotes.models import (
     MAX_ATTENDEES,
@@ -42,7 +42,6 @@ from tickets.selectors import ticket_get
 # Multipart framing around the file itself; a request announcing more than limit + this is refused unread.
 MULTIPART_OVERHEAD = 64 * 1024
 MAX_TRANSCRIPT_BYTES = MAX_TRANSCRIPT_CHARS * 2  # UTF-8 and JSON escaping around half a million characters
-ERR_NOT_YOURS = "Only the call's agent or a manager may {action} this call."
 ERR_TRANSCRIPT = "Give the transcript as `text` or as an uploaded text `file`."
 
 
@@ -420,10 +419,8 @@ class CallFilter(filters.FilterSet):
 
 def _authorize(call: Call, request, action_name: str) -> None:
     """A call's agent acts on it, and so do managers; an integration token acts with its role (API.md)."""
-    principal = request.user
-    if principal.membership is None or principal.has_role(Role.MANAGER) or call.agent_id == principal.membership.pk:
-        return
-    raise ApiError(403, "permission_denied", ERR_NOT_YOURS.format(action=action_name))
+    if not rights.may_act(call, request.user):
+        raise ApiError(403, "permission_denied", rights.ERR_NOT_YOURS.format(action=action_name))
 
 
 class CallViewSet(mixins.ListModelMixin, TenantViewSet):
@@ -577,11 +574,7 @@ def call_invite(request, pk: int):
         raise ApiError(404, "not_found", "Not found.") from None
     if call.scheduled_start is None:
         raise ApiError(409, "not_scheduled", "The call is not scheduled yet.")
-    ics = invites.invite(selectors.call_event(call))
-    method = invites.method_of(call.status == CallStatus.CANCELLED)
-    response = HttpResponse(ics, content_type=f"text/calendar; charset=utf-8; method={method}")
-    response["Content-Disposition"] = f'attachment; filename="call-{call.pk}.ics"'
-    return response
+    return downloads.invite_response(call)
 
 
 # --- action items, attachments --------------------------------------------------------------------------
@@ -626,17 +619,7 @@ class AttachmentViewSet(mixins.RetrieveModelMixin, TenantViewSet):
     def download(self, request, pk=None):
         """The file, as a download with the type it was accepted as: never rendered inline by the browser
         (Content-Disposition: attachment, X-Content-Type-Options: nosniff, a sandboxing CSP)."""
-        attachment = self.get_object()
-        response = FileResponse(
-            attachment.file.open("rb"),
-            as_attachment=True,
-            filename=attachment.name,
-            content_type=attachment.content_type,
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return downloads.attachment_response(self.get_object())
 
     def destroy(self, request, pk=None):
         if not request.user.has_role(Role.MANAGER):

@@ -91,6 +91,11 @@ def template_list(*, tenant: Tenant) -> QuerySet[CallNoteTemplate]:
     return CallNoteTemplate.objects.filter(tenant=tenant)
 
 
+def template_for_new_call(*, tenant: Tenant) -> CallNoteTemplate | None:
+    """The template a call gets when it names none: the tenant's default, else its oldest active one."""
+    return template_list(tenant=tenant).filter(active=True).order_by("-is_default", "id").first()
+
+
 def action_item_list(*, tenant: Tenant) -> QuerySet[ActionItem]:
     return ActionItem.objects.filter(tenant=tenant).select_related("owner__user")
 

@@ -126,12 +126,12 @@ def template_delete(*, template: CallNoteTemplate) -> str:
     return "deleted"
 
 
-def _template_for(template: CallNoteTemplate | None) -> CallNoteTemplate:
+def _template_for(template: CallNoteTemplate | None, tenant: Tenant) -> CallNoteTemplate:
     if template is not None:
         if not template.active:
             raise CallError(ERR_TEMPLATE_RETIRED, fields={"template": [ERR_TEMPLATE_RETIRED]})
         return template
-    found = CallNoteTemplate.objects.filter(active=True).order_by("-is_default", "id").first()
+    found = selectors.template_for_new_call(tenant=tenant)
     if found is None:
         raise CallError(ERR_NO_TEMPLATE, code="no_template", status=409)
     return found
@@ -255,7 +255,9 @@ def _agent_for(call: Call, chosen: Membership | None, start: datetime, end: date
 def _missing(note: CallNote, moment: str) -> dict[str, list[str]]:
     """Each field the template requires at this moment ("scheduling", "completion") and still empty."""
     return {
-        f"{section}.{field['key']}": [ERR_REQUIRED.format(moment="scheduled" if moment == "scheduling" else moment)]
+        f"{section}.{field['key']}": [
+            ERR_REQUIRED.format(moment="scheduled" if moment == "scheduling" else "completed")
+        ]
         for section in SECTIONS
         for field in note.fields.get(section, [])
         if field.get("required") == moment and validation.is_empty(note.values.get(section, {}).get(field["key"]))
@@ -353,7 +355,7 @@ def call_schedule(
     call = _open_request(ticket, escalation) or Call(
         tenant_id=ticket.tenant_id, ticket=ticket, escalation=escalation, suggested_trigger="manual", created_at=at
     )
-    template = _template_for(template or call.template)
+    template = _template_for(template or call.template, ticket.tenant)
     agent, explanation = _agent_for(call, agent, scheduled_start, end)
     call.template, call.agent, call.routing = template, agent, explanation[:300]
     call.scheduled_start, call.duration_minutes = scheduled_start, duration_minutes
@@ -598,7 +600,7 @@ def note_update(
         raise CallError(ERR_NOTE_CLOSED, code="invalid_state", status=409)
     note = CallNote.objects.select_for_update().filter(call=call).first()
     if note is None:
-        note = _note_open(call, _template_for(call.template), at)
+        note = _note_open(call, _template_for(call.template, call.ticket.tenant), at)
     _apply_values(note, changes)
     note.updated_at, note.updated_by = at, _label(actor)
     note.save(update_fields=["values", "updated_at", "updated_by"])
@@ -611,7 +613,7 @@ def note_draft_store(*, call: Call, actor: Principal | None, draft: dict, at: da
     at = at or timezone.now()
     call = _lock(call)
     note = CallNote.objects.select_for_update().filter(call=call).first() or _note_open(
-        call, _template_for(call.template), at
+        call, _template_for(call.template, call.ticket.tenant), at
     )
     note.live_draft = {**draft, "drafted_at": at.isoformat(), "drafted_by": _label(actor)}
     note.save(update_fields=["live_draft"])
@@ -622,7 +624,7 @@ def note_attach(*, call: Call, field_key: str, attachment_id: int) -> None:
     """An artifact uploaded for a note's artifact field fills that field (the id joins its list)."""
     note = CallNote.objects.select_for_update().filter(call=call).first()
     if note is None:
-        note = _note_open(call, _template_for(call.template), timezone.now())
+        note = _note_open(call, _template_for(call.template, call.ticket.tenant), timezone.now())
     for section in SECTIONS:
         for field in note.fields.get(section, []):
             if field["key"] == field_key and field["type"] == "artifact":

@@ -1,8 +1,9 @@
-"""The workspace's routes (UI.md): /tickets/, /tickets/<id>/, /escalations/, and the actions behind them."""
+"""The workspace's routes (UI.md): /tickets/, /tickets/<id>/, /escalations/, /calls/, /knowledge/, and the actions
+behind them."""
 
 from django.urls import path
 
-from helpdesk.workspace import views
+from helpdesk.workspace import calls, views
 
 app_name = "workspace"
 
@@ -22,4 +23,20 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/routing-preview/", views.routing_preview, name="ticket-routing-preview"),
     path("escalations/", views.escalations, name="escalations"),
     path("escalations/<int:escalation_id>/<str:action>/", views.escalation_action, name="escalation-action"),
+    # calls (helpdesk/workspace/calls.py)
+    path("tickets/<int:ticket_id>/schedule-call/", calls.schedule, name="ticket-schedule-call"),
+    path("tickets/<int:ticket_id>/brief/", calls.ticket_brief, name="ticket-brief"),
+    path("calls/", calls.calls, name="calls"),
+    path("calls/feed/", calls.feed_create, name="calls-feed"),
+    path("calls/feed/revoke/", calls.feed_revoke, name="calls-feed-revoke"),
+    path("calls/<int:call_id>/", calls.call, name="call"),
+    path("calls/<int:call_id>/notes/", calls.save_notes, name="call-notes"),
+    path("calls/<int:call_id>/complete/", calls.complete, name="call-complete"),
+    path("calls/<int:call_id>/approve-summary/", calls.approve_summary, name="call-approve-summary"),
+    path("calls/<int:call_id>/transcript/", calls.transcript, name="call-transcript"),
+    path("calls/<int:call_id>/invite.ics", calls.invite, name="call-invite"),
+    path("calls/<int:call_id>/attachments/", calls.upload, name="call-upload"),
+    path("calls/<int:call_id>/<str:action>/", calls.call_action, name="call-action"),
+    path("attachments/<int:attachment_id>/download/", calls.download, name="attachment-download"),
+    path("knowledge/", calls.knowledge, name="knowledge"),
 ]

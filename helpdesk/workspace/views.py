@@ -21,7 +21,7 @@ from escalation.forms import DeEscalateForm, ReasonForm, ResolveForm
 from escalation.selectors import draft_summary, escalation_list, escalations_for
 from helpdesk import workflows
 from helpdesk.models import Tenant
-from helpdesk.workspace import pages, presence, queues
+from helpdesk.workspace import callpages, pages, presence, queues
 from helpdesk.workspace.access import member_required
 from helpdesk.workspace.clocks import clock_view, most_urgent
 from helpdesk.workspace.forms import SUMMARY_LABELS, AttemptForm, EscalateForm, ReplyForm, StatusForm
@@ -127,6 +127,7 @@ def _ticket_context(request, ticket: Ticket) -> dict:
         "reply_form": ReplyForm(),
         "assignee_label": pages.member_label(ticket.assignee),
         "me": request.principal.membership,
+        "calls": callpages.ticket_calls(ticket),
     }
 
 
