@@ -159,9 +159,12 @@ def test_a_poll_that_finds_nothing_new_is_one_read_and_a_204(acme, as_alice, dja
     open_ticket(acme, subject="One")
     page = as_alice.get("/tickets/?view=all").content.decode()
     version = re.search(r'data-version="(\d+)"', page).group(1)
-    with django_assert_max_num_queries(POLL_QUERIES):
+    with django_assert_max_num_queries(POLL_QUERIES) as statements:
         quiet = as_alice.get(f"/tickets/?view=all&since={version}", HTTP_HX_REQUEST="true")
-    assert quiet.status_code == 204
+    assert quiet.status_code == 204 and quiet.content == b""
+    of_tickets = [q["sql"] for q in statements.captured_queries if '"tickets_' in q["sql"]]
+    assert len(of_tickets) == 1  # the version: the newest event's id, one row off an index
+    assert "tickets_ticketevent" in of_tickets[0] and of_tickets[0].endswith("LIMIT 1")
 
     open_ticket(acme, subject="Two")
     news = as_alice.get(f"/tickets/?view=all&since={version}", HTTP_HX_REQUEST="true")
