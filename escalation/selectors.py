@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import BooleanField, F, Func, Q, QuerySet
 
 from escalation import summary, triggers
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus
@@ -76,12 +77,22 @@ def escalations_for(*, tenant: Tenant, member: Membership, team_ids: list[int]) 
     return escalation_list(tenant=tenant).filter(addressed_to(member, team_ids)).order_by("-created_at", "-id")
 
 
-def tickets_escalated_to(member: Membership, team_ids: list[int], *, awaiting_ack: bool = False) -> Exists:
+class _AnyOf(Func):
+    """`column = ANY(ARRAY(subquery))`: the subquery runs once, before the outer query, and its rows are then
+    found by the column's index. As EXISTS, the planner joined the escalations' tickets to the rest of a queue's
+    filters first (a VIP filter: 614 tickets x 83 accounts = 50,962 probes, 0.7 s; bench/WORKSPACE.md)."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
+def tickets_escalated_to(member: Membership, team_ids: list[int], *, awaiting_ack: bool = False) -> _AnyOf:
     """A ticket filter: it has an open escalation addressed to the member (only unacknowledged ones with
     awaiting_ack)."""
     statuses = (EscalationStatus.REQUESTED,) if awaiting_ack else ACTIVE_STATUSES
-    found = Escalation.objects.filter(addressed_to(member, team_ids), ticket_id=OuterRef("pk"), status__in=statuses)
-    return Exists(found)
+    found = Escalation.objects.filter(addressed_to(member, team_ids), status__in=statuses).values("ticket_id")
+    return _AnyOf(F("pk"), ArraySubquery(found))
 
 
 # --- the drafted summary ------------------------------------------------------------------------

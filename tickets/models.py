@@ -33,6 +33,11 @@ class Priority(models.TextChoices):
 
 # Priorities in order: an escalation may raise a ticket's priority, never lower it.
 PRIORITY_RANK = {priority: rank for rank, priority in enumerate(Priority.values)}
+# The rank in SQL, to sort by (the queues' "Priority" sort, and the index that serves it).
+PRIORITY_ORDER = models.Case(
+    *[models.When(priority=name, then=models.Value(rank)) for name, rank in PRIORITY_RANK.items()],
+    output_field=models.IntegerField(),
+)
 
 
 def raises_priority(wanted: str | None, current: str) -> bool:
@@ -56,6 +61,11 @@ class Status(models.TextChoices):
     ON_HOLD = "on_hold"
     SOLVED = "solved"
     CLOSED = "closed"
+
+
+# Work still to do: the workspace's queues (but All) list only these, and partial indexes hold only these.
+UNSOLVED_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+UNSOLVED = models.Q(status__in=UNSOLVED_STATUSES)
 
 
 class AuthorType(models.TextChoices):
@@ -170,6 +180,33 @@ class Ticket(TenantModel):
                 condition=models.Q(sla_breached=True),
             ),
             GinIndex(fields=["search_vector"], name="ticket_search"),
+            # The workspace's queues (helpdesk/workspace/queues.py): each view of unsolved work in its default
+            # order, so a page is an index walk cut by the cursor and a capped count stops after 1,001 entries.
+            models.Index(
+                fields=["tenant", "assignee", "-updated_at", "-id"], name="ticket_unsolved_assignee", condition=UNSOLVED
+            ),
+            models.Index(
+                fields=["tenant", "team", "-updated_at", "-id"], name="ticket_unsolved_team", condition=UNSOLVED
+            ),
+            models.Index(
+                fields=["tenant", "-updated_at", "-id"],
+                name="ticket_unsolved_at_risk",
+                condition=UNSOLVED & models.Q(sla_at_risk=True),
+            ),
+            # The "Priority" sort (urgent first, then recently updated) as an index: sorted at each request, it
+            # was a sort of every ticket of the tenant. The expression is queues.PRIORITY_ORDER's, literally.
+            models.Index(
+                models.F("tenant"),
+                PRIORITY_ORDER.desc(),
+                models.F("updated_at").desc(),
+                models.F("id").desc(),
+                name="ticket_tenant_priority",
+            ),
+            models.Index(
+                fields=["tenant", "-updated_at", "-id"],
+                name="ticket_unsolved_breached",
+                condition=UNSOLVED & models.Q(sla_breached=True),
+            ),
             models.Index(
                 fields=["rules_due_at"], name="ticket_rules_due", condition=models.Q(rules_due_at__isnull=False)
             ),

@@ -7,12 +7,20 @@ import json
 from django import template
 from django.utils import timezone
 
+from helpdesk.workspace import queues
+
 register = template.Library()
 
 
 @register.filter
 def split(value: str) -> list[str]:
     return value.split()
+
+
+@register.filter
+def view_count(count: int) -> str:
+    """A view's count as the queue shows it: exact up to the cap, "1,000+" beyond (queues.view_counts says why)."""
+    return f"{queues.COUNT_CAP:,}+" if count > queues.COUNT_CAP else f"{count:,}"
 
 
 @register.filter

@@ -15,16 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Q, QuerySet, Subquery
 
 from escalation import selectors as escalations
 from helpdesk.auth import Principal
 from tickets.filters import TicketFilter
-from tickets.models import PRIORITY_RANK, Status, Ticket
+from tickets.models import PRIORITY_ORDER, UNSOLVED_STATUSES, Ticket
 from tickets.selectors import ticket_list
 
-OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+OPEN_STATUSES = UNSOLVED_STATUSES
 PAGE_SIZE = 50
+# A view's count is exact up to here; beyond, the page says "1,000+" (view_counts says why).
+COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,23 @@ def view_filters(principal: Principal, team_ids: list[int]) -> dict[str, Q]:
 
 
 def view_counts(tickets: QuerySet[Ticket], filters: dict[str, Q]) -> dict[str, int]:
-    """Every view's count in one statement (a FILTER per view over the tenant's tickets)."""
-    return tickets.aggregate(**{slug: Count("pk", filter=q) for slug, q in filters.items()})
+    """Every view's count in one statement, each exact up to COUNT_CAP and COUNT_CAP + 1 beyond (shown "1,000+").
+
+    One scalar subquery per view that stops after COUNT_CAP + 1 rows, so each is an index walk of at most that
+    many rows: an exact count of each view (a FILTER per view over every ticket of the tenant) read all of a
+    100,000-ticket tenant and took seconds (bench/WORKSPACE.md). Nobody acts on "7,702" rather than "1,000+"."""
+    parts, params = [], []
+    for n, condition in enumerate(filters.values()):
+        capped = tickets.filter(condition).order_by().values("pk")[: COUNT_CAP + 1]
+        try:
+            sql, values = capped.query.sql_with_params()
+        except EmptyResultSet:  # a condition that holds for nothing (no teams: team_id IN ())
+            sql, values = "SELECT 1 WHERE false", ()
+        parts.append(f"(SELECT count(*) FROM ({sql}) AS view_{n})")
+        params.extend(values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        return dict(zip(filters, cursor.fetchone(), strict=True))
 
 
 # --- sorting and the keyset cursor ----------------------------------------------------------------
@@ -76,10 +95,6 @@ SORTS = {
     "priority": ("Priority", ("-priority_rank", "-updated_at", "-id")),
 }
 DEFAULT_SORT = "updated"
-PRIORITY_ORDER = Case(
-    *[When(priority=name, then=Value(rank)) for name, rank in PRIORITY_RANK.items()],
-    output_field=IntegerField(),
-)
 
 
 class BadCursor(ValueError):
@@ -187,7 +202,12 @@ def queue_page(principal: Principal, params) -> QueuePage:
         except BadCursor:
             errors = {**errors, "cursor": ["This page link is no longer valid; start from the first page."]}
             selected = selected.none()
-    rows = list(selected.order_by(*columns).values(*ROW_FIELDS, "priority_rank")[: PAGE_SIZE + 1])
+    # The page's ids first, from the tickets alone (an index walk in the sort's order, or a sort of the view's
+    # tickets), then the columns of their requester, assignee, team and account for those rows only: joined
+    # before the cut, every ticket of the view was joined to be sorted (bench/WORKSPACE.md).
+    ids = selected.order_by(*columns).values("pk")[: PAGE_SIZE + 1]
+    page = ticket_list(tenant=principal.tenant).select_related(None).filter(pk__in=Subquery(ids))
+    rows = list(page.annotate(priority_rank=PRIORITY_ORDER).order_by(*columns).values(*ROW_FIELDS, "priority_rank"))
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = _encode([rows[-1][c.lstrip("-")] for c in columns]) if more else None

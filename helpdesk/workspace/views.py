@@ -92,6 +92,7 @@ def _queue_context(request) -> dict:
     return {
         "page": page,
         "views": [(view, page.counts.get(view.slug, 0)) for view in queues.VIEWS],
+        "count_cap": queues.COUNT_CAP,
         "view_label": next(v.label for v in queues.VIEWS if v.slug == page.view),
         "sorts": [(slug, label) for slug, (label, _) in queues.SORTS.items()],
         "filters": request.GET,

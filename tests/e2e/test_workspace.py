@@ -138,6 +138,29 @@ def test_the_ticket_page_picks_up_a_customer_message_without_losing_the_draft(fl
     _no_csp_violations(page)
 
 
+def test_a_queue_refreshes_by_itself_with_cheap_polls(floor, live_server, page):
+    """A queue asks every 10 s whether anything changed (its version): nothing new is a 204 and nothing moves; a
+    ticket opened elsewhere shows up with its count within 15 s, in place, the page never reloaded."""
+    _sign_in(page, live_server, "alice", "pw-alice-123!")
+    page.goto(f"{live_server.url}/tickets/?view=all")
+    page.evaluate("window.__sameDocument = true")
+    views = page.get_by_role("navigation", name="Views")
+    assert views.get_by_role("link", name="All 1").is_visible()
+    with page.expect_response(lambda r: "since=" in r.url, timeout=15_000) as quiet:
+        pass
+    assert quiet.value.status == 204
+
+    with tenant_context(floor["acme"]):
+        workflows.ticket_open(
+            tenant=floor["acme"], actor=None, subject="Invoice shows the wrong VAT", description="Our invoice shows "
+            "19 % VAT for an Austrian company.", requester_email="lou@initech.test", requester_name="Lou",
+        )  # fmt: skip
+    page.get_by_role("link", name="Invoice shows the wrong VAT").wait_for(timeout=15_000)
+    assert views.get_by_role("link", name="All 2").is_visible()
+    assert page.evaluate("window.__sameDocument") is True  # swapped in place, not reloaded
+    _no_csp_violations(page)
+
+
 def test_a_draft_survives_a_reload(floor, live_server, page):
     _sign_in(page, live_server, "alice", "pw-alice-123!")
     page.goto(f"{live_server.url}/tickets/{floor['ticket'].pk}/")

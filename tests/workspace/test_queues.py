@@ -8,8 +8,10 @@ import re
 import pytest
 
 from helpdesk import workflows
+from helpdesk.auth import Principal
 from helpdesk.tenancy import tenant_context
 from helpdesk.workspace import queues
+from helpdesk.workspace.forms import SUMMARY_LABELS
 from tests.workspace.conftest import open_ticket
 
 
@@ -17,10 +19,14 @@ def _subjects(response) -> list[str]:
     return re.findall(r'<td class="subject">\s*<a href="/tickets/\d+/">([^<]+)</a>', response.content.decode())
 
 
-def _counts(response) -> dict[str, int]:
+def _count_texts(response) -> dict[str, str]:
     html = response.content.decode()
     nav = re.search(r'<nav aria-label="Views".*?</nav>', html, re.S).group(0)
-    return {label: int(n) for label, n in re.findall(r'>([^<>]+?) <span class="count">(\d+)</span>', nav)}
+    return dict(re.findall(r'>([^<>]+?) <span class="count"[^>]*>([^<]+)</span>', nav))
+
+
+def _counts(response) -> dict[str, int]:
+    return {label: int(text.replace(",", "")) for label, text in _count_texts(response).items()}
 
 
 def test_it_shows_the_views_with_their_counts(acme, alice, as_alice):
@@ -39,6 +45,59 @@ def test_it_shows_the_views_with_their_counts(acme, alice, as_alice):
     assert _subjects(response) == ["Mine"]
     for header in ("Subject", "Requester", "Priority", "Status", "SLA", "Assignee", "Updated"):
         assert f'<th scope="col">{header}</th>' in response.content.decode()
+
+
+def test_a_count_beyond_the_cap_says_so_and_the_list_is_whole(acme, alice, as_alice, monkeypatch):
+    monkeypatch.setattr(queues, "COUNT_CAP", 3)
+    for n in range(4):
+        open_ticket(acme, subject=f"Ticket {n}")
+    mine = open_ticket(acme, subject="Mine")
+    with tenant_context(acme):
+        workflows.ticket_update(ticket=mine, actor=None, assignee=alice)
+
+    response = as_alice.get("/tickets/?view=all")
+
+    counts = _count_texts(response)
+    assert counts["All"] == "3+" and counts["My tickets"] == "1" and counts["Breached"] == "0"
+    assert 'title="more than 3"' in response.content.decode()
+    assert len(_subjects(response)) == 5  # the cap is the count's, never the list's
+    monkeypatch.setattr(queues, "COUNT_CAP", 5)
+    assert _count_texts(as_alice.get("/tickets/?view=all"))["All"] == "5"  # exact up to the cap
+
+
+def test_a_status_filter_keeps_the_counts(acme, as_alice):
+    """Regression: a status filter (django-filter's DISTINCT) made the counts' statement fail, a 500."""
+    open_ticket(acme, subject="Fresh")
+    waiting = open_ticket(acme, subject="Waiting")
+    with tenant_context(acme):
+        workflows.ticket_update(ticket=waiting, actor=None, status="pending")
+
+    response = as_alice.get("/tickets/?view=all&status=pending")
+
+    assert response.status_code == 200
+    assert _subjects(response) == ["Waiting"] and _counts(response)["All"] == 1
+
+
+def test_the_escalated_views_hold_what_is_addressed_to_me_under_the_filters(acme, alice, sam, support, as_alice):
+    wanted = open_ticket(acme, subject="Needs support", priority="high")
+    open_ticket(acme, subject="Not escalated", priority="high")
+    with tenant_context(acme):
+        workflows.escalate_manually(
+            ticket=wanted,
+            actor=Principal(tenant=acme, role=sam.role, membership=sam),
+            kind="functional",
+            reason="a specialist is needed",
+            summary=dict.fromkeys(SUMMARY_LABELS, "written by sam"),
+            target_team=support,
+        )
+
+    response = as_alice.get("/tickets/?view=escalated&priority=high")
+
+    assert _subjects(response) == ["Needs support"]
+    assert _counts(response)["Escalated to me"] == 1 and _counts(response)["Awaiting acknowledgement"] == 1
+    assert _subjects(as_alice.get("/tickets/?view=awaiting_ack")) == ["Needs support"]
+    filtered_out = as_alice.get("/tickets/?view=escalated&priority=low")
+    assert _subjects(filtered_out) == [] and _counts(filtered_out)["Escalated to me"] == 0
 
 
 def test_it_never_lists_another_tenants_tickets(acme, globex_ticket, as_alice):
@@ -100,9 +159,12 @@ def test_a_poll_that_finds_nothing_new_is_one_read_and_a_204(acme, as_alice, dja
     open_ticket(acme, subject="One")
     page = as_alice.get("/tickets/?view=all").content.decode()
     version = re.search(r'data-version="(\d+)"', page).group(1)
-    with django_assert_max_num_queries(POLL_QUERIES):
+    with django_assert_max_num_queries(POLL_QUERIES) as statements:
         quiet = as_alice.get(f"/tickets/?view=all&since={version}", HTTP_HX_REQUEST="true")
-    assert quiet.status_code == 204
+    assert quiet.status_code == 204 and quiet.content == b""
+    of_tickets = [q["sql"] for q in statements.captured_queries if '"tickets_' in q["sql"]]
+    assert len(of_tickets) == 1  # the version: the newest event's id, one row off an index
+    assert "tickets_ticketevent" in of_tickets[0] and of_tickets[0].endswith("LIMIT 1")
 
     open_ticket(acme, subject="Two")
     news = as_alice.get(f"/tickets/?view=all&since={version}", HTTP_HX_REQUEST="true")
