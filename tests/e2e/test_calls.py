@@ -108,7 +108,7 @@ def test_an_agent_schedules_takes_notes_and_completes_a_call(floor, live_server,
     dialog.get_by_label("Phone or meeting link").fill("https://meet.example.com/nightly-sync")
     dialog.get_by_label("Preferred times").fill("mornings CET")
     if os.environ.get("SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / "22-schedule-call-dialog.png"))
+        page.screenshot(path=str(SCREENSHOTS / "32-schedule-call-dialog.png"))
     dialog.get_by_role("button", name="Schedule").click()
     page.wait_for_url(re.compile(r".*/calls/\d+/$"))
     page.get_by_text("Call scheduled with alice").wait_for()
@@ -127,7 +127,7 @@ def test_an_agent_schedules_takes_notes_and_completes_a_call(floor, live_server,
         saved = CallNote.objects.get(call=call).values["live"]
     assert saved["diagnosis_steps"] == ["Checked the sync log", "Compared the mapping"]
     assert _serious(page) == []
-    _shot(page, "20-call-page.png")
+    _shot(page, "30-call-page.png")
 
     post = page.get_by_role("region", name="Post-call")
     post.get_by_role("button", name="Add action item").click()
@@ -186,7 +186,7 @@ def test_knowledge_names_who_resolved_a_case_and_has_no_serious_violation(floor,
     result = page.get_by_role("article").first
     assert "Export misses the region column" in result.inner_text() and "Resolved by sam" in result.inner_text()
     assert _serious(page) == []
-    _shot(page, "21-knowledge.png")
+    _shot(page, "31-knowledge.png")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Calls").click()
     assert page.get_by_role("heading", name="My calls").is_visible()
     assert _serious(page) == []
