@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import communication, rights, routing, selectors, validation, watches
+from escalation import communication, rights, routing, selectors, triggers, validation, watches
 from escalation.errors import EscalationError
 from escalation.models import (
     ACTIVE_STATUSES,
@@ -340,12 +340,26 @@ def _alert_stale(rule: EscalationRule, escalation: Escalation, at: datetime) -> 
     )
 
 
-def _by_rule(ticket: Ticket, rule: EscalationRule, reason: str, snapshot: TicketSnapshot) -> Handoff:
+Fired = tuple[EscalationRule, str]  # a rule that fired, and why
+
+
+def _by_rule(
+    ticket: Ticket, rule: EscalationRule, reason: str, snapshot: TicketSnapshot, joined: list[Fired]
+) -> Handoff:
+    """The handoff a rule asks for, with the urgency of the rules it superseded (`joined`: they fired for the same
+    cause and open no escalation of their own): a call if any wants one, the highest priority, the shortest
+    response target; and their reasons after its own."""
+    rules = [rule, *(r for r, _ in joined)]
+    priority = rule.priority_override
+    for other, _ in joined:
+        if raises_priority(other.priority_override, priority or ticket.priority):
+            priority = other.priority_override
+    minutes = [r.response_minutes for r in rules if r.response_minutes]
     return Handoff(
         kind=rule.kind,
         trigger=rule.slug,
         rule=rule,
-        reason=reason,
+        reason="; ".join([reason, *(f"also {r.slug}: {why}" for r, why in joined)]),
         summary_fields=selectors.draft_summary(ticket, snapshot),
         summary_drafted=True,
         # By id: the rule row is shared through the configuration cache and must not cache its team.
@@ -353,10 +367,19 @@ def _by_rule(ticket: Ticket, rule: EscalationRule, reason: str, snapshot: Ticket
         target_tier=rule.target_tier,
         target_role=rule.target_role,
         target_skill=rule.target_skill,
-        to_call=rule.to_call,
-        priority_override=rule.priority_override,
-        response_minutes=rule.response_minutes,
+        to_call=any(r.to_call for r in rules),
+        priority_override=priority,
+        response_minutes=min(minutes) if minutes else None,
     )
+
+
+def causes(fired: list[Fired]) -> list[tuple[Fired, list[Fired]]]:
+    """The rules that fired together, one entry per cause (triggers.merge): the leading rule with its reason,
+    and the (rule, reason) pairs it supersedes."""
+    rows = {rule.pk: (rule, reason) for rule, reason in fired}
+    decisions = [triggers.Decision(rule.pk, rule.slug, rule.trigger, reason) for rule, reason in fired]
+    merges = triggers.merge(decisions, [selectors.rule_shape(rule) for rule, _ in fired])
+    return [(rows[m.lead.rule_id], [rows[d.rule_id] for d in m.superseded]) for m in merges]
 
 
 # No savepoint: it runs in the transaction of the event that fired the rules, whose own block rolls back.
@@ -368,28 +391,29 @@ def rules_fire(
     at: datetime | None = None,
     snapshot: TicketSnapshot | None = None,
 ) -> list[Escalation]:
-    """Fires rules for a ticket, each at most once per escalation cycle (the claim). A claimed rule opens an
-    escalation, or reinforces the open one of its kind. Returns the escalations opened."""
+    """Fires rules for a ticket, each at most once per escalation cycle (the claim). The claimed rules are
+    grouped by cause (one supersedes another: `causes`); each cause opens one escalation, or reinforces the open
+    one of its kind, and every rule of it points to that escalation (its `fired_rules`). Returns the
+    escalations opened."""
     at = at or timezone.now()
     snapshot = snapshot or TicketSnapshot(ticket)
     cycle = snapshot.cycle
     claimed = _claim(ticket, fired, cycle, at) if fired else {}
     created, links = [], []
-    for rule, reason in fired:
-        if rule.pk not in claimed:
-            continue
+    for (rule, reason), joined in causes([(rule, reason) for rule, reason in fired if rule.pk in claimed]):
         active = next((e for e in snapshot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
         if active is not None:
-            _reinforce(active, rule, reason, at, snapshot)
-            links.append((claimed[rule.pk], active, False))
+            for member, why in [(rule, reason), *joined]:
+                _reinforce(active, member, why, at, snapshot)
+                links.append((claimed[member.pk], active, False))
             continue
-        handoff = _by_rule(ticket, rule, reason, snapshot)
+        handoff = _by_rule(ticket, rule, reason, snapshot, joined)
         escalation = _open(ticket=ticket, actor=None, handoff=handoff, cycle=cycle, snapshot=snapshot, at=at)
         if escalation.fallback_reason:
             _alert_stale(rule, escalation, at)
         snapshot.escalations.append(escalation)
         created.append(escalation)
-        links.append((claimed[rule.pk], escalation, True))
+        links.extend((claimed[member.pk], escalation, True) for member in [rule, *(r for r, _ in joined)])
     if links:
         _link(ticket, links)
     return created
