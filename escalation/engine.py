@@ -139,7 +139,9 @@ def _rule_rows(matrix: selectors.Matrix, rule_ids: list[int]) -> dict[int, Escal
 
 
 def evaluate_time_rules(*, ticket_ids: set[int], at: datetime) -> int:
-    """Time triggers for the given tickets (open ones only); returns the escalations created."""
+    """Time triggers for the given tickets (open ones only), one ticket and one escalation at a time; returns
+    the escalations created. The sweep uses the set-based escalation.batch.open_due, whose decisions this
+    path is the reference for (tests/escalation/test_batch.py)."""
     rules = [r for r in active_rules() if r.trigger in triggers.TIME_TRIGGERS]
     if not rules or not ticket_ids:
         return 0
@@ -183,9 +185,11 @@ def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
     escalation's clock ran out, remind the owners of high-stakes escalations whose customer update is due
     soon. Runs in the claim's transaction, so a failure leaves the mark set and the next sweep tries
     again. Returns the escalations created."""
+    from escalation import batch  # batch builds on this module's facts
+
     Ticket.objects.filter(pk__in=ticket_ids).update(rules_due_at=None)
     communication.reminders_send(ticket_ids=ticket_ids, at=at)
-    created = evaluate_time_rules(ticket_ids=set(ticket_ids), at=at)
+    created = batch.open_due(ticket_ids=ticket_ids, at=at)
     for escalation_id in _ladder_due(ticket_ids):
         created += services.escalation_climb(escalation_id=escalation_id, at=at) is not None
     return created

@@ -310,21 +310,20 @@ def _claim(ticket: Ticket, fired: list[tuple[EscalationRule, str]], cycle: int, 
         return dict(cursor.fetchall())
 
 
-def _link(ticket: Ticket, links: list[tuple[int, Escalation, bool]]) -> None:
+def _link_many(links: list[tuple[int, Escalation, bool]]) -> None:
     """Each firing names the escalation it opened or reinforced, and why its target was not served when the
-    escalation it opened went to the fallback."""
+    escalation it opened went to the fallback. One statement, whatever the number of tickets."""
     firings = [firing for firing, _, _ in links]
     escalations = [escalation.pk for _, escalation, _ in links]
     reasons = [escalation.fallback_reason if opened else "" for _, escalation, opened in links]
     with connection.cursor() as cursor:
-        cursor.execute(LINK_FIRINGS, [firings, escalations, reasons, ticket.tenant_id])
+        cursor.execute(LINK_FIRINGS, [firings, escalations, reasons, links[0][1].tenant_id])
 
 
-def _alert_stale(rule: EscalationRule, escalation: Escalation, at: datetime) -> None:
+def stale_emission(rule: EscalationRule, escalation: Escalation) -> Emission:
     """Tells the tenant's admins that a rule's target could not be served, once per rule and reason — not once
     per ticket: a breach storm on a stale rule must not become a storm of alerts."""
-    outbox_emit(
-        tenant_id=escalation.tenant_id,
+    return Emission(
         type=STALE_EVENT,
         dedupe_key=f"{STALE_EVENT}:{rule.pk}:{escalation.fallback_reason}"[:200],
         payload={
@@ -336,15 +335,26 @@ def _alert_stale(rule: EscalationRule, escalation: Escalation, at: datetime) -> 
             "ticket": escalation.ticket_id,
             "agent": escalation.agent_id,
         },
-        at=at,
     )
+
+
+def _alert_stale(rule: EscalationRule, escalation: Escalation, at: datetime) -> None:
+    outbox_emit_across(emissions=[(escalation.tenant_id, stale_emission(rule, escalation))], at=at)
 
 
 Fired = tuple[EscalationRule, str]  # a rule that fired, and why
 
 
-def _by_rule(
-    ticket: Ticket, rule: EscalationRule, reason: str, snapshot: TicketSnapshot, joined: list[Fired]
+_READ = object()
+
+
+def handoff_by_rule(
+    ticket: Ticket,
+    rule: EscalationRule,
+    reason: str,
+    snapshot: TicketSnapshot,
+    joined: list[Fired],
+    target_team: Team | object | None = _READ,
 ) -> Handoff:
     """The handoff a rule asks for, with the urgency of the rules it superseded (`joined`: they fired for the same
     cause and open no escalation of their own): a call if any wants one, the highest priority, the shortest
@@ -363,7 +373,9 @@ def _by_rule(
         summary_fields=selectors.draft_summary(ticket, snapshot),
         summary_drafted=True,
         # By id: the rule row is shared through the configuration cache and must not cache its team.
-        target_team=Team.objects.get(pk=rule.target_team_id) if rule.target_team_id else None,
+        target_team=(Team.objects.get(pk=rule.target_team_id) if rule.target_team_id else None)
+        if target_team is _READ
+        else target_team,
         target_tier=rule.target_tier,
         target_role=rule.target_role,
         target_skill=rule.target_skill,
@@ -407,7 +419,7 @@ def rules_fire(
                 _reinforce(active, member, why, at, snapshot)
                 links.append((claimed[member.pk], active, False))
             continue
-        handoff = _by_rule(ticket, rule, reason, snapshot, joined)
+        handoff = handoff_by_rule(ticket, rule, reason, snapshot, joined)
         escalation = _open(ticket=ticket, actor=None, handoff=handoff, cycle=cycle, snapshot=snapshot, at=at)
         if escalation.fallback_reason:
             _alert_stale(rule, escalation, at)
@@ -415,7 +427,7 @@ def rules_fire(
         created.append(escalation)
         links.extend((claimed[member.pk], escalation, True) for member in [rule, *(r for r, _ in joined)])
     if links:
-        _link(ticket, links)
+        _link_many(links)
     return created
 
 

@@ -20,7 +20,7 @@ from django.utils.module_loading import import_string
 from callnotes import artifacts, knowledge, reminders, transcript
 from callnotes import services as calls
 from callnotes.models import ActionItem, Attachment, Call, CallNote, CallNoteTemplate
-from escalation import authority, engine, watches
+from escalation import authority, batch, engine, watches
 from escalation import services as escalations
 from escalation.models import Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
@@ -689,7 +689,7 @@ def _sweep_watches(now: datetime, report: SweepReport) -> int:
     """time_open rules that came due (a ticket open N business hours at its tier)."""
 
     def fire(watch_ids: list[int]) -> int:
-        return engine.evaluate_time_rules(ticket_ids=watches.watches_fire(watch_ids=watch_ids, now=now), at=now)
+        return batch.open_due(ticket_ids=sorted(watches.watches_fire(watch_ids=watch_ids, now=now)), at=now)
 
     with transaction.atomic(), config_cache.pinned():
         return _per_tenant(watches.watches_claim_due(now=now, limit=RULES_BATCH), "time watches", fire, report)
