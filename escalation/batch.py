@@ -13,7 +13,7 @@ Write (helpdesk.bulk: statements built from the models' columns):
     ids reserved, escalations, ticket moves, their audit events, the escalations' clocks, the firings linked,
     the outbox rows. What stays per row: a reinforcement (an open escalation of the kind: rare in a burst), the
     routine escalation's message to the customer (communication.opened posts it to the thread), re-arming the
-    ticket's time watches at its new tier, the ladder's climbs and the triage refresh when triage changes.
+    ticket's time watches when a time_open rule applies at its new tier, the ladder's climbs.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from helpdesk.tenancy import current_tenant
 from slas.models import SlaTimer
 from tickets.models import Status, Ticket, TicketEvent
 from tickets.selectors import ticket_context
-from tickets.services import ticket_escalation_move
+from tickets.services import ticket_escalation_move, tickets_set_triage_many
 
 # --- routing, in memory ----------------------------------------------------------------------------
 
@@ -197,17 +197,19 @@ def _read(ticket_ids: list[int], at: datetime) -> list[TicketSnapshot]:
 
 def _decide(shots: list[TicketSnapshot], rules: list[triggers.Rule], at: datetime) -> list[tuple]:
     """(snapshot, [(rule row, reason)]) of the tickets some time rule fires for, in ticket order; triage is
-    refreshed on the way, as the one-at-a-time evaluation does."""
+    refreshed on the way (stored for all the tickets at once), as the one-at-a-time evaluation does."""
     matrix = selectors.matrix()
     for_triggers = triggers.triggers_evaluated(rules, time_based=True)
-    out = []
+    out, triage = [], []
     for shot in shots:
         facts = engine.ticket_facts(shot.ticket, text="", now=at, snapshot=shot, for_triggers=for_triggers)
-        engine.refresh_triage(shot.ticket, facts, at, shot.customer_thread)
+        result = engine.triage_of(shot.ticket, facts, shot.customer_thread)
+        triage.append((shot.ticket, result.level, list(result.reasons)))
         decisions = triggers.evaluate(facts, rules, at, time_based=True)
         if decisions:
             by_id = engine._rule_rows(matrix, [d.rule_id for d in decisions])
             out.append((shot, [(by_id[d.rule_id], d.reason) for d in decisions]))
+    tickets_set_triage_many(changes=triage, at=at)
     return out
 
 
@@ -356,8 +358,7 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
         _write(openings, at)
         for opening in openings:
             links.extend((pk, opening.escalation, True) for pk in opening.firings)
-        for ticket in {o.ticket.pk: o.ticket for o in openings}.values():
-            watches.watches_arm(ticket=ticket, since=at)
+        watches.watches_arm_many(tickets=list({o.ticket.pk: o.ticket for o in openings}.values()), since=at)
         outbox_emit_across(emissions=[(o.ticket.tenant_id, e) for o, e in _paired(openings, at)], at=at)
     if links:
         services._link_many(links)

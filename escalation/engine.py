@@ -90,10 +90,17 @@ def refresh_triage(
 ) -> None:
     """Triage reads the whole customer thread, not only the message that caused this evaluation: a
     manager request three messages ago still makes the ticket human-first."""
+    result = triage_of(ticket, facts, thread)
+    set_triage(ticket=ticket, level=result.level, reasons=list(result.reasons), at=at)
+
+
+def triage_of(
+    ticket: Ticket, facts: triggers.TicketFacts, thread: list[tuple[str, float | None]] | None = None
+) -> triggers.Triage:
+    """The triage class of the ticket on its whole customer thread (refresh_triage stores it)."""
     bodies = [body for body, _ in (customer_thread(ticket) if thread is None else thread)]
     text = "\n".join([ticket.subject, ticket.description, *bodies])
-    result = triggers.triage(dataclasses.replace(facts, text=text))
-    set_triage(ticket=ticket, level=result.level, reasons=list(result.reasons), at=at)
+    return triggers.triage(dataclasses.replace(facts, text=text))
 
 
 def active_rules() -> list[triggers.Rule]:

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Value
 from django.utils import timezone
 
-from helpdesk import redaction
+from helpdesk import bulk, redaction
 from helpdesk.audit import actor_label as _label
 from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
@@ -588,6 +588,34 @@ def ticket_set_triage(*, ticket: Ticket, level: str, reasons: list[str], at: dat
             after={"triage": level, "reasons": reasons},
         )
     return True
+
+
+def tickets_set_triage_many(*, changes: list[tuple[Ticket, str, list[str]]], at: datetime) -> int:
+    """ticket_set_triage for many tickets (the sweep's batch), in two statements: the changed tickets' triage
+    in one UPDATE, the level changes' audit events in one INSERT (helpdesk.bulk). Returns the tickets changed."""
+    changed, events = [], []
+    for ticket, level, reasons in changes:
+        if ticket.triage == level and ticket.triage_reasons == reasons:
+            continue
+        before = ticket.triage
+        ticket.triage, ticket.triage_reasons = level, reasons
+        changed.append(ticket)
+        if before != level:
+            events.append(
+                TicketEvent(
+                    tenant_id=ticket.tenant_id,
+                    ticket_id=ticket.pk,
+                    kind="triage_changed",
+                    actor=None,
+                    actor_label=_label(None),
+                    before={"triage": before},
+                    after={"triage": level, "reasons": reasons},
+                    created_at=at,
+                )
+            )
+    bulk.update_rows(Ticket, changed, ["triage", "triage_reasons"])
+    bulk.insert_rows(TicketEvent, events)
+    return len(changed)
 
 
 # --- erasure of a customer's personal data (GDPR art. 17) -----------------------------------------------
