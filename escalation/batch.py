@@ -11,8 +11,8 @@ Decide (in memory, from one read of each input for the whole share):
     routing.route's over the same data (tests/escalation/test_batch.py compares them one by one).
 Write (helpdesk.bulk: statements built from the models' columns):
     ids reserved, escalations, ticket moves, their audit events, the escalations' clocks, the firings linked,
-    the outbox rows. What stays per row: a reinforcement (an open escalation of the kind: rare in a burst), the
-    routine escalation's message to the customer (communication.opened posts it to the thread), re-arming the
+    the routine escalations' messages to the customer, the outbox rows. What stays per row: a reinforcement (an
+    open escalation of the kind: rare in a burst), re-arming the
     ticket's time watches when a time_open rule applies at its new tier, the ladder's climbs.
 """
 
@@ -310,21 +310,22 @@ def _escalated_event(opening: Opening, at: datetime) -> TicketEvent:
 
 
 def _emissions(openings: list[Opening], at: datetime) -> list[Emission]:
+    """The outbox rows of the openings (created, the customer's milestone or the owner's reminder, a stale
+    target's admin alert); the routine ones' messages to the customer are posted on the way."""
+    contexts = [ticket_context(o.ticket) for o in openings]
+    milestones = communication.opened_many(
+        opened=[
+            (o.escalation, o.high_stakes, services._due(o.timers, services.Metric.CUSTOMER_UPDATE), context)
+            for o, context in zip(openings, contexts, strict=True)
+        ],
+        at=at,
+    )
     emissions = []
-    for opening in openings:
+    for opening, context, milestone in zip(openings, contexts, milestones, strict=True):
         escalation = opening.escalation
-        context = ticket_context(opening.ticket)
         explanation = opening.route.explanation
         emissions.append(services._emission(escalation, "escalation.created", context, routing=explanation))
-        emissions.append(
-            communication.opened(
-                escalation=escalation,
-                at=at,
-                high_stakes=opening.high_stakes,
-                update_due_at=services._due(opening.timers, services.Metric.CUSTOMER_UPDATE),
-                context=context,
-            )
-        )
+        emissions.append(milestone)
         if escalation.fallback_reason:
             emissions.append(services.stale_emission(opening.lead, escalation))
     return emissions
@@ -359,14 +360,8 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
         for opening in openings:
             links.extend((pk, opening.escalation, True) for pk in opening.firings)
         watches.watches_arm_many(tickets=list({o.ticket.pk: o.ticket for o in openings}.values()), since=at)
-        outbox_emit_across(emissions=[(o.ticket.tenant_id, e) for o, e in _paired(openings, at)], at=at)
+        tenant_id = openings[0].ticket.tenant_id
+        outbox_emit_across(emissions=[(tenant_id, e) for e in _emissions(openings, at)], at=at)
     if links:
         services._link_many(links)
     return len(openings)
-
-
-def _paired(openings: list[Opening], at: datetime):
-    """(opening, emission) pairs, in the order the one-at-a-time path emits them."""
-    for opening in openings:
-        for emission in _emissions([opening], at):
-            yield opening, emission

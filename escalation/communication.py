@@ -21,7 +21,7 @@ from slas import services as slas
 from slas.models import SlaTimer
 from tickets.models import Account, AuthorType
 from tickets.selectors import ticket_context
-from tickets.services import message_post
+from tickets.services import message_post, system_messages_post_many
 
 _UNREAD = object()
 
@@ -102,6 +102,25 @@ def opened(
     if high_stakes:
         return _reminder(escalation, "opened", OPENED_TEXT, update_due_at, context)
     return _update_emission(escalation, "escalated", _post_update(escalation, "escalated", at), context)
+
+
+def opened_many(*, opened: list[tuple[Escalation, bool, datetime | None, dict]], at: datetime) -> list[Emission]:
+    """`opened` for many escalations at once (the sweep's batch): (escalation, high_stakes, update_due_at,
+    context) each. The routine ones' messages to the customer are posted to their threads together."""
+    texts = {}
+    templates = templates_for(_tenant(opened[0][0].tenant_id)) if opened else {}
+    for escalation, high_stakes, _, _ in opened:
+        if not high_stakes:
+            texts[escalation.pk] = render(templates["escalated"], escalation)
+    system_messages_post_many(
+        posts=[(e.ticket, texts[e.pk]) for e, high_stakes, _, _ in opened if not high_stakes], at=at
+    )
+    return [
+        _reminder(escalation, "opened", OPENED_TEXT, update_due_at, context)
+        if high_stakes
+        else _update_emission(escalation, "escalated", texts[escalation.pk], context)
+        for escalation, high_stakes, update_due_at, context in opened
+    ]
 
 
 def _post_update(escalation: Escalation, name: str, at: datetime, **extra) -> str:

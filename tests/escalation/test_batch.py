@@ -18,7 +18,7 @@ from helpdesk.models import Membership, OutboxEvent, Role
 from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
 from slas.models import SlaTimer
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Message, Ticket, TicketEvent
 
 TICKETS = 12
 
@@ -87,9 +87,15 @@ def _effects(ticket_ids):
     clocks = SlaTimer.objects.filter(ticket_id__in=ticket_ids, escalation_id__gt=0).values_list(
         "ticket_id", "metric", "status", "target_minutes", "due_at", "warn_percents", "pauses"
     )
-    outbox = OutboxEvent.objects.filter(payload__ticket__in=ticket_ids).values_list("type", "payload__ticket")
+    outbox = OutboxEvent.objects.filter(payload__ticket__in=ticket_ids).values_list(
+        "type", "payload__ticket", "payload__text", "payload__milestone"
+    )
+    messages = Message.objects.filter(ticket_id__in=ticket_ids).values_list(
+        "ticket_id", "author_type", "body", "internal"
+    )
+    kinds = TicketEvent.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", "kind")
     return {name: sorted(map(repr, rows)) for name, rows in [("tickets", tickets), ("events", events),
-            ("clocks", clocks), ("outbox", outbox)]}  # fmt: skip
+            ("clocks", clocks), ("outbox", outbox), ("messages", messages), ("event kinds", kinds)]}  # fmt: skip
 
 
 def test_the_batch_decides_every_escalation_as_one_at_a_time_does(storm):
