@@ -164,7 +164,7 @@ class Opening:
     after_priority: str = ""  # the ticket's priority as this escalation left it (its audit event's)
 
 
-def _read(ticket_ids: list[int], at: datetime) -> list[TicketSnapshot]:
+def _read(ticket_ids: list[int], at: datetime, *, requesters: bool) -> list[TicketSnapshot]:
     """The share's open tickets and everything their evaluation and firing read, one query per kind."""
     tickets = list(
         Ticket.objects.filter(pk__in=ticket_ids)
@@ -174,7 +174,7 @@ def _read(ticket_ids: list[int], at: datetime) -> list[TicketSnapshot]:
     )
     if not tickets:
         return []
-    shots = snapshots(tickets, between=(at, at))
+    shots = snapshots(tickets, between=(at, at), requesters=requesters)
     escalations: dict[int, list[Escalation]] = defaultdict(list)
     rows = Escalation.objects.filter(ticket_id__in=[t.pk for t in tickets]).only(
         "tenant_id", "ticket_id", "kind", "status", "to_call"
@@ -337,7 +337,8 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
     rules = [r for r in engine.active_rules() if r.trigger in triggers.TIME_TRIGGERS]
     if not rules or not ticket_ids:
         return 0
-    fired = _decide(_read(ticket_ids, at), rules, at)
+    reads = triggers.triggers_evaluated(rules, time_based=True)
+    fired = _decide(_read(ticket_ids, at, requesters="repeat_contact" in reads), rules, at)
     claimed = _claim(fired, at)
     board: RoutingBoard | None = None
     openings, links = [], []

@@ -204,7 +204,9 @@ def event_snapshot(ticket: Ticket, *, at: datetime) -> TicketSnapshot:
     return snapshot
 
 
-def snapshots(tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]) -> list[TicketSnapshot]:
+def snapshots(
+    tickets: Sequence[Ticket], *, between: tuple[datetime, datetime], requesters: bool = True
+) -> list[TicketSnapshot]:
     """Snapshots of many stored tickets (loaded with select_related("account")), for evaluations at moments
     `between` the two given: each part the facts read (thread, attempts, clocks, tier moves, the requesters'
     tickets, the calendars) is read for all of them in one query, not one per ticket: the dry run's 300 demo
@@ -232,7 +234,8 @@ def snapshots(tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]) 
         .values_list("ticket_id", "last")
     )
     clocks = slas.ticket_clocks(tickets)
-    requester_times = _requester_times(tickets, between=between)
+    # Without `requesters` (the sweep's time rules never count a requester's tickets), they are not read.
+    requester_times = _requester_times(tickets, between=between) if requesters else {}
     out = []
     for ticket in tickets:
         snapshot = TicketSnapshot(ticket, timers=timers[ticket.pk])
@@ -242,7 +245,7 @@ def snapshots(tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]) 
             tier_since=moved.get(ticket.pk) or ticket.created_at,
             business_clock=clocks[ticket.pk],
         )
-        snapshot.requester_times = requester_times[ticket.requester_id]
+        snapshot.requester_times = requester_times.get(ticket.requester_id)
         out.append(snapshot)
     return out
 
