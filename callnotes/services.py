@@ -36,11 +36,13 @@ from callnotes.models import (
 )
 from escalation import routing
 from escalation.models import Escalation
+from helpdesk import bulk
+from helpdesk.audit import actor_label
 from helpdesk.auth import Principal, hash_token_key
 from helpdesk.models import Membership, Tenant
 from helpdesk.outbox import outbox_emit
 from helpdesk.validation import full_check
-from tickets.models import AuthorType, Status, Ticket
+from tickets.models import AuthorType, Status, Ticket, TicketEvent
 from tickets.selectors import ticket_context
 from tickets.services import event_record
 
@@ -185,13 +187,40 @@ def call_requests_for_tickets(*, ticket_ids: list[int], at: datetime) -> int:
         .select_related("ticket")
         .order_by("pk")
     )
-    asked: set[int] = set()
+    # One request per ticket from the sweep: several escalations of it may want the same call (the first asks).
+    first: dict[int, Escalation] = {}
     for escalation in wanting:
-        if escalation.ticket_id in asked:
-            continue  # one request per ticket from the sweep: several escalations of it may want the same call
-        if call_request_open(escalation=escalation, trigger=escalation.trigger, reason=escalation.reason, at=at):
-            asked.add(escalation.ticket_id)
-    return len(asked)
+        first.setdefault(escalation.ticket_id, escalation)
+    return len(_call_requests_open_many(list(first.values()), at))
+
+
+REQUEST_CONFLICT = "(tenant_id, escalation_id) WHERE status = 'requested' DO NOTHING"
+
+
+def _call_requests_open_many(escalations: list[Escalation], at: datetime) -> list[tuple[int, int]]:
+    """call_request_open for many escalations (the sweep's share), in two statements: the requests in one
+    INSERT (the partial unique index decides, as for one: a request another writer just made is skipped), the
+    `call_suggested` events of those stored in another. Returns (call id, escalation id) of the requests made."""
+    if not escalations:
+        return []
+    calls = [
+        Call(tenant_id=e.tenant_id, ticket_id=e.ticket_id, escalation=e, suggested_trigger=e.trigger[:60],
+             suggested_reason=e.reason, created_at=at)
+        for e in escalations
+    ]  # fmt: skip
+    made = bulk.insert_rows(Call, calls, on_conflict=REQUEST_CONFLICT, returning="id, escalation_id")
+    by_id = {e.pk: e for e in escalations}
+    bulk.insert_rows(
+        TicketEvent,
+        [
+            TicketEvent(tenant_id=by_id[eid].tenant_id, ticket_id=by_id[eid].ticket_id, kind="call_suggested",
+                        actor=None, actor_label=actor_label(None), before={},
+                        after={"call": pk, "escalation": eid, "trigger": by_id[eid].trigger,
+                               "reason": by_id[eid].reason}, created_at=at)
+            for pk, eid in made
+        ],
+    )  # fmt: skip
+    return made
 
 
 # --- scheduling ---------------------------------------------------------------------------------------

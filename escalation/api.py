@@ -18,7 +18,7 @@ from escalation.models import (
     EscalationStatus,
     Kind,
 )
-from escalation.validation import MAX_NOTIFY, missing_summary_fields
+from escalation.validation import MAX_NOTIFY, MAX_SUPERSEDES, missing_summary_fields
 from helpdesk import workflows
 from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
@@ -295,6 +295,13 @@ class RuleInput(StrictSerializer):
     priority_override = serializers.ChoiceField(
         choices=_model_choices("priority_override"), required=False, allow_null=True, default=""
     )
+    supersedes = serializers.ListField(
+        child=serializers.CharField(max_length=60),
+        default=list,
+        max_length=MAX_SUPERSEDES,
+        help_text="slugs of rules that, fired in the same evaluation, join this rule's escalation instead of "
+        "opening their own",
+    )
     active = serializers.BooleanField(default=True)
     position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, default=100)
 
@@ -322,11 +329,19 @@ class RuleOutput(serializers.ModelSerializer):
             "notify",
             "to_call",
             "priority_override",
+            "supersedes",
             "active",
             "position",
             "created_at",
             "updated_at",
         ]
+
+
+class MergeOutput(serializers.Serializer):
+    slug = serializers.CharField(help_text="the rule whose escalation would open")
+    supersedes = serializers.ListField(child=serializers.CharField(), help_text="the rules that would join it")
+    count = serializers.IntegerField(help_text="tickets")
+    examples = serializers.ListField(child=serializers.IntegerField())
 
 
 class DryRunOutput(serializers.Serializer):
@@ -338,6 +353,7 @@ class DryRunOutput(serializers.Serializer):
     examples = serializers.DictField(child=serializers.ListField(child=serializers.IntegerField()))
     verdict = serializers.CharField()
     truncated = serializers.BooleanField()
+    merges = MergeOutput(many=True, help_text="rules that would fire together and open one escalation between them")
 
 
 class RuleViewSet(ActiveByDefault, mixins.ListModelMixin, TenantViewSet):

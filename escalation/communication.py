@@ -21,7 +21,7 @@ from slas import services as slas
 from slas.models import SlaTimer
 from tickets.models import Account, AuthorType
 from tickets.selectors import ticket_context
-from tickets.services import message_post
+from tickets.services import message_post, system_messages_post_many
 
 _UNREAD = object()
 
@@ -104,6 +104,26 @@ def opened(
     return _update_emission(escalation, "escalated", _post_update(escalation, "escalated", at), context)
 
 
+def opened_many(*, opened: list[tuple[Escalation, bool, datetime | None, dict]], at: datetime) -> list[Emission]:
+    """`opened` for many escalations at once (the sweep's batch): (escalation, high_stakes, update_due_at,
+    context) each. The routine ones' messages to the customer are posted to their threads together."""
+    texts = {}
+    templates = templates_for(_tenant(opened[0][0].tenant_id)) if opened else {}
+    for escalation, high_stakes, _, _ in opened:
+        if not high_stakes:
+            texts[escalation.pk] = render(templates["escalated"], escalation)
+    system_messages_post_many(
+        posts=[(e.ticket, texts[e.pk]) for e, high_stakes, _, _ in opened if not high_stakes], at=at
+    )
+    managers: dict = {}
+    return [
+        _reminder(escalation, "opened", OPENED_TEXT, update_due_at, context, managers_by_team=managers)
+        if high_stakes
+        else _update_emission(escalation, "escalated", texts[escalation.pk], context)
+        for escalation, high_stakes, update_due_at, context in opened
+    ]
+
+
 def _post_update(escalation: Escalation, name: str, at: datetime, **extra) -> str:
     ticket = escalation.ticket
     text = render(templates_for(_tenant(ticket.tenant_id))[name], escalation, **extra)
@@ -135,16 +155,25 @@ DUE_SOON_TEXT = (
 )
 
 
-def owner_of(escalation: Escalation) -> int | None:
+def owner_of(escalation: Escalation, managers_by_team: dict | None = None) -> int | None:
     """Who owes the customer their updates: the escalation's receiver, else the ticket's assignee, else a
     manager of the escalation's team, else of the tenant (as the notifications' "manager" recipients are
-    found). The lowest id decides between managers, so repeated reminders go to the same person."""
+    found). The lowest id decides between managers, so repeated reminders go to the same person. A caller
+    naming many (the sweep's batch) passes a dict that keeps the managers found by team for the next ones."""
     owner = escalation.agent_id or escalation.ticket.assignee_id
     if owner:
         return owner
+    if managers_by_team is None:
+        return _manager_of(escalation.team_id)
+    if escalation.team_id not in managers_by_team:
+        managers_by_team[escalation.team_id] = _manager_of(escalation.team_id)
+    return managers_by_team[escalation.team_id]
+
+
+def _manager_of(team_id: int | None) -> int | None:
     ranks = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.MANAGER]]
     managers = Membership.objects.filter(active=True, role__in=ranks).order_by("pk").values_list("pk", flat=True)
-    in_team = managers.filter(teams__id=escalation.team_id).first() if escalation.team_id else None
+    in_team = managers.filter(teams__id=team_id).first() if team_id else None
     return in_team or managers.first()
 
 
@@ -174,7 +203,14 @@ def _due_soon(escalation: Escalation, clock: SlaTimer) -> Emission:
 
 
 def _reminder(
-    escalation: Escalation, kind: str, text: str, due: datetime | None, context: dict, *, period: str | None = None
+    escalation: Escalation,
+    kind: str,
+    text: str,
+    due: datetime | None,
+    context: dict,
+    *,
+    period: str | None = None,
+    managers_by_team: dict | None = None,
 ) -> Emission:
     return Emission(
         type="owner.reminder",
@@ -182,7 +218,7 @@ def _reminder(
         payload={
             "ticket": escalation.ticket_id,
             "escalation": escalation.pk,
-            "recipient": owner_of(escalation),
+            "recipient": owner_of(escalation, managers_by_team),
             "reminder": kind,
             "text": text,
             "due_at": due.isoformat() if due else None,

@@ -94,6 +94,7 @@ def _rule(
     notify: list[str] | None = None,
     to_call: bool = False,
     priority_override: str | None = None,
+    supersedes: tuple[str, ...] = (),
 ) -> dict:
     return {
         "name": name,
@@ -111,6 +112,7 @@ def _rule(
         "priority_override": priority_override,
         "active": True,
         "position": position,
+        "supersedes": list(supersedes),
     }
 
 
@@ -224,6 +226,9 @@ DEFAULT_RULES: list[dict] = [
         response_minutes=HIERARCHICAL_MINUTES,
         notify=["manager"],
         to_call=True,
+        # Breached supersedes at-risk (also implicit, escalation.triggers.supersedes): a clock that went from under
+        # 75 % to breached between two sweeps gets one escalation, to the manager, listing both rules.
+        supersedes=("sla-at-risk",),
     ),
     _rule(
         70,

@@ -32,6 +32,9 @@ class DryRunReport:
     by_trigger: Counter = field(default_factory=Counter)
     examples: dict[str, list[int]] = field(default_factory=dict)
     truncated: bool = False
+    # One escalation per cause (triggers.merge): (lead slug, superseded slugs) -> tickets, and a few of them.
+    merged: Counter = field(default_factory=Counter)
+    merged_examples: dict[tuple[str, tuple[str, ...]], list[int]] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -56,7 +59,15 @@ class DryRunReport:
             "examples": self.examples,
             "verdict": self.verdict,
             "truncated": self.truncated,
+            "merges": self.merges(),
         }
+
+    def merges(self) -> list[dict]:
+        """Where rules fired together and one superseded the others: the one escalation they would have opened."""
+        return [
+            {"slug": lead, "supersedes": list(joined), "count": count, "examples": self.merged_examples[(lead, joined)]}
+            for (lead, joined), count in self.merged.most_common()
+        ]
 
     def rows(self) -> list[dict]:
         return [
@@ -124,4 +135,16 @@ def dry_run(*, days: int = 30, now: datetime | None = None) -> DryRunReport:
                 report.examples.setdefault(slug, [])
                 if len(report.examples[slug]) < 5:
                     report.examples[slug].append(ticket.pk)
+            _count_merges(report, ticket, triggers.merge(decisions, rules))
     return report
+
+
+def _count_merges(report: DryRunReport, ticket: Ticket, merges: list[triggers.Merge]) -> None:
+    for merge in merges:
+        if not merge.superseded:
+            continue
+        key = (merge.lead.slug, tuple(d.slug for d in merge.superseded))
+        report.merged[key] += 1
+        examples = report.merged_examples.setdefault(key, [])
+        if len(examples) < 5:
+            examples.append(ticket.pk)

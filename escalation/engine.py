@@ -90,10 +90,17 @@ def refresh_triage(
 ) -> None:
     """Triage reads the whole customer thread, not only the message that caused this evaluation: a
     manager request three messages ago still makes the ticket human-first."""
+    result = triage_of(ticket, facts, thread)
+    set_triage(ticket=ticket, level=result.level, reasons=list(result.reasons), at=at)
+
+
+def triage_of(
+    ticket: Ticket, facts: triggers.TicketFacts, thread: list[tuple[str, float | None]] | None = None
+) -> triggers.Triage:
+    """The triage class of the ticket on its whole customer thread (refresh_triage stores it)."""
     bodies = [body for body, _ in (customer_thread(ticket) if thread is None else thread)]
     text = "\n".join([ticket.subject, ticket.description, *bodies])
-    result = triggers.triage(dataclasses.replace(facts, text=text))
-    set_triage(ticket=ticket, level=result.level, reasons=list(result.reasons), at=at)
+    return triggers.triage(dataclasses.replace(facts, text=text))
 
 
 def active_rules() -> list[triggers.Rule]:
@@ -139,7 +146,9 @@ def _rule_rows(matrix: selectors.Matrix, rule_ids: list[int]) -> dict[int, Escal
 
 
 def evaluate_time_rules(*, ticket_ids: set[int], at: datetime) -> int:
-    """Time triggers for the given tickets (open ones only); returns the escalations created."""
+    """Time triggers for the given tickets (open ones only), one ticket and one escalation at a time; returns
+    the escalations created. The sweep uses the set-based escalation.batch.open_due, whose decisions this
+    path is the reference for (tests/escalation/test_batch.py)."""
     rules = [r for r in active_rules() if r.trigger in triggers.TIME_TRIGGERS]
     if not rules or not ticket_ids:
         return 0
@@ -183,9 +192,11 @@ def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
     escalation's clock ran out, remind the owners of high-stakes escalations whose customer update is due
     soon. Runs in the claim's transaction, so a failure leaves the mark set and the next sweep tries
     again. Returns the escalations created."""
+    from escalation import batch  # batch builds on this module's facts
+
     Ticket.objects.filter(pk__in=ticket_ids).update(rules_due_at=None)
     communication.reminders_send(ticket_ids=ticket_ids, at=at)
-    created = evaluate_time_rules(ticket_ids=set(ticket_ids), at=at)
+    created = batch.open_due(ticket_ids=ticket_ids, at=at)
     for escalation_id in _ladder_due(ticket_ids):
         created += services.escalation_climb(escalation_id=escalation_id, at=at) is not None
     return created

@@ -51,6 +51,9 @@ class EscalationRule(TenantModel):
     notify = models.JSONField(default=list, blank=True)
     to_call = models.BooleanField(default=False)
     priority_override = models.CharField(max_length=16, blank=True, choices=Priority.choices)
+    # Slugs of the rules this one supersedes: fired in the same evaluation, they join its escalation instead of
+    # opening their own (escalation.triggers.merge, which also knows the implicit cases).
+    supersedes = models.JSONField(default=list, blank=True, db_default=[])
     active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=100, validators=[MaxValueValidator(MAX_POSITION)])
     created_at = models.DateTimeField(auto_now_add=True)

@@ -39,15 +39,26 @@ def matrix() -> Matrix:
 
     def load() -> Matrix:
         rows = list(EscalationRule.objects.filter(active=True).order_by("position", "id"))
-        rules = tuple(
-            triggers.Rule(
-                id=r.pk, slug=r.slug, trigger=r.trigger, conditions=r.conditions, position=r.position, active=r.active
-            )
-            for r in rows
-        )
+        rules = tuple(rule_shape(r) for r in rows)
         return Matrix(rules=rules, by_id={r.pk: r for r in rows})
 
     return tenant_config("escalation_matrix", load)
+
+
+def rule_shape(row: EscalationRule) -> triggers.Rule:
+    """A rule row as the evaluator and supersession (triggers.merge) see it."""
+    return triggers.Rule(
+        id=row.pk,
+        slug=row.slug,
+        trigger=row.trigger,
+        conditions=row.conditions,
+        position=row.position,
+        active=row.active,
+        kind=row.kind,
+        target_tier=row.target_tier,
+        by_skill_or_team=bool(row.target_skill or row.target_team_id),
+        supersedes=tuple(row.supersedes or ()),
+    )
 
 
 def rule_matrix() -> tuple[triggers.Rule, ...]:

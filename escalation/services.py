@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import communication, rights, routing, selectors, validation, watches
+from escalation import communication, rights, routing, selectors, triggers, validation, watches
 from escalation.errors import EscalationError
 from escalation.models import (
     ACTIVE_STATUSES,
@@ -310,21 +310,20 @@ def _claim(ticket: Ticket, fired: list[tuple[EscalationRule, str]], cycle: int, 
         return dict(cursor.fetchall())
 
 
-def _link(ticket: Ticket, links: list[tuple[int, Escalation, bool]]) -> None:
+def _link_many(links: list[tuple[int, Escalation, bool]]) -> None:
     """Each firing names the escalation it opened or reinforced, and why its target was not served when the
-    escalation it opened went to the fallback."""
+    escalation it opened went to the fallback. One statement, whatever the number of tickets."""
     firings = [firing for firing, _, _ in links]
     escalations = [escalation.pk for _, escalation, _ in links]
     reasons = [escalation.fallback_reason if opened else "" for _, escalation, opened in links]
     with connection.cursor() as cursor:
-        cursor.execute(LINK_FIRINGS, [firings, escalations, reasons, ticket.tenant_id])
+        cursor.execute(LINK_FIRINGS, [firings, escalations, reasons, links[0][1].tenant_id])
 
 
-def _alert_stale(rule: EscalationRule, escalation: Escalation, at: datetime) -> None:
+def stale_emission(rule: EscalationRule, escalation: Escalation) -> Emission:
     """Tells the tenant's admins that a rule's target could not be served, once per rule and reason — not once
     per ticket: a breach storm on a stale rule must not become a storm of alerts."""
-    outbox_emit(
-        tenant_id=escalation.tenant_id,
+    return Emission(
         type=STALE_EVENT,
         dedupe_key=f"{STALE_EVENT}:{rule.pk}:{escalation.fallback_reason}"[:200],
         payload={
@@ -336,27 +335,63 @@ def _alert_stale(rule: EscalationRule, escalation: Escalation, at: datetime) -> 
             "ticket": escalation.ticket_id,
             "agent": escalation.agent_id,
         },
-        at=at,
     )
 
 
-def _by_rule(ticket: Ticket, rule: EscalationRule, reason: str, snapshot: TicketSnapshot) -> Handoff:
+def _alert_stale(rule: EscalationRule, escalation: Escalation, at: datetime) -> None:
+    outbox_emit_across(emissions=[(escalation.tenant_id, stale_emission(rule, escalation))], at=at)
+
+
+Fired = tuple[EscalationRule, str]  # a rule that fired, and why
+
+
+_READ = object()
+
+
+def handoff_by_rule(
+    ticket: Ticket,
+    rule: EscalationRule,
+    reason: str,
+    snapshot: TicketSnapshot,
+    joined: list[Fired],
+    target_team: Team | object | None = _READ,
+) -> Handoff:
+    """The handoff a rule asks for, with the urgency of the rules it superseded (`joined`: they fired for the same
+    cause and open no escalation of their own): a call if any wants one, the highest priority, the shortest
+    response target; and their reasons after its own."""
+    rules = [rule, *(r for r, _ in joined)]
+    priority = rule.priority_override
+    for other, _ in joined:
+        if raises_priority(other.priority_override, priority or ticket.priority):
+            priority = other.priority_override
+    minutes = [r.response_minutes for r in rules if r.response_minutes]
     return Handoff(
         kind=rule.kind,
         trigger=rule.slug,
         rule=rule,
-        reason=reason,
+        reason="; ".join([reason, *(f"also {r.slug}: {why}" for r, why in joined)]),
         summary_fields=selectors.draft_summary(ticket, snapshot),
         summary_drafted=True,
         # By id: the rule row is shared through the configuration cache and must not cache its team.
-        target_team=Team.objects.get(pk=rule.target_team_id) if rule.target_team_id else None,
+        target_team=(Team.objects.get(pk=rule.target_team_id) if rule.target_team_id else None)
+        if target_team is _READ
+        else target_team,
         target_tier=rule.target_tier,
         target_role=rule.target_role,
         target_skill=rule.target_skill,
-        to_call=rule.to_call,
-        priority_override=rule.priority_override,
-        response_minutes=rule.response_minutes,
+        to_call=any(r.to_call for r in rules),
+        priority_override=priority,
+        response_minutes=min(minutes) if minutes else None,
     )
+
+
+def causes(fired: list[Fired]) -> list[tuple[Fired, list[Fired]]]:
+    """The rules that fired together, one entry per cause (triggers.merge): the leading rule with its reason,
+    and the (rule, reason) pairs it supersedes."""
+    rows = {rule.pk: (rule, reason) for rule, reason in fired}
+    decisions = [triggers.Decision(rule.pk, rule.slug, rule.trigger, reason) for rule, reason in fired]
+    merges = triggers.merge(decisions, [selectors.rule_shape(rule) for rule, _ in fired])
+    return [(rows[m.lead.rule_id], [rows[d.rule_id] for d in m.superseded]) for m in merges]
 
 
 # No savepoint: it runs in the transaction of the event that fired the rules, whose own block rolls back.
@@ -368,30 +403,31 @@ def rules_fire(
     at: datetime | None = None,
     snapshot: TicketSnapshot | None = None,
 ) -> list[Escalation]:
-    """Fires rules for a ticket, each at most once per escalation cycle (the claim). A claimed rule opens an
-    escalation, or reinforces the open one of its kind. Returns the escalations opened."""
+    """Fires rules for a ticket, each at most once per escalation cycle (the claim). The claimed rules are
+    grouped by cause (one supersedes another: `causes`); each cause opens one escalation, or reinforces the open
+    one of its kind, and every rule of it points to that escalation (its `fired_rules`). Returns the
+    escalations opened."""
     at = at or timezone.now()
     snapshot = snapshot or TicketSnapshot(ticket)
     cycle = snapshot.cycle
     claimed = _claim(ticket, fired, cycle, at) if fired else {}
     created, links = [], []
-    for rule, reason in fired:
-        if rule.pk not in claimed:
-            continue
+    for (rule, reason), joined in causes([(rule, reason) for rule, reason in fired if rule.pk in claimed]):
         active = next((e for e in snapshot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
         if active is not None:
-            _reinforce(active, rule, reason, at, snapshot)
-            links.append((claimed[rule.pk], active, False))
+            for member, why in [(rule, reason), *joined]:
+                _reinforce(active, member, why, at, snapshot)
+                links.append((claimed[member.pk], active, False))
             continue
-        handoff = _by_rule(ticket, rule, reason, snapshot)
+        handoff = handoff_by_rule(ticket, rule, reason, snapshot, joined)
         escalation = _open(ticket=ticket, actor=None, handoff=handoff, cycle=cycle, snapshot=snapshot, at=at)
         if escalation.fallback_reason:
             _alert_stale(rule, escalation, at)
         snapshot.escalations.append(escalation)
         created.append(escalation)
-        links.append((claimed[rule.pk], escalation, True))
+        links.extend((claimed[member.pk], escalation, True) for member in [rule, *(r for r, _ in joined)])
     if links:
-        _link(ticket, links)
+        _link_many(links)
     return created
 
 

@@ -84,7 +84,9 @@ class TicketSnapshot:
     @cached_property
     def timers(self) -> list[SlaTimer]:
         # The ticket's own clocks: an escalation's clocks have their own consequence, the ladder.
-        return list(SlaTimer.objects.filter(ticket=self.ticket, escalation_id=0).select_related("calendar"))
+        return list(
+            SlaTimer.objects.filter(ticket=self.ticket, escalation_id=0).select_related("calendar").order_by("id")
+        )
 
     @cached_property
     def tier_since(self) -> datetime:
@@ -142,7 +144,69 @@ class TicketSnapshot:
         return Ticket.objects.filter(requester_id=self.ticket.requester_id).exclude(pk=self.ticket.pk).count()
 
 
-def snapshots(tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]) -> list[TicketSnapshot]:
+# What an event's evaluation reads about a stored ticket, in one round trip: its thread, its attempts, its own
+# clocks with their calendars, and the requester's tickets an evaluation at `until` may count.
+EVENT_PARTS = """
+SELECT
+ (SELECT coalesce(json_agg(json_build_array(m.author_type, m.body, m.sentiment, m.internal)
+                           ORDER BY m.created_at, m.id), '[]'::json)
+  FROM tickets_message m WHERE m.tenant_id = %(tenant)s AND m.ticket_id = %(ticket)s),
+ (SELECT coalesce(json_agg(json_build_array(a.outcome, a.tier, a.note) ORDER BY a.created_at, a.id), '[]'::json)
+  FROM tickets_resolutionattempt a WHERE a.tenant_id = %(tenant)s AND a.ticket_id = %(ticket)s),
+ (SELECT coalesce(json_agg(json_build_array(row_to_json(s), row_to_json(c)) ORDER BY s.id), '[]'::json)
+  FROM slas_slatimer s JOIN slas_businesscalendar c ON c.id = s.calendar_id
+  WHERE s.tenant_id = %(tenant)s AND s.ticket_id = %(ticket)s AND s.escalation_id = 0),
+ (SELECT coalesce(json_agg(r.created_at), '[]'::json) FROM (
+    SELECT t.created_at FROM tickets_ticket t
+    WHERE t.tenant_id = %(tenant)s AND t.requester_id = %(requester)s
+      AND t.created_at >= %(since)s AND t.created_at <= %(until)s
+    ORDER BY t.created_at DESC LIMIT %(sample)s) r)
+"""
+
+
+def _from_json(model, row: dict):
+    """A model instance from its row as PostgreSQL's row_to_json wrote it (as if loaded by the ORM)."""
+    instance = model(**{f.attname: f.to_python(row[f.column]) for f in model._meta.concrete_fields})
+    instance._state.adding, instance._state.db = False, "default"
+    return instance
+
+
+def event_snapshot(ticket: Ticket, *, at: datetime) -> TicketSnapshot:
+    """The snapshot of a stored ticket for an event's evaluation at `at`, with everything the event's facts read
+    (thread, attempts, own clocks and their calendars, the requester's recent tickets) in one query instead of
+    one per part (issue 17: the message path's rules under 5 ms at p95)."""
+    from django.db import connection
+    from django.utils.dateparse import parse_datetime
+
+    from slas.models import BusinessCalendar
+
+    snapshot = TicketSnapshot(ticket)
+    params = {
+        "tenant": ticket.tenant_id,
+        "ticket": ticket.pk,
+        "requester": ticket.requester_id,
+        "since": at - REPEAT_WINDOW,
+        "until": at,
+        "sample": triggers.REPEAT_SAMPLE,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(EVENT_PARTS, params)
+        messages, attempts, clocks, times = cursor.fetchone()
+    timers = []
+    for timer_row, calendar_row in clocks:
+        timer = _from_json(SlaTimer, timer_row)
+        timer.calendar = _from_json(BusinessCalendar, calendar_row)
+        timers.append(timer)
+    snapshot.__dict__.update(
+        messages=[tuple(row) for row in messages], attempts=[tuple(row) for row in attempts], timers=timers
+    )
+    snapshot.requester_times = tuple(parse_datetime(value) for value in times)
+    return snapshot
+
+
+def snapshots(
+    tickets: Sequence[Ticket], *, between: tuple[datetime, datetime], requesters: bool = True
+) -> list[TicketSnapshot]:
     """Snapshots of many stored tickets (loaded with select_related("account")), for evaluations at moments
     `between` the two given: each part the facts read (thread, attempts, clocks, tier moves, the requesters'
     tickets, the calendars) is read for all of them in one query, not one per ticket: the dry run's 300 demo
@@ -170,7 +234,8 @@ def snapshots(tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]) 
         .values_list("ticket_id", "last")
     )
     clocks = slas.ticket_clocks(tickets)
-    requester_times = _requester_times(tickets, between=between)
+    # Without `requesters` (the sweep's time rules never count a requester's tickets), they are not read.
+    requester_times = _requester_times(tickets, between=between) if requesters else {}
     out = []
     for ticket in tickets:
         snapshot = TicketSnapshot(ticket, timers=timers[ticket.pk])
@@ -180,7 +245,7 @@ def snapshots(tickets: Sequence[Ticket], *, between: tuple[datetime, datetime]) 
             tier_since=moved.get(ticket.pk) or ticket.created_at,
             business_clock=clocks[ticket.pk],
         )
-        snapshot.requester_times = requester_times[ticket.requester_id]
+        snapshot.requester_times = requester_times.get(ticket.requester_id)
         out.append(snapshot)
     return out
 

@@ -156,6 +156,11 @@ class Rule:
     conditions: Mapping
     position: int = 0
     active: bool = True
+    # What supersession reads (see `merge`): the escalation the rule asks for, and the slugs it names.
+    kind: str = ""
+    target_tier: int | None = None
+    by_skill_or_team: bool = False
+    supersedes: tuple[str, ...] = ()
     _compiled: _Compiled = field(init=False, repr=False, compare=False, default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -193,6 +198,10 @@ def validate_conditions(trigger: str, conditions: Mapping) -> dict:
                 UNKNOWN_CONDITION.format(key=key, trigger=trigger, allowed=", ".join(allowed) or "none"),
             )
     return validator(conditions)
+
+
+def is_slug(value: str) -> bool:
+    return bool(_SLUG.match(value)) and len(value) <= 60
 
 
 def _required(conditions: Mapping, key: str) -> object:
@@ -620,6 +629,70 @@ def evaluate(facts: TicketFacts, rules: Sequence[Rule], now: datetime, *, time_b
 
 
 _ORDER = attrgetter("position", "id")
+
+
+# --- one escalation per cause ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Merge:
+    """The rules that fired together for one cause: `lead` opens (or reinforces) the escalation, `superseded`
+    join it — their firings point to it, so it lists every rule that fired and why."""
+
+    lead: Decision
+    superseded: tuple[Decision, ...] = ()
+
+
+def supersedes(winner: Rule, loser: Rule) -> bool:
+    """Whether `winner`, fired in the same evaluation as `loser`, makes `loser`'s own escalation redundant:
+    * the rule names it (`supersedes`: slugs);
+    * breached supersedes at-risk: an sla_risk `{"breached": true}` rule over an sla_risk percent rule;
+    * a hierarchical escalation supersedes a functional one to the same level: a hierarchical rule aimed at tier
+      T (or above) over a functional rule that only asks for tier T (no skill, no team — those are another
+      cause: the ticket needs a specialist, not more seniority)."""
+    if winner.id == loser.id:
+        return False
+    if loser.slug in winner.supersedes:
+        return True
+    breached_over_risk = bool(winner.conditions.get("breached")) and not loser.conditions.get("breached")
+    if winner.trigger == loser.trigger == "sla_risk" and breached_over_risk:
+        return True
+    return (
+        winner.kind == "hierarchical"
+        and loser.kind == "functional"
+        and not loser.by_skill_or_team
+        and winner.target_tier is not None
+        and loser.target_tier is not None
+        and winner.target_tier >= loser.target_tier
+    )
+
+
+def merge(decisions: Sequence[Decision], rules: Sequence[Rule]) -> list[Merge]:
+    """The decisions of one evaluation grouped by cause, in decision order of their leads. A superseded decision
+    joins the first decision (in decision order) that supersedes it, followed up to one that nothing supersedes.
+    Rules that name each other in a cycle: the edge that would close the cycle is ignored, and the one first in
+    decision order leads (losers are settled from the last one up, so an earlier rule's claim is never refused)."""
+    by_id = {rule.id: rule for rule in rules}
+    seen: set[int] = set()
+    decisions = [d for d in decisions if not (d.rule_id in seen or seen.add(d.rule_id))]  # a rule once
+    fired = [d for d in decisions if d.rule_id in by_id]
+    winner_of: dict[int, Decision] = {}
+    for loser in reversed(fired):
+        for winner in fired:
+            if supersedes(by_id[winner.rule_id], by_id[loser.rule_id]) and _lead(winner, winner_of) is not loser:
+                winner_of[loser.rule_id] = winner
+                break
+    groups: dict[int, list[Decision]] = {d.rule_id: [d] for d in decisions if d.rule_id not in winner_of}
+    for decision in decisions:
+        if decision.rule_id in winner_of:
+            groups[_lead(decision, winner_of).rule_id].append(decision)
+    return [Merge(lead=members[0], superseded=tuple(members[1:])) for members in groups.values()]
+
+
+def _lead(decision: Decision, winner_of: Mapping[int, Decision]) -> Decision:
+    while decision.rule_id in winner_of:
+        decision = winner_of[decision.rule_id]
+    return decision
 
 
 def conversation_sentiment(scores: Sequence[float], *, weight: float = 0.6) -> float:

@@ -18,6 +18,8 @@ ERR_NOTIFY = "A list of at most {n} role names, recipient specs or channel ids (
 ERR_NOTIFY_ITEM = "{item!r} is neither a recipient (e.g. manager, role:admin, on_call, team:3) nor a channel id."
 ERR_NOTIFY_STRANGER = "{item!r} names no team or person of this desk."
 MAX_NOTIFY = 20
+ERR_SUPERSEDES = "A list of at most {n} rule slugs (other than this rule's own)."
+MAX_SUPERSEDES = 20
 
 
 def missing_summary_fields(data: dict | None) -> list[str]:
@@ -97,4 +99,17 @@ def rule_problems(rule) -> dict[str, list[str]]:
     rule.notify, wrong = _notify_problems(rule.notify if rule.notify is not None else [])
     if wrong:
         problems["notify"] = wrong
+    rule.supersedes, wrong = _supersedes_problems(rule.supersedes if rule.supersedes is not None else [], rule.slug)
+    if wrong:
+        problems["supersedes"] = wrong
     return problems
+
+
+def _supersedes_problems(slugs, own: str) -> tuple[list, list[str]]:
+    """Slugs, lower-cased and without duplicates. A slug that names no rule yet is allowed: the rule it names may
+    come later, and supersession only ever looks at rules that fired."""
+    valid = isinstance(slugs, list) and len(slugs) <= MAX_SUPERSEDES and all(isinstance(s, str) for s in slugs)
+    cleaned = list(dict.fromkeys(s.strip().lower() for s in slugs)) if valid else slugs
+    if not valid or any(not triggers.is_slug(s) or s == own for s in cleaned):
+        return slugs, [ERR_SUPERSEDES.format(n=MAX_SUPERSEDES)]
+    return cleaned, []

@@ -50,6 +50,24 @@ def watches_arm(*, ticket: Ticket, since: datetime, new: bool = False) -> int:
     return len(rules)
 
 
+def watches_arm_many(*, tickets: list[Ticket], since: datetime) -> int:
+    """watches_arm for many tickets that just changed tier (the sweep's batch of escalations): the watches of
+    rules that no longer apply at each ticket's tier go in one DELETE per tier; tickets that have rules to
+    arm at their new tier are armed one by one (watches_arm). Returns the watches armed."""
+    by_tier: dict[int, list[Ticket]] = {}
+    for ticket in tickets:
+        by_tier.setdefault(ticket.tier, []).append(ticket)
+    timed = [r for r in rule_matrix() if r.trigger == "time_open"]
+    armed = 0
+    for tier, group in by_tier.items():
+        applying = [r.id for r in timed if r.conditions.get("tier") in (None, tier)]
+        if applying:
+            armed += sum(watches_arm(ticket=ticket, since=since) for ticket in group)
+            continue
+        TimeWatch.objects.filter(ticket_id__in=[t.pk for t in group]).delete()
+    return armed
+
+
 def _minutes(rule) -> int:
     return round(float(rule.conditions["business_hours"]) * 60)
 

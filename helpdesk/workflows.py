@@ -20,10 +20,10 @@ from django.utils.module_loading import import_string
 from callnotes import artifacts, knowledge, reminders, transcript
 from callnotes import services as calls
 from callnotes.models import ActionItem, Attachment, Call, CallNote, CallNoteTemplate
-from escalation import authority, engine, watches
+from escalation import authority, batch, engine, watches
 from escalation import services as escalations
 from escalation.models import Escalation, EscalationRule
-from escalation.snapshot import TicketSnapshot
+from escalation.snapshot import TicketSnapshot, event_snapshot
 from escalation.tasks import arm_after_commit
 from helpdesk import config_cache
 from helpdesk import services as tenancy
@@ -46,9 +46,12 @@ from tickets.models import Account, AuthorType, Customer, Message, ResolutionAtt
 logger = logging.getLogger(__name__)
 
 # Due clocks per SLA transaction: the stage is set-based per tenant, so a large batch visits each tenant
-# once. Escalation-stage batches are small because their tickets stay locked while the rules run.
+# once. Watch and reminder batches are small because their tickets stay locked while they run one at a time.
+# The rules stage opens escalations set-based per tenant share (escalation/batch.py): a share costs a fixed
+# number of statements whatever its size, so its batch is as large as its claim allows fewer, fuller shares.
 SWEEP_BATCH = 10000
 RULES_BATCH = 100
+ESCALATION_BATCH = 1000
 MAX_BATCHES = 100
 POLICY_FIELDS = ("priority", "category", "channel")
 CLOSED_STATUSES = (Status.SOLVED, Status.CLOSED)
@@ -296,7 +299,7 @@ def message_receive(*, ticket: Ticket, actor: Principal | None, **fields) -> Mes
     _knowledge_follow(ticket, before)
     if message.author_type == AuthorType.CUSTOMER:
         slas.timers_on_customer_message(ticket=ticket, at=at)
-        snapshot = TicketSnapshot(ticket)
+        snapshot = event_snapshot(ticket, at=at)
         engine.evaluate(ticket, text=message.body, time_based=False, at=at, snapshot=snapshot)
         _calls_wanted(snapshot, at)
     elif message.author_type == AuthorType.AGENT and not message.internal:
@@ -682,14 +685,14 @@ def _sweep_rules(now: datetime, report: SweepReport) -> int:
         return created
 
     with transaction.atomic(), config_cache.pinned():
-        return _per_tenant(engine.rules_claim_due(now=now, limit=RULES_BATCH), "time rules", run, report)
+        return _per_tenant(engine.rules_claim_due(now=now, limit=ESCALATION_BATCH), "time rules", run, report)
 
 
 def _sweep_watches(now: datetime, report: SweepReport) -> int:
     """time_open rules that came due (a ticket open N business hours at its tier)."""
 
     def fire(watch_ids: list[int]) -> int:
-        return engine.evaluate_time_rules(ticket_ids=watches.watches_fire(watch_ids=watch_ids, now=now), at=now)
+        return batch.open_due(ticket_ids=sorted(watches.watches_fire(watch_ids=watch_ids, now=now)), at=now)
 
     with transaction.atomic(), config_cache.pinned():
         return _per_tenant(watches.watches_claim_due(now=now, limit=RULES_BATCH), "time watches", fire, report)
@@ -739,7 +742,7 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     now = now or started
     report = SweepReport()
     _drain("sla", _sweep_timers, SWEEP_BATCH, now, report)
-    _drain("rules", _sweep_rules, RULES_BATCH, now, report)
+    _drain("rules", _sweep_rules, ESCALATION_BATCH, now, report)
     _drain("watches", _sweep_watches, RULES_BATCH, now, report)
     _drain("reminders", _sweep_reminders, RULES_BATCH, now, report)
     # Delivery runs on the real clock (retries, leases) unless the caller fixed the moment: the stages

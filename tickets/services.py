@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q, Value
 from django.utils import timezone
 
-from helpdesk import redaction
+from helpdesk import bulk, redaction
 from helpdesk.audit import actor_label as _label
 from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
@@ -588,6 +588,74 @@ def ticket_set_triage(*, ticket: Ticket, level: str, reasons: list[str], at: dat
             after={"triage": level, "reasons": reasons},
         )
     return True
+
+
+SEARCH_APPEND_MANY = """
+UPDATE tickets_ticket t SET search_vector = coalesce(t.search_vector, ''::tsvector)
+    || setweight(to_tsvector(%s::regconfig, u.text), 'C')
+FROM unnest(%s::bigint[], %s::text[]) AS u(id, text) WHERE t.tenant_id = %s AND t.id = u.id
+"""
+
+
+def system_messages_post_many(*, posts: list[tuple[Ticket, str]], at: datetime) -> list[Message]:
+    """message_post of public system messages (an escalation's milestone to the customer) on many tickets, as
+    the sweep's batch writes them: the messages in one INSERT, the tickets' search documents in one UPDATE,
+    the audit events in one INSERT (helpdesk.bulk). A system message moves no conversation counter; the
+    tickets were already written as of `at` by the change that caused the messages."""
+    if not posts:
+        return []
+    messages = [
+        Message(tenant_id=t.tenant_id, ticket=t, author_type=AuthorType.SYSTEM, author=None, body=body,
+                internal=False, sentiment=None, created_at=at)
+        for t, body in posts
+    ]  # fmt: skip
+    for message, pk in zip(messages, bulk.ids_reserve(Message, len(messages)), strict=True):
+        message.pk = pk
+    bulk.insert_rows(Message, messages)
+    texts: dict[int, list[str]] = {}
+    for ticket, body in posts:
+        texts.setdefault(ticket.pk, []).append(body)
+    joined = [" ".join(bodies) for bodies in texts.values()]
+    with connection.cursor() as cursor:
+        cursor.execute(SEARCH_APPEND_MANY, [SEARCH_CONFIG, list(texts), joined, posts[0][0].tenant_id])
+    bulk.insert_rows(
+        TicketEvent,
+        [
+            TicketEvent(tenant_id=m.tenant_id, ticket_id=m.ticket_id, kind="message_posted", actor=None,
+                        actor_label=_label(None), before={},
+                        after={"message": m.pk, "author_type": AuthorType.SYSTEM, "internal": False}, created_at=at)
+            for m in messages
+        ],
+    )  # fmt: skip
+    return messages
+
+
+def tickets_set_triage_many(*, changes: list[tuple[Ticket, str, list[str]]], at: datetime) -> int:
+    """ticket_set_triage for many tickets (the sweep's batch), in two statements: the changed tickets' triage
+    in one UPDATE, the level changes' audit events in one INSERT (helpdesk.bulk). Returns the tickets changed."""
+    changed, events = [], []
+    for ticket, level, reasons in changes:
+        if ticket.triage == level and ticket.triage_reasons == reasons:
+            continue
+        before = ticket.triage
+        ticket.triage, ticket.triage_reasons = level, reasons
+        changed.append(ticket)
+        if before != level:
+            events.append(
+                TicketEvent(
+                    tenant_id=ticket.tenant_id,
+                    ticket_id=ticket.pk,
+                    kind="triage_changed",
+                    actor=None,
+                    actor_label=_label(None),
+                    before={"triage": before},
+                    after={"triage": level, "reasons": reasons},
+                    created_at=at,
+                )
+            )
+    bulk.update_rows(Ticket, changed, ["triage", "triage_reasons"])
+    bulk.insert_rows(TicketEvent, events)
+    return len(changed)
 
 
 # --- erasure of a customer's personal data (GDPR art. 17) -----------------------------------------------

@@ -215,3 +215,21 @@ def test_its_doors_read_as_many_queries_for_many_tickets_as_for_few(acme):
     assert few == many
     assert api()["tickets"] == 18
     assert "of 18 tickets would have escalated" in button()
+
+
+def test_the_dry_run_reports_what_it_would_merge(acme):
+    """One escalation per cause: a breached ticket fires sla-breached and sla-at-risk; the dry run counts both rules
+    and says they would open one escalation between them."""
+    later = timezone.now() + timedelta(hours=2)
+    with tenant_context(acme):
+        ticket = workflows.ticket_open(
+            tenant=acme, actor=None, subject="Printer", description="How do I add a printer?", priority="urgent",
+            requester_email="urgent@example.test",
+        )  # fmt: skip
+    workflows.sweep(now=later)  # marks the clock breached (and escalates; the dry run ignores escalations)
+    with tenant_context(acme):
+        report = dryrun.dry_run(days=30, now=later).as_dict()
+    assert report["by_trigger"]["sla-breached"] == 1 and report["by_trigger"]["sla-at-risk"] == 1
+    assert report["merges"] == [
+        {"slug": "sla-breached", "supersedes": ["sla-at-risk"], "count": 1, "examples": [ticket.pk]}
+    ]

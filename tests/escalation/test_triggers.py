@@ -607,6 +607,7 @@ RULE_FIELDS = {
     "notify",
     "to_call",
     "priority_override",
+    "supersedes",
     "active",
     "position",
 }
@@ -762,3 +763,52 @@ def test_the_module_imports_no_django():
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# --- one escalation per cause (issue 19) ------------------------------------------------------------------------
+
+
+def _shape(pk, slug, trigger="keyword", conditions=None, **kw):
+    conditions = conditions if conditions is not None else {"keywords": ["x"]}
+    return Rule(id=pk, slug=slug, trigger=trigger, conditions=conditions, position=pk, **kw)
+
+
+def _fired(*rules):
+    return [Decision(rule_id=r.id, slug=r.slug, trigger=r.trigger, reason=f"why {r.slug}") for r in rules]
+
+
+def _groups(merges):
+    return [(m.lead.slug, [d.slug for d in m.superseded]) for m in merges]
+
+
+def test_breached_supersedes_at_risk():
+    from escalation.triggers import merge
+
+    breached = _shape(1, "breached", "sla_risk", {"breached": True}, kind="hierarchical")
+    at_risk = _shape(2, "at-risk", "sla_risk", {"percent": 75}, kind="functional", target_tier=2)
+    assert _groups(merge(_fired(breached, at_risk), [breached, at_risk])) == [("breached", ["at-risk"])]
+    # Fired alone, each is its own cause.
+    assert _groups(merge(_fired(at_risk), [breached, at_risk])) == [("at-risk", [])]
+
+
+def test_a_hierarchical_escalation_supersedes_a_functional_one_to_the_same_level_only():
+    from escalation.triggers import merge
+
+    senior = _shape(1, "senior", kind="hierarchical", target_tier=2)
+    tier2 = _shape(2, "tier2", kind="functional", target_tier=2)
+    tier3 = _shape(3, "tier3", kind="functional", target_tier=3)
+    legal = _shape(4, "legal", kind="functional", target_tier=2, by_skill_or_team=True)
+    rules = [senior, tier2, tier3, legal]
+    assert _groups(merge(_fired(*rules), rules)) == [("senior", ["tier2"]), ("tier3", []), ("legal", [])]
+
+
+def test_a_rule_names_what_it_supersedes_and_chains_and_cycles_resolve():
+    from escalation.triggers import merge
+
+    a = _shape(1, "a", kind="functional", supersedes=("b",))
+    b = _shape(2, "b", kind="functional", supersedes=("c", "a"))
+    c = _shape(3, "c", kind="functional")
+    rules = [a, b, c]
+    # b -> a closes a cycle and is ignored; c joins b, which joins a.
+    assert _groups(merge(_fired(a, b, c), rules)) == [("a", ["b", "c"])]
+    assert _groups(merge(_fired(b, c), rules)) == [("b", ["c"])]

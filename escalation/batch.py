@@ -1,0 +1,368 @@
+"""The sweep's escalations, set-based (issue 17): one tenant's share of due tickets is decided in memory and
+written with a handful of multi-row statements, instead of ~25 statements per escalation opened one at a time.
+
+Decide (in memory, from one read of each input for the whole share):
+    the tickets with requester and account, what the facts read (snapshot.snapshots), their escalations, the
+    requesters' earlier-ticket counts; the time rules evaluated and grouped by cause (triggers.merge); the
+    firings claimed in one statement (the unique (tenant, ticket, rule, cycle) still decides exactly-once);
+    routing on a `RoutingBoard` read once: the members, teams, skills, tiers, availability, current load and
+    when each last received one. Capacity and round robin are consumed on the board as each escalation is
+    routed, in the order the one-at-a-time path opens them (ticket id, then cause), so every decision equals
+    routing.route's over the same data (tests/escalation/test_batch.py compares them one by one).
+Write (helpdesk.bulk: statements built from the models' columns):
+    ids reserved, escalations, ticket moves, their audit events, the escalations' clocks, the firings linked,
+    the routine escalations' messages to the customer, the outbox rows. What stays per row: a reinforcement (an
+    open escalation of the kind: rare in a burst), re-arming the
+    ticket's time watches when a time_open rule applies at its new tier, the ladder's climbs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, Max, Q
+
+from escalation import communication, engine, routing, selectors, services, triggers, watches
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
+from escalation.snapshot import TicketSnapshot, snapshots
+from helpdesk import bulk
+from helpdesk.audit import actor_label
+from helpdesk.models import Membership, Team, TeamMember
+from helpdesk.outbox import Emission, outbox_emit_across
+from helpdesk.tenancy import current_tenant
+from slas.models import SlaTimer
+from tickets.models import Status, Ticket, TicketEvent
+from tickets.selectors import ticket_context
+from tickets.services import ticket_escalation_move, tickets_set_triage_many
+
+# --- routing, in memory ----------------------------------------------------------------------------
+
+
+@dataclass
+class RoutingBoard:
+    """What routing.RANKED and routing.CAPABLE read, read once for a tenant: active members (with username),
+    their teams, the active teams' skills and tiers, each member's open escalations (load) and latest
+    escalation received (round robin). `take` consumes them as an escalation is routed."""
+
+    members: list[Membership]
+    teams: dict[int, Team]
+    team_members: dict[int, set[int]]
+    load: Counter = field(default_factory=Counter)
+    last_assigned: dict[int, datetime] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls) -> RoutingBoard:
+        members = list(
+            Membership.objects.filter(active=True).select_related("user").order_by("id")
+        )  # inactive members are never capable
+        for member in members:
+            member.username = member.user.get_username()
+        team_members: dict[int, set[int]] = defaultdict(set)
+        for team_id, member_id in TeamMember.objects.values_list("team_id", "membership_id"):
+            team_members[team_id].add(member_id)
+        load, last = Counter(), {}
+        for agent_id, active, latest in (
+            Escalation.objects.filter(agent_id__isnull=False)
+            .values("agent_id")
+            .annotate(active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)), latest=Max("created_at"))
+            .values_list("agent_id", "active", "latest")
+        ):
+            load[agent_id], last[agent_id] = active, latest
+        teams = {team.pk: team for team in Team.objects.all()}
+        return cls(members=members, teams=teams, team_members=team_members, load=load, last_assigned=last)
+
+    def team_for_skill(self, skill: str) -> Team | None:
+        if not skill:
+            return None
+        teams = [t for t in self.teams.values() if t.active and skill in (t.skills or [])]
+        return min(teams, key=lambda t: (t.tier, t.pk), default=None)
+
+    def _capable(self, *, team: Team | None, tier: int | None, role: str, skill: str) -> list[Membership]:
+        roles = routing._roles_at_least(role) if role else None
+        in_team = self.team_members.get(team.pk, set()) if team is not None else None
+        return [
+            m
+            for m in self.members
+            if (in_team is None or m.pk in in_team)
+            and (team is not None or not skill or skill in (m.skills or []))
+            and (tier is None or m.tier >= tier)
+            and (roles is None or m.role in roles)
+        ]
+
+    def _best(self, *, team, tier, role, skill, exclude_ids) -> Membership | None:
+        ranked = [
+            m
+            for m in self._capable(team=team, tier=tier, role=role, skill=skill)
+            if m.available and m.pk not in exclude_ids and m.capacity - self.load[m.pk] > 0
+        ]
+        if not ranked:
+            return None
+        # RANKED's ORDER BY: most spare, then least recently assigned (never first), then the oldest seat.
+        best = min(
+            ranked,
+            key=lambda m: (
+                -(m.capacity - self.load[m.pk]),
+                self.last_assigned.get(m.pk) is not None,
+                self.last_assigned.get(m.pk) or datetime.min,
+                m.pk,
+            ),
+        )
+        best.spare = best.capacity - self.load[best.pk]
+        return best
+
+    def _fallback(self, reason: str, exclude_ids) -> routing.Route:
+        manager = self._best(team=None, tier=None, role=routing.FALLBACK_ROLE, skill="", exclude_ids=exclude_ids)
+        who = f"{manager.username}: {manager.spare} of {manager.capacity} capacity free" if manager else "unassigned"
+        return routing.Route(
+            team=None, agent=manager, explanation=f"{reason}: sent to the managers' queue ({who})", fallback=reason
+        )
+
+    def route(self, *, target_team=None, target_tier=None, target_role="", target_skill="", exclude_ids=()):
+        """routing.route, on the board."""
+        stale = routing._stale_on_its_face(target_team, target_role)
+        if stale:
+            return self._fallback(stale, exclude_ids)
+        team = target_team or self.team_for_skill(target_skill)
+        target = {"team": team, "tier": target_tier, "role": target_role, "skill": target_skill}
+        best = self._best(**target, exclude_ids=exclude_ids)
+        if best is not None:
+            return routing.Route(
+                team=team, agent=best, explanation=f"{best.username}: {best.spare} of {best.capacity} capacity free"
+            )
+        if not self._capable(**target):
+            return self._fallback(f"no active member {routing._who(**target)}", exclude_ids)
+        return routing.Route(team=team, agent=None, explanation="nobody available: left in the team queue")
+
+    def take(self, agent: Membership | None, at: datetime) -> None:
+        """An escalation went to `agent`: one more open, and the most recent received."""
+        if agent is None:
+            return
+        self.load[agent.pk] += 1
+        previous = self.last_assigned.get(agent.pk)
+        self.last_assigned[agent.pk] = at if previous is None else max(previous, at)
+
+
+# --- deciding -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Opening:
+    """One escalation decided, not stored yet."""
+
+    ticket: Ticket
+    snapshot: TicketSnapshot
+    escalation: Escalation
+    handoff: services.Handoff
+    route: routing.Route
+    before: dict
+    timers: list
+    high_stakes: bool
+    firings: list[int]  # the claimed firings that point to it
+    lead: EscalationRule
+    after_priority: str = ""  # the ticket's priority as this escalation left it (its audit event's)
+
+
+def _read(ticket_ids: list[int], at: datetime, *, requesters: bool) -> list[TicketSnapshot]:
+    """The share's open tickets and everything their evaluation and firing read, one query per kind."""
+    tickets = list(
+        Ticket.objects.filter(pk__in=ticket_ids)
+        .exclude(status__in=[Status.SOLVED, Status.CLOSED])
+        .select_related("requester", "account")
+        .order_by("pk")
+    )
+    if not tickets:
+        return []
+    shots = snapshots(tickets, between=(at, at), requesters=requesters)
+    escalations: dict[int, list[Escalation]] = defaultdict(list)
+    rows = Escalation.objects.filter(ticket_id__in=[t.pk for t in tickets]).only(
+        "tenant_id", "ticket_id", "kind", "status", "to_call"
+    )
+    for escalation in rows.order_by("pk"):
+        escalations[escalation.ticket_id].append(escalation)
+    counts = dict(
+        Ticket.objects.filter(requester_id__in={t.requester_id for t in tickets})
+        .values("requester_id")
+        .annotate(n=Count("id"))
+        .values_list("requester_id", "n")
+    )
+    for shot in shots:
+        ticket = shot.ticket
+        for escalation in escalations[ticket.pk]:
+            escalation.ticket = ticket
+        shot.__dict__.update(escalations=escalations[ticket.pk], earlier_tickets=counts.get(ticket.requester_id, 1) - 1)
+    return shots
+
+
+def _decide(shots: list[TicketSnapshot], rules: list[triggers.Rule], at: datetime) -> list[tuple]:
+    """(snapshot, [(rule row, reason)]) of the tickets some time rule fires for, in ticket order; triage is
+    refreshed on the way (stored for all the tickets at once), as the one-at-a-time evaluation does."""
+    matrix = selectors.matrix()
+    for_triggers = triggers.triggers_evaluated(rules, time_based=True)
+    out, triage = [], []
+    for shot in shots:
+        facts = engine.ticket_facts(shot.ticket, text="", now=at, snapshot=shot, for_triggers=for_triggers)
+        result = engine.triage_of(shot.ticket, facts, shot.customer_thread)
+        triage.append((shot.ticket, result.level, list(result.reasons)))
+        decisions = triggers.evaluate(facts, rules, at, time_based=True)
+        if decisions:
+            by_id = engine._rule_rows(matrix, [d.rule_id for d in decisions])
+            out.append((shot, [(by_id[d.rule_id], d.reason) for d in decisions]))
+    tickets_set_triage_many(changes=triage, at=at)
+    return out
+
+
+CLAIM_MANY = """
+INSERT INTO escalation_rulefiring (tenant_id, ticket_id, rule_id, cycle, reason, created_at)
+SELECT %b, f.ticket_id, f.rule_id, f.cycle, f.reason, %b
+FROM unnest(%b::bigint[], %b::bigint[], %b::integer[], %b::text[]) AS f(ticket_id, rule_id, cycle, reason)
+ON CONFLICT (tenant_id, ticket_id, rule_id, cycle) DO NOTHING
+RETURNING ticket_id, rule_id, id
+"""
+
+
+def _claim(fired: list[tuple], at: datetime) -> dict[tuple[int, int], int]:
+    """services._claim for the whole share in one statement: the firing id by (ticket, rule) of those claimed."""
+    rows = [(shot.ticket.pk, rule.pk, shot.cycle, reason) for shot, pairs in fired for rule, reason in pairs]
+    if not rows:
+        return {}
+    from django.db import connection
+
+    with connection.bound_cursor() as cursor:
+        cursor.execute(CLAIM_MANY, [current_tenant().pk, at, *(list(column) for column in zip(*rows, strict=True))])
+        return {(ticket_id, rule_id): pk for ticket_id, rule_id, pk in cursor.fetchall()}
+
+
+def _plan(shot, lead, joined, board: RoutingBoard, claimed, at) -> Opening:
+    """services._open up to the writes: the handoff, its route on the board, the record, the ticket's move in
+    memory and the clocks planned on the moved ticket."""
+    ticket = shot.ticket
+    rule, reason = lead
+    team = board.teams.get(rule.target_team_id) if rule.target_team_id else None
+    handoff = services.handoff_by_rule(ticket, rule, reason, shot, joined, target_team=team)
+    route = board.route(
+        target_team=handoff.target_team,
+        target_tier=handoff.target_tier,
+        target_role=handoff.target_role,
+        target_skill=handoff.target_skill,
+        exclude_ids=[ticket.assignee_id] if ticket.assignee_id else [],
+    )
+    board.take(route.agent, at)
+    to_tier = services._target_tier(ticket, handoff.target_tier, route.agent, route.team)
+    escalation = services._record(
+        ticket=ticket, actor=None, handoff=handoff, route=route, to_tier=to_tier, cycle=shot.cycle, at=at
+    )
+    high_stakes = communication.is_high_stakes(escalation, account=shot.account)
+    priority = handoff.priority_override or None
+    before = ticket_escalation_move(
+        ticket=ticket, to_tier=to_tier, team=route.team, assignee=route.agent, priority=priority
+    )
+    timers = services._clocks_plan(ticket, handoff, high_stakes, shot, at)
+    escalation.response_due_at = services._due(timers, services.Metric.ESCALATION_ACKNOWLEDGE)
+    firings = [claimed[(ticket.pk, r.pk)] for r in [rule, *(r for r, _ in joined)]]
+    return Opening(ticket, shot, escalation, handoff, route, before, timers, high_stakes, firings, rule)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _write(openings: list[Opening], at: datetime) -> None:
+    """Every opening's rows, a statement per table."""
+    ids = bulk.ids_reserve(Escalation, len(openings))
+    for opening, pk in zip(openings, ids, strict=True):
+        opening.escalation.pk = pk
+    bulk.insert_rows(Escalation, [o.escalation for o in openings])
+    moved = list({o.ticket.pk: o.ticket for o in openings}.values())
+    for ticket in moved:
+        ticket.updated_at = at
+    bulk.update_rows(
+        Ticket, moved, ["tier", "team", "assignee", "priority", "escalated", "escalation_count", "updated_at"]
+    )
+    bulk.insert_rows(TicketEvent, [_escalated_event(o, at) for o in openings])
+    timers = [timer for o in openings for timer in o.timers]
+    for opening in openings:
+        for timer in opening.timers:
+            timer.escalation_id = opening.escalation.pk
+    bulk.insert_rows(SlaTimer, timers)
+
+
+def _escalated_event(opening: Opening, at: datetime) -> TicketEvent:
+    """tickets.services.ticket_record_escalation's event, for the ticket as this escalation left it."""
+    ticket, escalation = opening.ticket, opening.escalation
+    return TicketEvent(
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.pk,
+        kind="escalated",
+        actor=None,
+        actor_label=actor_label(None),
+        before=opening.before,
+        after={
+            "escalation": escalation.pk,
+            "kind": escalation.kind,
+            "tier": escalation.to_tier,
+            "team": escalation.team_id,
+            "assignee": escalation.agent_id,
+            "priority": opening.after_priority,
+        },
+        created_at=at,
+    )
+
+
+def _emissions(openings: list[Opening], at: datetime) -> list[Emission]:
+    """The outbox rows of the openings (created, the customer's milestone or the owner's reminder, a stale
+    target's admin alert); the routine ones' messages to the customer are posted on the way."""
+    contexts = [ticket_context(o.ticket) for o in openings]
+    milestones = communication.opened_many(
+        opened=[
+            (o.escalation, o.high_stakes, services._due(o.timers, services.Metric.CUSTOMER_UPDATE), context)
+            for o, context in zip(openings, contexts, strict=True)
+        ],
+        at=at,
+    )
+    emissions = []
+    for opening, context, milestone in zip(openings, contexts, milestones, strict=True):
+        escalation = opening.escalation
+        explanation = opening.route.explanation
+        emissions.append(services._emission(escalation, "escalation.created", context, routing=explanation))
+        emissions.append(milestone)
+        if escalation.fallback_reason:
+            emissions.append(services.stale_emission(opening.lead, escalation))
+    return emissions
+
+
+def open_due(*, ticket_ids: list[int], at: datetime) -> int:
+    """The time rules of one tenant's claimed tickets, set-based (see the module's docstring); returns the
+    escalations opened. Runs in the caller's transaction and tenant context."""
+    rules = [r for r in engine.active_rules() if r.trigger in triggers.TIME_TRIGGERS]
+    if not rules or not ticket_ids:
+        return 0
+    reads = triggers.triggers_evaluated(rules, time_based=True)
+    fired = _decide(_read(ticket_ids, at, requesters="repeat_contact" in reads), rules, at)
+    claimed = _claim(fired, at)
+    board: RoutingBoard | None = None
+    openings, links = [], []
+    for shot, pairs in fired:
+        ticket = shot.ticket
+        for (rule, reason), joined in services.causes([(r, why) for r, why in pairs if (ticket.pk, r.pk) in claimed]):
+            kind_open = next((e for e in shot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
+            if kind_open is not None:
+                for member, why in [(rule, reason), *joined]:
+                    services._reinforce(kind_open, member, why, at, shot)
+                    links.append((claimed[(ticket.pk, member.pk)], kind_open, False))
+                continue
+            board = board or RoutingBoard.read()
+            opening = _plan(shot, (rule, reason), joined, board, claimed, at)
+            opening.after_priority = ticket.priority
+            shot.escalations.append(opening.escalation)
+            openings.append(opening)
+    if openings:
+        _write(openings, at)
+        for opening in openings:
+            links.extend((pk, opening.escalation, True) for pk in opening.firings)
+        watches.watches_arm_many(tickets=list({o.ticket.pk: o.ticket for o in openings}.values()), since=at)
+        tenant_id = openings[0].ticket.tenant_id
+        outbox_emit_across(emissions=[(tenant_id, e) for e in _emissions(openings, at)], at=at)
+    if links:
+        services._link_many(links)
+    return len(openings)

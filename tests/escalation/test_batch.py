@@ -1,0 +1,131 @@
+"""The sweep opens escalations set-based (escalation/batch.py); the decisions must be exactly those of the
+one-at-a-time path (engine.evaluate_time_rules, which opens them through services.rules_fire and
+routing.route's SQL) on the same data: who receives each escalation, its team, tier, fallback and fired rules,
+with capacity and round robin consumed escalation after escalation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from escalation import batch, engine
+from escalation.models import Escalation, RuleFiring
+from helpdesk import workflows
+from helpdesk.models import Membership, OutboxEvent, Role
+from helpdesk.services import membership_create
+from helpdesk.tenancy import tenant_context
+from slas.models import SlaTimer
+from tickets.models import Message, Ticket, TicketEvent
+
+TICKETS = 12
+
+
+class _Undo(Exception):
+    pass
+
+
+@pytest.fixture
+def storm(db):
+    """A tenant with managers of small capacity (they run out mid-batch), one away, tier-2 agents; a rule whose
+    skill nobody has (the managers' queue takes it); twelve urgent tickets, some held by a manager (excluded
+    from receiving their own), all past their first-response deadline, the SLA stage run."""
+    tenant = workflows.tenant_bootstrap(slug="storm", name="Storm")
+    managers = [
+        membership_create(tenant=tenant, username=f"boss{i}", role=Role.MANAGER, tier=3, capacity=cap)
+        for i, cap in enumerate((3, 4, 5))
+    ]
+    away = membership_create(tenant=tenant, username="away", role=Role.MANAGER, tier=3, capacity=9)
+    for i in range(3):
+        membership_create(tenant=tenant, username=f"senior{i}", role=Role.AGENT, tier=2, capacity=2 + i)
+    with tenant_context(tenant):
+        Membership.objects.filter(pk=away.pk).update(available=False)
+        workflows.rule_create(
+            tenant=tenant, actor=None, name="Quantum", slug="quantum", trigger="sla_risk",
+            conditions={"breached": True}, kind="functional", target_skill="quantum", response_minutes=60,
+            position=61,
+        )  # fmt: skip
+        tickets = [_urgent(tenant, i) for i in range(TICKETS)]
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets[::4]]).update(assignee=managers[0])
+    later = timezone.now() + timedelta(hours=2)
+    assert workflows._sweep_timers(later, workflows.SweepReport()) == TICKETS
+    return tenant, [t.pk for t in tickets], later
+
+
+def _urgent(tenant, i: int):
+    return workflows.ticket_open(
+        tenant=tenant,
+        actor=None,
+        subject=f"Printer {i}",
+        description="How do I add a printer?",
+        priority="urgent",
+        requester_email=f"c{i % 5}@example.test",
+    )
+
+
+def _decisions(ticket_ids):
+    firings = {}
+    for escalation_id, slug in RuleFiring.objects.filter(ticket_id__in=ticket_ids).values_list(
+        "escalation_id", "rule__slug"
+    ):
+        firings.setdefault(escalation_id, []).append(slug)
+    return [
+        (e.ticket_id, e.trigger, e.kind, e.agent_id, e.team_id, e.from_tier, e.to_tier, e.fallback_reason,
+         e.to_call, e.reason, sorted(firings.get(e.pk, [])))
+        for e in Escalation.objects.filter(ticket_id__in=ticket_ids).order_by("pk")
+    ]  # fmt: skip
+
+
+def _effects(ticket_ids):
+    """What else the opening wrote, comparable across the two paths (ids aside)."""
+    tickets = Ticket.objects.filter(pk__in=ticket_ids).values_list(
+        "pk", "tier", "assignee_id", "team_id", "priority", "escalated", "escalation_count"
+    )
+    events = TicketEvent.objects.filter(ticket_id__in=ticket_ids, kind="escalated").values_list("ticket_id", "before")
+    clocks = SlaTimer.objects.filter(ticket_id__in=ticket_ids, escalation_id__gt=0).values_list(
+        "ticket_id", "metric", "status", "target_minutes", "due_at", "warn_percents", "pauses"
+    )
+    outbox = OutboxEvent.objects.filter(payload__ticket__in=ticket_ids).values_list(
+        "type", "payload__ticket", "payload__text", "payload__milestone"
+    )
+    messages = Message.objects.filter(ticket_id__in=ticket_ids).values_list(
+        "ticket_id", "author_type", "body", "internal"
+    )
+    kinds = TicketEvent.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", "kind")
+    return {name: sorted(map(repr, rows)) for name, rows in [("tickets", tickets), ("events", events),
+            ("clocks", clocks), ("outbox", outbox), ("messages", messages), ("event kinds", kinds)]}  # fmt: skip
+
+
+def test_the_batch_decides_every_escalation_as_one_at_a_time_does(storm):
+    tenant, ticket_ids, later = storm
+    with tenant_context(tenant):
+        try:
+            with transaction.atomic():
+                one_by_one = engine.evaluate_time_rules(ticket_ids=set(ticket_ids), at=later)
+                expected, expected_effects = _decisions(ticket_ids), _effects(ticket_ids)
+                raise _Undo
+        except _Undo:
+            pass
+        assert Escalation.objects.count() == 0  # the reference run left nothing behind
+        opened = batch.open_due(ticket_ids=ticket_ids, at=later)
+        got = _decisions(ticket_ids)
+        assert opened == one_by_one == len(expected)
+        # Both kinds, every routing outcome: a manager, the queue once capacity ran out, the fallback.
+        assert {row[2] for row in got} == {"hierarchical", "functional"}
+        assert any(row[3] is None for row in got) and any(row[3] is not None for row in got)
+        assert any(row[7] for row in got)
+        for index, (want, have) in enumerate(zip(expected, got, strict=True)):
+            assert have == want, f"decision {index} differs"
+        assert _effects(ticket_ids) == expected_effects
+
+
+def test_the_batch_claims_exactly_once(storm):
+    tenant, ticket_ids, later = storm
+    with tenant_context(tenant):
+        first = batch.open_due(ticket_ids=ticket_ids, at=later)
+        assert first > 0
+        assert batch.open_due(ticket_ids=ticket_ids, at=later) == 0
+        assert engine.evaluate_time_rules(ticket_ids=set(ticket_ids), at=later) == 0
+        assert Escalation.objects.count() == first

@@ -1,0 +1,58 @@
+"""An event's facts come from one query (escalation.snapshot.event_snapshot, issue 17's message path): the same
+facts as reading each part on its own (TicketSnapshot), for a ticket with a thread, attempts, clocks (one
+breached), a requester with other tickets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from escalation import engine, triggers
+from escalation.snapshot import TicketSnapshot, event_snapshot
+from helpdesk import workflows
+from helpdesk.models import Role
+from helpdesk.services import membership_create
+from helpdesk.tenancy import tenant_context
+from tickets.models import AuthorType, Outcome, Ticket
+
+
+@pytest.fixture
+def busy_ticket(db):
+    tenant = workflows.tenant_bootstrap(slug="facts", name="Facts")
+    membership_create(tenant=tenant, username="agent", role=Role.AGENT, tier=1)
+    with tenant_context(tenant):
+        for i in range(3):
+            workflows.ticket_open(
+                tenant=tenant, actor=None, subject=f"Old {i}", description="Earlier.", requester_email="r@example.test"
+            )
+        ticket = workflows.ticket_open(
+            tenant=tenant, actor=None, subject="Export broken", description="The export fails.", priority="urgent",
+            requester_email="r@example.test",
+        )  # fmt: skip
+        for body, author in (("Still broken, this is awful.", AuthorType.CUSTOMER), ("Looking.", AuthorType.AGENT),
+                             ("Any news? I want a refund.", AuthorType.CUSTOMER)):  # fmt: skip
+            workflows.message_receive(ticket=ticket, actor=None, body=body, author_type=author)
+        workflows.attempt_record(ticket=ticket, actor=None, outcome=Outcome.FAILED, tier=1, note="restart")
+    later = timezone.now() + timedelta(hours=2)
+    workflows._sweep_timers(later, workflows.SweepReport())  # a clock breached: percent and breached facts
+    return tenant, ticket.pk, later
+
+
+def test_one_query_reads_the_same_facts_as_each_part_on_its_own(busy_ticket, django_assert_num_queries):
+    tenant, ticket_id, at = busy_ticket
+    with tenant_context(tenant):
+        ticket = Ticket.objects.select_related("requester", "account").get(pk=ticket_id)
+        reads = triggers.triggers_evaluated(engine.active_rules(), time_based=False)
+        one_by_one = engine.ticket_facts(ticket, text="refund", now=at, snapshot=TicketSnapshot(ticket))
+        with django_assert_num_queries(1):
+            snapshot = event_snapshot(ticket, at=at)
+            at_once = engine.ticket_facts(ticket, text="refund", now=at, snapshot=snapshot, for_triggers=reads)
+        assert at_once == engine.ticket_facts(
+            ticket, text="refund", now=at, snapshot=TicketSnapshot(ticket), for_triggers=reads
+        )
+        assert at_once.requester_ticket_times == one_by_one.requester_ticket_times
+        assert len(at_once.requester_ticket_times) == 4 and len(at_once.customer_sentiments) >= 2
+        assert any(t.breached for t in at_once.timers) and at_once.failed_attempts_low_tier == 1
+        assert snapshot.public_messages == TicketSnapshot(ticket).public_messages
