@@ -16,6 +16,7 @@ from escalation.models import ACTIVE_STATUSES, Escalation, Kind
 from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import current_tenant_or_none
+from mail.outbound import message_mail
 from slas import selectors as sla_selectors
 from slas import services as slas
 from slas.models import SlaTimer
@@ -87,9 +88,9 @@ def milestone(*, escalation: Escalation, name: str, at: datetime, **extra) -> No
     if is_high_stakes(escalation):
         return
     ticket = escalation.ticket
-    text = _post_update(escalation, name, at, **extra)
+    text, mailed = _post_update(escalation, name, at, **extra)
     slas.escalation_customer_updated(ticket=ticket, escalation_ids=[escalation.pk], at=at)
-    emission = _update_emission(escalation, name, text, ticket_context(ticket))
+    emission = _update_emission(escalation, name, text, ticket_context(ticket), mailed=mailed)
     outbox_emit_across(emissions=[(ticket.tenant_id, emission)], at=at)
 
 
@@ -101,18 +102,23 @@ def opened(
     with), or the owner's reminder, with the update's deadline, for a high-stakes one."""
     if high_stakes:
         return _reminder(escalation, "opened", OPENED_TEXT, update_due_at, context)
-    return _update_emission(escalation, "escalated", _post_update(escalation, "escalated", at), context)
+    text, mailed = _post_update(escalation, "escalated", at)
+    return _update_emission(escalation, "escalated", text, context, mailed=mailed)
 
 
-def _post_update(escalation: Escalation, name: str, at: datetime, **extra) -> str:
+def _post_update(escalation: Escalation, name: str, at: datetime, **extra) -> tuple[str, bool]:
+    """The milestone's text, posted on the ticket, and whether it went to the customer as mail in the ticket's
+    thread (an e-mail ticket: an automatic answer, marked so no auto-responder answers it)."""
     ticket = escalation.ticket
     text = render(templates_for(_tenant(ticket.tenant_id))[name], escalation, **extra)
     # A public system message: the customer sees it in the thread, and it counts as their update.
-    message_post(ticket=ticket, actor=None, body=text, author_type=AuthorType.SYSTEM, internal=False, created_at=at)
-    return text
+    message = message_post(
+        ticket=ticket, actor=None, body=text, author_type=AuthorType.SYSTEM, internal=False, created_at=at
+    )
+    return text, message_mail(ticket=ticket, message=message, auto=True)
 
 
-def _update_emission(escalation: Escalation, name: str, text: str, context: dict) -> Emission:
+def _update_emission(escalation: Escalation, name: str, text: str, context: dict, *, mailed: bool) -> Emission:
     ticket = escalation.ticket
     return Emission(
         type="customer.update",
@@ -123,6 +129,7 @@ def _update_emission(escalation: Escalation, name: str, text: str, context: dict
             "milestone": name,
             "to": ticket.requester.email,
             "text": text,
+            "mailed": mailed,
             "ticket_context": context,
         },
     )
