@@ -227,7 +227,7 @@ def _bodies(message: Message) -> tuple[str, str, list[Attachment]]:
         if part.is_multipart():
             continue
         if _is_attachment(part):
-            inline = (part.get_content_disposition() or "") == "inline"
+            inline = (part.get_content_disposition() or "") == "inline" or bool(_raw_headers(part, "Content-ID"))
             attachments.append(Attachment(_filename(part, index), part.get_content_type(), _payload(part), inline))
             continue
         text = decode_bytes(_payload(part)[: INPUT_MAX * 4], part.get_content_charset())
@@ -285,13 +285,13 @@ def synthetic_message_id(raw: bytes) -> str:
 
 def subject_of(parsed: ParsedMail) -> str:
     """A ticket's subject from the mail's: our token removed, never empty."""
-    subject = TOKEN.sub("", parsed.subject).strip()
+    subject = " ".join(TOKEN.sub("", parsed.subject).split())
     return subject or "(no subject)"
 
 
 def display_address(name: str, address: str) -> str:
     """`"Name" <address>`, quoted so a comma or an at sign in the name can't add a recipient."""
-    name = name.replace("\\", "").replace('"', "").replace("\r", " ").replace("\n", " ").strip()
+    name = "".join(c for c in name if c not in '\\"<>\r\n').strip()
     return f'"{name}" <{address}>' if name else address
 
 
