@@ -95,9 +95,7 @@ def gmail_reply(new_text: str, quoted: str, *, in_reply_to: str, subject: str, s
         + "\n".join(f"> {line}" for line in quoted.splitlines())
         + "\n"
     )
-    return plain(
-        body, sender=sender, subject=subject, In_Reply_To=f"<{in_reply_to}>", References=f"<{in_reply_to}>"
-    )
+    return plain(body, sender=sender, subject=subject, In_Reply_To=f"<{in_reply_to}>", References=f"<{in_reply_to}>")
 
 
 def outlook_reply(new_text: str, quoted: str, *, subject: str, sender: str = "jane@customer.test", **headers) -> bytes:

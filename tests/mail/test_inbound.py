@@ -45,7 +45,8 @@ def test_a_new_mail_opens_an_email_ticket_with_its_clocks_and_rules(inbound_a, t
         fired = set(RuleFiring.objects.filter(ticket=ticket).values_list("rule__slug", flat=True))
         assert "legal-threat" in fired, fired  # the keyword rule, on the mailed words
         record = MailRecord.objects.get(mail_id="first-1@customer.test")
-        assert (record.outcome, record.ticket_id, record.direction, record.source) == ("created", ticket.pk, "in", "raw")
+        assert (record.outcome, record.ticket_id, record.source) == ("created", ticket.pk, "raw")
+        assert record.direction == "in"
         assert bytes(record.raw) == raw  # the original, whole
 
 
@@ -68,7 +69,8 @@ def test_a_reply_threads_by_in_reply_to_and_runs_the_rules(inbound_a, tenant_a):
     assert (body["outcome"], body["ticket"], body["reason"]) == ("appended", ticket_id, "threaded by headers")
     with _in(tenant_a):
         message = Message.objects.get(pk=body["message"])
-        assert (message.author_type, message.internal, message.body) == ("customer", False, "I want to talk to your manager.")
+        assert (message.author_type, message.internal) == ("customer", False)
+        assert message.body == "I want to talk to your manager."
         ticket = Ticket.objects.get(pk=ticket_id)
         assert ticket.follow_up_count == 1
         assert RuleFiring.objects.filter(ticket=ticket, rule__trigger="manager_request").exists()
@@ -222,8 +224,9 @@ def test_a_tenant_may_reopen_closed_tickets_instead(inbound_a, tenant_a):
 def test_attachments_are_stored_and_the_refused_ones_named(inbound_a, tenant_a, settings):
     from callnotes.models import Attachment
 
-    pdf = post_mail(inbound_a, corpus.with_attachment("See the invoice", "invoice.pdf", corpus.PDF, "application", "pdf"))
-    exe = post_mail(inbound_a, corpus.with_attachment("Run this", "setup.exe", b"MZ\x90\x00", "application", "x-msdownload"))
+    invoice = corpus.with_attachment("See the invoice", "invoice.pdf", corpus.PDF, "application", "pdf")
+    program = corpus.with_attachment("Run this", "setup.exe", b"MZ\x90\x00", "application", "x-msdownload")
+    pdf, exe = post_mail(inbound_a, invoice), post_mail(inbound_a, program)
     with _in(tenant_a):
         stored = Attachment.objects.get(ticket_id=pdf.json()["ticket"])
         assert (stored.name, stored.content_type, stored.size) == ("invoice.pdf", "application/pdf", len(corpus.PDF))
