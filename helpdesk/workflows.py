@@ -624,7 +624,8 @@ def email_receive(
     body = parsed.reply_text or parsed.text or "(empty message)"
     message = None
     if found.ticket is None:
-        ticket = _email_ticket_open(tenant, actor, parsed, body, found)
+        with mail.opening(record):
+            ticket = _email_ticket_open(tenant, actor, parsed, body, found)
     else:
         ticket = found.ticket
         if found.forged:

@@ -21,7 +21,7 @@ from helpdesk.outbox import outbox_emit
 from helpdesk.redaction import is_erased_address
 from mail import parsing
 from mail.models import Direction, MailRecord, Outcome
-from mail.services import reply_tag, setup_of
+from mail.services import mail_being_opened, reply_tag, setup_of
 from tickets.models import Channel, Message, Ticket
 
 REFERENCES_KEPT = 20
@@ -39,6 +39,9 @@ def _thread(ticket: Ticket) -> tuple[str, list[str]]:
         .order_by("created_at", "pk")
         .values_list("mail_id", flat=True)
     )
+    opening = mail_being_opened()
+    if not ids and opening is not None:
+        ids = [opening.mail_id]  # the ticket this mail is opening: its rules answer it
     ids = [i for i in ids if not i.startswith("sha256:")][-REFERENCES_KEPT:]
     return (ids[-1] if ids else ""), ids
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -233,6 +235,24 @@ def reply_tag_ticket(tag: str, *, tenant_id: int) -> int | None:
 
 
 # --- inbound: the record --------------------------------------------------------------------------------
+
+# The mail whose ticket is being opened right now: the rules run inside ticket_open, before the record can
+# name its ticket, and a milestone they send must still answer that mail (mail.outbound reads it).
+_opening: ContextVar[MailRecord | None] = ContextVar("mail_opening", default=None)
+
+
+@contextmanager
+def opening(record: MailRecord):
+    token = _opening.set(record)
+    try:
+        yield
+    finally:
+        _opening.reset(token)
+
+
+def mail_being_opened() -> MailRecord | None:
+    return _opening.get()
+
 
 
 def record_finish(*, found: Intake, ticket: Ticket | None, message=None, skipped: list | None = None) -> MailRecord:
