@@ -78,7 +78,8 @@ def test_the_round_trip_stays_in_one_ticket_and_fires_the_rules_on_mailed_words(
     assert sent["Reply-To"] == f"support+{tag}@acme.test"
     assert sent["Auto-Submitted"] is None  # a person wrote it
     assert sent.get_content_type() == "multipart/alternative"
-    assert sent.get_body(("plain",)).get_content().replace("\r\n", "\n").strip() == "Hello Jane,\n\nplease switch it off and on."
+    text = sent.get_body(("plain",)).get_content().replace("\r\n", "\n").strip()
+    assert text == "Hello Jane,\n\nplease switch it off and on."
     assert "<p>Hello Jane,</p>" in sent.get_body(("html",)).get_content()
 
     # The customer answers from their client: Outlook-style, quoting our mail under a header block.
