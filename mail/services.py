@@ -254,7 +254,6 @@ def mail_being_opened() -> MailRecord | None:
     return _opening.get()
 
 
-
 def record_finish(*, found: Intake, ticket: Ticket | None, message=None, skipped: list | None = None) -> MailRecord:
     record = found.record
     record.outcome = found.outcome
