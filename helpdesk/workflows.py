@@ -670,31 +670,31 @@ def _email_attachments(ticket: Ticket, actor: Principal | None, parsed, message)
 
 
 def mailbox_poll(*, mailbox: Mailbox, limit: int | None = None) -> imap.PollReport:
-    """Reads a mailbox's new mail: each message is received in its own transaction and counted as read (its UID
-    stored, then flagged \\Seen) only after that commit. Killed in between, the next poll reads it again, and
-    its Message-ID makes it a duplicate: nothing is lost, nothing is doubled. Runs in the mailbox's tenant."""
-    default_address = mailbox.address
+    """Reads a mailbox's new mail. Call it outside any transaction: each message is received in a transaction of
+    its own (its tenant's context) and counted as read — its UID stored, then flagged \\Seen — only after that
+    commit. Killed in between, the next poll reads it again, and its Message-ID makes it a duplicate: nothing
+    is lost, nothing is doubled."""
+    tenant, default_address = mailbox.tenant, mailbox.address
 
     def receive(raw: bytes) -> str:
-        source = f"imap:{mailbox.pk}"
-        receipt = email_receive(
-            tenant=mailbox.tenant, actor=None, raw=raw, source=source, default_address=default_address
-        )
+        with tenant_context(tenant):
+            receipt = email_receive(
+                tenant=tenant, actor=None, raw=raw, source=f"imap:{mailbox.pk}", default_address=default_address
+            )
         return receipt.outcome
 
     return imap.poll(mailbox=mailbox, receive=receive, limit=limit or settings.MAIL_POLL_BATCH)
 
 
 def mail_poll_all() -> list[imap.PollReport]:
-    """Every active mailbox of every tenant, each inside its tenant; one failing mailbox is logged and the
-    others go on (its error is shown on it in the admin)."""
+    """Every active mailbox of every tenant, each read as its tenant (mailbox_poll: outside a transaction)."""
     reports = []
     for mailbox_id, tenant_id in imap.mailboxes_active():
         tenant = Tenant.objects.get(pk=tenant_id)
         with tenant_context(tenant):
             mailbox = Mailbox.objects.select_related("address__team", "tenant").filter(pk=mailbox_id).first()
-            if mailbox is not None:
-                reports.append(mailbox_poll(mailbox=mailbox))
+        if mailbox is not None:
+            reports.append(mailbox_poll(mailbox=mailbox))
     return reports
 
 

@@ -25,6 +25,7 @@ from imap_tools import MailBox, MailBoxUnencrypted
 from imap_tools.message import MailMessage
 
 from helpdesk.notifications import crypto
+from helpdesk.tenancy import tenant_context
 from mail import services
 from mail.models import Mailbox
 
@@ -80,7 +81,8 @@ def _new_uids(box, after: int) -> list[int]:
 
 
 def poll(*, mailbox: Mailbox, receive: Callable[[bytes], str], limit: int) -> PollReport:
-    """Reads up to `limit` new messages of the mailbox into `receive`; never raises for the server's faults."""
+    """Reads up to `limit` new messages of the mailbox into `receive` (which commits each); never raises for the
+    server's faults. Outside any transaction: each write here is one of its own, in the mailbox's tenant."""
     report = PollReport(mailbox=mailbox.pk)
     if not _lock(mailbox.pk):
         report.skipped = True
@@ -92,7 +94,8 @@ def poll(*, mailbox: Mailbox, receive: Callable[[bytes], str], limit: int) -> Po
         logging.getLogger(__name__).warning("mailbox %s: %s", mailbox.pk, report.error)
     finally:
         _unlock(mailbox.pk)
-        services.mailbox_polled(mailbox=mailbox, error=report.error)
+        with tenant_context(mailbox.tenant):
+            services.mailbox_polled(mailbox=mailbox, error=report.error)
     return report
 
 
@@ -101,13 +104,15 @@ def _poll_locked(mailbox: Mailbox, receive: Callable[[bytes], str], limit: int, 
     with _connect(mailbox).login(mailbox.username, password, initial_folder=mailbox.folder) as box:
         validity = int(box.folder.status(mailbox.folder, ["UIDVALIDITY"])["UIDVALIDITY"])
         if mailbox.uidvalidity != validity:
-            services.mailbox_reset(mailbox=mailbox, uidvalidity=validity)
+            with tenant_context(mailbox.tenant):
+                services.mailbox_reset(mailbox=mailbox, uidvalidity=validity)
         for uid in _new_uids(box, mailbox.last_uid)[:limit]:
             raw = _raw(box, str(uid))
             if raw is None:
                 continue  # expunged since the search: nothing to read
             outcome = receive(raw)  # committed when it returns
-            services.mailbox_mark(mailbox_id=mailbox.pk, uidvalidity=validity, uid=uid)
+            with tenant_context(mailbox.tenant):
+                services.mailbox_mark(mailbox_id=mailbox.pk, uidvalidity=validity, uid=uid)
             mailbox.last_uid = uid
             box.flag(str(uid), "\\Seen", True)
             report.read += 1
