@@ -4,6 +4,7 @@ nothing lost, nothing doubled."""
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import io
 import os
@@ -41,28 +42,30 @@ def _wait_for_port(port: int, timeout: float = 30) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
+PYMAP = [sys.executable, "-c", "import sys; from pymap.main import main; sys.exit(main())"]
+SERVER_ARGS = ["--host", "127.0.0.1", "--port", str(IMAP_PORT), "--no-tls", "--no-service", "admin"]
+SERVER_ARGS += ["dict", "--demo-data"]
+
+
 @pytest.fixture
 def imap_server(tmp_path):
     """A fresh pymap server (in-memory): its own process, stopped after the test."""
-    log = open(tmp_path / "pymap.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pymap.main import main; sys.exit(main())"]
-        + ["--host", "127.0.0.1", "--port", str(IMAP_PORT), "--no-tls"]
-        + ["--no-service", "admin", "dict", "--demo-data"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _wait_for_port(IMAP_PORT)
-        client = _client()
-        client.create(FOLDER)
-        client.logout()
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
+    with open(tmp_path / "pymap.log", "wb") as log:
+        process = subprocess.Popen(
+            [*PYMAP, *SERVER_ARGS],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_for_port(IMAP_PORT)
+            client = _client()
+            client.create(FOLDER)
+            client.logout()
+            yield process
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 def _client() -> imaplib.IMAP4:
@@ -166,10 +169,8 @@ class DroppingProxy:
         except OSError:
             pass
         for sock in (source, sink):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def close(self):
