@@ -223,6 +223,7 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | Non
     - notifications: outbox payloads (ticket_context, a milestone's text and address), deliveries (address,
       destination, errors; pending ones to them cancelled) and their attempts' errors;
     - stored Idempotency-Key responses, and Django's admin log;
+    - e-mail records: the originals as received dropped, their addresses and subjects masked;
     - the tenant's audit trail: `customer.erased` with counts only.
 
     Clocks, escalation records, firings and every count stay, so metrics don't move. Not reached: data
@@ -239,6 +240,9 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | Non
         event_ids=event_ids, address=erasure.address, redactor=erasure.redactor
     )
     counts["idempotency_keys"] = tenancy.idempotency_redact(redactor=erasure.redactor)
+    counts["mail_originals"] = mail.records_erase(
+        ticket_ids=erasure.ticket_ids, address=erasure.address, redactor=erasure.redactor
+    )
     audit_record(
         tenant_id=customer.tenant_id,
         kind="customer.erased",

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from helpdesk import throttling
+from helpdesk import redaction, throttling
+from helpdesk.erasure import mask_rows
 from helpdesk.models import Team, Tenant
 from helpdesk.notifications import crypto
 from helpdesk.validation import full_check
@@ -293,3 +295,12 @@ def mailbox_reset(*, mailbox: Mailbox, uidvalidity: int) -> None:
 
 def mailbox_polled(*, mailbox: Mailbox, error: str = "") -> None:
     Mailbox.objects.filter(pk=mailbox.pk).update(last_polled_at=timezone.now(), last_error=error[:2000])
+
+
+def records_erase(*, ticket_ids: list[int], address: str, redactor: redaction.Redactor) -> int:
+    """A customer's erasure (workflows.customer_erase): the originals of their mail are dropped — a raw message
+    holds everything the erasure removes — and the addresses and subjects kept beside them are masked."""
+    rows = MailRecord.objects.filter(Q(ticket_id__in=ticket_ids) | Q(from_address=address) | Q(to_address=address))
+    count = rows.exclude(raw=b"").update(raw=b"", skipped_attachments=[])
+    mask_rows(rows, ("from_address", "to_address", "subject"), redactor)
+    return count

@@ -348,3 +348,16 @@ def test_the_models_validation_refuses_plus_addresses_and_bad_hosts(tenant_a):
         with pytest.raises(ValidationError) as caught:
             workflows.mailbox_save(mailbox=box, actor=None, password="pw")
         assert set(caught.value.message_dict) == {"host", "port"}
+
+
+def test_erasing_the_customer_drops_their_mail_originals(inbound_a, tenant_a):
+    ticket_id = post_mail(inbound_a, corpus.plain("My card 4111 is leaked", message_id="<e-1@customer.test>")).json()[
+        "ticket"
+    ]
+    with _in(tenant_a):
+        customer_id = Ticket.objects.get(pk=ticket_id).requester_id
+    assert inbound_a.delete(f"/api/v1/customers/{customer_id}/").status_code == 204
+    with _in(tenant_a):
+        record = MailRecord.objects.get(mail_id="e-1@customer.test")
+        assert bytes(record.raw) == b""
+        assert "jane@customer.test" not in record.from_address
