@@ -99,6 +99,7 @@ class MailboxAdmin(TenantScopedAdmin):
 class MailRecordAdmin(TenantScopedAdmin):
     """What came in and went out, and why a mail made no ticket (ignored: an auto-reply, a bounce, a storm)."""
 
+    required_role = Role.ADMIN
     allow_add = False
     allow_change = False
     secret_fields = ("raw",)
