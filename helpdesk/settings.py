@@ -149,7 +149,7 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
 # --- Inbound and threaded e-mail (mail/) ---------------------------------------------------------
 # A raw message larger than this is refused (413) before it is parsed; one attachment larger than the tenant's
 # upload limit is left out of the ticket (named on the mail's record) while the message itself is kept.
-MAIL_MAX_BYTES = env_int("MAIL_MAX_BYTES", 30 * 1024 * 1024, minimum=1024, maximum=200 * 1024 * 1024)
+MAIL_MAX_BYTES = env_int("MAIL_MAX_BYTES", 40 * 1024 * 1024, minimum=1024, maximum=200 * 1024 * 1024)
 # The secret of the plus-addressed Reply-To (support+t<ticket>.<mac>@…): a reply that lost its headers still
 # threads, and nobody can make up a valid one. Defaults to a key derived from SECRET_KEY.
 MAIL_REPLY_TOKEN_KEY = env_str("MAIL_REPLY_TOKEN_KEY", "")

@@ -24,7 +24,7 @@ from django.db import connection
 from imap_tools import MailBox, MailBoxUnencrypted
 from imap_tools.message import MailMessage
 
-from helpdesk.notifications import crypto
+from helpdesk.notifications import crypto, ssrf
 from helpdesk.tenancy import tenant_context
 from mail import services
 from mail.models import Mailbox
@@ -48,7 +48,22 @@ def mailboxes_active() -> list[tuple[int, int]]:
         return list(cursor.fetchall())
 
 
+def _check_host(mailbox: Mailbox) -> None:
+    """The SSRF guard's address rule (helpdesk/notifications/ssrf.py), as for webhooks: a tenant's admin must
+    not aim our poller at our own network (loopback, private, link-local, metadata addresses). The port is
+    the admin's choice (IMAP servers listen on 993 or 143, not on the webhooks' 80/443). The connection then
+    goes by name, so TLS checks the certificate against it; a DNS answer changed in between is the residual."""
+    if ssrf.private_networks_allowed():
+        return
+    try:
+        addresses = ssrf.resolve(mailbox.host, mailbox.port)
+    except (OSError, UnicodeError):
+        raise ssrf.UrlRefused(ssrf.ERR_RESOLVE) from None
+    ssrf.check_addresses(addresses)
+
+
 def _connect(mailbox: Mailbox):
+    _check_host(mailbox)
     timeout = settings.IMAP_TIMEOUT_S
     if mailbox.use_ssl:
         return MailBox(mailbox.host, mailbox.port, timeout=timeout, ssl_context=ssl.create_default_context())
@@ -89,7 +104,7 @@ def poll(*, mailbox: Mailbox, receive: Callable[[bytes], str], limit: int) -> Po
         return report
     try:
         _poll_locked(mailbox, receive, limit, report)
-    except (TimeoutError, imaplib.IMAP4.error, OSError, ValueError) as exc:
+    except (TimeoutError, imaplib.IMAP4.error, OSError, ValueError, ssrf.UrlRefused) as exc:
         report.error = f"{type(exc).__name__}: {exc}"[:2000]
         logging.getLogger(__name__).warning("mailbox %s: %s", mailbox.pk, report.error)
     finally:

@@ -13,8 +13,6 @@ from helpdesk.models import Team
 from helpdesk.tenancy import TenantModel
 from helpdesk.validation import clean_or_raise
 
-MAX_RAW_BYTES = 30 * 1024 * 1024  # a whole message as received (a 25 MB attachment, base64, fits)
-
 
 class ClosedReply(models.TextChoices):
     FOLLOW_UP = "follow_up", "open a follow-up ticket linked to it"

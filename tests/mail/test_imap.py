@@ -244,3 +244,16 @@ def test_fetch_mail_killed_mid_batch_loses_nothing_and_doubles_nothing(tenant_a,
         box.refresh_from_db()
         assert box.last_error == ""
     assert seen_count() == (count, count)
+
+
+@pytest.mark.django_db
+def test_a_mailbox_aimed_at_our_own_network_is_refused(tenant_a, imap_server, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    deliver(_mail(1))
+    box = _mailbox(tenant_a)
+    with tenant_context(tenant_a):
+        report = workflows.mailbox_poll(mailbox=Mailbox.objects.get(pk=box.pk))
+        assert report.read == 0 and "private, loopback" in report.error
+        assert Mailbox.objects.get(pk=box.pk).last_error == report.error
+        assert not MailRecord.objects.exists()
+    assert seen_count() == (1, 0)

@@ -361,3 +361,24 @@ def test_erasing_the_customer_drops_their_mail_originals(inbound_a, tenant_a):
         record = MailRecord.objects.get(mail_id="e-1@customer.test")
         assert bytes(record.raw) == b""
         assert "jane@customer.test" not in record.from_address
+
+
+def test_a_25_mb_attachment_and_a_zip_bomb_are_left_out_and_the_mail_taken(inbound_a, tenant_a):
+    import io
+    import zipfile
+
+    from callnotes.models import Attachment
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", b"\0" * 50_000_000)  # 50 MB of zeros in ~50 KB: never unpacked here
+    huge = corpus.with_attachment("The full dump", "dump.log", b"a" * 25 * 1024 * 1024, "text", "plain")
+    zipped = corpus.with_attachment("Our logs", "logs.zip", bomb.getvalue(), "application", "zip")
+    for raw in (huge, zipped):
+        response = post_mail(inbound_a, raw)
+        assert (response.status_code, response.json()["outcome"]) == (202, "created")
+    with _in(tenant_a):
+        assert not Attachment.objects.exists()
+        skipped = {s["name"] for r in MailRecord.objects.all() for s in r.skipped_attachments}
+        assert skipped == {"dump.log", "logs.zip"}
+        assert Ticket.objects.count() == 2
