@@ -16,6 +16,7 @@ from escalation.models import ACTIVE_STATUSES, Escalation, Kind
 from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import current_tenant_or_none
+from mail.outbound import message_mail
 from slas import selectors as sla_selectors
 from slas import services as slas
 from slas.models import SlaTimer
@@ -87,9 +88,9 @@ def milestone(*, escalation: Escalation, name: str, at: datetime, **extra) -> No
     if is_high_stakes(escalation):
         return
     ticket = escalation.ticket
-    text = _post_update(escalation, name, at, **extra)
+    text, mailed = _post_update(escalation, name, at, **extra)
     slas.escalation_customer_updated(ticket=ticket, escalation_ids=[escalation.pk], at=at)
-    emission = _update_emission(escalation, name, text, ticket_context(ticket))
+    emission = _update_emission(escalation, name, text, ticket_context(ticket), mailed=mailed)
     outbox_emit_across(emissions=[(ticket.tenant_id, emission)], at=at)
 
 
@@ -101,7 +102,8 @@ def opened(
     with), or the owner's reminder, with the update's deadline, for a high-stakes one."""
     if high_stakes:
         return _reminder(escalation, "opened", OPENED_TEXT, update_due_at, context)
-    return _update_emission(escalation, "escalated", _post_update(escalation, "escalated", at), context)
+    text, mailed = _post_update(escalation, "escalated", at)
+    return _update_emission(escalation, "escalated", text, context, mailed=mailed)
 
 
 def opened_many(*, opened: list[tuple[Escalation, bool, datetime | None, dict]], at: datetime) -> list[Emission]:
@@ -112,27 +114,35 @@ def opened_many(*, opened: list[tuple[Escalation, bool, datetime | None, dict]],
     for escalation, high_stakes, _, _ in opened:
         if not high_stakes:
             texts[escalation.pk] = render(templates["escalated"], escalation)
-    system_messages_post_many(
-        posts=[(e.ticket, texts[e.pk]) for e, high_stakes, _, _ in opened if not high_stakes], at=at
-    )
+    routine = [escalation for escalation, high_stakes, _, _ in opened if not high_stakes]
+    messages = system_messages_post_many(posts=[(e.ticket, texts[e.pk]) for e in routine], at=at)
+    # An e-mail ticket's customer gets the milestone as mail in the thread too, as `opened` sends it.
+    mailed = {
+        e.pk: message_mail(ticket=e.ticket, message=message, auto=True)
+        for e, message in zip(routine, messages, strict=True)
+    }
     managers: dict = {}
     return [
         _reminder(escalation, "opened", OPENED_TEXT, update_due_at, context, managers_by_team=managers)
         if high_stakes
-        else _update_emission(escalation, "escalated", texts[escalation.pk], context)
+        else _update_emission(escalation, "escalated", texts[escalation.pk], context, mailed=mailed[escalation.pk])
         for escalation, high_stakes, update_due_at, context in opened
     ]
 
 
-def _post_update(escalation: Escalation, name: str, at: datetime, **extra) -> str:
+def _post_update(escalation: Escalation, name: str, at: datetime, **extra) -> tuple[str, bool]:
+    """The milestone's text, posted on the ticket, and whether it went to the customer as mail in the ticket's
+    thread (an e-mail ticket: an automatic answer, marked so no auto-responder answers it)."""
     ticket = escalation.ticket
     text = render(templates_for(_tenant(ticket.tenant_id))[name], escalation, **extra)
     # A public system message: the customer sees it in the thread, and it counts as their update.
-    message_post(ticket=ticket, actor=None, body=text, author_type=AuthorType.SYSTEM, internal=False, created_at=at)
-    return text
+    message = message_post(
+        ticket=ticket, actor=None, body=text, author_type=AuthorType.SYSTEM, internal=False, created_at=at
+    )
+    return text, message_mail(ticket=ticket, message=message, auto=True)
 
 
-def _update_emission(escalation: Escalation, name: str, text: str, context: dict) -> Emission:
+def _update_emission(escalation: Escalation, name: str, text: str, context: dict, *, mailed: bool) -> Emission:
     ticket = escalation.ticket
     return Emission(
         type="customer.update",
@@ -143,6 +153,7 @@ def _update_emission(escalation: Escalation, name: str, text: str, context: dict
             "milestone": name,
             "to": ticket.requester.email,
             "text": text,
+            "mailed": mailed,
             "ticket_context": context,
         },
     )

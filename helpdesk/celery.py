@@ -50,3 +50,5 @@ def schedule_sweep(sender, **kwargs):
     interval = settings.SWEEP_INTERVAL_S
     # expires: a sweep still queued when the next is due is dropped rather than piling up.
     sender.add_periodic_task(interval, sender.signature("helpdesk.sweep", expires=interval), name="sweep")
+    poll = settings.MAIL_POLL_INTERVAL_S
+    sender.add_periodic_task(poll, sender.signature("mail.poll", expires=poll), name="mail poll")

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "slas",
     "escalation",
     "callnotes",
+    "mail",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -143,6 +145,20 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "helpdesk@localhost")
 # For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend (a worker's mail, read by tests).
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".data" / "mail"))
+
+# --- Inbound and threaded e-mail (mail/) ---------------------------------------------------------
+# A raw message larger than this is refused (413) before it is parsed; one attachment larger than the tenant's
+# upload limit is left out of the ticket (named on the mail's record) while the message itself is kept.
+MAIL_MAX_BYTES = env_int("MAIL_MAX_BYTES", 40 * 1024 * 1024, minimum=1024, maximum=200 * 1024 * 1024)
+# The secret of the plus-addressed Reply-To (support+t<ticket>.<mac>@…): a reply that lost its headers still
+# threads, and nobody can make up a valid one. Defaults to a key derived from SECRET_KEY.
+MAIL_REPLY_TOKEN_KEY = env_str("MAIL_REPLY_TOKEN_KEY", "")
+IMAP_TIMEOUT_S = env_int("IMAP_TIMEOUT_S", 30, minimum=1, maximum=600)
+MAIL_POLL_INTERVAL_S = env_int("MAIL_POLL_INTERVAL_S", 60, minimum=5, maximum=3600)
+MAIL_POLL_BATCH = env_int("MAIL_POLL_BATCH", 50, minimum=1, maximum=1000)
+# Outbound provider through django-anymail: set EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend and its
+# settings here (ANYMAIL_* in the environment are read by anymail itself).
+ANYMAIL: dict = {}
 
 # --- Notifications and webhooks ----------------------------------------------------------------
 # Where links in notifications point (the ticket page is PUBLIC_URL/tickets/<id>/).

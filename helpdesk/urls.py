@@ -13,6 +13,7 @@ from helpdesk.admin import tenant_admin_site
 from helpdesk.api_tenancy import MemberViewSet, SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
 from helpdesk.notifications.api import WebhookViewSet
+from mail import api as mail_api
 from slas.api import CalendarViewSet, PolicyViewSet
 from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
@@ -47,6 +48,8 @@ api_v1 = [
     path("tickets/<int:pk>/action-items/", calls_api.ticket_action_items, name="ticket-action-items"),
     path("tickets/<int:pk>/attachments/", calls_api.ticket_attachments, name="ticket-attachments"),
     path("knowledge/", api_cases.knowledge_search, name="knowledge"),
+    path("inbound/email/", mail_api.InboundEmailView.as_view(), name="inbound-email"),
+    path("inbound/email/<slug:provider>/<slug:tenant_slug>/", mail_api.provider_inbound, name="inbound-email-provider"),
     path("calendar-feeds/", api_cases.calendar_feed_create, name="calendar-feed-create"),
     path("calendar-feeds/revoke/", api_cases.calendar_feed_revoke, name="calendar-feed-revoke"),
     path("calendar-feeds/<str:key>.ics", calendar_feed, name="calendar-feed"),

@@ -13,12 +13,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from callnotes import artifacts, knowledge, reminders, transcript
 from callnotes import services as calls
+from callnotes.errors import CallError
 from callnotes.models import ActionItem, Attachment, Call, CallNote, CallNoteTemplate
 from escalation import authority, batch, engine, watches
 from escalation import services as escalations
@@ -36,6 +38,9 @@ from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
 from helpdesk.tenancy import tenant_batch, tenant_context
+from mail import imap, outbound, parsing
+from mail import services as mail
+from mail.models import InboundAddress, Mailbox, MailSetup
 from slas import defaults as sla_defaults
 from slas import services as slas
 from slas.models import BusinessCalendar, SLAPolicy
@@ -221,6 +226,7 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | Non
     - notifications: outbox payloads (ticket_context, a milestone's text and address), deliveries (address,
       destination, errors; pending ones to them cancelled) and their attempts' errors;
     - stored Idempotency-Key responses, and Django's admin log;
+    - e-mail records: the originals as received dropped, their addresses and subjects masked;
     - the tenant's audit trail: `customer.erased` with counts only.
 
     Clocks, escalation records, firings and every count stay, so metrics don't move. Not reached: data
@@ -237,6 +243,9 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | Non
         event_ids=event_ids, address=erasure.address, redactor=erasure.redactor
     )
     counts["idempotency_keys"] = tenancy.idempotency_redact(redactor=erasure.redactor)
+    counts["mail_originals"] = mail.records_erase(
+        ticket_ids=erasure.ticket_ids, address=erasure.address, redactor=erasure.redactor
+    )
     audit_record(
         tenant_id=customer.tenant_id,
         kind="customer.erased",
@@ -305,6 +314,7 @@ def message_receive(*, ticket: Ticket, actor: Principal | None, **fields) -> Mes
     elif message.author_type == AuthorType.AGENT and not message.internal:
         slas.timers_on_agent_reply(ticket=ticket, at=at)
         escalations.escalations_on_agent_reply(ticket=ticket, at=at, author=message.author)
+        outbound.message_mail(ticket=ticket, message=message, auto=False)
     return message
 
 
@@ -573,6 +583,126 @@ def calendar_feed_create(*, member, actor: Principal | None):
 
 def calendar_feed_revoke(*, member, actor: Principal | None) -> int:
     return calls.feed_revoke(member=member)
+
+
+# --- e-mail: addresses, mailboxes, and mail in (mail/; mail out leaves with the messages above) ----------
+
+
+def mail_setup_save(*, setup: MailSetup, actor: Principal | None, webhook_secret: str | None = None) -> MailSetup:
+    return mail.setup_save(setup=setup, webhook_secret=webhook_secret)
+
+
+def inbound_address_save(*, address: InboundAddress, actor: Principal | None) -> InboundAddress:
+    return mail.address_save(address=address)
+
+
+def mailbox_save(*, mailbox: Mailbox, actor: Principal | None, password: str | None = None) -> Mailbox:
+    return mail.mailbox_save(mailbox=mailbox, password=password)
+
+
+@dataclass(frozen=True)
+class MailReceipt:
+    """What became of an inbound mail (API.md, "Inbound e-mail")."""
+
+    outcome: str
+    ticket: int | None = None
+    message: int | None = None
+    reason: str = ""
+
+
+@transaction.atomic
+def email_receive(
+    *, tenant: Tenant, actor: Principal | None, raw: bytes, source: str, default_address=None
+) -> MailReceipt:
+    """One inbound mail, whichever way it came (the raw endpoint, a provider's webhook, an IMAP mailbox), in one
+    transaction: its record claims the Message-ID (a second delivery is a `duplicate`), noise is `ignored`, a
+    new thread opens a ticket through ticket_open and a reply goes through message_receive — the same analysis,
+    clocks and rules as the API. A forged reply is kept as an internal note; attachments go through the
+    artifacts' checks and limit, and what they refuse is named on the record. Runs in the tenant's context."""
+    parsed = parsing.parse(raw)
+    record = mail.record_claim(tenant=tenant, parsed=parsed, raw=raw, source=source)
+    if record is None:
+        earlier = mail.duplicate_of(tenant=tenant, parsed=parsed, raw=raw)
+        return MailReceipt("duplicate", earlier and earlier.ticket_id, earlier and earlier.message_id)
+    found = mail.intake(tenant=tenant, record=record, parsed=parsed, default_address=default_address)
+    if found.outcome == "ignored":
+        mail.record_finish(found=found, ticket=None)
+        return MailReceipt("ignored", reason=found.reason)
+    body = parsed.reply_text or parsed.text or "(empty message)"
+    message = None
+    if found.ticket is None:
+        with mail.opening(record):
+            ticket = _email_ticket_open(tenant, actor, parsed, body, found)
+    else:
+        ticket = found.ticket
+        if found.forged:
+            fields = {"body": mail.forged_note(parsed=parsed, body=body), "author_type": "system", "internal": True}
+        else:
+            fields = {"body": body, "author_type": AuthorType.CUSTOMER}
+        message = message_receive(ticket=ticket, actor=actor, **fields)
+    skipped = _email_attachments(ticket, actor, parsed, message)
+    mail.record_finish(found=found, ticket=ticket, message=message, skipped=skipped)
+    return MailReceipt(found.outcome, ticket.pk, message and message.pk, found.reason)
+
+
+def _email_ticket_open(tenant: Tenant, actor: Principal | None, parsed, body: str, found) -> Ticket:
+    ticket = ticket_open(
+        tenant=tenant,
+        actor=actor,
+        subject=parsing.subject_of(parsed),
+        description=body,
+        requester_email=parsed.from_address,
+        requester_name=parsed.from_name,
+        channel="email",
+        category=found.category,
+    )
+    if found.team is not None:
+        tickets.ticket_assign(ticket=ticket, actor=None, assignee=None, team=found.team)
+    if found.follows is not None:
+        mail.follow_up_link(ticket=ticket, follows=found.follows)
+    return ticket
+
+
+def _email_attachments(ticket: Ticket, actor: Principal | None, parsed, message) -> list[dict]:
+    """The mail's files on the ticket, each through the artifacts' type check and the tenant's size limit (each
+    in its own savepoint); the ones refused are returned with the reason, and the original keeps them all."""
+    skipped = []
+    for part in parsed.attachments:
+        try:
+            upload = SimpleUploadedFile(part.name, part.data, content_type=part.content_type)
+            artifacts.attachment_create(ticket=ticket, actor=actor, upload=upload, message=message)
+        except CallError as exc:
+            skipped.append({"name": part.name[:255], "size": len(part.data), "reason": str(exc)[:200]})
+    return skipped
+
+
+def mailbox_poll(*, mailbox: Mailbox, limit: int | None = None) -> imap.PollReport:
+    """Reads a mailbox's new mail. Call it outside any transaction: each message is received in a transaction of
+    its own (its tenant's context) and counted as read — its UID stored, then flagged \\Seen — only after that
+    commit. Killed in between, the next poll reads it again, and its Message-ID makes it a duplicate: nothing
+    is lost, nothing is doubled."""
+    tenant, default_address = mailbox.tenant, mailbox.address
+
+    def receive(raw: bytes) -> str:
+        with tenant_context(tenant):
+            receipt = email_receive(
+                tenant=tenant, actor=None, raw=raw, source=f"imap:{mailbox.pk}", default_address=default_address
+            )
+        return receipt.outcome
+
+    return imap.poll(mailbox=mailbox, receive=receive, limit=limit or settings.MAIL_POLL_BATCH)
+
+
+def mail_poll_all() -> list[imap.PollReport]:
+    """Every active mailbox of every tenant, each read as its tenant (mailbox_poll: outside a transaction)."""
+    reports = []
+    for mailbox_id, tenant_id in imap.mailboxes_active():
+        tenant = Tenant.objects.get(pk=tenant_id)
+        with tenant_context(tenant):
+            mailbox = Mailbox.objects.select_related("address__team", "tenant").filter(pk=mailbox_id).first()
+        if mailbox is not None:
+            reports.append(mailbox_poll(mailbox=mailbox))
+    return reports
 
 
 def import_batch_started(ticket_ids: list[int]) -> None:

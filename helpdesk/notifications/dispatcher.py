@@ -70,13 +70,14 @@ class Job:
     tenant: Tenant
     lease: uuid.UUID
     ids: list[int]
-    kind: str  # "webhook" | "email" | "apprise" | "gone" | "broken"
+    kind: str  # "webhook" | "email" | "thread_mail" | "apprise" | "gone" | "broken"
     target: str = ""  # URL or e-mail address
     channel_kind: str = ""  # a channel's kind: its URL must still pass that kind's rule when sent
     secret: str = ""
     subject: str = ""
     body: str = ""
     ics: str = ""
+    mail: dict | None = None  # a threaded customer mail, as its outbox row carries it
     error: str = ""
     webhook: senders.WebhookRequest | None = None
     window_start: dict[int, datetime] = field(default_factory=dict)  # each row's retry window start
@@ -254,6 +255,9 @@ def _channel_job(job: Job, delivery: Delivery, now: datetime) -> None:
 
 
 def _direct_job(job: Job, delivery: Delivery) -> None:
+    if delivery.event_type == senders.THREAD_MAIL:
+        job.kind, job.target, job.mail = "thread_mail", delivery.address, delivery.event.payload
+        return
     message = DIRECT_RENDERERS[delivery.event_type](payload=delivery.event.payload, tenant=job.tenant)
     if message is None:
         job.kind, job.error = "gone", ERR_SETTLED
@@ -296,6 +300,8 @@ def send(job: Job) -> senders.Outcome:
         return senders.send_webhook(job.webhook)
     if job.kind == "email":
         return senders.send_email(to=job.target, subject=job.subject, body=job.body, ics=job.ics)
+    if job.kind == "thread_mail":
+        return senders.send_thread_mail(job.mail)
     if job.kind == "apprise":
         return senders.send_apprise(job.channel_kind, job.target, title=job.subject, body=job.body)
     return senders.Outcome(ok=False, error=job.error or ERR_GONE, permanent=True)

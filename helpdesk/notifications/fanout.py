@@ -24,6 +24,7 @@ from helpdesk.notifications.models import (
     NotificationTemplate,
     WebhookSubscription,
 )
+from helpdesk.notifications.senders import THREAD_MAIL
 
 
 def _read_destinations():
@@ -108,7 +109,7 @@ class Destinations:
 
 # What recipient resolution reads from a payload and from its ticket_context: the cache key of
 # Destinations.email_addresses (the whole context, subject and all, would make every event a miss).
-RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify", "attendees")
+RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify", "attendees", "mailed")
 RECIPIENT_FACTS = ("team", "assignee", "customer_email")
 
 
@@ -143,7 +144,7 @@ def notification_rows(event: OutboxEvent, now: datetime, destinations: Destinati
 
 # Account mail: sent to the address in the payload whatever channels the tenant has set up (a desk with
 # no e-mail channel must still be able to invite its people), rendered by code, never by a template.
-DIRECT_EMAIL_EVENTS = frozenset({invitations.INVITED})
+DIRECT_EMAIL_EVENTS = frozenset({invitations.INVITED, THREAD_MAIL})
 DIRECT_PREFIX = "direct:"
 
 

@@ -98,7 +98,8 @@ def email_addresses(specs: list, payload: dict) -> list[str]:
     """The distinct, lower-cased addresses of the people the specs name (active members only)."""
     specs = expand(specs, payload)
     addresses: set[str] = set()
-    if "requester" in specs:
+    # A customer mailed in their ticket's thread (mail/outbound.py) is not mailed the same news again.
+    if "requester" in specs and not payload.get("mailed"):
         customer = payload.get("to") or (payload.get("ticket_context") or {}).get("customer_email")
         # An erased customer's tombstone address (helpdesk.redaction): nothing is sent to it.
         if customer and not redaction.is_erased_address(str(customer)):

@@ -19,11 +19,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import certifi
 import urllib3
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 
 from helpdesk.notifications import channel_urls, ssrf
 
 USER_AGENT = "Helpdesk-Webhooks/1"
+# A customer's threaded mail (mail/outbound.py): the outbox row carries the whole message, headers and all.
+THREAD_MAIL = "mail.thread"
+THREAD_HEADERS = ("Message-ID", "In-Reply-To", "References", "Reply-To", "Auto-Submitted", "X-Helpdesk-Ticket")
 MAX_RESPONSE_BYTES = 64 * 1024  # we keep only the status; the rest of a big body is not read
 MAX_RETRY_AFTER_S = 24 * 3600
 
@@ -213,5 +216,28 @@ def send_email(*, to: str, subject: str, body: str, ics: str = "") -> Outcome:
     try:
         message.send(fail_silently=False)
     except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors; bad headers are ValueErrors
+        return Outcome(ok=False, latency_ms=_ms(started), error=f"{type(exc).__name__}: {exc}"[:1000])
+    return Outcome(ok=True, latency_ms=_ms(started))
+
+
+def send_thread_mail(payload: dict) -> Outcome:
+    """A customer's mail in its thread: text and HTML alternatives, our Message-ID and threading headers, the
+    tenant's From. Through the configured connection: SMTP by default, a provider's API with django-anymail."""
+    started = time.monotonic()
+    connection = get_connection(fail_silently=False, timeout=settings.WEBHOOK_TIMEOUT_S)
+    headers = {name: str(value) for name, value in (payload.get("headers") or {}).items() if name in THREAD_HEADERS}
+    message = EmailMultiAlternatives(
+        subject=str(payload.get("subject") or ""),
+        body=str(payload.get("text") or ""),
+        from_email=str(payload.get("from") or settings.DEFAULT_FROM_EMAIL),
+        to=[str(payload.get("to") or "")],
+        headers=headers,
+        connection=connection,
+    )
+    if payload.get("html"):
+        message.attach_alternative(str(payload["html"]), "text/html")
+    try:
+        message.send(fail_silently=False)
+    except (OSError, ValueError) as exc:
         return Outcome(ok=False, latency_ms=_ms(started), error=f"{type(exc).__name__}: {exc}"[:1000])
     return Outcome(ok=True, latency_ms=_ms(started))
