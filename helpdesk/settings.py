@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "slas",
     "escalation",
     "callnotes",
+    "metrics",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -36,6 +36,7 @@ from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
 from helpdesk.tenancy import tenant_batch, tenant_context
+from metrics import services as metrics_services
 from slas import defaults as sla_defaults
 from slas import services as slas
 from slas.models import BusinessCalendar, SLAPolicy
@@ -749,3 +750,19 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())
     return report
+
+
+# --- metrics: satisfaction scores and health ranges ---------------------------------------------------------
+
+
+def csat_record(*, ticket: Ticket, score: int, source: str = "api", at: datetime | None = None):
+    """A customer's satisfaction with a ticket (API or their e-mail link): one per ticket, the latest wins."""
+    return metrics_services.csat_record(ticket=ticket, score=score, source=source, at=at)
+
+
+def health_threshold_save(*, threshold, actor: Principal | None):
+    return metrics_services.threshold_save(threshold=threshold)
+
+
+def health_threshold_delete(*, threshold, actor: Principal | None) -> None:
+    metrics_services.threshold_delete(threshold=threshold)
