@@ -7,51 +7,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('helpdesk', '0009_team_active'),
-        ('tickets', '0008_workspace_indexes'),
+        ("helpdesk", "0009_team_active"),
+        ("tickets", "0008_workspace_indexes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CsatResponse',
+            name="CsatResponse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)])),
-                ('source', models.CharField(choices=[('api', 'Api'), ('email', "the customer's e-mail link")], default='api', max_length=16)),
-                ('created_at', models.DateTimeField()),
-                ('tenant', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='helpdesk.tenant')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "score",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(5),
+                        ]
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("api", "Api"), ("email", "the customer's e-mail link")], default="api", max_length=16
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        editable=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="helpdesk.tenant",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tickets.ticket"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'CSAT response',
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'ticket'), name='csat_one_per_ticket'), models.CheckConstraint(condition=models.Q(('score__gte', 1), ('score__lte', 5)), name='csat_score_range')],
+                "verbose_name": "CSAT response",
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant", "ticket"), name="csat_one_per_ticket"),
+                    models.CheckConstraint(
+                        condition=models.Q(("score__gte", 1), ("score__lte", 5)), name="csat_score_range"
+                    ),
+                ],
             },
             managers=[
-                ('objects', django.db.models.manager.Manager()),
-                ('unscoped', django.db.models.manager.Manager()),
+                ("objects", django.db.models.manager.Manager()),
+                ("unscoped", django.db.models.manager.Manager()),
             ],
         ),
         migrations.CreateModel(
-            name='HealthThreshold',
+            name="HealthThreshold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(choices=[('escalation_rate', 'escalation rate'), ('time_to_escalate', 'time to escalate'), ('post_escalation_resolution', 'post escalation resolution'), ('re_escalation_rate', 're escalation rate'), ('bounceback_rate', 'bounceback rate'), ('handoff_delay', 'handoff delay'), ('priority_mistranslation_rate', 'priority mistranslation rate'), ('repeat_escalation_rate', 'repeat escalation rate'), ('context_loss_rate', 'context loss rate'), ('sla_compliance_escalated', 'sla compliance escalated'), ('post_escalation_csat', 'post escalation csat'), ('first_tier_resolution_rate', 'first tier resolution rate'), ('escalation_to_call_rate', 'escalation to call rate'), ('root_cause_recorded_share', 'root cause recorded share')], max_length=40)),
-                ('warn', models.FloatField(help_text='past this, warn')),
-                ('bad', models.FloatField(help_text='past this, bad')),
-                ('low', models.FloatField(blank=True, help_text='escalation rate only: under this, warn', null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('tenant', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='helpdesk.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("escalation_rate", "escalation rate"),
+                            ("time_to_escalate", "time to escalate"),
+                            ("post_escalation_resolution", "post escalation resolution"),
+                            ("re_escalation_rate", "re escalation rate"),
+                            ("bounceback_rate", "bounceback rate"),
+                            ("handoff_delay", "handoff delay"),
+                            ("priority_mistranslation_rate", "priority mistranslation rate"),
+                            ("repeat_escalation_rate", "repeat escalation rate"),
+                            ("context_loss_rate", "context loss rate"),
+                            ("sla_compliance_escalated", "sla compliance escalated"),
+                            ("post_escalation_csat", "post escalation csat"),
+                            ("first_tier_resolution_rate", "first tier resolution rate"),
+                            ("escalation_to_call_rate", "escalation to call rate"),
+                            ("root_cause_recorded_share", "root cause recorded share"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("warn", models.FloatField(help_text="past this, warn")),
+                ("bad", models.FloatField(help_text="past this, bad")),
+                ("low", models.FloatField(blank=True, help_text="escalation rate only: under this, warn", null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        editable=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="helpdesk.tenant",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'metric'), name='healththreshold_unique_metric')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant", "metric"), name="healththreshold_unique_metric")
+                ],
             },
             managers=[
-                ('objects', django.db.models.manager.Manager()),
-                ('unscoped', django.db.models.manager.Manager()),
+                ("objects", django.db.models.manager.Manager()),
+                ("unscoped", django.db.models.manager.Manager()),
             ],
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('slas', '0008_calendar_active'),
+        ("slas", "0008_calendar_active"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='slatimer',
-            name='business_minutes',
+            model_name="slatimer",
+            name="business_minutes",
             field=models.FloatField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='slatimer',
-            name='margin_minutes',
+            model_name="slatimer",
+            name="margin_minutes",
             field=models.FloatField(blank=True, editable=False, null=True),
         ),
     ]
