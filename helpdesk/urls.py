@@ -13,6 +13,7 @@ from helpdesk.admin import tenant_admin_site
 from helpdesk.api_tenancy import MemberViewSet, SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
 from helpdesk.notifications.api import WebhookViewSet
+from metrics import api as metrics_api
 from slas.api import CalendarViewSet, PolicyViewSet
 from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
@@ -47,6 +48,10 @@ api_v1 = [
     path("tickets/<int:pk>/action-items/", calls_api.ticket_action_items, name="ticket-action-items"),
     path("tickets/<int:pk>/attachments/", calls_api.ticket_attachments, name="ticket-attachments"),
     path("knowledge/", api_cases.knowledge_search, name="knowledge"),
+    path("tickets/<int:pk>/csat/", metrics_api.CsatView.as_view(), name="ticket-csat"),
+    path("metrics/escalations/", metrics_api.EscalationMetricsView.as_view(), name="metrics-escalations"),
+    path("metrics/escalations/series/", metrics_api.SeriesView.as_view(), name="metrics-series"),
+    path("metrics/rules/", metrics_api.RulesView.as_view(), name="metrics-rules"),
     path("calendar-feeds/", api_cases.calendar_feed_create, name="calendar-feed-create"),
     path("calendar-feeds/revoke/", api_cases.calendar_feed_revoke, name="calendar-feed-revoke"),
     path("calendar-feeds/<str:key>.ics", calendar_feed, name="calendar-feed"),
