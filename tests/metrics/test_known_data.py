@@ -296,7 +296,8 @@ def test_agents_may_not_read_the_metrics(tenant_a):
 
 
 def test_another_tenant_sees_none_of_the_numbers(dataset, tenant_b):
-    answer = _client(tenant_b, Role.ADMIN).get("/api/v1/metrics/escalations/", {"start": "2026-10-24", "end": "2026-10-27"})
+    period = {"start": "2026-10-24", "end": "2026-10-27"}
+    answer = _client(tenant_b, Role.ADMIN).get("/api/v1/metrics/escalations/", period)
     assert answer.status_code == 200
     body = answer.json()
     assert (body["tickets"], body["escalations"], body["by_trigger"]) == (0, 0, {})
