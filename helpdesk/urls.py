@@ -14,6 +14,7 @@ from helpdesk.api_tenancy import MemberViewSet, SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
 from helpdesk.notifications.api import WebhookViewSet
 from metrics import api as metrics_api
+from metrics.views import csat_page
 from slas.api import CalendarViewSet, PolicyViewSet
 from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
@@ -70,6 +71,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The addresses before UI.md named /login/: bookmarks keep working.
     path("accounts/login/", RedirectView.as_view(url="/login/", query_string=True)),
+    path("csat/<str:token>/", csat_page, name="csat"),
     path("invite/done/", views.InviteDoneView.as_view(), name="invite-done"),
     path("invite/<uidb64>/<token>/", views.InviteConfirmView.as_view(), name="invite"),
     path("", include("helpdesk.workspace.urls")),

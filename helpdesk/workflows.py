@@ -36,6 +36,7 @@ from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
 from helpdesk.tenancy import tenant_batch, tenant_context
+from metrics import csat
 from metrics import services as metrics_services
 from slas import defaults as sla_defaults
 from slas import services as slas
@@ -318,6 +319,7 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
     if any(getattr(ticket, name) != value for name, value in before_keys.items()):
         slas.timers_reapply_policy(ticket=ticket, at=at, actor=actor)
     _knowledge_follow(ticket, before_status)
+    _csat_follow(ticket, before_status, at)
     return ticket
 
 
@@ -327,6 +329,12 @@ def _knowledge_follow(ticket: Ticket, before: str) -> None:
         knowledge.index_ticket(ticket=ticket)
     elif before in CLOSED_STATUSES and ticket.status not in CLOSED_STATUSES:
         knowledge.unindex_ticket(ticket=ticket)
+
+
+def _csat_follow(ticket: Ticket, before: str, at: datetime) -> None:
+    """An escalated ticket solved: its requester is asked for a rating once (post-escalation CSAT)."""
+    if ticket.status == Status.SOLVED and before not in CLOSED_STATUSES and ticket.escalation_count:
+        csat.csat_request(ticket=ticket, at=at)
 
 
 def ticket_assign(*, ticket: Ticket, actor: Principal | None, assignee, at: datetime | None = None) -> Ticket:
@@ -342,6 +350,7 @@ def ticket_change_status(*, ticket: Ticket, actor: Principal | None, status: str
     tickets.ticket_change_status(ticket=ticket, actor=actor, status=status, at=at)
     slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=at, actor=actor)
     _knowledge_follow(ticket, before)
+    _csat_follow(ticket, before, at)
     return ticket
 
 
