@@ -41,7 +41,7 @@ def links(ticket: Ticket) -> dict[int, str]:
 
 
 def request_text(ticket: Ticket) -> str:
-    lines = [f"How did we do with your request #{ticket.pk}, \"{ticket.subject}\"? One click answers:", ""]
+    lines = [f'How did we do with your request #{ticket.pk}, "{ticket.subject}"? One click answers:', ""]
     lines += [f"{score} - {LABELS[score]}: {url}" for score, url in links(ticket).items()]
     return "\n".join(lines)
 
@@ -52,6 +52,11 @@ def csat_request(*, ticket: Ticket, at: datetime) -> bool:
         tenant_id=ticket.tenant_id,
         type="csat.request",
         dedupe_key=f"csat.request:{ticket.pk}",
-        payload={"ticket": ticket.pk, "to": ticket.requester.email, "text": request_text(ticket), "ticket_context": ticket_context(ticket)},
+        payload={
+            "ticket": ticket.pk,
+            "to": ticket.requester.email,
+            "text": request_text(ticket),
+            "ticket_context": ticket_context(ticket),
+        },
         at=at,
     )

@@ -26,7 +26,9 @@ def add_templates(apps, schema_editor):
         # Row-level security may apply to the migrating role too: each tenant's rows are written in its tenant.
         schema_editor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id)])
         for spec in TEMPLATES:
-            NotificationTemplate.objects.get_or_create(tenant_id=tenant_id, event_type=spec["event_type"], defaults=spec)
+            NotificationTemplate.objects.get_or_create(
+                tenant_id=tenant_id, event_type=spec["event_type"], defaults=spec
+            )
 
 
 class Migration(migrations.Migration):
