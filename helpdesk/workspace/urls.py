@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from helpdesk.workspace import views
+from helpdesk.workspace import dashboard, views
 
 app_name = "workspace"
 
@@ -21,5 +21,6 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/escalate/submit/", views.escalate, name="ticket-escalate"),
     path("tickets/<int:ticket_id>/routing-preview/", views.routing_preview, name="ticket-routing-preview"),
     path("escalations/", views.escalations, name="escalations"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("escalations/<int:escalation_id>/<str:action>/", views.escalation_action, name="escalation-action"),
 ]
