@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from escalation import advice
 from metrics import health
 from metrics.period import Query
 
@@ -269,48 +270,11 @@ def _escalations(query: Query, params: dict) -> tuple[dict, list[dict], list[dic
 
 # --- rules (the matrix advice) --------------------------------------------------------------------------
 
-RULES_SQL = """
-WITH f AS (
-    SELECT f.rule_id, count(*) AS fired FROM escalation_rulefiring f
-    JOIN tickets_ticket t ON t.id = f.ticket_id AND t.tenant_id = %(tenant)s
-    WHERE f.tenant_id = %(tenant)s AND f.created_at >= %(start)s AND f.created_at < %(end)s {ticket_where}
-    GROUP BY f.rule_id
-), x AS (
-    SELECT e.rule_id, count(*) AS escalations,
-           count(*) FILTER (WHERE e.status = 'returned') AS returned,
-           count(*) FILTER (WHERE e.status = 'de_escalated') AS de_escalated,
-           {ack_p50} AS acknowledge_p50
-    FROM escalation_escalation e JOIN tickets_ticket t ON t.id = e.ticket_id AND t.tenant_id = %(tenant)s
-    WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(start)s AND e.created_at < %(end)s
-      AND e.rule_id IS NOT NULL {where}
-    GROUP BY e.rule_id
-)
-SELECT r.id AS rule, r.slug, r.name, r.trigger, r.active,
-       COALESCE(f.fired, 0) AS fired, COALESCE(x.escalations, 0) AS escalations,
-       COALESCE(x.returned, 0) AS returned, COALESCE(x.de_escalated, 0) AS de_escalated, x.acknowledge_p50
-FROM escalation_escalationrule r
-LEFT JOIN f ON f.rule_id = r.id LEFT JOIN x ON x.rule_id = r.id
-WHERE r.tenant_id = %(tenant)s AND (r.active OR f.fired IS NOT NULL OR x.escalations IS NOT NULL)
-ORDER BY COALESCE(f.fired, 0) DESC, r.position, r.id
-"""
-
 
 def rule_rows(query: Query, *, tenant_id: int) -> list[dict]:
-    """Per rule of the matrix: how often it fired in the period, how many of its escalations bounced back
-    or were de-escalated, and the median time to acknowledge them (the seeds' 30-day audit)."""
-    params = {"tenant": tenant_id, "start": query.start, "end": query.end}
-    sql = RULES_SQL.format(
-        ticket_where=_where(query, "t", None, params),
-        where=_where(query, "t", "e", params),
-        ack_p50=_p(0.5, _minutes("e.acknowledged_at - e.created_at")),
-    )
-    rows = _fetch(sql, params)
-    for row in rows:
-        total = row["escalations"]
-        row["bounceback_rate"] = _pct(row["returned"], total)
-        row["de_escalation_rate"] = _pct(row["de_escalated"], total)
-        row["acknowledge_p50"] = _round(row["acknowledge_p50"])
-    return rows
+    """Per rule of the matrix: fired, bounced back, de-escalated, median time to acknowledge (escalation/advice.py
+    reads only the escalation app's facts, so the admin's dry run shows it too)."""
+    return advice.rule_advice(tenant_id=tenant_id, start=query.start, end=query.end, filters=query.filters)
 
 
 # --- series ---------------------------------------------------------------------------------------------
