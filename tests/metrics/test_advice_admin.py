@@ -38,9 +38,11 @@ def _fired_twice(tenant):
                 tenant=tenant, actor=None, subject=f"Quiet {n}", description="Hello.", requester_email=f"q{n}@x.test",
                 created_at=start,
             )  # fmt: skip
-            made.append(escalations.rule_fire(ticket=ticket, rule=rule, reason="asked", at=start + timedelta(minutes=5)))
+            fired_at = start + timedelta(minutes=5)
+            made.append(escalations.rule_fire(ticket=ticket, rule=rule, reason="asked", at=fired_at))
         escalations.escalation_acknowledge(escalation=made[0], actor=None, at=start + timedelta(minutes=15))
-        escalations.escalation_return(escalation=made[1], actor=None, reason="Wrong team.", at=start + timedelta(hours=1))
+        returned_at = start + timedelta(hours=1)
+        escalations.escalation_return(escalation=made[1], actor=None, reason="Wrong team.", at=returned_at)
     return rule
 
 
