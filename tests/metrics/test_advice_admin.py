@@ -52,7 +52,7 @@ def test_the_rule_advice_counts_firings_bounces_and_acknowledgements(acme):
     answer = Client().get("/api/v1/metrics/rules/", HTTP_AUTHORIZATION=f"Token {key}")
     assert answer.status_code == 200
     rows = {row["slug"]: row for row in answer.json()["rules"]}
-    assert rows["manager-request"] | {} == {
+    assert rows["manager-request"] == {
         "rule": rule.pk,
         "slug": "manager-request",
         "name": rule.name,
@@ -68,7 +68,7 @@ def test_the_rule_advice_counts_firings_bounces_and_acknowledgements(acme):
     }
     quiet = [row for slug, row in rows.items() if slug != "manager-request"]
     assert quiet and all(row["fired"] == 0 and row["bounceback_rate"] is None for row in quiet)
-    assert list(rows)[0] == "manager-request"  # the most fired first
+    assert next(iter(rows)) == "manager-request"  # the most fired first
 
 
 def test_the_dry_run_page_shows_the_advice(acme):
@@ -87,7 +87,8 @@ def test_a_manager_sets_a_range_in_the_admin_and_the_api_grades_by_it(acme):
         "/admin/metrics/healththreshold/add/", {"metric": "bounceback_rate", "warn": "30", "bad": "20", "low": ""}
     )
     assert bad.status_code == 200 and "Must not be below the warning boundary" in bad.content.decode()
-    too_high = admin.post("/admin/metrics/healththreshold/add/", {"metric": "bounceback_rate", "warn": "5", "bad": "120"})
+    add = "/admin/metrics/healththreshold/add/"
+    too_high = admin.post(add, {"metric": "bounceback_rate", "warn": "5", "bad": "120"})
     assert "Must be from 0 to 100." in too_high.content.decode()
     good = admin.post("/admin/metrics/healththreshold/add/", {"metric": "escalation_rate", "warn": "40", "bad": "60"})
     assert good.status_code == 302
