@@ -8,6 +8,7 @@ from pathlib import Path
 
 from celery import Celery
 from celery.beat import PersistentScheduler
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
@@ -50,3 +51,10 @@ def schedule_sweep(sender, **kwargs):
     interval = settings.SWEEP_INTERVAL_S
     # expires: a sweep still queued when the next is due is dropped rather than piling up.
     sender.add_periodic_task(interval, sender.signature("helpdesk.sweep", expires=interval), name="sweep")
+    # The managers' weekly digest of the escalation metrics (metrics/digest.py): Monday morning, UTC; one
+    # outbox row per tenant and week, so a repeated run sends nothing twice.
+    sender.add_periodic_task(
+        crontab(minute=0, hour=6, day_of_week="mon"),
+        sender.signature("metrics.weekly_digest", expires=6 * 3600),
+        name="metrics-digest",
+    )

@@ -36,7 +36,7 @@ from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
 from helpdesk.tenancy import tenant_batch, tenant_context
-from metrics import csat
+from metrics import csat, digest
 from metrics import services as metrics_services
 from slas import defaults as sla_defaults
 from slas import services as slas
@@ -775,3 +775,14 @@ def health_threshold_save(*, threshold, actor: Principal | None):
 
 def health_threshold_delete(*, threshold, actor: Principal | None) -> None:
     metrics_services.threshold_delete(threshold=threshold)
+
+
+def metrics_digests(*, now: datetime | None = None) -> int:
+    """Every tenant's weekly digest of the escalation metrics to its managers (outbox), each in its own
+    tenant and transaction; returns how many were written (a second run in the same week writes none)."""
+    now = now or timezone.now()
+    written = 0
+    for tenant in Tenant.objects.order_by("pk"):
+        with tenant_context(tenant):
+            written += bool(digest.weekly_digest(tenant=tenant, now=now))
+    return written
