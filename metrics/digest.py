@@ -81,7 +81,9 @@ def weekly_digest(*, tenant, now: datetime) -> bool:
         payload={
             "week": week.start_day.isoformat(),
             "text": digest_text(current, changes, week),
-            "tiles": {m: {"value": queries.graded_value(current, m), "health": current["health"][m]} for m in DIGEST_METRICS},
+            "tiles": {
+                m: {"value": queries.graded_value(current, m), "health": current["health"][m]} for m in DIGEST_METRICS
+            },
             "moved": changes,
         },
         at=now,
