@@ -70,7 +70,8 @@ SELECT %(t)s, 'Account ' || g, 'standard', g %% 50 = 0, 0, 0, %(now)s, %(now)s F
 
 INSERT INTO tickets_customer (tenant_id, email, name, phone, account_id, created_at, updated_at)
 SELECT %(t)s, 'c' || g || '@bench.test', '', '',
-       CASE WHEN g %% 5 = 0 THEN NULL ELSE (SELECT min(id) FROM tickets_account WHERE tenant_id = %(t)s) + g %% 5000 END,
+       CASE WHEN g %% 5 = 0 THEN NULL
+            ELSE (SELECT min(id) FROM tickets_account WHERE tenant_id = %(t)s) + g %% 5000 END,
        %(now)s, %(now)s
 FROM generate_series(1, 50000) g;
 

@@ -1,8 +1,8 @@
 """Every escalation metric of a tenant for a period, as SQL aggregates over the stored facts: tickets and
 their audit trail (tickets/), the clocks with their stored durations (slas/), escalations and rule firings
 (escalation/), calls (callnotes/), CSAT responses (here). No row is looped over in Python: each number is
-a count, a percentile_cont or an average with a FILTER, in four statements whatever the period's size (after one SET LOCAL that turns
-PostgreSQL's JIT off for the transaction).
+a count, a percentile_cont or an average with a FILTER, in four statements whatever the period's size
+(after one SET LOCAL that turns PostgreSQL's JIT off for the transaction).
 
 Cohorts (decisions)
     Ticket metrics count the tickets created in the period: escalation rate (tickets with an escalation /
