@@ -357,8 +357,10 @@ def main() -> None:
     print(f"| SQL, same {args.naive_days} days | {sql_window_s * 1000:,.0f} ms | | 4 |")
     extrapolated = naive_s / share
     total = rows[0][1]
-    print(f"\nnaive extrapolated to 90 days: {extrapolated:,.0f} s (x{1 / share:.1f}); "
-          f"ratio naive/SQL: {extrapolated / total:,.0f}x over 90 days, {naive_s / sql_window_s:,.0f}x on the window")
+    print(
+        f"\nnaive extrapolated to 90 days: {extrapolated:,.0f} s (x{1 / share:.1f}); "
+        f"ratio naive/SQL: {extrapolated / total:,.0f}x over 90 days, {naive_s / sql_window_s:,.0f}x on the window"
+    )
     print(f"the naive loop's numbers {'EQUAL' if agree else 'DIFFER FROM'} the SQL's on the window")
     if not agree:
         print("naive:", naive_window, "\nsql:  ", comparable(sql_window))
