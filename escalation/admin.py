@@ -1,11 +1,14 @@
 """The escalation matrix as an editable table for managers; escalations and firings to read."""
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
-from escalation import admin_forms, dryrun
+from escalation import admin_forms, advice, dryrun
 from escalation.errors import EscalationError
 from escalation.forms import DeEscalateForm, ReasonForm, ResolveForm
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus, RuleFiring
@@ -57,8 +60,13 @@ class EscalationRuleAdmin(TenantScopedAdmin):
     def dry_run_view(self, request):
         """The seeds' audit as a button: the last 30 days against the current matrix, nothing written."""
         days = int(request.GET.get("days", "30")) if request.GET.get("days", "30").isdigit() else 30
-        result = dryrun.dry_run(days=max(1, min(days, 365)))
+        days = max(1, min(days, 365))
+        result = dryrun.dry_run(days=days)
+        now = timezone.now()
         context = {
+            "advice": advice.rule_advice(
+                tenant_id=request.principal.tenant.pk, start=now - timedelta(days=days), end=now
+            ),
             **self.admin_site.each_context(request),
             "title": "Escalation matrix dry run",
             "report": result.as_dict(),

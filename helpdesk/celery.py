@@ -8,6 +8,7 @@ from pathlib import Path
 
 from celery import Celery
 from celery.beat import PersistentScheduler
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
@@ -52,3 +53,10 @@ def schedule_sweep(sender, **kwargs):
     sender.add_periodic_task(interval, sender.signature("helpdesk.sweep", expires=interval), name="sweep")
     poll = settings.MAIL_POLL_INTERVAL_S
     sender.add_periodic_task(poll, sender.signature("mail.poll", expires=poll), name="mail poll")
+    # The managers' weekly digest of the escalation metrics (metrics/digest.py): Monday morning, UTC; one
+    # outbox row per tenant and week, so a repeated run sends nothing twice.
+    sender.add_periodic_task(
+        crontab(minute=0, hour=6, day_of_week="mon"),
+        sender.signature("metrics.weekly_digest", expires=6 * 3600),
+        name="metrics-digest",
+    )

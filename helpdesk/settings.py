@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "escalation",
     "callnotes",
     "mail",
+    "metrics",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -14,6 +14,8 @@ from helpdesk.api_tenancy import MemberViewSet, SchemaView, TeamViewSet, me
 from helpdesk.health import healthz
 from helpdesk.notifications.api import WebhookViewSet
 from mail import api as mail_api
+from metrics import api as metrics_api
+from metrics.views import csat_page
 from slas.api import CalendarViewSet, PolicyViewSet
 from tickets.api import AccountViewSet, CustomerViewSet, TicketViewSet
 
@@ -50,6 +52,10 @@ api_v1 = [
     path("knowledge/", api_cases.knowledge_search, name="knowledge"),
     path("inbound/email/", mail_api.InboundEmailView.as_view(), name="inbound-email"),
     path("inbound/email/<slug:provider>/<slug:tenant_slug>/", mail_api.provider_inbound, name="inbound-email-provider"),
+    path("tickets/<int:pk>/csat/", metrics_api.CsatView.as_view(), name="ticket-csat"),
+    path("metrics/escalations/", metrics_api.EscalationMetricsView.as_view(), name="metrics-escalations"),
+    path("metrics/escalations/series/", metrics_api.SeriesView.as_view(), name="metrics-series"),
+    path("metrics/rules/", metrics_api.RulesView.as_view(), name="metrics-rules"),
     path("calendar-feeds/", api_cases.calendar_feed_create, name="calendar-feed-create"),
     path("calendar-feeds/revoke/", api_cases.calendar_feed_revoke, name="calendar-feed-revoke"),
     path("calendar-feeds/<str:key>.ics", calendar_feed, name="calendar-feed"),
@@ -68,6 +74,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The addresses before UI.md named /login/: bookmarks keep working.
     path("accounts/login/", RedirectView.as_view(url="/login/", query_string=True)),
+    path("csat/<str:token>/", csat_page, name="csat"),
     path("invite/done/", views.InviteDoneView.as_view(), name="invite-done"),
     path("invite/<uidb64>/<token>/", views.InviteConfirmView.as_view(), name="invite"),
     path("", include("helpdesk.workspace.urls")),

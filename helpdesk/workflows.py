@@ -41,6 +41,8 @@ from helpdesk.tenancy import tenant_batch, tenant_context
 from mail import imap, outbound, parsing
 from mail import services as mail
 from mail.models import InboundAddress, Mailbox, MailSetup
+from metrics import csat, digest
+from metrics import services as metrics_services
 from slas import defaults as sla_defaults
 from slas import services as slas
 from slas.models import BusinessCalendar, SLAPolicy
@@ -330,6 +332,7 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
     if any(getattr(ticket, name) != value for name, value in before_keys.items()):
         slas.timers_reapply_policy(ticket=ticket, at=at, actor=actor)
     _knowledge_follow(ticket, before_status)
+    _csat_follow(ticket, before_status, at)
     return ticket
 
 
@@ -339,6 +342,12 @@ def _knowledge_follow(ticket: Ticket, before: str) -> None:
         knowledge.index_ticket(ticket=ticket)
     elif before in CLOSED_STATUSES and ticket.status not in CLOSED_STATUSES:
         knowledge.unindex_ticket(ticket=ticket)
+
+
+def _csat_follow(ticket: Ticket, before: str, at: datetime) -> None:
+    """An escalated ticket solved: its requester is asked for a rating once (post-escalation CSAT)."""
+    if ticket.status == Status.SOLVED and before not in CLOSED_STATUSES and ticket.escalation_count:
+        csat.csat_request(ticket=ticket, at=at)
 
 
 def ticket_assign(*, ticket: Ticket, actor: Principal | None, assignee, at: datetime | None = None) -> Ticket:
@@ -354,6 +363,7 @@ def ticket_change_status(*, ticket: Ticket, actor: Principal | None, status: str
     tickets.ticket_change_status(ticket=ticket, actor=actor, status=status, at=at)
     slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=at, actor=actor)
     _knowledge_follow(ticket, before)
+    _csat_follow(ticket, before, at)
     return ticket
 
 
@@ -882,3 +892,30 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
     report.seconds = round((timezone.now() - started).total_seconds(), 4)
     logger.info("sweep done: %s", report.as_dict())
     return report
+
+
+# --- metrics: satisfaction scores and health ranges ---------------------------------------------------------
+
+
+def csat_record(*, ticket: Ticket, score: int, source: str = "api", at: datetime | None = None):
+    """A customer's satisfaction with a ticket (API or their e-mail link): one per ticket, the latest wins."""
+    return metrics_services.csat_record(ticket=ticket, score=score, source=source, at=at)
+
+
+def health_threshold_save(*, threshold, actor: Principal | None):
+    return metrics_services.threshold_save(threshold=threshold)
+
+
+def health_threshold_delete(*, threshold, actor: Principal | None) -> None:
+    metrics_services.threshold_delete(threshold=threshold)
+
+
+def metrics_digests(*, now: datetime | None = None) -> int:
+    """Every tenant's weekly digest of the escalation metrics to its managers (outbox), each in its own
+    tenant and transaction; returns how many were written (a second run in the same week writes none)."""
+    now = now or timezone.now()
+    written = 0
+    for tenant in Tenant.objects.order_by("pk"):
+        with tenant_context(tenant):
+            written += bool(digest.weekly_digest(tenant=tenant, now=now))
+    return written

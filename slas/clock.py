@@ -647,3 +647,13 @@ def open_windows(
 def is_open(t: datetime, calendar: Calendar) -> bool:
     """Whether t is inside working time ([open, close): open at the opening instant, closed at the closing one)."""
     return _compiled(calendar).is_open_us(_instant_us(t, "t"))
+
+
+def day_start(day: date, timezone: str) -> datetime:
+    """The instant (UTC) a local calendar day begins in `timezone`: its midnight, or the end of a DST gap
+    that swallows midnight. The metrics' periods are whole local days, half-open [start, end)."""
+    return _from_us(_wall_to_us(day, 0, _parse_timezone(timezone)))
+
+
+def local_today(now: datetime, timezone: str) -> date:
+    return now.astimezone(_parse_timezone(timezone)).date()

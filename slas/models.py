@@ -144,6 +144,12 @@ class SlaTimer(TenantModel):
     # A database default as well: hand-written INSERTs (bench/sweep_bench.py) need not name them.
     misses = models.PositiveIntegerField(default=0, db_default=0, help_text="periods that passed with no update")
     met_periods = models.PositiveIntegerField(default=0, db_default=0, help_text="periods ended by an update in time")
+    # Stored when the clock stops (met, or met late), so the metrics read numbers instead of recomputing
+    # calendars: the business minutes it ran (pauses excluded; a recurring clock: its last period) and the
+    # target minus that (negative: late). Null while it runs, and for a clock the sweep breached that never
+    # stopped.
+    business_minutes = models.FloatField(null=True, blank=True, editable=False)
+    margin_minutes = models.FloatField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -35,7 +35,7 @@ from slas.models import (
     TimerStatus,
     calendar_to_clock,
 )
-from slas.schedule import Miss, catch_up, clear_schedule, is_recurring, next_threshold, restart, schedule
+from slas.schedule import Miss, catch_up, clear_schedule, is_recurring, next_threshold, restart, schedule, timer_pauses
 from tickets.models import Account, Status, Ticket, TicketEvent
 from tickets.selectors import ticket_contexts
 from tickets.services import event_record
@@ -184,6 +184,7 @@ def _meet(timer: SlaTimer, at: datetime) -> list[TicketEvent]:
         # Close the open pause first: a reopen later must not count the waiting time against the clock.
         timer.pauses = [*timer.pauses, [timer.paused_at.isoformat(), at.isoformat()]]
     timer.met_at = at
+    _stop_watch(timer, at)
     if timer.status != TimerStatus.BREACHED:
         # Met late but before the sweep noticed: still a breach, stamped at the deadline itself. A recurring
         # clock keeps the stamp of its latest miss.
@@ -194,6 +195,13 @@ def _meet(timer: SlaTimer, at: datetime) -> list[TicketEvent]:
     timer.paused_at = None
     clear_schedule(timer)
     return events
+
+
+def _stop_watch(timer: SlaTimer, at: datetime) -> None:
+    """The business minutes the clock ran and its margin to target, stored as it stops (metrics read them)."""
+    ran = clock.business_minutes_between(timer.started_at, at, calendar_to_clock(timer.calendar), timer_pauses(timer))
+    timer.business_minutes = round(ran, 3)
+    timer.margin_minutes = round(timer.target_minutes - ran, 3)
 
 
 def _meet_all(timers: list[SlaTimer], at: datetime) -> list[TicketEvent]:
@@ -216,6 +224,8 @@ SAVE_COLUMNS = {
     "target_minutes": "integer",
     "misses": "integer",
     "met_periods": "integer",
+    "business_minutes": "double precision",
+    "margin_minutes": "double precision",
     "policy_id": "bigint",
     "calendar_id": "bigint",
 }
@@ -336,6 +346,7 @@ def timers_on_customer_message(*, ticket: Ticket, at: datetime) -> None:
     ):
         setattr(existing, name, getattr(fresh, name))
     existing.pauses, existing.paused_at, existing.met_at, existing.breached_at = [], None, None, None
+    existing.business_minutes = existing.margin_minutes = None
     existing.warned_percent = existing.warned_at = None
     _save([existing])
 
@@ -363,6 +374,7 @@ def _reopen(timers: list[SlaTimer], at: datetime) -> list[SlaTimer]:
     for timer in reopened:
         timer.pauses = [*timer.pauses, [timer.met_at.isoformat(), at.isoformat()]]
         timer.met_at = None
+        timer.business_minutes = timer.margin_minutes = None
         if timer.status == TimerStatus.MET:
             timer.status = TimerStatus.RUNNING
             schedule(timer, calendar_to_clock(timer.calendar))

@@ -74,6 +74,24 @@ CALL_TEMPLATES: list[dict] = [
     },
 ]
 
+# The metrics app's messages: the customer's rating link after an escalated ticket is solved, and the
+# managers' weekly digest of the escalation metrics (metrics/csat.py, metrics/digest.py).
+METRICS_TEMPLATES: list[dict] = [
+    {
+        "event_type": "csat.request",
+        "subject": "How did we do? Request #{{ ticket.number }}: {{ ticket.subject }}",
+        "body": "{{ text }}",
+        "recipients": ["requester"],
+    },
+    {
+        "event_type": "metrics.digest",
+        "subject": "Escalation metrics, week of {{ event.week }}",
+        "body": "{{ text }}",
+        "recipients": ["role:manager"],
+    },
+]
+
+
 DEFAULT_TEMPLATES: list[dict] = [
     {
         "event_type": "escalation.created",
@@ -142,6 +160,7 @@ Open the ticket: {{{{ ticket.link }}}}""",
     },
     RULE_FALLBACK_TEMPLATE,
     *CALL_TEMPLATES,
+    *METRICS_TEMPLATES,
 ]
 
 

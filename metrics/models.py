@@ -1,0 +1,57 @@
+"""The metrics app's own rows: a tenant's health ranges and the customers' satisfaction scores. Every other
+number is read from the facts of the apps below (tickets, clocks, escalations, calls)."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from helpdesk.tenancy import TenantModel
+from helpdesk.validation import clean_or_raise
+from metrics.health import DEFAULTS
+from tickets.models import Ticket
+
+METRIC_CHOICES = [(name, name.replace("_", " ")) for name in DEFAULTS]
+
+
+class HealthThreshold(TenantModel):
+    """A tenant's own boundaries for one metric; a metric without a row keeps the seeds' (metrics/health.py)."""
+
+    metric = models.CharField(max_length=40, choices=METRIC_CHOICES)
+    warn = models.FloatField(help_text="past this, warn")
+    bad = models.FloatField(help_text="past this, bad")
+    low = models.FloatField(null=True, blank=True, help_text="escalation rate only: under this, warn")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "metric"], name="healththreshold_unique_metric")]
+
+    def __str__(self) -> str:
+        return f"{self.metric}: warn {self.warn:g}, bad {self.bad:g}"
+
+    def clean(self):
+        from metrics.validation import threshold_problems  # the one validation of a range
+
+        clean_or_raise(self, threshold_problems)
+
+
+class CsatSource(models.TextChoices):
+    API = "api"
+    EMAIL = "email", "the customer's e-mail link"
+
+
+class CsatResponse(TenantModel):
+    """The customer's satisfaction with a ticket, 1 to 5. One per ticket: answering again replaces it."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    source = models.CharField(max_length=16, choices=CsatSource.choices, default=CsatSource.API)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "ticket"], name="csat_one_per_ticket"),
+            models.CheckConstraint(condition=models.Q(score__gte=1, score__lte=5), name="csat_score_range"),
+        ]
+        verbose_name = "CSAT response"
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id}: {self.score}"
