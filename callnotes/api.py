@@ -34,7 +34,8 @@ from callnotes.transcript import MAX_TRANSCRIPT_CHARS
 from helpdesk import workflows
 from helpdesk.api import StrictSerializer, TenantViewSet, validated
 from helpdesk.errors import ApiError
-from helpdesk.fields import AwareDateTimeField, TenantPrimaryKeyRelatedField
+from helpdesk.fields import AwareDateTimeField, IntegerFilter, IsoDateTimeFilter, TenantPrimaryKeyRelatedField
+from helpdesk.filtering import FilterSet
 from helpdesk.models import Membership, Role, validate_timezone
 from tickets.models import Message, Ticket
 from tickets.selectors import ticket_get
@@ -404,13 +405,15 @@ def ticket_attachments(request, pk: int):
 # --- calls --------------------------------------------------------------------------------------------
 
 
-class CallFilter(filters.FilterSet):
+class CallFilter(FilterSet):
     status = filters.MultipleChoiceFilter(choices=CallStatus.choices)
-    agent = filters.NumberFilter()
-    ticket = filters.NumberFilter()
-    escalation = filters.NumberFilter()
-    scheduled_after = filters.IsoDateTimeFilter(field_name="scheduled_start", lookup_expr="gte")
-    scheduled_before = filters.IsoDateTimeFilter(field_name="scheduled_start", lookup_expr="lt")
+    # The strict filters of helpdesk.fields: a time PostgreSQL can't take (an offset beyond ±16 h, a year
+    # before 1 AD once its offset is applied) or a fractional id is a 400 naming the parameter, not a 500.
+    agent = IntegerFilter()
+    ticket = IntegerFilter()
+    escalation = IntegerFilter()
+    scheduled_after = IsoDateTimeFilter(field_name="scheduled_start", lookup_expr="gte")
+    scheduled_before = IsoDateTimeFilter(field_name="scheduled_start", lookup_expr="lt")
 
     class Meta:
         model = Call
@@ -580,11 +583,11 @@ def call_invite(request, pk: int):
 # --- action items, attachments --------------------------------------------------------------------------
 
 
-class ActionItemFilter(filters.FilterSet):
+class ActionItemFilter(FilterSet):
     status = filters.ChoiceFilter(choices=ActionItemStatus.choices)
-    owner = filters.NumberFilter()
-    ticket = filters.NumberFilter()
-    call = filters.NumberFilter()
+    owner = IntegerFilter()
+    ticket = IntegerFilter()
+    call = IntegerFilter()
     due_before = filters.DateFilter(field_name="due", lookup_expr="lte")
 
     class Meta:
