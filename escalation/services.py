@@ -531,6 +531,12 @@ def escalation_resolve(
 ) -> Escalation:
     at = at or timezone.now()
     _require(escalation, ACTIVE_STATUSES, "resolved", actor)
+    _resolve(escalation, actor, resolution, root_cause, at)
+    communication.milestone(escalation=escalation, name="resolved", at=at, resolution=resolution)
+    return escalation
+
+
+def _resolve(escalation: Escalation, actor: Principal | None, resolution: str, root_cause: str, at: datetime) -> None:
     escalation.status, escalation.resolved_at = EscalationStatus.RESOLVED, at
     escalation.resolution, escalation.root_cause = resolution, root_cause
     escalation.save(update_fields=["status", "resolved_at", "resolution", "root_cause"])
@@ -546,8 +552,26 @@ def escalation_resolve(
     )
     _feedback_note(escalation, actor, at)
     _emit(escalation, "escalation.resolved", at, resolution=resolution, root_cause=root_cause)
-    communication.milestone(escalation=escalation, name="resolved", at=at, resolution=resolution)
-    return escalation
+
+
+ENDED_WITH_TICKET = "Ended with the ticket: {status} by {who}."
+
+
+def escalations_end_with_ticket(*, ticket: Ticket, actor: Principal | None, at: datetime) -> list[Escalation]:
+    """A solved or closed ticket resolves its open escalations. Left open they sat in the receivers' queues
+    ("Awaiting acknowledgement" full of solved tickets) and their clocks ran on towards breaches and the
+    ladder over work that was done. Whoever may solve the ticket ends them: no escalation right is asked.
+    The customer hears of the solved ticket itself, so no "resolved" milestone goes to them as well."""
+    ended = []
+    for escalation in Escalation.objects.filter(ticket=ticket, status__in=ACTIVE_STATUSES).order_by("pk"):
+        _lock(escalation)
+        if escalation.status not in ACTIVE_STATUSES:
+            continue
+        escalation.ticket = ticket  # the caller's instance: the escalation flags it clears are the ones it returns
+        resolution = ENDED_WITH_TICKET.format(status=ticket.status, who=_label(actor))
+        _resolve(escalation, actor, resolution, "", at)
+        ended.append(escalation)
+    return ended
 
 
 def _feedback_note(escalation: Escalation, actor: Principal | None, at: datetime) -> None:

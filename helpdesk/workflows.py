@@ -331,9 +331,16 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
     slas.timers_on_status(ticket=ticket, before=before_status, after=ticket.status, at=at, actor=actor)
     if any(getattr(ticket, name) != value for name, value in before_keys.items()):
         slas.timers_reapply_policy(ticket=ticket, at=at, actor=actor)
+    _escalations_follow(ticket, before_status, actor, at)
     _knowledge_follow(ticket, before_status)
     _csat_follow(ticket, before_status, at)
     return ticket
+
+
+def _escalations_follow(ticket: Ticket, before: str, actor: Principal | None, at: datetime) -> None:
+    """A ticket that becomes solved or closed ends its open escalations (escalation.services)."""
+    if ticket.status in CLOSED_STATUSES and before not in CLOSED_STATUSES:
+        escalations.escalations_end_with_ticket(ticket=ticket, actor=actor, at=at)
 
 
 def _knowledge_follow(ticket: Ticket, before: str) -> None:
@@ -362,6 +369,7 @@ def ticket_change_status(*, ticket: Ticket, actor: Principal | None, status: str
     before = ticket.status
     tickets.ticket_change_status(ticket=ticket, actor=actor, status=status, at=at)
     slas.timers_on_status(ticket=ticket, before=before, after=ticket.status, at=at, actor=actor)
+    _escalations_follow(ticket, before, actor, at)
     _knowledge_follow(ticket, before)
     _csat_follow(ticket, before, at)
     return ticket

@@ -405,3 +405,27 @@ def test_an_escalation_suggests_who_resolved_similar_tickets(api_a, api_b, floor
         {"member": floor["eng2"].pk, "name": "eng2", "tier": 3, "resolved_similar": 2, "examples": solved[1::-1]}
     ]
     assert api_b.get(url).status_code == 404
+
+
+def test_solving_the_ticket_ends_its_open_escalations_and_their_clocks(api_a, floor, tenant_a):
+    """A tester found "Awaiting acknowledgement" full of solved tickets whose escalations were still
+    requested, their clocks running towards breaches: solving a ticket now resolves them (not on reopen)."""
+    ticket = create_ticket(api_a)
+    first = _escalate(api_a, ticket["id"], target_team=floor["team"].pk, target_tier=None).json()
+    second = _escalate(api_a, ticket["id"], kind="hierarchical", target_tier=3, target_team=None).json()
+    api_a.post(f"/api/v1/escalations/{first['id']}/acknowledge/")
+    response = api_a.patch(f"/api/v1/tickets/{ticket['id']}/", {"status": "solved"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["escalated"] is False
+    for escalation_id in (first["id"], second["id"]):
+        body = api_a.get(f"/api/v1/escalations/{escalation_id}/").json()
+        assert body["status"] == "resolved"
+        assert body["resolution"].startswith("Ended with the ticket: solved by token ")
+        assert all(clock["status"] != "running" for clock in body["sla"]), body["sla"]
+    with tenant_context(tenant_a):
+        ended = TicketEvent.objects.filter(ticket_id=ticket["id"], kind="escalation_resolved")
+        assert sorted(e.after["escalation"] for e in ended) == sorted([first["id"], second["id"]])
+        notes = Message.objects.filter(ticket_id=ticket["id"], internal=True, body__startswith="Escalation #")
+        assert notes.count() == 2
+    api_a.post(f"/api/v1/tickets/{ticket['id']}/reopen/", {"reason": "not fixed"}, format="json")
+    assert api_a.get(f"/api/v1/escalations/{first['id']}/").json()["status"] == "resolved"
