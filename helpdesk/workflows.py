@@ -35,6 +35,7 @@ from helpdesk.notifications import dispatcher
 from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
+from helpdesk.retry import connection_lost
 from helpdesk.tenancy import tenant_batch, tenant_context
 from slas import defaults as sla_defaults
 from slas import services as slas
@@ -608,7 +609,9 @@ def _tenant_share(tenant: Tenant, stage: str, work, report: SweepReport):
     try:
         with tenant_context(tenant):
             return work()
-    except Exception:  # isolation is the point: any failure of one tenant is contained and reported
+    except Exception as exc:  # isolation is the point: any failure of one tenant is contained and reported
+        if connection_lost(exc):
+            raise  # not this tenant's fault: the task retries the whole sweep (helpdesk/retry.py)
         logger.exception("sweep: %s of tenant %s failed; its due work stays due", stage, tenant.slug)
         report.failed_tenants += 1
         return None
@@ -649,7 +652,9 @@ def _sweep_timers(now: datetime, report: SweepReport) -> int:
             return 0
         try:
             reports = _fire_all(claimed, now)
-        except Exception:  # find the culprit: the same work again, each tenant in its own savepoint
+        except Exception as exc:  # find the culprit: the same work again, each tenant in its own savepoint
+            if connection_lost(exc):
+                raise
             logger.warning("sweep: the SLA batch failed; retrying it tenant by tenant", exc_info=True)
             reports = _fire_each(Tenant.objects.in_bulk(list(claimed)), claimed, now, report)
         for fired in reports:
