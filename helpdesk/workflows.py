@@ -25,7 +25,7 @@ from escalation import services as escalations
 from escalation.models import Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
 from escalation.tasks import arm_after_commit
-from helpdesk import config_cache
+from helpdesk import config_cache, portability
 from helpdesk import services as tenancy
 from helpdesk.audit import audit_record
 from helpdesk.auth import Principal
@@ -571,6 +571,19 @@ def calendar_feed_create(*, member, actor: Principal | None):
 
 def calendar_feed_revoke(*, member, actor: Principal | None) -> int:
     return calls.feed_revoke(member=member)
+
+
+def tenant_export(*, tenant: Tenant, out) -> portability.ExportReport:
+    """`manage.py export_tenant`: everything the tenant owns that a restore brings back, as JSONL in the
+    format import_tickets reads (helpdesk/portability.py, docs/BACKUP.md)."""
+    return portability.tenant_export(tenant=tenant, out=out)
+
+
+def tenant_restore(*, tenant: Tenant) -> portability.Restore:
+    """The import's partner for an export file: collects its record lines, then `finish()` writes them.
+    Its `after_batch` starts the SLA clocks of imported tickets, as a plain import does, unless the file is
+    an export (the exported clocks are restored instead)."""
+    return portability.Restore(tenant=tenant, after_plain_batch=import_batch_started)
 
 
 def import_batch_started(ticket_ids: list[int]) -> None:
