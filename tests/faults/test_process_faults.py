@@ -5,43 +5,16 @@ workers. Each: nothing lost, nothing doubled, and the time to recover printed (d
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
 import requests
 
-from tests.faults.processes import Celery, wait_until
+from tests.faults.processes import Celery, Receiver, wait_until
 
 pytestmark = pytest.mark.faults
-
-
-class Receiver:
-    """A webhook endpoint in this process: records every request's delivery id and event."""
-
-    def __init__(self):
-        self.seen: list[tuple[str, str]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.seen.append((self.headers.get("X-Helpdesk-Delivery"), json.loads(body)["event"]))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
 
 
 @pytest.fixture
