@@ -146,8 +146,9 @@ def markdown(result: dict) -> str:
     lines += [
         "",
         f"During the load: {result['sweeps']} sweeps and {result['dispatches']} dispatch runs completed in the "
-        f"worker, {result['task_errors']} task errors; {result['created']} tickets created by the integrations, "
-        f"all stored once ({result['stored']} rows with the load tag).",
+        f"worker, {result['task_errors']} task errors; {result['created']} creates answered 201, "
+        f"{result['stored']} tickets stored with the load tag (the difference: creates in flight when locust "
+        "stopped, committed but unanswered; every create carries its own Idempotency-Key, so none is doubled).",
         "",
     ]
     return "\n".join(lines)
@@ -217,7 +218,9 @@ def main() -> int:
     print(report)
     print(json.dumps(result, indent=1, default=str))
     failures = result_stats.get("all", {}).get("failures", 1)
-    if done.returncode not in (0, 1) or failures or result["sweeps"] == 0 or result["created"] != stored:
+    # Creates still in flight when locust stopped its users may have committed unanswered: at most one a client.
+    lost_or_doubled = not result["created"] <= stored <= result["created"] + args.clients
+    if done.returncode not in (0, 1) or failures or result["task_errors"] or result["sweeps"] == 0 or lost_or_doubled:
         print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
         return 1
     return 0
