@@ -6,10 +6,11 @@ from django.db import transaction
 from escalation import watches
 from escalation.models import EscalationRule
 from helpdesk.models import Tenant
+from helpdesk.retry import RIDE_THROUGH
 from helpdesk.tenancy import tenant_context
 
 
-@shared_task(name="escalation.arm_rule")
+@shared_task(name="escalation.arm_rule", **RIDE_THROUGH)
 def arm_rule_task(tenant_id: int, rule_id: int) -> int:
     """After a time_open rule is written: arm it for the tickets already open (bulk, off the request)."""
     tenant = Tenant.objects.get(pk=tenant_id)

@@ -1,4 +1,4 @@
-"""The API's one error shape: {"error": {"code", "message", "fields"}}, for every 4xx."""
+"""The API's one error shape: {"error": {"code", "message", "fields"}}, for every 4xx (and the 5xx)."""
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -136,8 +136,18 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    """500 for a bug; 503 with Retry-After when the exception being handled says the database or Redis is
+    down for a moment (helpdesk/unavailable.py). Django calls this inside its `except` block, so
+    sys.exc_info() is the view's (or a middleware's) exception."""
+    import sys
+
     from django.views.defaults import server_error as html_server_error
 
+    from helpdesk.unavailable import unavailable_part, unavailable_response
+
+    part = unavailable_part(sys.exc_info()[1])
+    if part is not None:
+        return unavailable_response(request, part, api=_is_api(request))
     if _is_api(request):
         return error_json(500, "server_error", "Something went wrong on our side.")
     return html_server_error(request)

@@ -1,9 +1,12 @@
-"""GET /healthz: is this process able to reach its database and its Redis?"""
+"""GET /healthz: is this process able to reach its database and its Redis? 503 names the part that is
+down ("unavailable": ["database"]) and says when to look again (Retry-After)."""
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+from helpdesk.unavailable import DATABASE, REDIS, RETRY_AFTER_S
 
 
 def _check_db() -> str:
@@ -26,8 +29,12 @@ def _check_redis() -> str:
 
 
 def healthz(request):
-    db, cache = _check_db(), _check_redis()
-    healthy = db == "ok" and cache == "ok"
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", "db": db, "redis": cache}, status=200 if healthy else 503
-    )
+    checks = {DATABASE: _check_db(), REDIS: _check_redis()}
+    down = [part for part, state in checks.items() if state != "ok"]
+    body = {"status": "error" if down else "ok", "db": checks[DATABASE], "redis": checks[REDIS]}
+    if not down:
+        return JsonResponse(body)
+    response = JsonResponse({**body, "unavailable": down}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    response["Cache-Control"] = "no-store"
+    return response

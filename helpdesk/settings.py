@@ -99,6 +99,9 @@ _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE"
 _db["ENGINE"] = "helpdesk.db"
 _db["CONN_HEALTH_CHECKS"] = True
 _db.setdefault("OPTIONS", {})["assume_role"] = APP_DB_ROLE
+# libpq waits forever for a host that drops packets (a failover in progress): bounded, the request
+# answers 503 (helpdesk/unavailable.py) instead of holding a gunicorn thread.
+_db["OPTIONS"]["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT_S", 5, minimum=1, maximum=120)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

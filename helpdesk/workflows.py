@@ -27,7 +27,7 @@ from escalation import services as escalations
 from escalation.models import Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot, event_snapshot
 from escalation.tasks import arm_after_commit
-from helpdesk import config_cache
+from helpdesk import config_cache, portability
 from helpdesk import services as tenancy
 from helpdesk.audit import audit_record
 from helpdesk.auth import Principal
@@ -37,6 +37,7 @@ from helpdesk.notifications import dispatcher
 from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
+from helpdesk.retry import connection_lost
 from helpdesk.tenancy import tenant_batch, tenant_context
 from mail import imap, outbound, parsing
 from mail import services as mail
@@ -723,6 +724,19 @@ def mail_poll_all() -> list[imap.PollReport]:
     return reports
 
 
+def tenant_export(*, tenant: Tenant, out) -> portability.ExportReport:
+    """`manage.py export_tenant`: everything the tenant owns that a restore brings back, as JSONL in the
+    format import_tickets reads (helpdesk/portability.py, docs/BACKUP.md)."""
+    return portability.tenant_export(tenant=tenant, out=out)
+
+
+def tenant_restore(*, tenant: Tenant) -> portability.Restore:
+    """The import's partner for an export file: collects its record lines, then `finish()` writes them.
+    Its `after_batch` starts the SLA clocks of imported tickets, as a plain import does, unless the file is
+    an export (the exported clocks are restored instead)."""
+    return portability.Restore(tenant=tenant, after_plain_batch=import_batch_started)
+
+
 def import_batch_started(ticket_ids: list[int]) -> None:
     """Called by the bulk importer inside each batch's transaction: the imported open tickets get their
     SLA clocks (and so their breaches, at the next sweep) like tickets that arrived one by one."""
@@ -759,7 +773,9 @@ def _tenant_share(tenant: Tenant, stage: str, work, report: SweepReport):
     try:
         with tenant_context(tenant):
             return work()
-    except Exception:  # isolation is the point: any failure of one tenant is contained and reported
+    except Exception as exc:  # isolation is the point: any failure of one tenant is contained and reported
+        if connection_lost(exc):
+            raise  # not this tenant's fault: the task retries the whole sweep (helpdesk/retry.py)
         logger.exception("sweep: %s of tenant %s failed; its due work stays due", stage, tenant.slug)
         report.failed_tenants += 1
         return None
@@ -800,7 +816,9 @@ def _sweep_timers(now: datetime, report: SweepReport) -> int:
             return 0
         try:
             reports = _fire_all(claimed, now)
-        except Exception:  # find the culprit: the same work again, each tenant in its own savepoint
+        except Exception as exc:  # find the culprit: the same work again, each tenant in its own savepoint
+            if connection_lost(exc):
+                raise
             logger.warning("sweep: the SLA batch failed; retrying it tenant by tenant", exc_info=True)
             reports = _fire_each(Tenant.objects.in_bulk(list(claimed)), claimed, now, report)
         for fired in reports:

@@ -4,11 +4,12 @@ from celery import shared_task
 from django.db import transaction
 
 from helpdesk.models import Tenant
+from helpdesk.retry import RIDE_THROUGH
 from helpdesk.tenancy import tenant_context
 from slas import services
 
 
-@shared_task(name="slas.recalculate")
+@shared_task(name="slas.recalculate", **RIDE_THROUGH)
 def recalculate_task(tenant_id: int, calendar_id: int | None = None, policy_id: int | None = None) -> int:
     tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_context(tenant):

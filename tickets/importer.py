@@ -633,19 +633,42 @@ def batch_write(
 # --- the driver ---------------------------------------------------------------------------------
 
 
-def chunk_prepare(chunk: list[tuple[int, bytes | str]], *, now: datetime) -> tuple[list, list[LineError], int]:
-    """(valid tickets with their computed fields, errors, last line number) for a chunk of numbered lines.
-    Pure: no database, so it can run in a helper process."""
-    tickets, errors = [], []
+# A tenant export (manage.py export_tenant) interleaves ticket lines with lines that carry the rest of what the
+# tenant owns, each an object whose first key is "record". The importer hands those to its `on_record` hook
+# (the restore, above this app) instead of reading them as tickets.
+RECORD_PREFIX = '{"record"'
+ERR_RECORD = "a record line of a tenant export ({kind}): only a restore reads it"
+
+
+def record_parse(raw: bytes | str) -> dict | None:
+    """The record of a record line, or None for a ticket line."""
+    head = raw[:16].lstrip()
+    if (head.decode(errors="replace") if isinstance(head, bytes) else head).startswith(RECORD_PREFIX):
+        data = _decode(raw)
+        if type(data) is dict:
+            return data
+    return None
+
+
+def chunk_prepare(
+    chunk: list[tuple[int, bytes | str]], *, now: datetime
+) -> tuple[list, list[LineError], list[tuple[int, dict]], int]:
+    """(valid tickets with their computed fields, errors, record lines, last line number) for a chunk of
+    numbered lines. Pure: no database, so it can run in a helper process."""
+    tickets, errors, records = [], [], []
     for line, raw in chunk:
         try:
+            record = record_parse(raw)
+            if record is not None:
+                records.append((line, record))
+                continue
             ticket = ticket_parse(raw, line=line, now=now)
             conversation_replay(ticket)
         except LineInvalid as exc:
             errors.append(LineError(line, str(exc)))
             continue
         tickets.append(ticket)
-    return tickets, errors, chunk[-1][0]
+    return tickets, errors, records, chunk[-1][0]
 
 
 class TicketImporter:
@@ -667,9 +690,11 @@ class TicketImporter:
         on_error: Callable[[LineError], None] | None = None,
         helper_process: bool = True,
         after_batch: Callable[[list[int]], None] | None = None,
+        on_record: Callable[[int, dict], None] | None = None,
     ):
         self.tenant, self.batch_size, self.on_error = tenant, batch_size, on_error
         self.after_batch = after_batch
+        self.on_record = on_record
         self.helper_process = helper_process
         self.now = now or timezone.now()
         self.report = ImportReport()
@@ -682,7 +707,8 @@ class TicketImporter:
             with self._executor() as ahead:
                 preparing = self._submit(ahead, next(chunks, None))
                 while preparing is not None:
-                    tickets, errors, through_line = preparing.result()
+                    tickets, errors, records, through_line = preparing.result()
+                    self._records(records, errors)
                     try:
                         # Submitted before committing, so the next batch is prepared while this one is written.
                         preparing = self._submit(ahead, next(chunks, None))
@@ -701,6 +727,13 @@ class TicketImporter:
 
     def _submit(self, executor, chunk) -> Future | None:
         return None if chunk is None else executor.submit(chunk_prepare, chunk, now=self.now)
+
+    def _records(self, records: list[tuple[int, dict]], errors: list[LineError]) -> None:
+        for line, record in records:
+            if self.on_record is None:
+                errors.append(LineError(line, ERR_RECORD.format(kind=record.get("record"))))
+            else:
+                self.on_record(line, record)
 
     def _unique(self, tickets: list[ImportedTicket], errors: list[LineError]) -> list[ImportedTicket]:
         """Drops (and reports) a ticket whose external_id an earlier line of the file already had."""

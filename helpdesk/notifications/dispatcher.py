@@ -30,6 +30,7 @@ from helpdesk.models import OutboxEvent, Tenant
 from helpdesk.notifications import crypto, defaults, fanout, rendering, senders, services
 from helpdesk.notifications.bounds import RenderLimitExceeded
 from helpdesk.notifications.models import ChannelKind, Delivery, DeliveryAttempt, DeliveryStatus
+from helpdesk.retry import connection_lost
 from helpdesk.tenancy import claim_by_tenant, tenant_context
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,9 @@ def _fan_out_batch(now: datetime, report: DispatchReport) -> int:
                     events = list(OutboxEvent.objects.filter(pk__in=event_ids).order_by("pk"))
                     report.deliveries += fanout.fan_out(events, now)
                     report.events += len(events)
-            except Exception:  # one tenant's broken data must not hold back the others' notifications
+            except Exception as exc:  # one tenant's broken data must not hold back the others' notifications
+                if connection_lost(exc):
+                    raise  # the database went away, not this tenant's data: the task retries (helpdesk/retry.py)
                 logger.exception("dispatch: fan-out of tenant %s failed; its events stay pending", tenant_id)
                 report.failed_tenants += 1
     return sum(len(ids) for ids in by_tenant.values())

@@ -67,6 +67,7 @@ def _row(event: OutboxEvent, destination: str, now: datetime, **fields) -> Deliv
         retry_from=now,
         next_attempt_at=due or now,
         digest_until=due,
+        urgent=due is None and is_immediate(event.type, event.payload),
         **fields,
     )
 

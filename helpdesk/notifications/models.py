@@ -120,6 +120,9 @@ class Delivery(TenantModel):
     # Set by each claim; a result is recorded only by the claim that still holds the row.
     lease = models.UUIDField(null=True, blank=True, editable=False)
     digest_until = models.DateTimeField(null=True, blank=True, help_text="batched into a digest sent then")
+    # VIP or critical work (fanout.is_immediate): claimed ahead of every other due delivery, so a backlog of
+    # routine ones never holds it back (migration helpdesk 0010, docs/SCALING.md).
+    urgent = models.BooleanField(default=False)
     created_at = models.DateTimeField()
     # Start of the retry window (DELIVERY_RETRY_HOURS): the creation, or the last "retry now".
     retry_from = models.DateTimeField()
@@ -136,6 +139,11 @@ class Delivery(TenantModel):
         indexes = [
             models.Index(
                 fields=["next_attempt_at"], name="delivery_due", condition=models.Q(status=DeliveryStatus.PENDING)
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due_urgent",
+                condition=models.Q(status=DeliveryStatus.PENDING, urgent=True),
             ),
             models.Index(fields=["tenant", "webhook", "-created_at"], name="delivery_tenant_webhook"),
             models.Index(fields=["tenant", "status", "-created_at"], name="delivery_tenant_status"),

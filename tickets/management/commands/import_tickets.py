@@ -1,4 +1,5 @@
-"""`manage.py import_tickets SLUG FILE.jsonl`: bulk import from another helpdesk (format: tickets/importer.py).
+"""`manage.py import_tickets SLUG FILE.jsonl`: bulk import from another helpdesk (format: tickets/importer.py),
+and the restore of a tenant export (`manage.py export_tenant`, helpdesk/portability.py, docs/BACKUP.md).
 
 Errors go to stderr as `line N: message` while the import runs; the summary goes to stdout. Exit code
 0 when every line was imported, 1 when any was skipped (the good lines are kept either way).
@@ -10,6 +11,7 @@ from contextlib import nullcontext
 from django.core.management.base import BaseCommand, CommandError
 
 from helpdesk.models import Tenant
+from helpdesk.portability import RestoreError
 from tickets.importer import BATCH_SIZE, LineError, TicketImporter
 
 EXIT_SKIPPED = 1
@@ -35,15 +37,25 @@ class Command(BaseCommand):
             raise CommandError(ERR_NO_TENANT.format(slug=slug))
         if batch_size < 1 or from_line < 1:
             raise CommandError("--batch-size and --from-line must be at least 1")
-        # The workflow's hook starts the SLA clocks of each batch in the batch's own transaction.
-        from helpdesk.workflows import import_batch_started
+        # The workflow's hooks: the SLA clocks of each batch start in the batch's own transaction; the record
+        # lines of a tenant export (manage.py export_tenant) are restored once the tickets are in.
+        from helpdesk.workflows import tenant_restore
 
+        restore = tenant_restore(tenant=tenant)
         importer = TicketImporter(
-            tenant=tenant, batch_size=batch_size, on_error=self._print_error, after_batch=import_batch_started
+            tenant=tenant,
+            batch_size=batch_size,
+            on_error=self._print_error,
+            after_batch=restore.after_batch,
+            on_record=restore.record,
         )
         try:
             with _open(file) as lines:
                 report = importer.run(lines, start_line=from_line)
+            if restore.restoring:
+                self.stdout.write(restore.finish().summary())
+        except RestoreError as exc:
+            raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
             line = importer.report.last_committed_line
             self.stderr.write(INTERRUPTED.format(line=line, next=line + 1))
