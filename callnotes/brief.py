@@ -80,6 +80,8 @@ def _calls(ticket: Ticket) -> list[dict]:
             "id": c.pk,
             "status": c.status,
             "scheduled_start": c.scheduled_start.isoformat() if c.scheduled_start else None,
+            # When it really ended (completed or no-show): the scheduled start is no record of that.
+            "ended_at": c.ended_at.isoformat() if c.ended_at else None,
             "agent": _who(c.agent),
             "suggested_trigger": c.suggested_trigger,
             "suggested_reason": c.suggested_reason,
@@ -88,6 +90,12 @@ def _calls(ticket: Ticket) -> list[dict]:
         }
         for c in Call.objects.filter(ticket=ticket).select_related("agent__user").order_by("created_at", "id")
     ]
+
+
+def _call_when(call: dict) -> str:
+    if call["ended_at"]:
+        return f" at {call['ended_at'][:16]} UTC"
+    return f" for {call['scheduled_start'][:16]} UTC" if call["scheduled_start"] else ""
 
 
 def _sla(ticket: Ticket) -> list[dict]:
@@ -198,7 +206,7 @@ def markdown(data: dict) -> str:
         lines.append("- none")
     lines += ["", "## Calls", ""]
     lines += [
-        f"- #{c['id']} {c['status']}{' at ' + c['scheduled_start'][:16] if c['scheduled_start'] else ''}"
+        f"- #{c['id']} {c['status']}{_call_when(c)}"
         f"{', with ' + c['agent'] if c['agent'] else ''}{': ' + c['root_cause'] if c['root_cause'] else ''}"
         for c in data["calls"]
     ] or ["- none"]

@@ -15,7 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from callnotes.models import Call, CallStatus, KnowledgeEntry, KnowledgeKind
-from escalation.models import Escalation, EscalationStatus
+from escalation.models import ENDED_WITH_TICKET_PREFIX, Escalation, EscalationStatus
 from tickets.models import AuthorType, Message, Status, Ticket
 
 SEARCH_CONFIG = "english"
@@ -64,7 +64,10 @@ def index_ticket(*, ticket: Ticket) -> KnowledgeEntry | None:
     if ticket.status not in (Status.SOLVED, Status.CLOSED):
         return None
     escalation = (
-        Escalation.objects.filter(ticket=ticket, status=EscalationStatus.RESOLVED).order_by("-resolved_at").first()
+        Escalation.objects.filter(ticket=ticket, status=EscalationStatus.RESOLVED)
+        .exclude(resolution__startswith=ENDED_WITH_TICKET_PREFIX)
+        .order_by("-resolved_at")
+        .first()
     )
     call = Call.objects.filter(ticket=ticket, status=CallStatus.COMPLETED).order_by("-ended_at").first()
     root_cause, resolution, resolver = "", "", ticket.assignee_id

@@ -26,6 +26,10 @@ class EscalationStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (EscalationStatus.REQUESTED, EscalationStatus.ACKNOWLEDGED)
+# The resolution written when a solved or closed ticket ends its open escalations (escalation.services):
+# no person resolved them, so what they say is no root cause or resolution to learn from (knowledge).
+ENDED_WITH_TICKET = "Ended with the ticket: {status} by {who}."
+ENDED_WITH_TICKET_PREFIX = ENDED_WITH_TICKET.split("{")[0]
 
 # Who a hierarchical rule may ask for: authority above an agent's.
 TARGET_ROLES = [(Role.MANAGER.value, "manager"), (Role.ADMIN.value, "admin")]

@@ -14,6 +14,7 @@ from escalation import communication, rights, routing, selectors, triggers, vali
 from escalation.errors import EscalationError
 from escalation.models import (
     ACTIVE_STATUSES,
+    ENDED_WITH_TICKET,
     SUMMARY_FIELDS,
     Escalation,
     EscalationRule,
@@ -552,9 +553,6 @@ def _resolve(escalation: Escalation, actor: Principal | None, resolution: str, r
     )
     _feedback_note(escalation, actor, at)
     _emit(escalation, "escalation.resolved", at, resolution=resolution, root_cause=root_cause)
-
-
-ENDED_WITH_TICKET = "Ended with the ticket: {status} by {who}."
 
 
 def escalations_end_with_ticket(*, ticket: Ticket, actor: Principal | None, at: datetime) -> list[Escalation]:

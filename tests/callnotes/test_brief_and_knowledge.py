@@ -3,6 +3,7 @@ naming who resolved it, a repeated root cause flagged ("seen N times in 30 days"
 
 from __future__ import annotations
 
+from callnotes.models import Call
 from helpdesk import workflows
 from helpdesk.tenancy import tenant_context
 from tickets.models import AuthorType
@@ -115,3 +116,16 @@ def test_knowledge_needs_a_query_and_stays_inside_the_tenant(tenant_a, tenant_b,
     assert api_b.get("/api/v1/knowledge/", {"q": "currency table"}).json() == []
     assert api_b.get(f"/api/v1/tickets/{ticket.pk}/brief/").status_code == 404
     assert api_b.get(f"/api/v1/tickets/{ticket.pk}/similar/").status_code == 404
+
+
+def test_the_brief_dates_an_ended_call_by_when_it_ended_not_by_its_plan(tenant_a, api_a, alice):
+    """A tester saw "#38 completed at <tomorrow's planned start>": an ended call carries its real end."""
+    ticket = open_ticket(tenant_a, subject="Sync loses records", description="Records vanish.")
+    call_id = api_a.post(f"/api/v1/tickets/{ticket.pk}/calls/", schedule_body(), format="json").json()["id"]
+    with tenant_context(tenant_a):
+        ended = workflows.call_no_show(call=Call.objects.get(pk=call_id), actor=None).ended_at
+    brief = api_a.get(f"/api/v1/tickets/{ticket.pk}/brief/").json()
+    call = next(c for c in brief["calls"] if c["id"] == call_id)
+    assert call["ended_at"] == ended.isoformat()
+    assert f"- #{call_id} no_show at {ended.isoformat()[:16]} UTC" in brief["markdown"]
+    assert call["scheduled_start"][:16] not in brief["markdown"]  # the plan (tomorrow) is no record of the end
