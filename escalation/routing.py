@@ -210,3 +210,10 @@ def collaborators(*, ticket: Ticket, exclude_ids=(), limit: int = 3) -> list[Col
         )
         for m in ranked
     ]
+
+
+def handed_over_by(ticket, actor) -> list[int]:
+    """Who an escalation never routes to: the ticket's assignee and the person escalating it (a tester's
+    tier-1 agent "escalated" a ticket to herself)."""
+    member = actor.membership if actor is not None else None
+    return sorted({pk for pk in (ticket.assignee_id, member.pk if member is not None else None) if pk})

@@ -149,7 +149,7 @@ def escalation_create(
     return _open(ticket=ticket, actor=actor, handoff=handoff, cycle=snapshot.cycle, snapshot=snapshot, at=at)
 
 
-def _route(ticket: Ticket, handoff: Handoff) -> routing.Route:
+def _route(ticket: Ticket, handoff: Handoff, actor: Principal | None = None) -> routing.Route:
     if handoff.target_agent is not None:
         return routing.Route(
             team=handoff.target_team, agent=handoff.target_agent, explanation="chosen by the requester"
@@ -159,7 +159,7 @@ def _route(ticket: Ticket, handoff: Handoff) -> routing.Route:
         target_tier=handoff.target_tier,
         target_role=handoff.target_role,
         target_skill=handoff.target_skill,
-        exclude_ids=[ticket.assignee_id] if ticket.assignee_id else [],
+        exclude_ids=routing.handed_over_by(ticket, actor),
     )
 
 
@@ -168,7 +168,7 @@ def _open(
 ) -> Escalation:
     """Opens a valid escalation inside the caller's transaction: the record, the ticket's move (with its audit
     event), its watches, its clocks, and the outbox rows of the escalation and of its first milestone."""
-    route = _route(ticket, handoff)
+    route = _route(ticket, handoff, actor)
     to_tier = _target_tier(ticket, handoff.target_tier, route.agent, route.team)
     escalation = _record(ticket=ticket, actor=actor, handoff=handoff, route=route, to_tier=to_tier, cycle=cycle, at=at)
     high_stakes = communication.is_high_stakes(escalation, account=snapshot.account)

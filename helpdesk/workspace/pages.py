@@ -189,6 +189,20 @@ def escalation_targets() -> list[Target]:
     return targets
 
 
+def suggested_target(ticket, targets: list[Target]) -> str:
+    """The dialog's preselected target: up, never sideways. A team above the ticket's tier with the skill of its
+    category, else the next tier, else a manager (a tester's dialog preselected the lowest tier's team)."""
+    values = {target.value for target in targets}
+    teams = Team.objects.filter(active=True, tier__gt=ticket.tier).order_by("tier", "name")
+    skilled = [team for team in teams if ticket.category and ticket.category in team.skills]
+    for team in skilled:
+        if f"team:{team.pk}" in values:
+            return f"team:{team.pk}"
+    if ticket.tier < MAX_TIER:
+        return f"tier:{ticket.tier + 1}"
+    return f"role:{Role.MANAGER}"
+
+
 def _skills(skills: list[str]) -> str:
     return f", {', '.join(skills)}" if skills else ""
 

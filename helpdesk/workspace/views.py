@@ -243,10 +243,12 @@ def record_attempt(request, ticket_id: int):
 
 def _dialog_context(request, ticket: Ticket, form: EscalateForm | None = None) -> dict:
     drafted = draft_summary(ticket)
+    targets = pages.escalation_targets()
     values = {name: (form.data.get(name) if form is not None else drafted.get(name, "")) for name in SUMMARY_LABELS}
     return {
         "ticket": ticket,
-        "targets": pages.escalation_targets(),
+        "targets": targets,
+        "suggested": pages.suggested_target(ticket, targets),
         "summary_fields": [(name, label, values[name]) for name, label in SUMMARY_LABELS.items()],
         "form": form,
         "errors": form.errors if form is not None else {},
@@ -271,7 +273,7 @@ def routing_preview(request, ticket_id: int):
     target = pages.parse_target(request.GET.get("target", ""))
     preview = ""
     if target:
-        exclude = [ticket.assignee_id] if ticket.assignee_id else []
+        exclude = routing.handed_over_by(ticket, request.principal)
         preview = pages.route_preview(routing.route(**target, exclude_ids=exclude), target)
     return render(request, "workspace/escalate.html#preview", {"preview": preview})
 

@@ -429,3 +429,25 @@ def test_solving_the_ticket_ends_its_open_escalations_and_their_clocks(api_a, fl
         assert notes.count() == 2
     api_a.post(f"/api/v1/tickets/{ticket['id']}/reopen/", {"reason": "not fixed"}, format="json")
     assert api_a.get(f"/api/v1/escalations/{first['id']}/").json()["status"] == "resolved"
+
+
+def test_an_escalation_never_routes_to_the_person_escalating(floor, tenant_a, alice):
+    """A tester's tier-1 agent escalated an unassigned ticket to her own tier and got it back herself."""
+    from helpdesk import workflows
+    from helpdesk.auth import Principal
+    from tests.workspace.conftest import open_ticket
+
+    ticket = open_ticket(tenant_a, category="engineering")
+    eng1 = floor["eng1"]
+    with tenant_context(tenant_a):
+        workflows.ticket_update(ticket=ticket, actor=None, assignee=alice)
+        escalation = workflows.escalate_manually(
+            ticket=ticket,
+            actor=Principal(tenant=tenant_a, role=eng1.role, membership=eng1),
+            kind="functional",
+            reason="needs a second pair of eyes",
+            summary=SUMMARY,
+            target_team=floor["team"],
+        )
+    # eng1 has less load (tier 2, nothing open) and would be chosen by anyone else; eng1 is the one escalating.
+    assert escalation.agent_id == floor["eng2"].pk

@@ -261,3 +261,19 @@ def test_the_ticket_page_costs_a_fixed_number_of_queries(acme, as_alice, django_
 # authors, the events, the clocks with calendars, the escalations with their firings and rules, the status
 # check of a VIP sign-off (2), whatever the thread's length.
 TICKET_QUERIES = 22
+
+
+def test_the_escalate_dialog_preselects_a_target_above_the_tickets_tier(acme, as_alice):
+    """A tester's dialog preselected the lowest tier's team, so "escalating" went sideways or down."""
+    from helpdesk.services import team_create
+
+    with tenant_context(acme):
+        team_create(tenant=acme, name="Frontline", skills=["billing"], tier=1)
+        upper = team_create(tenant=acme, name="Billing experts", skills=["billing"], tier=2)
+    ticket = open_ticket(acme, category="billing")
+    page = as_alice.get(f"/tickets/{ticket.pk}/escalate/").content.decode()
+    assert re.search(rf'<option value="team:{upper.pk}" selected>', page), page
+    unskilled = open_ticket(acme, category="shipping")
+    assert unskilled.tier == 1
+    page = as_alice.get(f"/tickets/{unskilled.pk}/escalate/").content.decode()
+    assert re.search(r'<option value="tier:2" selected>', page), page
