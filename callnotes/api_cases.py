@@ -112,9 +112,15 @@ def ticket_similar(request, pk: int):
 # --- knowledge ------------------------------------------------------------------------------------------
 
 
+class KnowledgePage(serializers.Serializer):
+    results = KnowledgeOutput(many=True)
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+
+
 @extend_schema(
     parameters=[OpenApiParameter("q", str, required=True, description="words to look for")],
-    responses={200: KnowledgeOutput(many=True)},
+    responses={200: KnowledgePage},
 )
 @api_view(["GET"])
 def knowledge_search(request):
@@ -124,7 +130,8 @@ def knowledge_search(request):
     if not text or len(text) > 500:
         raise ApiError(400, "invalid", "q: 1 to 500 characters.", {"q": ["Give 1 to 500 characters."]})
     found = selectors.knowledge_search(tenant=request.user.tenant, text=text)[:50]
-    return Response(KnowledgeOutput(found, many=True).data)
+    # The list shape of every list (API.md); one ranked page: the 50 most relevant, no cursor beyond it.
+    return Response({"results": KnowledgeOutput(found, many=True).data, "next": None, "previous": None})
 
 
 # --- calendar feeds -------------------------------------------------------------------------------------

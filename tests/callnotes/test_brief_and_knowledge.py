@@ -82,7 +82,8 @@ def test_knowledge_ranks_the_case_whose_root_cause_matches_first_and_names_its_r
     _solve(tenant_a, weak, assignee=bob, reply="It moved to the Reports menu.")
     response = api_a.get("/api/v1/knowledge/", {"q": "currency conversion export totals"})
     assert response.status_code == 200
-    results = response.json()
+    assert response.json()["next"] is None and response.json()["previous"] is None
+    results = response.json()["results"]
     assert results[0]["ticket"] == match.pk and results[0]["resolved_by_name"] == "alice"
     assert results[0]["root_cause"] == "A stale currency conversion table skewed the export totals."
     assert noise.pk not in [r["ticket"] for r in results]
@@ -113,7 +114,8 @@ def test_knowledge_needs_a_query_and_stays_inside_the_tenant(tenant_a, tenant_b,
     ticket = open_ticket(tenant_a, subject="Currency table stale", description="Totals wrong.")
     _solve(tenant_a, ticket, assignee=alice, reply="Rebuilt the currency table.")
     assert api_a.get("/api/v1/knowledge/").status_code == 400
-    assert api_b.get("/api/v1/knowledge/", {"q": "currency table"}).json() == []
+    found_in_b = api_b.get("/api/v1/knowledge/", {"q": "currency table"}).json()
+    assert found_in_b == {"results": [], "next": None, "previous": None}
     assert api_b.get(f"/api/v1/tickets/{ticket.pk}/brief/").status_code == 404
     assert api_b.get(f"/api/v1/tickets/{ticket.pk}/similar/").status_code == 404
 
