@@ -104,6 +104,9 @@ def test_the_page_says_before_the_click_that_solving_a_vip_ticket_needs_a_manage
     html = _page(as_alice, ticket)
     solved = re.search(r'<option value="solved"[^>]*>[^<]*', html).group(0)
     assert "disabled" in solved and "needs a manager" in solved
+    # Said once under the select, though solving and closing share the reason (a tester read it twice).
+    help_text = re.search(r'<span id="status-help"[^>]*>([^<]*)</span>', html).group(1)
+    assert help_text.strip() == "Solving or closing a ticket of a VIP account needs a manager or admin."
 
     refused = as_alice.post(f"/tickets/{ticket.pk}/status/", {"status": "solved"}, follow=True)
     assert "needs a manager" in refused.content.decode()
