@@ -26,8 +26,17 @@ from tests.integration.test_worker import _database_url
 from tests.mail import corpus
 from tickets.models import Ticket
 
-IMAP_PORT = 8871
-PROXY_PORT = 8873
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Free ports, not fixed ones: a pymap left behind by a killed run kept 8871, and the next run's fixture,
+# finding something listening there, read the stale server's mail (13 messages where 3 were delivered).
+IMAP_PORT = _free_port()
+PROXY_PORT = _free_port()
 USER, PASSWORD, FOLDER = "demouser", "demopass", "Support"
 
 
