@@ -29,6 +29,8 @@ COPY tickets/ tickets/
 COPY slas/ slas/
 COPY escalation/ escalation/
 COPY callnotes/ callnotes/
+COPY mail/ mail/
+COPY metrics/ metrics/
 COPY templates/ templates/
 COPY static/ static/
 
