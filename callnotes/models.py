@@ -267,6 +267,7 @@ class KnowledgeEntry(TenantModel):
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
+        verbose_name_plural = "knowledge entries"
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "ticket"], condition=models.Q(kind="ticket"), name="knowledge_one_per_ticket"

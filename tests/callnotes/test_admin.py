@@ -46,3 +46,10 @@ def test_agents_are_kept_out_and_calls_are_read_only(client, alice, bob, tenant_
     _login(client, "bob", "pw-bob-123!")
     assert client.get("/admin/callnotes/call/").status_code == 200
     assert client.get("/admin/callnotes/call/add/").status_code == 403
+
+
+def test_the_admin_index_names_every_call_notes_model_in_plain_english(client, bob):
+    # Django's default plural of "knowledge entry" was "Knowledge entrys" in the managers' sidebar.
+    _login(client, "bob", "pw-bob-123!")
+    page = client.get("/admin/callnotes/").content.decode()
+    assert "Knowledge entries" in page and "entrys" not in page
