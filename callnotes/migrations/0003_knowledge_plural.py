@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('callnotes', '0002_rls_claims_defaults'),
+        ("callnotes", "0002_rls_claims_defaults"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='knowledgeentry',
-            options={'verbose_name_plural': 'knowledge entries'},
+            name="knowledgeentry",
+            options={"verbose_name_plural": "knowledge entries"},
         ),
     ]
