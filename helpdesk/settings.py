@@ -99,6 +99,17 @@ _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE"
 _db["ENGINE"] = "helpdesk.db"
 _db["CONN_HEALTH_CHECKS"] = True
 _db.setdefault("OPTIONS", {})["assume_role"] = APP_DB_ROLE
+# Behind a pooler in transaction mode (pgbouncer) a session-level SET ROLE does not follow the client from
+# one server connection to the next, so requests and tasks log in as a non-owner role instead: the
+# DATABASE_APP_URL's user (a member of APP_DB_ROLE). DATABASE_URL stays the owner's, for migrate and flush.
+DATABASE_APP_URL = env_str("DATABASE_APP_URL", "")
+if DATABASE_APP_URL:
+    env_url("DATABASE_APP_URL", schemes={"postgres", "postgresql"})
+    _app = dj_database_url.parse(DATABASE_APP_URL)
+    _db["APP_LOGIN"] = {key: _app[key] for key in ("USER", "PASSWORD", "HOST", "PORT")}
+# Server-side cursors (QuerySet.iterator()) outlive a transaction; a transaction-mode pooler cannot keep them.
+DISABLE_SERVER_SIDE_CURSORS = env_bool("DISABLE_SERVER_SIDE_CURSORS", bool(DATABASE_APP_URL))
+_db["DISABLE_SERVER_SIDE_CURSORS"] = DISABLE_SERVER_SIDE_CURSORS
 # libpq waits forever for a host that drops packets (a failover in progress): bounded, the request
 # answers 503 (helpdesk/unavailable.py) instead of holding a gunicorn thread.
 _db["OPTIONS"]["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT_S", 5, minimum=1, maximum=120)
