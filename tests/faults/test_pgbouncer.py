@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import pytest
