@@ -132,7 +132,7 @@ def _subjects(web: Web, token: str) -> list[str]:
 
 
 def test_two_tenants_through_transaction_pooling_see_only_their_own_rows(pooled):
-    cluster, bouncer, web, tenants = pooled
+    cluster, _bouncer, web, tenants = pooled
 
     def work(i: int) -> tuple[str, int, list[str]]:
         name = "Acme" if i % 2 else "Globex"
@@ -158,7 +158,7 @@ def test_two_tenants_through_transaction_pooling_see_only_their_own_rows(pooled)
 
 
 def test_through_the_pool_the_app_runs_as_the_pooled_role_under_row_level_security(pooled):
-    cluster, bouncer, web, tenants = pooled
+    cluster, bouncer, _web, _tenants = pooled
     # The same login the app uses, through the same pool, without a tenant: RLS shows nothing at all.
     with psycopg.connect(bouncer.url("helpdesk"), autocommit=True) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == POOLED_ROLE
@@ -184,7 +184,7 @@ def test_a_privileged_app_login_is_refused(pooled):
 
 
 def test_the_sweep_runs_through_the_pool_and_escalates_both_tenants(pooled):
-    cluster, bouncer, web, tenants = pooled
+    cluster, bouncer, web, _tenants = pooled
     with cluster.connect() as conn:  # every running clock due a minute ago (as the superuser)
         conn.execute(
             "UPDATE slas_slatimer SET due_at = now() - interval '1 minute', warn_at = now() - interval '2 minutes',"
