@@ -146,8 +146,7 @@ WITH e AS (
 SELECT (SELECT tickets FROM n) AS tickets,
        count(*) AS escalated,
        count(*) FILTER (WHERE e.n > 1) AS re_escalated,
-       {tte_p50} AS tte_p50,
-       {tte_p90} AS tte_p90,
+       {quartiles} WITHIN GROUP (ORDER BY {waited}) AS tte,
        (SELECT finished FROM n) AS finished,
        (SELECT finished FROM n) - count(*) FILTER (WHERE e.status IN {finished}) AS first_tier,
        (SELECT score FROM csat) AS csat,
@@ -163,8 +162,8 @@ def _tickets(query: Query, params: dict) -> dict:
     sql = TICKETS_SQL.format(
         where=_escalation_where(query, "e", params),
         ticket_counts=_ticket_counts(query, params, bounds=None),
-        tte_p50=_p(0.5, waited),
-        tte_p90=_p(0.9, waited),
+        quartiles=QUARTILES,
+        waited=waited,
         finished=FINISHED,
     )
     return _fetch(sql, params)[0]
@@ -173,22 +172,28 @@ def _tickets(query: Query, params: dict) -> dict:
 # --- escalation cohort ----------------------------------------------------------------------------------
 
 # p: the period's escalations (filters on the row itself, ticket_* copies included).
-# Repeats, by account and category (ka*) and by root cause (kc*), each over the period's escalations and the 30
-# days before (same filters), only those that have the key, narrow, text keys compared bytewise (COLLATE "C":
-# only equality matters) so that the sorts stay cheap. For each row, the latest earlier escalation of another
-# ticket with the same key (prev): in each partition by time, rows of one ticket in a row form a run, and the
-# row before the run is the latest other ticket's; *1 marks each run's start with that row's time (lag), the
-# next level carries it down the run with a running max (the marks only grow along the partition's time order,
-# so the max so far is the current run's). One sort per key, both levels in its order. (count(*) over 30-day
-# RANGE frames, joined back by id, ran for minutes on 150,000 escalations.)
+# Repeats: whether another ticket's escalation with the same account and category (ka*), or the same root cause
+# (kc*, case and spaces aside), came before it (by time, then id) within 30 days, under the same filters. Each
+# key over the period and the 30 days before, only the escalations that have it, narrow, text compared bytewise
+# (COLLATE "C": only equality matters). In each key's partition by time, rows of one ticket in a row form a run,
+# and the row before the run is the latest other ticket's: *1 marks each run's start with that row's time (lag),
+# the next level carries it down the run with a running max (the marks only grow along the partition's time
+# order, so the max so far is the current run's): one sort per key. Measured against the alternatives
+# (bench/METRICS.md): count(*) over 30-day RANGE frames joined back by id ran for minutes; probes per
+# escalation into an index on (tenant, account, category, created_at) cost more CPU than the sort.
 # Mistranslation. lowered: the period's priority drops; de_escalated: the period's de-escalations to a tier;
 # each read from its partial index, then joined to the escalations by ticket (a probe per escalation into the
 # whole audit trail cost more than the rest of the statement).
 # x: the period's escalations with their per-escalation facts. s: their clocks.
 ESCALATIONS_CTE = """
 WITH p AS MATERIALIZED (
-    SELECT e.id, e.ticket_id, e.status, e.trigger, e.created_at, e.acknowledged_at, e.resolved_at,
-           e.returned_at, e.de_escalated_at, e.return_reason, e.from_tier, e.root_cause, e.ticket_priority AS priority
+    SELECT e.id, e.ticket_id, e.status, e.trigger, e.created_at, e.resolved_at, e.returned_at, e.de_escalated_at,
+           e.from_tier, e.ticket_priority AS priority,
+           {ack} AS ack_minutes,
+           {waited} AS unacknowledged_minutes,
+           CASE WHEN e.status = 'resolved' THEN {resolution} END AS resolution_minutes,
+           (e.status = 'resolved' AND btrim(e.root_cause) <> '') AS root_caused,
+           (e.status = 'returned' AND e.return_reason ~* %(context_loss)s) AS context_lost
     FROM escalation_escalation e
     WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(start)s AND e.created_at < %(end)s {where}
 ), ka0 AS (
@@ -216,7 +221,7 @@ WITH p AS MATERIALIZED (
 ), kc AS (
     SELECT id, created_at, max(mark) OVER (PARTITION BY cause ORDER BY created_at, id ROWS UNBOUNDED PRECEDING) AS prev
     FROM kc1
-), repeated AS (
+), repeated AS MATERIALIZED (
     SELECT id FROM ka WHERE created_at >= %(start)s AND prev >= created_at - {window}
     UNION
     SELECT id FROM kc WHERE created_at >= %(start)s AND prev >= created_at - {window}
@@ -236,18 +241,15 @@ WITH p AS MATERIALIZED (
     SELECT e.id FROM p e JOIN de_escalated v ON v.ticket_id = e.ticket_id AND v.created_at = e.de_escalated_at
     WHERE e.status = 'de_escalated' AND v.escalation = e.id::text AND v.tier < e.from_tier
 ), x AS (
-    SELECT e.id, e.ticket_id, e.status, e.trigger, e.created_at, e.acknowledged_at, e.resolved_at,
-           e.root_cause, e.priority,
-           {ack} AS ack_minutes,
-           {waited} AS unacknowledged_minutes,
-           (e.status = 'returned' AND e.return_reason ~* %(context_loss)s) AS context_lost,
+    SELECT e.status, e.trigger, e.priority, e.ack_minutes, e.unacknowledged_minutes, e.resolution_minutes,
+           e.root_caused, e.context_lost,
            e.id IN (SELECT id FROM repeated) AS repeated,
            e.id IN (SELECT id FROM mistranslated) AS mistranslated,
            EXISTS (SELECT 1 FROM callnotes_call c
                    WHERE c.tenant_id = %(tenant)s AND c.escalation_id = e.id AND c.status <> 'cancelled') AS called
     FROM p e
 ), s AS (
-    SELECT s.metric, s.status, s.met_periods, s.misses, s.business_minutes, s.margin_minutes,
+    SELECT s.metric, s.status, s.met_periods, s.misses,
            CASE WHEN s.metric = 'escalation_first_response' AND s.met_at IS NOT NULL
                 THEN {first_action} END AS first_action_minutes
     FROM p e JOIN slas_slatimer s ON s.tenant_id = %(tenant)s AND s.escalation_id = e.id AND s.ticket_id = e.ticket_id
@@ -255,16 +257,15 @@ WITH p AS MATERIALIZED (
 )
 """
 
+# Percentiles as arrays (p50, p90): one sort per expression.
 ESCALATIONS_SQL = """
 SELECT count(*) AS escalations,
        count(*) FILTER (WHERE status = 'returned') AS returned,
        count(*) FILTER (WHERE status = 'de_escalated') AS de_escalated,
        count(*) FILTER (WHERE status = 'resolved') AS resolved,
-       count(*) FILTER (WHERE status = 'resolved' AND btrim(root_cause) <> '') AS root_caused,
-       {res_p50} AS resolution_p50,
-       {res_p90} AS resolution_p90,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_minutes) AS handoff_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY ack_minutes) AS handoff_p90,
+       count(*) FILTER (WHERE root_caused) AS root_caused,
+       {quartiles} WITHIN GROUP (ORDER BY resolution_minutes) AS resolution,
+       {quartiles} WITHIN GROUP (ORDER BY ack_minutes) AS handoff,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY ack_minutes) FILTER (WHERE priority IN ('high', 'urgent'))
            AS handoff_high_p90,
        count(*) FILTER (WHERE unacknowledged_minutes > {limbo}) AS over_2h,
@@ -291,18 +292,15 @@ SELECT s.metric,
        count(*) FILTER (WHERE s.status = 'met') AS met,
        count(*) FILTER (WHERE s.status IN ('met', 'breached')) AS stopped,
        COALESCE(sum(s.met_periods), 0) AS met_periods,
-       COALESCE(sum(s.misses), 0) AS misses,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.business_minutes) AS business_p50,
-       avg(s.margin_minutes) AS margin_avg
+       COALESCE(sum(s.misses), 0) AS misses
 FROM s
 GROUP BY s.metric
 """
 
 FIRST_ACTION_SQL = """
-SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY first_action_minutes) AS first_action_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY first_action_minutes) AS first_action_p90
-FROM s
+SELECT {quartiles} WITHIN GROUP (ORDER BY first_action_minutes) AS first_action FROM s
 """
+QUARTILES = "percentile_cont(ARRAY[0.5, 0.9])"
 
 
 def _escalation_cte(query: Query, params: dict) -> str:
@@ -318,6 +316,7 @@ def _escalation_cte(query: Query, params: dict) -> str:
         waited=waited,
         rank=PRIORITY_RANK,
         first_action=_minutes("s.met_at - e.created_at"),
+        resolution=_minutes("e.resolved_at - e.created_at"),
     )
 
 
@@ -334,15 +333,12 @@ FROM ({main}) m, ({first_action}) f
 
 def _escalations(query: Query, params: dict) -> tuple[dict, list[dict], list[dict]]:
     cte = _escalation_cte(query, params)
-    resolution = _minutes("resolved_at - created_at")
-    main = ESCALATIONS_SQL.format(
-        res_p50=_p(0.5, resolution, "status = 'resolved'"),
-        res_p90=_p(0.9, resolution, "status = 'resolved'"),
-        limbo=LIMBO_MINUTES,
-        high=HIGH_HANDOFF_MINUTES,
-    )
+    main = ESCALATIONS_SQL.format(quartiles=QUARTILES, limbo=LIMBO_MINUTES, high=HIGH_HANDOFF_MINUTES)
     sql = cte + COMBINED_SQL.format(
-        by_trigger=BY_TRIGGER_SQL, clocks=CLOCKS_SQL, main=main, first_action=FIRST_ACTION_SQL
+        by_trigger=BY_TRIGGER_SQL,
+        clocks=CLOCKS_SQL,
+        main=main,
+        first_action=FIRST_ACTION_SQL.format(quartiles=QUARTILES),
     )
     row = _fetch(sql, params)[0]
     # Django's connection hands jsonb back as text.
@@ -436,6 +432,12 @@ def _round(value, digits: int = 1) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+def _quartiles(values: list | None) -> dict:
+    """p50 and p90 of a QUARTILES array (null when nothing was measured)."""
+    p50, p90 = values or (None, None)
+    return {"p50": _round(p50), "p90": _round(p90)}
+
+
 def _clock_compliance(rows: list[dict]) -> dict:
     by_metric = {row["metric"]: row for row in rows}
     out = {}
@@ -466,19 +468,18 @@ def escalation_metrics(query: Query, *, tenant_id: int, now: datetime, overrides
         "escalated_tickets": t["escalated"],
         "escalations": escalations,
         "escalation_rate": _pct(t["escalated"], t["tickets"]),
-        "time_to_escalate": {"p50": _round(t["tte_p50"]), "p90": _round(t["tte_p90"])},
-        "post_escalation_resolution": {"p50": _round(e["resolution_p50"]), "p90": _round(e["resolution_p90"])},
+        "time_to_escalate": _quartiles(t["tte"]),
+        "post_escalation_resolution": _quartiles(e["resolution"]),
         "re_escalation_rate": _pct(t["re_escalated"], t["escalated"]),
         "bounceback_rate": _pct(e["returned"], escalations),
         "de_escalation_rate": _pct(e["de_escalated"], escalations),
         "handoff_delay": {
-            "p50": _round(e["handoff_p50"]),
-            "p90": _round(e["handoff_p90"]),
+            **_quartiles(e["handoff"]),
             "over_2h": e["over_2h"],
             "high_priority_p90": _round(e["handoff_high_p90"]),
             "over_30m_high": e["over_30m_high"],
-            "first_action_p50": _round(e["first_action_p50"]),
-            "first_action_p90": _round(e["first_action_p90"]),
+            "first_action_p50": _quartiles(e["first_action"])["p50"],
+            "first_action_p90": _quartiles(e["first_action"])["p90"],
         },
         "priority_mistranslation_rate": _pct(e["mistranslated"], escalations),
         "repeat_escalation_rate": _pct(e["repeated"], escalations),

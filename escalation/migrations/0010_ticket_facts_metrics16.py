@@ -83,8 +83,8 @@ ALTER TABLE escalation_escalation
     DROP COLUMN ticket_account_id;
 """
 
-# The period's escalations by time (escalation_tenant_created) serve the escalation cohort; these serve the
-# ticket cohort (the escalations of the tickets created in the period) and the repeats' lookback.
+# The period's escalations by time (escalation_tenant_created) serve the escalation cohort; this one the ticket
+# cohort (the escalations of the tickets created in the period).
 INDEXES = """
 CREATE INDEX escalation_tenant_ticket_created ON escalation_escalation (tenant_id, ticket_created_at);
 """
