@@ -2,7 +2,10 @@
 their audit trail (tickets/), the clocks with their stored durations (slas/), escalations and rule firings
 (escalation/), calls (callnotes/), CSAT responses (here). No row is looped over in Python: each number is
 a count, a percentile_cont or an average with a FILTER, in two statements whatever the period's size
-(after one SET LOCAL that turns PostgreSQL's JIT off for the transaction).
+(after one that sets JIT off and work_mem for the transaction). The escalations' side reads the copies of
+their ticket's facts on their own rows (migration escalation/0010) rather than joining tickets, and the
+period's tickets are counted by metrics_ticket_counts (migration metrics/0004): docs/ARCHITECTURE.md,
+bench/METRICS.md.
 
 Cohorts (decisions)
     Ticket metrics count the tickets created in the period: escalation rate (tickets with an escalation /
