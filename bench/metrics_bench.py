@@ -302,15 +302,15 @@ def timed(function, repeat: int) -> tuple[float, float, int, float | None]:
     function()
     seconds, cpu = [], []
     for _ in range(repeat):
-        before = len(connection.queries)
         cpu_before = backend_cpu()
+        before = len(connection.queries)
         started = time.perf_counter()
         function()
         seconds.append(time.perf_counter() - started)
+        statements = len(connection.queries) - before
         cpu_after = backend_cpu()
         if cpu_before is not None and cpu_after is not None:
             cpu.append(cpu_after - cpu_before)
-        statements = len(connection.queries) - before
     return statistics.median(seconds), max(seconds), statements, statistics.median(cpu) if cpu else None
 
 

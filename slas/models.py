@@ -184,7 +184,7 @@ class SlaTimer(TenantModel):
                     "misses",
                     "business_minutes",
                     "margin_minutes",
-                ],  # fmt: skip
+                ],
                 name="slatimer_escalation_clocks",
                 condition=~models.Q(escalation_id=0),
             ),
