@@ -9,10 +9,11 @@ from datetime import datetime
 
 from django.db import connection
 
+# The firings join their tickets only when a ticket filter asks; the escalations read their ticket's values from
+# their own row (the ticket_* copies, migration 0010).
 RULES_SQL = """
 WITH f AS (
-    SELECT f.rule_id, count(*) AS fired FROM escalation_rulefiring f
-    JOIN tickets_ticket t ON t.id = f.ticket_id AND t.tenant_id = %(tenant)s
+    SELECT f.rule_id, count(*) AS fired FROM escalation_rulefiring f {ticket_join}
     WHERE f.tenant_id = %(tenant)s AND f.created_at >= %(start)s AND f.created_at < %(end)s {ticket_where}
     GROUP BY f.rule_id
 ), x AS (
@@ -21,9 +22,9 @@ WITH f AS (
            count(*) FILTER (WHERE e.status = 'de_escalated') AS de_escalated,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.acknowledged_at - e.created_at) / 60.0)
                AS acknowledge_p50
-    FROM escalation_escalation e JOIN tickets_ticket t ON t.id = e.ticket_id AND t.tenant_id = %(tenant)s
+    FROM escalation_escalation e
     WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(start)s AND e.created_at < %(end)s
-      AND e.rule_id IS NOT NULL {ticket_where} {escalation_where}
+      AND e.rule_id IS NOT NULL {escalation_where}
     GROUP BY e.rule_id
 )
 SELECT r.id AS rule, r.slug, r.name, r.trigger, r.active,
@@ -34,6 +35,7 @@ LEFT JOIN f ON f.rule_id = r.id LEFT JOIN x ON x.rule_id = r.id
 WHERE r.tenant_id = %(tenant)s AND (r.active OR f.fired IS NOT NULL OR x.escalations IS NOT NULL)
 ORDER BY COALESCE(f.fired, 0) DESC, r.position, r.id
 """
+TICKET_JOIN = "JOIN tickets_ticket t ON t.id = f.ticket_id AND t.tenant_id = %(tenant)s"
 TICKET_COLUMNS = {"team": "team_id", "channel": "channel", "priority": "priority", "category": "category"}
 ESCALATION_COLUMNS = ("kind", "trigger")
 
@@ -51,11 +53,16 @@ def rule_advice(*, tenant_id: int, start: datetime, end: datetime, filters: dict
         if name in filters:
             params[name] = filters[name]
             ticket_where.append(f" AND t.{column} = %({name})s")
+            escalation_where.append(f" AND e.ticket_{column} = %({name})s")
     for name in ESCALATION_COLUMNS:
         if name in filters:
             params[name] = filters[name]
             escalation_where.append(f" AND e.{name} = %({name})s")
-    sql = RULES_SQL.format(ticket_where="".join(ticket_where), escalation_where="".join(escalation_where))
+    sql = RULES_SQL.format(
+        ticket_join=TICKET_JOIN if ticket_where else "",
+        ticket_where="".join(ticket_where),
+        escalation_where="".join(escalation_where),
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]

@@ -2,7 +2,10 @@
 their audit trail (tickets/), the clocks with their stored durations (slas/), escalations and rule firings
 (escalation/), calls (callnotes/), CSAT responses (here). No row is looped over in Python: each number is
 a count, a percentile_cont or an average with a FILTER, in two statements whatever the period's size
-(after one SET LOCAL that turns PostgreSQL's JIT off for the transaction).
+(after one that sets JIT off and work_mem for the transaction). The escalations' side reads the copies of
+their ticket's facts on their own rows (migration escalation/0010) rather than joining tickets, and the
+period's tickets are counted by metrics_ticket_counts (migration metrics/0004): docs/ARCHITECTURE.md,
+bench/METRICS.md.
 
 Cohorts (decisions)
     Ticket metrics count the tickets created in the period: escalation rate (tickets with an escalation /
@@ -56,6 +59,7 @@ PRIORITY_RANK = "ARRAY['low', 'normal', 'high', 'urgent']"
 FINISHED = "('solved', 'closed')"
 LIMBO_MINUTES, HIGH_HANDOFF_MINUTES = 120, 30
 REPEAT_WINDOW_DAYS = 30
+WORK_MEM = "64MB"
 
 
 def _minutes(expression: str) -> str:
@@ -67,36 +71,46 @@ def _p(fraction: float, expression: str, where: str = "") -> str:
     return f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {expression}){filtered}"
 
 
-def _where(query: Query, ticket_alias: str, escalation_alias: str | None, params: dict) -> str:
-    """SQL conditions for the filters, bound as parameters (the names come from period.FILTERS only)."""
+# The ticket filters read the copies of the ticket's current values on the escalation row (migration
+# escalation/0010): no join to tickets for the escalations' side.
+TICKET_COLUMNS = {"team": "team_id", "channel": "channel", "priority": "priority", "category": "category"}
+ESCALATION_COLUMNS = ("kind", "trigger")
+
+
+def _ticket_counts(query: Query, params: dict, *, bounds: list | None) -> str:
+    """The call of metrics_ticket_counts (migration metrics/0004) for the period, the filters and the buckets'
+    bounds (None: one row for the whole period). The tickets are counted as the tables' owner, within the
+    tenant of the transaction: read by the app role, every row of a million paid for the two policies."""
+    for name in TICKET_COLUMNS:
+        params[f"f_{name}"] = query.filters.get(name)
+    params["bounds"] = bounds
+    return (
+        "metrics_ticket_counts(%(start)s, %(end)s, %(bounds)s::timestamptz[], %(f_team)s::bigint, "
+        "%(f_channel)s::text, %(f_priority)s::text, %(f_category)s::text)"
+    )
+
+
+def _escalation_where(query: Query, alias: str, params: dict) -> str:
+    """Every filter on escalation rows: the ticket's on their ticket_* copies, kind and trigger on their own."""
     parts = []
-    columns = {"team": "team_id", "channel": "channel", "priority": "priority", "category": "category"}
-    for name, column in columns.items():
+    for name, column in TICKET_COLUMNS.items():
         if name in query.filters:
             params[f"f_{name}"] = query.filters[name]
-            parts.append(f"{ticket_alias}.{column} = %(f_{name})s")
-    if escalation_alias:
-        for name in ("kind", "trigger"):
-            if name in query.filters:
-                params[f"f_{name}"] = query.filters[name]
-                parts.append(f"{escalation_alias}.{name} = %(f_{name})s")
-    return "".join(f" AND {part}" for part in parts)
-
-
-def _escalation_filter(query: Query, alias: str, params: dict) -> str:
-    parts = []
-    for name in ("kind", "trigger"):
+            parts.append(f"{alias}.ticket_{column} = %(f_{name})s")
+    for name in ESCALATION_COLUMNS:
         if name in query.filters:
             params[f"f_{name}"] = query.filters[name]
             parts.append(f"{alias}.{name} = %(f_{name})s")
     return "".join(f" AND {part}" for part in parts)
 
 
-def _no_jit() -> None:
-    """PostgreSQL's JIT compiles these aggregates for longer than they run (measured: 1.4 s instead of 0.3 s
-    for the escalation statement on 20,000 tickets, bench/METRICS.md); off for the rest of the transaction."""
+def _session() -> None:
+    """Settings for the rest of the transaction, in one statement. JIT off: PostgreSQL's JIT compiles these
+    aggregates for longer than they run (1.4 s instead of 0.3 s for the escalation statement on 20,000 tickets,
+    bench/METRICS.md). work_mem: the percentiles sort up to 150,000 values and the repeats' windows sort
+    180,000 narrow rows; at the server's 4 MB they spill to disk."""
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', %s, true)", [WORK_MEM])
 
 
 def _fetch(sql: str, params: dict) -> list[dict]:
@@ -108,45 +122,51 @@ def _fetch(sql: str, params: dict) -> list[dict]:
 
 # --- ticket cohort --------------------------------------------------------------------------------------
 
+# e: the tickets created in the period that escalated, from their escalations alone (the ticket's creation,
+# status and filter columns are copied on each of its escalation rows). n: all the period's tickets, counted by
+# metrics_ticket_counts (migration metrics/0004). Never-escalated finished tickets = finished - escalated
+# finished.
 TICKETS_SQL = """
-WITH t AS (
-    SELECT t.id, t.created_at, t.status FROM tickets_ticket t
-    WHERE t.tenant_id = %(tenant)s AND t.created_at >= %(start)s AND t.created_at < %(end)s {ticket_where}
-), e AS (
-    SELECT e.ticket_id, min(e.created_at) AS first_at, count(*) AS n
-    FROM escalation_escalation e JOIN t ON t.id = e.ticket_id
-    WHERE e.tenant_id = %(tenant)s {escalation_where}
+WITH e AS (
+    SELECT e.ticket_id, min(e.ticket_created_at) AS created_at, min(e.ticket_status) AS status,
+           min(e.created_at) AS first_at, count(*) AS n
+    FROM escalation_escalation e
+    WHERE e.tenant_id = %(tenant)s AND e.ticket_created_at >= %(start)s AND e.ticket_created_at < %(end)s {where}
     GROUP BY e.ticket_id
+), n AS (
+    SELECT COALESCE(sum(tickets), 0)::bigint AS tickets, COALESCE(sum(finished), 0)::bigint AS finished
+    FROM {ticket_counts}
+), csat AS (
+    SELECT avg(c.score) AS score, count(c.score) AS responses
+    FROM e JOIN metrics_csatresponse c ON c.tenant_id = %(tenant)s AND c.ticket_id = e.ticket_id
+    WHERE c.created_at >= e.first_at
 ), clocks AS (
     SELECT count(*) FILTER (WHERE s.status = 'met') AS met,
            count(*) FILTER (WHERE s.status IN ('met', 'breached')) AS stopped
     FROM slas_slatimer s JOIN e ON s.ticket_id = e.ticket_id
     WHERE s.tenant_id = %(tenant)s AND s.escalation_id = 0
 )
-SELECT count(*) AS tickets,
-       count(e.ticket_id) AS escalated,
+SELECT (SELECT tickets FROM n) AS tickets,
+       count(*) AS escalated,
        count(*) FILTER (WHERE e.n > 1) AS re_escalated,
-       {tte_p50} AS tte_p50,
-       {tte_p90} AS tte_p90,
-       count(*) FILTER (WHERE t.status IN {finished}) AS finished,
-       count(*) FILTER (WHERE t.status IN {finished} AND e.ticket_id IS NULL) AS first_tier,
-       avg(c.score) FILTER (WHERE c.created_at >= e.first_at) AS csat,
-       count(c.score) FILTER (WHERE c.created_at >= e.first_at) AS csat_responses,
+       {quartiles} WITHIN GROUP (ORDER BY {waited}) AS tte,
+       (SELECT finished FROM n) AS finished,
+       (SELECT finished FROM n) - count(*) FILTER (WHERE e.status IN {finished}) AS first_tier,
+       (SELECT score FROM csat) AS csat,
+       (SELECT responses FROM csat) AS csat_responses,
        (SELECT met FROM clocks) AS clocks_met,
        (SELECT stopped FROM clocks) AS clocks_stopped
-FROM t
-LEFT JOIN e ON e.ticket_id = t.id
-LEFT JOIN metrics_csatresponse c ON c.ticket_id = t.id AND c.tenant_id = %(tenant)s
+FROM e
 """
 
 
 def _tickets(query: Query, params: dict) -> dict:
-    waited = _minutes("e.first_at - t.created_at")
+    waited = _minutes("e.first_at - e.created_at")
     sql = TICKETS_SQL.format(
-        ticket_where=_where(query, "t", None, params),
-        escalation_where=_escalation_filter(query, "e", params),
-        tte_p50=_p(0.5, waited),
-        tte_p90=_p(0.9, waited),
+        where=_escalation_where(query, "e", params),
+        ticket_counts=_ticket_counts(query, params, bounds=None),
+        quartiles=QUARTILES,
+        waited=waited,
         finished=FINISHED,
     )
     return _fetch(sql, params)[0]
@@ -154,82 +174,103 @@ def _tickets(query: Query, params: dict) -> dict:
 
 # --- escalation cohort ----------------------------------------------------------------------------------
 
-# r0: the escalations of the period and of the 30 days before (same filters). r1..r: for each, the latest earlier
-# escalation of another ticket with the same account and category (a_prev), or the same root cause (c_prev): in
-# each partition by time, rows of one ticket in a row form a run, and the row before the run is the latest
-# other ticket's (lag, a running count of run starts, a max per run: sorts only). x: those of the period with
-# their per-escalation facts. (count(*) over 30-day RANGE frames, joined back by id, ran for minutes on
-# 150,000 escalations: bench/METRICS.md.)
+# p: the period's escalations (filters on the row itself, ticket_* copies included).
+# Repeats: whether another ticket's escalation with the same account and category (ka*), or the same root cause
+# (kc*, case and spaces aside), came before it (by time, then id) within 30 days, under the same filters. Each
+# key over the period and the 30 days before, only the escalations that have it, narrow, text compared bytewise
+# (COLLATE "C": only equality matters). In each key's partition by time, rows of one ticket in a row form a run,
+# and the row before the run is the latest other ticket's: *1 marks each run's start with that row's time (lag),
+# the next level carries it down the run with a running max (the marks only grow along the partition's time
+# order, so the max so far is the current run's): one sort per key. Measured against the alternatives
+# (bench/METRICS.md): count(*) over 30-day RANGE frames joined back by id ran for minutes; probes per
+# escalation into an index on (tenant, account, category, created_at) cost more CPU than the sort.
+# Mistranslation. lowered: the period's priority drops; de_escalated: the period's de-escalations to a tier;
+# each read from its partial index, then joined to the escalations by ticket (a probe per escalation into the
+# whole audit trail cost more than the rest of the statement).
+# x: the period's escalations with their per-escalation facts. s: their clocks.
 ESCALATIONS_CTE = """
-WITH r0 AS (
-    SELECT e.id, e.ticket_id, e.status, e.trigger, e.rule_id, e.created_at, e.acknowledged_at, e.resolved_at,
-           e.returned_at, e.de_escalated_at, e.return_reason, e.from_tier, e.root_cause, t.priority,
-           t.account_id, t.category, lower(btrim(e.root_cause)) AS cause
-    FROM escalation_escalation e JOIN tickets_ticket t ON t.id = e.ticket_id AND t.tenant_id = %(tenant)s
-    WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(lookback)s AND e.created_at < %(end)s {where}
-), r1 AS (
-    SELECT r0.*,
-           lag(ticket_id) OVER wa IS DISTINCT FROM ticket_id AS a_new, lag(created_at) OVER wa AS a_lag,
-           lag(ticket_id) OVER wc IS DISTINCT FROM ticket_id AS c_new, lag(created_at) OVER wc AS c_lag
-    FROM r0
-    WINDOW wa AS (PARTITION BY account_id, category ORDER BY created_at, id),
-           wc AS (PARTITION BY cause ORDER BY created_at, id)
-), r2 AS (
-    SELECT r1.*,
-           count(*) FILTER (WHERE a_new) OVER (PARTITION BY account_id, category ORDER BY created_at, id
-                                               ROWS UNBOUNDED PRECEDING) AS a_run,
-           count(*) FILTER (WHERE c_new) OVER (PARTITION BY cause ORDER BY created_at, id
-                                               ROWS UNBOUNDED PRECEDING) AS c_run
-    FROM r1
-), r AS (
-    SELECT r2.*,
-           max(CASE WHEN a_new THEN a_lag END) OVER (PARTITION BY account_id, category, a_run) AS a_prev,
-           max(CASE WHEN c_new THEN c_lag END) OVER (PARTITION BY cause, c_run) AS c_prev
-    FROM r2
-), x AS (
-    SELECT e.id, e.ticket_id, e.status, e.trigger, e.rule_id, e.created_at, e.acknowledged_at, e.resolved_at,
-           e.root_cause, e.priority,
+WITH p AS MATERIALIZED (
+    SELECT e.id, e.ticket_id, e.status, e.trigger, e.created_at, e.resolved_at, e.returned_at, e.de_escalated_at,
+           e.from_tier, e.ticket_priority AS priority,
            {ack} AS ack_minutes,
            {waited} AS unacknowledged_minutes,
-           (e.status = 'returned' AND e.return_reason ~* %(context_loss)s) AS context_lost,
-           ((e.account_id IS NOT NULL AND e.category <> '' AND e.a_prev >= e.created_at - {window})
-            OR (e.cause <> '' AND e.c_prev >= e.created_at - {window})) AS repeated,
-           (EXISTS (SELECT 1 FROM tickets_ticketevent v
-                    WHERE v.tenant_id = %(tenant)s AND v.ticket_id = e.ticket_id AND v.kind = 'updated'
-                      AND v.created_at >= e.created_at
-                      AND v.created_at < COALESCE(e.resolved_at, e.returned_at, e.de_escalated_at, 'infinity')
-                      AND v.before ? 'priority'
-                      AND array_position({rank}, v.after ->> 'priority')
-                          < array_position({rank}, v.before ->> 'priority'))
-            OR (e.status = 'de_escalated' AND EXISTS (
-                    SELECT 1 FROM tickets_ticketevent v
-                    WHERE v.tenant_id = %(tenant)s AND v.ticket_id = e.ticket_id AND v.kind = 'escalation_de_escalated'
-                      AND v.created_at = e.de_escalated_at AND v.after ->> 'escalation' = e.id::text
-                      AND (v.after ->> 'tier')::int < e.from_tier))) AS mistranslated,
+           CASE WHEN e.status = 'resolved' THEN {resolution} END AS resolution_minutes,
+           (e.status = 'resolved' AND btrim(e.root_cause) <> '') AS root_caused,
+           (e.status = 'returned' AND e.return_reason ~* %(context_loss)s) AS context_lost
+    FROM escalation_escalation e
+    WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(start)s AND e.created_at < %(end)s {where}
+), ka0 AS (
+    SELECT e.id, e.ticket_id, e.created_at, e.ticket_account_id AS account_id, e.ticket_category COLLATE "C" AS category
+    FROM escalation_escalation e
+    WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(lookback)s AND e.created_at < %(end)s
+      AND e.ticket_account_id IS NOT NULL AND e.ticket_category <> '' {where}
+), ka1 AS (
+    SELECT ka0.*,
+           CASE WHEN lag(ticket_id) OVER w IS DISTINCT FROM ticket_id THEN lag(created_at) OVER w END AS mark
+    FROM ka0 WINDOW w AS (PARTITION BY account_id, category ORDER BY created_at, id)
+), ka AS (
+    SELECT id, created_at,
+           max(mark) OVER (PARTITION BY account_id, category ORDER BY created_at, id ROWS UNBOUNDED PRECEDING) AS prev
+    FROM ka1
+), kc0 AS (
+    SELECT e.id, e.ticket_id, e.created_at, lower(btrim(e.root_cause)) COLLATE "C" AS cause
+    FROM escalation_escalation e
+    WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(lookback)s AND e.created_at < %(end)s
+      AND btrim(e.root_cause) <> '' {where}
+), kc1 AS (
+    SELECT kc0.*,
+           CASE WHEN lag(ticket_id) OVER w IS DISTINCT FROM ticket_id THEN lag(created_at) OVER w END AS mark
+    FROM kc0 WINDOW w AS (PARTITION BY cause ORDER BY created_at, id)
+), kc AS (
+    SELECT id, created_at, max(mark) OVER (PARTITION BY cause ORDER BY created_at, id ROWS UNBOUNDED PRECEDING) AS prev
+    FROM kc1
+), repeated AS MATERIALIZED (
+    SELECT id FROM ka WHERE created_at >= %(start)s AND prev >= created_at - {window}
+    UNION
+    SELECT id FROM kc WHERE created_at >= %(start)s AND prev >= created_at - {window}
+), lowered AS (
+    SELECT v.ticket_id, v.created_at FROM tickets_ticketevent v
+    WHERE v.tenant_id = %(tenant)s AND v.kind = 'updated' AND v.before ? 'priority' AND v.created_at >= %(start)s
+      AND array_position({rank}, v.after ->> 'priority') < array_position({rank}, v.before ->> 'priority')
+), de_escalated AS (
+    SELECT v.ticket_id, v.created_at, v.after ->> 'escalation' AS escalation, (v.after ->> 'tier')::int AS tier
+    FROM tickets_ticketevent v
+    WHERE v.tenant_id = %(tenant)s AND v.kind = 'escalation_de_escalated' AND v.created_at >= %(start)s
+), mistranslated AS (
+    SELECT e.id FROM p e JOIN lowered v ON v.ticket_id = e.ticket_id
+    WHERE v.created_at >= e.created_at
+      AND v.created_at < COALESCE(e.resolved_at, e.returned_at, e.de_escalated_at, 'infinity')
+    UNION
+    SELECT e.id FROM p e JOIN de_escalated v ON v.ticket_id = e.ticket_id AND v.created_at = e.de_escalated_at
+    WHERE e.status = 'de_escalated' AND v.escalation = e.id::text AND v.tier < e.from_tier
+), x AS (
+    SELECT e.status, e.trigger, e.priority, e.ack_minutes, e.unacknowledged_minutes, e.resolution_minutes,
+           e.root_caused, e.context_lost,
+           e.id IN (SELECT id FROM repeated) AS repeated,
+           e.id IN (SELECT id FROM mistranslated) AS mistranslated,
            EXISTS (SELECT 1 FROM callnotes_call c
-                   WHERE c.tenant_id = %(tenant)s AND c.escalation_id = e.id AND c.status <> 'cancelled') AS called,
-           (SELECT {first_action} FROM slas_slatimer s
-            WHERE s.tenant_id = %(tenant)s AND s.ticket_id = e.ticket_id AND s.escalation_id = e.id
-              AND s.metric = 'escalation_first_response' AND s.met_at IS NOT NULL) AS first_action_minutes
-    FROM r e
-    WHERE e.created_at >= %(start)s
+                   WHERE c.tenant_id = %(tenant)s AND c.escalation_id = e.id AND c.status <> 'cancelled') AS called
+    FROM p e
+), s AS (
+    SELECT s.metric, s.status, s.met_periods, s.misses,
+           CASE WHEN s.metric = 'escalation_first_response' AND s.met_at IS NOT NULL
+                THEN {first_action} END AS first_action_minutes
+    FROM p e JOIN slas_slatimer s ON s.tenant_id = %(tenant)s AND s.escalation_id = e.id AND s.ticket_id = e.ticket_id
+    WHERE s.escalation_id <> 0
 )
 """
 
+# Percentiles as arrays (p50, p90): one sort per expression.
 ESCALATIONS_SQL = """
 SELECT count(*) AS escalations,
        count(*) FILTER (WHERE status = 'returned') AS returned,
        count(*) FILTER (WHERE status = 'de_escalated') AS de_escalated,
        count(*) FILTER (WHERE status = 'resolved') AS resolved,
-       count(*) FILTER (WHERE status = 'resolved' AND btrim(root_cause) <> '') AS root_caused,
-       {res_p50} AS resolution_p50,
-       {res_p90} AS resolution_p90,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_minutes) AS handoff_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY ack_minutes) AS handoff_p90,
+       count(*) FILTER (WHERE root_caused) AS root_caused,
+       {quartiles} WITHIN GROUP (ORDER BY resolution_minutes) AS resolution,
+       {quartiles} WITHIN GROUP (ORDER BY ack_minutes) AS handoff,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY ack_minutes) FILTER (WHERE priority IN ('high', 'urgent'))
            AS handoff_high_p90,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY first_action_minutes) AS first_action_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY first_action_minutes) AS first_action_p90,
        count(*) FILTER (WHERE unacknowledged_minutes > {limbo}) AS over_2h,
        count(*) FILTER (WHERE unacknowledged_minutes > {high} AND priority IN ('high', 'urgent')) AS over_30m_high,
        count(*) FILTER (WHERE mistranslated) AS mistranslated,
@@ -247,18 +288,22 @@ SELECT trigger, count(*) AS escalations,
 FROM x GROUP BY trigger
 """
 
+# The receiver's first action is when the escalation's first-response clock stopped (one clock per escalation
+# and metric: slatimer_unique_clock), so its percentiles are over the clocks too.
 CLOCKS_SQL = """
 SELECT s.metric,
        count(*) FILTER (WHERE s.status = 'met') AS met,
        count(*) FILTER (WHERE s.status IN ('met', 'breached')) AS stopped,
        COALESCE(sum(s.met_periods), 0) AS met_periods,
-       COALESCE(sum(s.misses), 0) AS misses,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY s.business_minutes) AS business_p50,
-       avg(s.margin_minutes) AS margin_avg
-FROM slas_slatimer s JOIN x ON s.ticket_id = x.ticket_id AND s.escalation_id = x.id
-WHERE s.tenant_id = %(tenant)s
+       COALESCE(sum(s.misses), 0) AS misses
+FROM s
 GROUP BY s.metric
 """
+
+FIRST_ACTION_SQL = """
+SELECT {quartiles} WITHIN GROUP (ORDER BY first_action_minutes) AS first_action FROM s
+"""
+QUARTILES = "percentile_cont(ARRAY[0.5, 0.9])"
 
 
 def _escalation_cte(query: Query, params: dict) -> str:
@@ -269,34 +314,36 @@ def _escalation_cte(query: Query, params: dict) -> str:
     params["context_loss"] = CONTEXT_LOSS_PATTERN
     return ESCALATIONS_CTE.format(
         window=f"INTERVAL '{REPEAT_WINDOW_DAYS} days'",
-        where=_where(query, "t", "e", params),
+        where=_escalation_where(query, "e", params),
         ack=ack,
         waited=waited,
         rank=PRIORITY_RANK,
         first_action=_minutes("s.met_at - e.created_at"),
+        resolution=_minutes("e.resolved_at - e.created_at"),
     )
 
 
-# One statement: x is read three times, so PostgreSQL computes it once (three statements computed it thrice).
+# One statement: x and s are read more than once, so PostgreSQL computes them once (three statements computed
+# them thrice).
 COMBINED_SQL = """
-SELECT m.*,
+SELECT m.*, f.*,
        (SELECT COALESCE(jsonb_agg(to_jsonb(b) ORDER BY b.escalations DESC, b.trigger), '[]'::jsonb)
         FROM ({by_trigger}) b) AS triggers,
        (SELECT COALESCE(jsonb_agg(to_jsonb(c)), '[]'::jsonb) FROM ({clocks}) c) AS clocks
-FROM ({main}) m
+FROM ({main}) m, ({first_action}) f
 """
 
 
 def _escalations(query: Query, params: dict) -> tuple[dict, list[dict], list[dict]]:
     cte = _escalation_cte(query, params)
-    resolution = _minutes("resolved_at - created_at")
-    main = ESCALATIONS_SQL.format(
-        res_p50=_p(0.5, resolution, "status = 'resolved'"),
-        res_p90=_p(0.9, resolution, "status = 'resolved'"),
-        limbo=LIMBO_MINUTES,
-        high=HIGH_HANDOFF_MINUTES,
+    main = ESCALATIONS_SQL.format(quartiles=QUARTILES, limbo=LIMBO_MINUTES, high=HIGH_HANDOFF_MINUTES)
+    sql = cte + COMBINED_SQL.format(
+        by_trigger=BY_TRIGGER_SQL,
+        clocks=CLOCKS_SQL,
+        main=main,
+        first_action=FIRST_ACTION_SQL.format(quartiles=QUARTILES),
     )
-    row = _fetch(cte + COMBINED_SQL.format(by_trigger=BY_TRIGGER_SQL, clocks=CLOCKS_SQL, main=main), params)[0]
+    row = _fetch(sql, params)[0]
     # Django's connection hands jsonb back as text.
     return row, json.loads(row.pop("triggers")), json.loads(row.pop("clocks"))
 
@@ -312,23 +359,25 @@ def rule_rows(query: Query, *, tenant_id: int) -> list[dict]:
 
 # --- series ---------------------------------------------------------------------------------------------
 
+# Tickets per bucket from metrics_ticket_counts; escalated tickets per bucket of their creation, from their
+# escalations' copies (escalation/0010).
 SERIES_TICKETS_SQL = """
-WITH t AS (
-    SELECT t.id, width_bucket(t.created_at, %(bounds)s::timestamptz[]) AS bucket FROM tickets_ticket t
-    WHERE t.tenant_id = %(tenant)s AND t.created_at >= %(start)s AND t.created_at < %(end)s {ticket_where}
-), e AS (
-    SELECT DISTINCT e.ticket_id FROM escalation_escalation e JOIN t ON t.id = e.ticket_id
-    WHERE e.tenant_id = %(tenant)s {escalation_where}
+WITH e AS (
+    SELECT width_bucket(e.ticket_created_at, %(bounds)s::timestamptz[]) AS bucket,
+           count(DISTINCT e.ticket_id) AS escalated
+    FROM escalation_escalation e
+    WHERE e.tenant_id = %(tenant)s AND e.ticket_created_at >= %(start)s AND e.ticket_created_at < %(end)s {where}
+    GROUP BY 1
 )
-SELECT t.bucket, count(*) AS tickets, count(e.ticket_id) AS escalated
-FROM t LEFT JOIN e ON e.ticket_id = t.id GROUP BY t.bucket
+SELECT t.bucket, t.tickets, COALESCE(e.escalated, 0) AS escalated
+FROM {ticket_counts} t LEFT JOIN e ON e.bucket = t.bucket
 """
 
 SERIES_ESCALATIONS_SQL = """
 SELECT width_bucket(e.created_at, %(bounds)s::timestamptz[]) AS bucket, count(*) AS escalations,
        count(*) FILTER (WHERE e.status = 'returned') AS returned,
        {ack_p50} AS handoff_p50
-FROM escalation_escalation e JOIN tickets_ticket t ON t.id = e.ticket_id AND t.tenant_id = %(tenant)s
+FROM escalation_escalation e
 WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(start)s AND e.created_at < %(end)s {where}
 GROUP BY 1
 """
@@ -337,14 +386,13 @@ GROUP BY 1
 def series(query: Query, *, tenant_id: int, interval: str) -> list[dict]:
     """Daily or weekly points (local days; weeks from Monday) of the charted metrics, two statements."""
     bounds = query.bucket_starts(interval)
-    _no_jit()
+    _session()
     params = {"tenant": tenant_id, "start": query.start, "end": query.end, "bounds": bounds}
     tickets = {
         row["bucket"]: row
         for row in _fetch(
             SERIES_TICKETS_SQL.format(
-                ticket_where=_where(query, "t", None, params),
-                escalation_where=_escalation_filter(query, "e", params),
+                ticket_counts=_ticket_counts(query, params, bounds=bounds), where=_escalation_where(query, "e", params)
             ),
             params,
         )
@@ -353,7 +401,8 @@ def series(query: Query, *, tenant_id: int, interval: str) -> list[dict]:
         row["bucket"]: row
         for row in _fetch(
             SERIES_ESCALATIONS_SQL.format(
-                where=_where(query, "t", "e", params), ack_p50=_p(0.5, _minutes("e.acknowledged_at - e.created_at"))
+                where=_escalation_where(query, "e", params),
+                ack_p50=_p(0.5, _minutes("e.acknowledged_at - e.created_at")),
             ),
             params,
         )
@@ -386,6 +435,12 @@ def _round(value, digits: int = 1) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+def _quartiles(values: list | None) -> dict:
+    """p50 and p90 of a QUARTILES array (null when nothing was measured)."""
+    p50, p90 = values or (None, None)
+    return {"p50": _round(p50), "p90": _round(p90)}
+
+
 def _clock_compliance(rows: list[dict]) -> dict:
     by_metric = {row["metric"]: row for row in rows}
     out = {}
@@ -405,7 +460,7 @@ def _clock_compliance(rows: list[dict]) -> dict:
 def escalation_metrics(query: Query, *, tenant_id: int, now: datetime, overrides: dict | None = None) -> dict:
     """Every metric of the issue for the tenant's period and filters, with its health (metrics/health.py)."""
     params = {"tenant": tenant_id, "start": query.start, "end": query.end, "now": now}
-    _no_jit()
+    _session()
     t = _tickets(query, dict(params))
     e, triggers, clocks = _escalations(query, dict(params))
     escalations = e["escalations"]
@@ -416,19 +471,18 @@ def escalation_metrics(query: Query, *, tenant_id: int, now: datetime, overrides
         "escalated_tickets": t["escalated"],
         "escalations": escalations,
         "escalation_rate": _pct(t["escalated"], t["tickets"]),
-        "time_to_escalate": {"p50": _round(t["tte_p50"]), "p90": _round(t["tte_p90"])},
-        "post_escalation_resolution": {"p50": _round(e["resolution_p50"]), "p90": _round(e["resolution_p90"])},
+        "time_to_escalate": _quartiles(t["tte"]),
+        "post_escalation_resolution": _quartiles(e["resolution"]),
         "re_escalation_rate": _pct(t["re_escalated"], t["escalated"]),
         "bounceback_rate": _pct(e["returned"], escalations),
         "de_escalation_rate": _pct(e["de_escalated"], escalations),
         "handoff_delay": {
-            "p50": _round(e["handoff_p50"]),
-            "p90": _round(e["handoff_p90"]),
+            **_quartiles(e["handoff"]),
             "over_2h": e["over_2h"],
             "high_priority_p90": _round(e["handoff_high_p90"]),
             "over_30m_high": e["over_30m_high"],
-            "first_action_p50": _round(e["first_action_p50"]),
-            "first_action_p90": _round(e["first_action_p90"]),
+            "first_action_p50": _quartiles(e["first_action"])["p50"],
+            "first_action_p90": _quartiles(e["first_action"])["p90"],
         },
         "priority_mistranslation_rate": _pct(e["mistranslated"], escalations),
         "repeat_escalation_rate": _pct(e["repeated"], escalations),
