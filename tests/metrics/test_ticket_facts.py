@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 FACTS = ("created_at", "status", "priority", "channel", "category", "team_id", "account_id")
 NOW = datetime(2026, 10, 28, 12, 0, tzinfo=UTC)
-backfill = importlib.import_module("escalation.migrations.0010_ticket_facts_metrics16")
+backfill = importlib.import_module("escalation.migrations.0010_ticket_facts")
 
 
 def _copies(escalation_id: int) -> dict:
