@@ -23,8 +23,9 @@ from callnotes import services as calls
 from callnotes.errors import CallError
 from callnotes.models import ActionItem, Attachment, Call, CallNote, CallNoteTemplate
 from escalation import authority, batch, engine, watches
+from escalation import reviews as post_escalation_reviews
 from escalation import services as escalations
-from escalation.models import Escalation, EscalationRule
+from escalation.models import Escalation, EscalationRule, Review
 from escalation.snapshot import TicketSnapshot, event_snapshot
 from escalation.tasks import arm_after_commit
 from helpdesk import config_cache, portability
@@ -509,6 +510,11 @@ def escalation_return(*, escalation: Escalation, actor: Principal | None, reason
 
 def escalation_de_escalate(*, escalation: Escalation, actor: Principal | None, reason: str, to_tier: int) -> Escalation:
     return escalations.escalation_de_escalate(escalation=escalation, actor=actor, reason=reason, to_tier=to_tier)
+
+
+def review_update(*, review: Review, actor: Principal | None, **changes) -> Review:
+    """A manager's post-escalation review (opened by the resolution: escalation/reviews.py)."""
+    return post_escalation_reviews.review_update(review=review, actor=actor, **changes)
 
 
 # --- calls: scheduling, the call's life, notes, artifacts, templates, feeds ------------------------------
