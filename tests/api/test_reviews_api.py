@@ -66,7 +66,9 @@ def _stored(tenant, pk) -> Review:
         return Review.objects.get(pk=pk)
 
 
-def test_managers_list_the_reviews_newest_first_with_their_links(tenant_a, api_a_manager, django_assert_max_num_queries):
+def test_managers_list_the_reviews_newest_first_with_their_links(
+    tenant_a, api_a_manager, django_assert_max_num_queries
+):
     with tenant_context(tenant_a):
         rule = _rule(tenant_a)
     older = _reviewed(tenant_a, subject="Export fails", rule=rule)

@@ -48,7 +48,9 @@ def test_a_manager_completes_a_review_in_the_browser(floor, live_server, page):
     page.wait_for_url(re.compile(r".*/tickets/.*"))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Reviews").click()
     page.wait_for_url(re.compile(r".*/reviews/$"))
-    assert page.get_by_role("navigation", name="Review status").get_by_role("link", name=re.compile("^Open")).inner_text()
+    assert (
+        page.get_by_role("navigation", name="Review status").get_by_role("link", name=re.compile("^Open")).inner_text()
+    )
     region = page.get_by_role("region", name=re.compile(f"^Review #{review.pk}:"))
     assert "Expired card" in region.inner_text()
     assert _serious(page) == []

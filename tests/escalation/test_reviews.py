@@ -59,9 +59,7 @@ def _escalate(ticket, at):
 
 
 def _resolve(escalation, at, root_cause=""):
-    escalations.escalation_resolve(
-        escalation=escalation, actor=None, resolution="Fixed.", root_cause=root_cause, at=at
-    )
+    escalations.escalation_resolve(escalation=escalation, actor=None, resolution="Fixed.", root_cause=root_cause, at=at)
     return Review.objects.filter(escalation=escalation).first()
 
 

@@ -216,7 +216,7 @@ def test_cells_that_a_spreadsheet_would_run_are_written_as_text(db):
     assert lines[3:5] == [list(audit.GROUP_COLUMNS), []]  # one escalation: no recurring issue type
     row = dict(zip(lines[5], lines[6], strict=True))
     assert (row["subject"], row["issue_type"], row["resolution"], row["root_cause"]) == (
-        "'=HYPERLINK(\"http://x.test\",\"click\")",
+        '\'=HYPERLINK("http://x.test","click")',
         "'-cmd",
         "'+1 the refund",
         "'@SUM(A1)",
@@ -235,9 +235,10 @@ def test_agents_get_403_and_another_tenant_sees_only_its_own(dataset, tenant_b):
 def test_bad_parameters_are_400s_naming_them(dataset):
     client = _api(dataset.tenant, Role.MANAGER)
     assert "format" in client.get(URL + "&format=xlsx").json()["error"]["fields"]
-    assert "end" in client.get("/api/v1/metrics/escalations/audit/?start=2026-10-27&end=2026-10-24").json()["error"][
-        "fields"
-    ]
+    assert (
+        "end"
+        in client.get("/api/v1/metrics/escalations/audit/?start=2026-10-27&end=2026-10-24").json()["error"]["fields"]
+    )
     assert "stauts" in client.get(URL + "&stauts=1").json()["error"]["fields"]
 
 

@@ -155,7 +155,7 @@ EXPECTED = {
 
 def test_every_metric_equals_the_hand_computation(dataset, django_assert_num_queries):
     query = Query(start_day=PERIOD[0], end_day=PERIOD[1], timezone="Europe/Berlin")
-    with tenant_context(dataset.tenant), django_assert_num_queries(4):  # SET LOCAL jit + 2 + reviews, whatever the period's size
+    with tenant_context(dataset.tenant), django_assert_num_queries(4):  # jit, 2 + reviews, whatever the period
         result = queries.escalation_metrics(query, tenant_id=dataset.tenant.pk, now=NOW)
     assert result == EXPECTED
 

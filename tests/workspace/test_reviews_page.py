@@ -64,8 +64,8 @@ def test_a_manager_completes_a_review_and_it_moves_to_done(acme, as_bob, bob):
     review = _review(acme)
     response = as_bob.post(
         f"/reviews/{review.pk}/?status=open",
-        {"what_worked": "The summary.", "what_failed": "Slow ack.", "rule_change": "", "rule_to_change": "", "submit": "done"},
-    )  # fmt: skip
+        {"what_worked": "The summary.", "what_failed": "Slow ack.", "rule_to_change": "", "submit": "done"},
+    )
     assert response.status_code == 302 and response["Location"] == f"/reviews/?status=open#review-{review.pk}"
     stored = _stored(acme, review.pk)
     assert (stored.status, stored.what_worked, stored.what_failed, stored.completed_by_id) == (
