@@ -30,8 +30,10 @@ from django.utils import timezone
 
 from escalation.models import Escalation, Review, ReviewStatus
 from escalation.validation import review_problems
+from helpdesk import redaction
 from helpdesk.audit import actor_membership
 from helpdesk.auth import Principal
+from helpdesk.erasure import mask_rows
 from helpdesk.validation import full_check
 from tickets.models import Priority
 from tickets.services import event_record
@@ -134,3 +136,12 @@ def review_update(*, review: Review, actor: Principal | None, at: datetime | Non
 
 def _plain(value):
     return value.pk if hasattr(value, "pk") else value
+
+
+REVIEW_TEXT = ("what_worked", "what_failed", "rule_change")
+
+
+def reviews_redact(*, ticket_ids: list[int], redactor: redaction.Redactor) -> int:
+    """A customer's erasure (workflows.customer_erase): the reviews of their tickets are staff text that may quote
+    or name them, masked like the escalations' resolutions. Returns the rows changed."""
+    return mask_rows(Review.objects.filter(ticket_id__in=ticket_ids), REVIEW_TEXT, redactor)

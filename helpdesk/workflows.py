@@ -227,6 +227,7 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | Non
     - the audit trail: each event's values masked in place (the trigger admits that one change, stamped
       redacted_at), and a `customer_erased` event on each ticket that names the fields, never the values;
     - escalations: drafted problem replaced, summaries, reasons, resolutions and firing reasons masked;
+    - post-escalation reviews: what worked, what failed and the rule change masked;
     - notifications: outbox payloads (ticket_context, a milestone's text and address), deliveries (address,
       destination, errors; pending ones to them cancelled) and their attempts' errors;
     - stored Idempotency-Key responses, and Django's admin log;
@@ -241,6 +242,7 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | Non
         return None
     counts = dict(erasure.counts)
     counts["escalations"] = escalations.escalations_redact(ticket_ids=erasure.ticket_ids, redactor=erasure.redactor)
+    counts["reviews"] = post_escalation_reviews.reviews_redact(ticket_ids=erasure.ticket_ids, redactor=erasure.redactor)
     event_ids = tenancy.outbox_redact(ticket_ids=erasure.ticket_ids, address=erasure.address, redactor=erasure.redactor)
     counts["outbox_events"] = len(event_ids)
     counts["deliveries"] = notification_services.deliveries_redact(

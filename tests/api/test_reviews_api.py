@@ -217,3 +217,48 @@ def test_nobody_creates_or_deletes_a_review_through_the_api(tenant_a, api_a_admi
     assert api_a_admin.post("/api/v1/reviews/", {}, format="json").status_code == 405
     assert api_a_admin.delete(f"/api/v1/reviews/{review.pk}/").status_code == 405
     assert api_a_admin.put(f"/api/v1/reviews/{review.pk}/", {}, format="json").status_code == 405
+
+
+def test_resolving_a_high_priority_escalation_through_the_api_opens_its_review(tenant_a, api_a_manager):
+    with tenant_context(tenant_a):
+        ticket = workflows.ticket_open(
+            tenant=tenant_a, actor=None, subject="Data gone", description="All our invoices vanished.",
+            requester_email="ops@client.test", priority="urgent",
+        )  # fmt: skip
+    escalated = api_a_manager.post(
+        f"/api/v1/tickets/{ticket.pk}/escalate/",
+        {"kind": "functional", "reason": "Data loss.", "target_tier": 2, "summary": SUMMARY},
+        format="json",
+    )
+    assert escalated.status_code == 201, escalated.content
+    assert api_a_manager.get("/api/v1/reviews/").json()["results"] == []  # nothing until it resolves
+    escalation_id = escalated.json()["id"]
+    resolved = api_a_manager.post(
+        f"/api/v1/escalations/{escalation_id}/resolve/",
+        {"resolution": "Restored from backup.", "root_cause": "A failed migration."},
+        format="json",
+    )
+    assert resolved.status_code == 200, resolved.content
+    [review] = api_a_manager.get(f"/api/v1/reviews/?escalation={escalation_id}").json()["results"]
+    assert (review["ticket"], review["reasons"], review["priority"], review["status"], review["trigger"]) == (
+        ticket.pk,
+        ["high_priority"],
+        "urgent",
+        "open",
+        "manual",
+    )
+
+
+def test_a_customers_erasure_masks_the_reviews_of_their_tickets(tenant_a, api_a_admin):
+    review = _reviewed(tenant_a, subject="Export fails")
+    with tenant_context(tenant_a):
+        customer = review.ticket.requester
+        customer.name = "Pat Quill"
+        customer.save(update_fields=["name"])
+        workflows.review_update(
+            review=review, actor=None, what_worked="Quick.", what_failed="Pat Quill was told twice to wait."
+        )
+    response = api_a_admin.delete(f"/api/v1/customers/{customer.pk}/")
+    assert response.status_code == 204, response.content
+    stored = _stored(tenant_a, review.pk)
+    assert "Pat Quill" not in stored.what_failed and stored.what_worked == "Quick."

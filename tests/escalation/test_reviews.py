@@ -168,3 +168,31 @@ def test_done_stamps_completion_and_reopening_clears_it(acme):
     assert (reopened.status, reopened.completed_at, reopened.what_worked) == ("open", None, "Quick ack.")
     kinds = list(TicketEvent.objects.filter(ticket_id=review.ticket_id).values_list("kind", flat=True))
     assert kinds.count("review_updated") == 2
+
+
+def test_a_manager_answers_a_review_in_the_admin_with_the_same_rule(acme):
+    from django.test import Client
+
+    from helpdesk.models import Role
+    from helpdesk.services import membership_create
+
+    review = _resolve(_escalate(_ticket(acme, priority="high", email="b@else.test"), T0), T0 + timedelta(hours=1))
+    membership_create(tenant=acme, username="maya", password="pw-maya-123!", role=Role.MANAGER, tier=2)
+    client = Client()
+    assert client.login(username="maya", password="pw-maya-123!")
+    url = f"/admin/escalation/review/{review.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and "(escalated by a person)" in page.content.decode()
+    refused = client.post(url, {"status": "done", "what_worked": "Quick.", "what_failed": "", "rule_change": ""})
+    assert refused.status_code == 200 and ERR_REVIEW_DONE_NEEDS in refused.content.decode()
+    review.refresh_from_db()
+    assert review.status == "open"
+    saved = client.post(
+        url, {"status": "done", "what_worked": "Quick.", "what_failed": "Late ack.", "rule_change": "Page billing."}
+    )
+    assert saved.status_code == 302
+    review.refresh_from_db()
+    assert (review.status, review.what_failed, review.rule_change) == ("done", "Late ack.", "Page billing.")
+    assert review.completed_by.user.username == "maya"
+    assert TicketEvent.objects.filter(ticket_id=review.ticket_id, kind="review_updated").count() == 1
+    assert client.get("/admin/escalation/review/add/").status_code == 403
