@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.metrics_bench import TZ, build, log  # noqa: E402  (sets Django up)
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
 
-from metrics import audit  # noqa: E402
-from metrics.period import Query  # noqa: E402
-from slas import clock  # noqa: E402
+from bench.metrics_bench import TZ, build, log
+from metrics import audit
+from metrics.period import Query
+from slas import clock
 
 
 def measure(function, repeat: int) -> tuple[float, float, float, int]:
