@@ -46,32 +46,49 @@ UNCATEGORISED = "uncategorised"
 # written with a leading apostrophe, which spreadsheets show as text. Numbers are written as numbers.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+# base: the period's escalations (a page of them for the rows) with their per-ticket signals (indexed probes by
+# ticket). The account signal is a join instead: as a correlated EXISTS through the account's tickets it cost
+# 0.2 ms a row, 2.6 s of 3.5 s for 15,000 escalations (bench/METRICS.md); `later` holds the escalations that can
+# follow one of base's (after its first, within SIGNAL_DAYS of its last) with their account, and a hash join
+# on the account pairs them.
 FACTS = """
-SELECT e.id, e.ticket_id, e.created_at, e.trigger, e.rule_id, e.requested_by_label, e.kind, e.status,
-       e.resolution, e.root_cause, t.created_at AS ticket_created_at, t.subject, t.priority,
-       COALESCE(NULLIF(t.category, ''), %(uncategorised)s) AS issue_type, a.name AS account,
-       lower(btrim(e.root_cause)) AS cause,
-       {minutes_before} AS minutes_before,
-       EXISTS (SELECT 1 FROM tickets_ticketevent v
-               WHERE v.tenant_id = %(tenant)s AND v.ticket_id = e.ticket_id AND v.kind = 'reopened'
-                 AND v.created_at > e.created_at AND v.created_at <= e.created_at + %(signal)s) AS reopened,
-       EXISTS (SELECT 1 FROM metrics_csatresponse c
-               WHERE c.tenant_id = %(tenant)s AND c.ticket_id = e.ticket_id AND c.score <= %(negative)s
-                 AND c.created_at >= e.created_at AND c.created_at <= e.created_at + %(signal)s) AS negative_csat,
-       EXISTS (SELECT 1 FROM escalation_escalation n
-               WHERE n.tenant_id = %(tenant)s AND n.ticket_id = e.ticket_id AND n.id <> e.id
-                 AND (n.created_at, n.id) > (e.created_at, e.id)
-                 AND n.created_at <= e.created_at + %(signal)s) AS escalated_again,
-       (t.account_id IS NOT NULL AND EXISTS (
-           SELECT 1 FROM escalation_escalation n
-           JOIN tickets_ticket nt ON nt.id = n.ticket_id AND nt.tenant_id = %(tenant)s
-           WHERE n.tenant_id = %(tenant)s AND nt.account_id = t.account_id AND n.ticket_id <> e.ticket_id
-             AND n.created_at > e.created_at AND n.created_at <= e.created_at + %(signal)s)) AS account_escalated_again
-FROM escalation_escalation e
-JOIN tickets_ticket t ON t.id = e.ticket_id AND t.tenant_id = %(tenant)s
-LEFT JOIN tickets_account a ON a.id = t.account_id AND a.tenant_id = %(tenant)s
-WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(start)s AND e.created_at < %(end)s {where}
+WITH base AS (
+    SELECT e.id, e.ticket_id, e.created_at, e.trigger, e.rule_id, e.requested_by_label, e.kind, e.status,
+           e.resolution, e.root_cause, t.created_at AS ticket_created_at, t.subject, t.priority, t.account_id,
+           COALESCE(NULLIF(t.category, ''), %(uncategorised)s) AS issue_type, a.name AS account,
+           lower(btrim(e.root_cause)) AS cause,
+           {minutes_before} AS minutes_before,
+           EXISTS (SELECT 1 FROM tickets_ticketevent v
+                   WHERE v.tenant_id = %(tenant)s AND v.ticket_id = e.ticket_id AND v.kind = 'reopened'
+                     AND v.created_at > e.created_at AND v.created_at <= e.created_at + %(signal)s) AS reopened,
+           EXISTS (SELECT 1 FROM metrics_csatresponse c
+                   WHERE c.tenant_id = %(tenant)s AND c.ticket_id = e.ticket_id AND c.score <= %(negative)s
+                     AND c.created_at >= e.created_at AND c.created_at <= e.created_at + %(signal)s) AS negative_csat,
+           EXISTS (SELECT 1 FROM escalation_escalation n
+                   WHERE n.tenant_id = %(tenant)s AND n.ticket_id = e.ticket_id AND n.id <> e.id
+                     AND (n.created_at, n.id) > (e.created_at, e.id)
+                     AND n.created_at <= e.created_at + %(signal)s) AS escalated_again
+    FROM escalation_escalation e
+    JOIN tickets_ticket t ON t.id = e.ticket_id AND t.tenant_id = %(tenant)s
+    LEFT JOIN tickets_account a ON a.id = t.account_id AND a.tenant_id = %(tenant)s
+    WHERE e.tenant_id = %(tenant)s AND e.created_at >= %(start)s AND e.created_at < %(end)s {where} {page}
+), later AS (
+    SELECT n.ticket_id, n.created_at, nt.account_id
+    FROM escalation_escalation n JOIN tickets_ticket nt ON nt.id = n.ticket_id AND nt.tenant_id = %(tenant)s
+    WHERE n.tenant_id = %(tenant)s AND nt.account_id IS NOT NULL
+      AND n.created_at > (SELECT min(created_at) FROM base)
+      AND n.created_at <= (SELECT max(created_at) FROM base) + %(signal)s
+), followed AS (
+    SELECT DISTINCT b.id FROM base b
+    JOIN later l ON l.account_id = b.account_id AND l.ticket_id <> b.ticket_id
+                AND l.created_at > b.created_at AND l.created_at <= b.created_at + %(signal)s
+)
+SELECT base.*, (followed.id IS NOT NULL) AS account_escalated_again
+FROM base LEFT JOIN followed ON followed.id = base.id
 """
+
+# A page of rows: base cut at the keyset before the signals are joined.
+PAGE_CUT = "AND (e.created_at, e.id) > (%(after_at)s, %(after_id)s) ORDER BY e.created_at, e.id LIMIT %(page)s"
 
 SIGNALED = "(reopened OR negative_csat OR escalated_again OR account_escalated_again)"
 
@@ -96,10 +113,7 @@ ORDER BY g.escalations DESC, g.issue_type
 """
 
 ROWS_SQL = """
-SELECT * FROM ({facts}) x
-WHERE (x.created_at, x.id) > (%(after_at)s, %(after_id)s)
-ORDER BY x.created_at, x.id
-LIMIT %(page)s
+SELECT * FROM ({facts}) x ORDER BY x.created_at, x.id
 """
 
 COLUMNS = (
@@ -113,7 +127,7 @@ GROUP_COLUMNS = (
 )  # fmt: skip
 
 
-def _params(query: Query, tenant_id: int) -> tuple[str, dict]:
+def _params(query: Query, tenant_id: int, *, page: bool = False) -> tuple[str, dict]:
     params = {
         "tenant": tenant_id,
         "start": query.start,
@@ -123,7 +137,9 @@ def _params(query: Query, tenant_id: int) -> tuple[str, dict]:
         "uncategorised": UNCATEGORISED,
     }
     facts = FACTS.format(
-        minutes_before=queries._minutes("e.created_at - t.created_at"), where=queries._where(query, "t", "e", params)
+        minutes_before=queries._minutes("e.created_at - t.created_at"),
+        where=queries._where(query, "t", "e", params),
+        page=PAGE_CUT if page else "",
     )
     return facts, params
 
@@ -131,6 +147,7 @@ def _params(query: Query, tenant_id: int) -> tuple[str, dict]:
 def recurring_issue_types(query: Query, *, tenant_id: int) -> dict:
     """The period's escalations by issue type: {"escalations": total, "groups": the recurring ones (<= 5)}."""
     facts, params = _params(query, tenant_id)
+    queries._no_jit()  # as for every metric: JIT compiles these for longer than they run
     rows = queries._fetch(GROUPS_SQL.format(facts=facts, signaled=SIGNALED), params)
     total = rows[0]["total"] if rows else 0
     groups = [
@@ -183,11 +200,12 @@ def _iso(moment) -> str:
 def audit_rows(query: Query, *, tenant) -> Iterator[dict]:
     """The period's escalations, oldest first, read a page at a time, each page inside the tenant's context: the
     generator may run after the request's own transaction ended (a streamed response)."""
-    facts, params = _params(query, tenant.pk)
+    facts, params = _params(query, tenant.pk, page=True)
     sql = ROWS_SQL.format(facts=facts)
     after_at, after_id = query.start - timedelta(microseconds=1), 0
     while True:
         with tenant_context(tenant):
+            queries._no_jit()
             page = queries._fetch(sql, {**params, "after_at": after_at, "after_id": after_id, "page": PAGE})
         for raw in page:
             yield _row(raw)
