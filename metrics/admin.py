@@ -1,5 +1,8 @@
 """The tenant's health ranges in the admin (managers and admins): one row per metric whose seeds' range it
-overrides; deleting a row goes back to the seeds'. Writes go through the workflows."""
+overrides; deleting a row goes back to the seeds'. Writes go through the workflows. Also the CSAT responses (read
+only) and the 30-day escalation audit (metrics/audit.py) as a page with its CSV download."""
+
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -90,6 +93,6 @@ class EscalationAuditAdmin(TenantScopedAdmin):
             "rows": rows,
             "shown": AUDIT_SHOWN,
             "errors": errors,
-            "csv_query": f"start={query.start_day}&end={query.end_day}&format=csv",
+            "csv_query": urlencode({"start": query.start_day, "end": query.end_day, **query.filters, "format": "csv"}),
         }
         return TemplateResponse(request, "admin/metrics/escalation_audit.html", context, status=400 if errors else 200)

@@ -248,6 +248,7 @@ def test_the_admin_shows_the_audit_and_downloads_its_csv(dataset):
     assert page.status_code == 200
     html = page.content.decode()
     assert "<td>login</td><td>3</td><td>60.0 %</td>" in html
+    assert 'href="?start=2026-10-24&amp;end=2026-10-27&amp;format=csv">Download CSV</a>' in html
     assert len(re.findall(r'href="/admin/escalation/escalation/\d+/change/"', html)) == 5
     download = manager.get("/admin/metrics/escalationaudit/?start=2026-10-24&end=2026-10-27&format=csv")
     assert download.status_code == 200 and download["Content-Type"] == "text/csv; charset=utf-8"
