@@ -7,11 +7,12 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from escalation import admin_forms, advice, dryrun
 from escalation.errors import EscalationError
 from escalation.forms import DeEscalateForm, ReasonForm, ResolveForm
-from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus, RuleFiring
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus, Review, RuleFiring
 from helpdesk import workflows
 from helpdesk.admin import TenantScopedAdmin, adopt, tenant_admin_site
 
@@ -186,3 +187,57 @@ class RuleFiringAdmin(TenantScopedAdmin):
     list_display = ["ticket", "rule", "cycle", "escalation", "fallback_reason", "created_at"]
     list_select_related = ["ticket", "rule", "escalation"]
     readonly_fields = ["ticket", "rule", "cycle", "escalation", "reason", "fallback_reason", "created_at"]
+
+
+REVIEW_ANSWERS = ("status", "what_worked", "what_failed", "rule_change", "rule_to_change")
+
+
+@admin.register(Review, site=tenant_admin_site)
+class ReviewAdmin(TenantScopedAdmin):
+    """Post-escalation reviews: opened by resolutions (escalation/reviews.py), answered here or at /reviews/.
+    The form validates through Review.clean() (done needs what worked and what failed); the workflow stores."""
+
+    allow_add = False
+    list_display = ["id", "ticket", "escalation", "trigger", "rule", "reasons", "priority", "status", "created_at"]
+    list_filter = ["status", "priority"]
+    list_select_related = ["ticket", "escalation", "rule"]
+    ordering = ["-created_at", "-id"]
+    fields = [
+        "ticket",
+        "escalation",
+        "trigger",
+        "rule_link",
+        "reasons",
+        "priority",
+        "created_at",
+        *REVIEW_ANSWERS,
+        "completed_at",
+        "completed_by",
+    ]
+    readonly_fields = [
+        "ticket",
+        "escalation",
+        "trigger",
+        "rule_link",
+        "reasons",
+        "priority",
+        "created_at",
+        "completed_at",
+        "completed_by",
+    ]
+
+    @admin.display(description="trigger")
+    def trigger(self, obj: Review) -> str:
+        return obj.escalation.trigger
+
+    @admin.display(description="rule that fired")
+    def rule_link(self, obj: Review) -> str:
+        if obj.rule_id is None:
+            return "— (escalated by a person)"
+        url = reverse("admin:escalation_escalationrule_change", args=[obj.rule_id])
+        return format_html('<a href="{}">{}</a>', url, obj.rule)
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in REVIEW_ANSWERS if name in form.changed_data}
+        stored = Review.objects.get(pk=obj.pk)  # the workflow applies the changes to the stored row
+        adopt(obj, workflows.review_update(review=stored, actor=request.principal, **changes))

@@ -161,3 +161,54 @@ class TimeWatch(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "ticket", "rule"], name="timewatch_unique")]
         indexes = [models.Index(fields=["due_at"], name="timewatch_due", condition=models.Q(fired_at__isnull=True))]
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open"
+    DONE = "done"
+
+
+class Review(TenantModel):
+    """A post-escalation review (seeds: "after high-priority or repeated escalations, conduct quick reviews to
+    evaluate what worked and what didn't"), opened by the escalation's resolution (escalation/reviews.py).
+    One per escalation, by constraint: a resolution that runs twice opens it once."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(
+        EscalationRule,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the rule that fired",
+    )
+    rule_to_change = models.ForeignKey(
+        EscalationRule,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the matrix row to change (the rule that fired, unless the reviewer names another)",
+    )
+    reasons = models.JSONField(default=list, help_text='why it is reviewed: "high_priority", "repeated"')
+    priority = models.CharField(max_length=16, choices=Priority.choices, help_text="the ticket's at the resolution")
+    status = models.CharField(max_length=8, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
+    what_worked = models.TextField(blank=True, max_length=5000)
+    what_failed = models.TextField(blank=True, max_length=5000)
+    rule_change = models.TextField(blank=True, max_length=5000, help_text="the change to the matrix it proposes")
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "escalation"], name="review_once_per_escalation")]
+        indexes = [models.Index(fields=["tenant", "status", "-created_at"], name="review_tenant_status")]
+
+    def __str__(self) -> str:
+        return f"Review of escalation #{self.escalation_id} (ticket #{self.ticket_id}, {self.status})"
+
+    def clean(self):
+        from escalation.validation import review_problems  # the one validation of a review
+
+        clean_or_raise(self, review_problems)

@@ -9,7 +9,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import BooleanField, F, Func, Q, QuerySet
 
 from escalation import summary, triggers
-from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus, Review
 from helpdesk.config_cache import tenant_config
 from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
 from tickets.models import Account, AuthorType, Ticket
@@ -138,3 +138,12 @@ def draft_summary(ticket: Ticket, snapshot=None) -> dict[str, str]:
         f"escalated {ticket.escalation_count} time(s) before",
     )
     return summary.draft(facts)
+
+
+def review_list(*, tenant: Tenant) -> QuerySet[Review]:
+    """Post-escalation reviews, newest first, with what a list shows of each in the one query."""
+    return (
+        Review.objects.filter(tenant=tenant)
+        .select_related("escalation", "ticket", "rule", "rule_to_change", "completed_by__user")
+        .order_by("-created_at", "-id")
+    )

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import communication, rights, routing, selectors, triggers, validation, watches
+from escalation import communication, reviews, rights, routing, selectors, triggers, validation, watches
 from escalation.errors import EscalationError
 from escalation.models import (
     ACTIVE_STATUSES,
@@ -552,6 +552,7 @@ def _resolve(escalation: Escalation, actor: Principal | None, resolution: str, r
         at=at,
     )
     _feedback_note(escalation, actor, at)
+    reviews.review_open_if_due(escalation=escalation, actor=actor, at=at)  # high priority or repeated: reviewed
     _emit(escalation, "escalation.resolved", at, resolution=resolution, root_cause=root_cause)
 
 

@@ -113,3 +113,18 @@ def _supersedes_problems(slugs, own: str) -> tuple[list, list[str]]:
     if not valid or any(not triggers.is_slug(s) or s == own for s in cleaned):
         return slugs, [ERR_SUPERSEDES.format(n=MAX_SUPERSEDES)]
     return cleaned, []
+
+
+ERR_REVIEW_DONE_NEEDS = "A done review says what worked and what failed."
+
+
+def review_problems(review) -> dict[str, list[str]]:
+    """What is wrong with a post-escalation review, by field (the one validation of Review: API, admin, page)."""
+    from escalation.models import ReviewStatus
+
+    problems: dict[str, list[str]] = {}
+    if review.status == ReviewStatus.DONE:
+        for name in ("what_worked", "what_failed"):
+            if not (getattr(review, name) or "").strip():
+                problems[name] = [ERR_REVIEW_DONE_NEEDS]
+    return problems

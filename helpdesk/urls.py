@@ -8,6 +8,7 @@ from callnotes import api as calls_api
 from callnotes import api_cases
 from callnotes.views import calendar_feed
 from escalation.api import EscalationViewSet, RuleViewSet, escalate, refund
+from escalation.api_reviews import ReviewViewSet
 from helpdesk import views
 from helpdesk.admin import tenant_admin_site
 from helpdesk.api_tenancy import MemberViewSet, SchemaView, TeamViewSet, me
@@ -33,6 +34,7 @@ router.register("calendars", CalendarViewSet, basename="calendar")
 router.register("sla-policies", PolicyViewSet, basename="sla-policy")
 router.register("escalations", EscalationViewSet, basename="escalation")
 router.register("escalation-rules", RuleViewSet, basename="escalation-rule")
+router.register("reviews", ReviewViewSet, basename="review")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 router.register("calls", calls_api.CallViewSet, basename="call")
 router.register("action-items", calls_api.ActionItemViewSet, basename="action-item")
@@ -55,6 +57,7 @@ api_v1 = [
     path("tickets/<int:pk>/csat/", metrics_api.CsatView.as_view(), name="ticket-csat"),
     path("metrics/escalations/", metrics_api.EscalationMetricsView.as_view(), name="metrics-escalations"),
     path("metrics/escalations/series/", metrics_api.SeriesView.as_view(), name="metrics-series"),
+    path("metrics/escalations/audit/", metrics_api.AuditView.as_view(), name="metrics-audit"),
     path("metrics/rules/", metrics_api.RulesView.as_view(), name="metrics-rules"),
     path("calendar-feeds/", api_cases.calendar_feed_create, name="calendar-feed-create"),
     path("calendar-feeds/revoke/", api_cases.calendar_feed_revoke, name="calendar-feed-revoke"),

@@ -23,8 +23,9 @@ from callnotes import services as calls
 from callnotes.errors import CallError
 from callnotes.models import ActionItem, Attachment, Call, CallNote, CallNoteTemplate
 from escalation import authority, batch, engine, watches
+from escalation import reviews as post_escalation_reviews
 from escalation import services as escalations
-from escalation.models import Escalation, EscalationRule
+from escalation.models import Escalation, EscalationRule, Review
 from escalation.snapshot import TicketSnapshot, event_snapshot
 from escalation.tasks import arm_after_commit
 from helpdesk import config_cache, portability
@@ -226,6 +227,7 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | Non
     - the audit trail: each event's values masked in place (the trigger admits that one change, stamped
       redacted_at), and a `customer_erased` event on each ticket that names the fields, never the values;
     - escalations: drafted problem replaced, summaries, reasons, resolutions and firing reasons masked;
+    - post-escalation reviews: what worked, what failed and the rule change masked;
     - notifications: outbox payloads (ticket_context, a milestone's text and address), deliveries (address,
       destination, errors; pending ones to them cancelled) and their attempts' errors;
     - stored Idempotency-Key responses, and Django's admin log;
@@ -240,6 +242,7 @@ def customer_erase(*, customer: Customer, actor: Principal | None) -> dict | Non
         return None
     counts = dict(erasure.counts)
     counts["escalations"] = escalations.escalations_redact(ticket_ids=erasure.ticket_ids, redactor=erasure.redactor)
+    counts["reviews"] = post_escalation_reviews.reviews_redact(ticket_ids=erasure.ticket_ids, redactor=erasure.redactor)
     event_ids = tenancy.outbox_redact(ticket_ids=erasure.ticket_ids, address=erasure.address, redactor=erasure.redactor)
     counts["outbox_events"] = len(event_ids)
     counts["deliveries"] = notification_services.deliveries_redact(
@@ -509,6 +512,11 @@ def escalation_return(*, escalation: Escalation, actor: Principal | None, reason
 
 def escalation_de_escalate(*, escalation: Escalation, actor: Principal | None, reason: str, to_tier: int) -> Escalation:
     return escalations.escalation_de_escalate(escalation=escalation, actor=actor, reason=reason, to_tier=to_tier)
+
+
+def review_update(*, review: Review, actor: Principal | None, **changes) -> Review:
+    """A manager's post-escalation review (opened by the resolution: escalation/reviews.py)."""
+    return post_escalation_reviews.review_update(review=review, actor=actor, **changes)
 
 
 # --- calls: scheduling, the call's life, notes, artifacts, templates, feeds ------------------------------

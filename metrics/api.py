@@ -1,5 +1,6 @@
 """REST API of the metrics: GET /metrics/escalations/ (every metric with its health), its daily or weekly
-series (/metrics/escalations/series/), the matrix advice per rule (/metrics/rules/) — managers and admins,
+series (/metrics/escalations/series/), the matrix advice per rule (/metrics/rules/), the 30-day escalation audit
+(/metrics/escalations/audit/) — managers and admins,
 JSON or `?format=csv` — and POST /tickets/{id}/csat/ (a satisfaction score, 1-5)."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from helpdesk import workflows
 from helpdesk.api import JsonOnlyNegotiation, StrictSerializer, validated
 from helpdesk.errors import ApiError
 from helpdesk.models import Role
-from metrics import selectors
+from metrics import audit, selectors
 from metrics.period import FILTERS, PeriodError, parse
 from tickets.models import Ticket
 from tickets.selectors import ticket_get
@@ -130,6 +131,22 @@ class RulesView(MetricsView):
                      "de_escalation_rate", "acknowledge_p50"]  # fmt: skip
             return _csv([names, *[[row[n] for n in names] for row in rows]], "escalation-rules.csv")
         return Response({"rules": rows})
+
+
+class AuditView(MetricsView):
+    @extend_schema(parameters=PERIOD_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        """The 30-day escalation audit (metrics/audit.py): each escalation of the period (default the last 30 local
+        days) with the minutes before it, who escalated (rule or person), its outcome and the complaint signals
+        that followed; the recurring issue types (3 to 5) at the top. `?format=csv` streams it as a spreadsheet."""
+        query, fmt = self._query(request)
+        tenant = request.user.tenant
+        summary = audit.recurring_issue_types(query, tenant_id=tenant.pk)
+        rows = audit.audit_rows(query, tenant=tenant)
+        if fmt == "csv":
+            return audit.csv_response(query, summary, rows)
+        period = {"start": query.start_day.isoformat(), "end": query.end_day.isoformat(), "timezone": query.timezone}
+        return Response({"period": period, "filters": dict(query.filters), **summary, "rows": list(rows)})
 
 
 class CsatInput(StrictSerializer):

@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Range] = {
     "first_tier_resolution_rate": Range(warn=70, bad=60, direction=LOWER_IS_WORSE, source="project"),
     "escalation_to_call_rate": Range(warn=20, bad=35, source="project"),
     "root_cause_recorded_share": Range(warn=80, bad=50, direction=LOWER_IS_WORSE, source="project"),
+    "reviews_done_share": Range(warn=80, bad=50, direction=LOWER_IS_WORSE, source="project"),
 }
 
 

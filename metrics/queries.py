@@ -37,6 +37,8 @@ Definitions (decisions where the seeds leave room)
         edit an escalation's summary in this version, so that half of the seeds' definition counts none.
     escalation clocks' compliance: acknowledge, first response and manager response: met / stopped
         (status met or breached); customer update: periods met / (met + missed).
+    reviews done share: of the post-escalation reviews of the period's escalations (opened when a high-priority or
+        repeated one resolved: escalation/reviews.py), the share marked done.
     Rates and shares are percentages rounded to 0.1; minutes to 0.1; CSAT to 0.01. No denominator: null.
 """
 
@@ -348,6 +350,22 @@ def _escalations(query: Query, params: dict) -> tuple[dict, list[dict], list[dic
     return row, json.loads(row.pop("triggers")), json.loads(row.pop("clocks"))
 
 
+# --- post-escalation reviews ---------------------------------------------------------------------------
+
+# The reviews (escalation/reviews.py) of the period's escalations, with the same filters: opened, and done. One
+# statement of its own: the reviews table is small (a share of the resolved escalations) and indexed by tenant.
+REVIEWS_SQL = """
+SELECT count(*) AS reviews, count(*) FILTER (WHERE r.status = 'done') AS done
+FROM escalation_review r
+JOIN escalation_escalation e ON e.id = r.escalation_id AND e.tenant_id = %(tenant)s
+WHERE r.tenant_id = %(tenant)s AND e.created_at >= %(start)s AND e.created_at < %(end)s {where}
+"""
+
+
+def _reviews(query: Query, params: dict) -> dict:
+    return _fetch(REVIEWS_SQL.format(where=_escalation_where(query, "e", params)), params)[0]
+
+
 # --- rules (the matrix advice) --------------------------------------------------------------------------
 
 
@@ -463,6 +481,7 @@ def escalation_metrics(query: Query, *, tenant_id: int, now: datetime, overrides
     _session()
     t = _tickets(query, dict(params))
     e, triggers, clocks = _escalations(query, dict(params))
+    reviews = _reviews(query, dict(params))
     escalations = e["escalations"]
     result = {
         "period": {"start": query.start_day.isoformat(), "end": query.end_day.isoformat(), "timezone": query.timezone},
@@ -494,6 +513,8 @@ def escalation_metrics(query: Query, *, tenant_id: int, now: datetime, overrides
         "first_tier_resolution_rate": _pct(t["first_tier"], t["finished"]),
         "escalation_to_call_rate": _pct(e["called"], escalations),
         "root_cause_recorded_share": _pct(e["root_caused"], e["resolved"]),
+        "reviews": reviews["reviews"],
+        "reviews_done_share": _pct(reviews["done"], reviews["reviews"]),
         "by_trigger": {
             row["trigger"]: {
                 "escalations": row["escalations"],

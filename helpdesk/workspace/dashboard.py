@@ -35,13 +35,14 @@ TILES = (
     ("context_loss_rate", "percent"),
     ("escalation_to_call_rate", "percent"),
     ("root_cause_recorded_share", "percent"),
+    ("reviews_done_share", "reviews"),
 )
 ACRONYMS = {"sla": "SLA", "csat": "CSAT"}
 # Tiles whose tickets are the escalated ones: their link adds the queue's `escalated` filter.
 ESCALATION_TILES = {
     "bounceback_rate", "handoff_delay", "post_escalation_resolution", "priority_mistranslation_rate",
     "context_loss_rate", "escalation_to_call_rate", "root_cause_recorded_share", "re_escalation_rate",
-    "repeat_escalation_rate", "sla_compliance_escalated", "post_escalation_csat",
+    "repeat_escalation_rate", "sla_compliance_escalated", "post_escalation_csat", "reviews_done_share",
 }  # fmt: skip
 
 
@@ -75,6 +76,8 @@ def _value(metric: str, kind: str, result: dict) -> tuple[str, str]:
         return _fmt(value, " %"), ""
     if kind == "minutes":
         return _fmt(value["p50"], " min"), f"median; p90 {_fmt(value['p90'], ' min')}"
+    if kind == "reviews":
+        return _fmt(value, " %"), f"of {result['reviews']} post-escalation reviews"
     if kind == "csat":
         return (_fmt(value, " / 5"), f"{result['csat_responses']} responses")
     handoff = result["handoff_delay"]

@@ -3,7 +3,7 @@ behind them."""
 
 from django.urls import path
 
-from helpdesk.workspace import calls, dashboard, views
+from helpdesk.workspace import calls, dashboard, reviews, views
 
 app_name = "workspace"
 
@@ -23,6 +23,8 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/routing-preview/", views.routing_preview, name="ticket-routing-preview"),
     path("escalations/", views.escalations, name="escalations"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("reviews/", reviews.reviews, name="reviews"),
+    path("reviews/<int:review_id>/", reviews.review_save, name="review-save"),
     path("escalations/<int:escalation_id>/<str:action>/", views.escalation_action, name="escalation-action"),
     # calls (helpdesk/workspace/calls.py)
     path("tickets/<int:ticket_id>/schedule-call/", calls.schedule, name="ticket-schedule-call"),

@@ -114,6 +114,10 @@ EXPECTED = {
     "first_tier_resolution_rate": 50.0,
     "escalation_to_call_rate": 20.0,
     "root_cause_recorded_share": 100.0,
+    # Reviews (escalation/reviews.py), opened by the resolutions of E1 (T1 high; repeated after E0) and E3 (T2
+    # urgent; T2's second escalation): 2, none done yet -> 0.0 %.
+    "reviews": 2,
+    "reviews_done_share": 0.0,
     "by_trigger": {
         "manual": {"escalations": 4, "bounceback_rate": 25.0, "de_escalation_rate": 0.0, "acknowledge_p50": 20.0},
         "keyword-refund": {
@@ -144,13 +148,14 @@ EXPECTED = {
         "first_tier_resolution_rate": "bad",
         "escalation_to_call_rate": "ok",
         "root_cause_recorded_share": "ok",
+        "reviews_done_share": "bad",  # 0 % (under 50)
     },
 }
 
 
 def test_every_metric_equals_the_hand_computation(dataset, django_assert_num_queries):
     query = Query(start_day=PERIOD[0], end_day=PERIOD[1], timezone="Europe/Berlin")
-    with tenant_context(dataset.tenant), django_assert_num_queries(3):  # SET LOCAL jit + 2, whatever the period's size
+    with tenant_context(dataset.tenant), django_assert_num_queries(4):  # jit, 2 + reviews, whatever the period
         result = queries.escalation_metrics(query, tenant_id=dataset.tenant.pk, now=NOW)
     assert result == EXPECTED
 
