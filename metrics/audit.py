@@ -138,7 +138,7 @@ def _params(query: Query, tenant_id: int, *, page: bool = False) -> tuple[str, d
     }
     facts = FACTS.format(
         minutes_before=queries._minutes("e.created_at - t.created_at"),
-        where=queries._where(query, "t", "e", params),
+        where=queries._escalation_where(query, "e", params),
         page=PAGE_CUT if page else "",
     )
     return facts, params
@@ -147,7 +147,7 @@ def _params(query: Query, tenant_id: int, *, page: bool = False) -> tuple[str, d
 def recurring_issue_types(query: Query, *, tenant_id: int) -> dict:
     """The period's escalations by issue type: {"escalations": total, "groups": the recurring ones (<= 5)}."""
     facts, params = _params(query, tenant_id)
-    queries._no_jit()  # as for every metric: JIT compiles these for longer than they run
+    queries._session()  # as for every metric: JIT compiles these for longer than they run
     rows = queries._fetch(GROUPS_SQL.format(facts=facts, signaled=SIGNALED), params)
     total = rows[0]["total"] if rows else 0
     groups = [
@@ -205,7 +205,7 @@ def audit_rows(query: Query, *, tenant) -> Iterator[dict]:
     after_at, after_id = query.start - timedelta(microseconds=1), 0
     while True:
         with tenant_context(tenant):
-            queries._no_jit()
+            queries._session()
             page = queries._fetch(sql, {**params, "after_at": after_at, "after_id": after_id, "page": PAGE})
         for raw in page:
             yield _row(raw)
