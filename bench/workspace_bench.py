@@ -298,7 +298,7 @@ def naive_queue_page(principal, params) -> queues.QueuePage:
     each row's related objects read one by one."""
     view = params.get("view") if params.get("view") in queues.VIEW_SLUGS else queues.DEFAULT_VIEW
     sort = params.get("sort") if params.get("sort") in queues.SORTS else queues.DEFAULT_SORT
-    tickets, errors = queues.filtered(principal, params)
+    tickets, errors, _ = queues.filtered(principal, params)
     filters = queues.view_filters(principal, list(principal.membership.teams.values_list("pk", flat=True)))
     counts = {slug: tickets.filter(q).count() for slug, q in filters.items()}
     offset = int(params.get("cursor") or 0)

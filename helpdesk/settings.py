@@ -360,8 +360,13 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"forbidden_without_traceback": {"()": "helpdesk.logfilters.ForbiddenWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # django-axes narrates every sign-in at INFO; its failures and lockouts are WARNINGs.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes narrates every sign-in at INFO; its failures and lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
+        # A 403 is one warning line, not a traceback (helpdesk/logfilters.py).
+        "django.request": {"filters": ["forbidden_without_traceback"]},
+    },
 }

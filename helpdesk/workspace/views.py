@@ -28,6 +28,7 @@ from helpdesk.workspace.forms import SUMMARY_LABELS, AttemptForm, EscalateForm, 
 from slas import selectors as slas
 from tickets.errors import TicketError
 from tickets.models import AuthorType, Ticket
+from tickets.selectors import SEARCH_CAP
 
 POLL_SECONDS = 10  # the pages ask for news this often (UI.md: within 15 s of a change made elsewhere)
 
@@ -77,15 +78,18 @@ def _back(ticket: Ticket):
 
 def _queue_context(request) -> dict:
     page = queues.queue_page(request.principal, request.GET)
-    clocks = slas.ticket_clocks(ticket_ids=[row["id"] for row in page.rows], own_only=True, open_only=True)
+    # Breached clocks too (how long overdue); met ones say nothing here and most_urgent leaves them out.
+    clocks = slas.ticket_clocks(ticket_ids=[row["id"] for row in page.rows], own_only=True)
     now = timezone.now()
     by_ticket: dict[int, list] = {}
+    calendars: dict = {}
     for timer in clocks:
-        by_ticket.setdefault(timer.ticket_id, []).append(clock_view(timer, now))
+        by_ticket.setdefault(timer.ticket_id, []).append(clock_view(timer, now, calendars))
     for row in page.rows:
         row["clock"] = most_urgent(by_ticket.get(row["id"], []))
     query = request.GET.copy()
     query.pop("cursor", None)
+    query.pop("before", None)
     query.pop("since", None)
     poll = request.GET.copy()
     poll.pop("since", None)
@@ -93,6 +97,7 @@ def _queue_context(request) -> dict:
         "page": page,
         "views": [(view, page.counts.get(view.slug, 0)) for view in queues.VIEWS],
         "count_cap": queues.COUNT_CAP,
+        "search_cap": SEARCH_CAP,
         "view_label": next(v.label for v in queues.VIEWS if v.slug == page.view),
         "sorts": [(slug, label) for slug, (label, _) in queues.SORTS.items()],
         "filters": request.GET,
