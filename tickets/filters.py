@@ -7,7 +7,7 @@ from helpdesk.filtering import FilterSet
 from helpdesk.filters import MemberFilter, TenantModelChoiceFilter
 from helpdesk.models import Team
 from tickets.models import Account, Channel, Customer, Priority, Status, Ticket
-from tickets.selectors import SEARCH_CAP, search_ids, ticket_search_in
+from tickets.selectors import search_cap, search_ids, ticket_search_in
 
 
 class TicketFilter(FilterSet):
@@ -39,12 +39,12 @@ class TicketFilter(FilterSet):
     def filter_tag(self, queryset, name, value):
         return queryset.filter(tags__contains=[value])
 
-    # True once a search met its cap (more than SEARCH_CAP matches; it holds the newest): pages say "1,000+".
+    # True once a search met its cap (more than search_cap() matches; it holds the newest): pages say so.
     search_capped = False
 
     def filter_q(self, queryset, name, value):
         if not value.strip():
             return queryset
         ids = search_ids(value)
-        self.search_capped = len(ids) > SEARCH_CAP
+        self.search_capped = len(ids) > search_cap()
         return ticket_search_in(queryset, ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import CharField, Func, QuerySet
 from django.db.models.expressions import RawSQL
@@ -114,21 +115,25 @@ def sort_clocks(clocks: list[tuple]) -> list[tuple]:
 # filters. It returns the newest matches up to a cap: a word in 40 % of 100,000 tickets returned 40,000 ids,
 # read again by every count of a queue page (1.8 s, bench/WORKSPACE.md).
 SEARCH_IDS = "SELECT tickets_search_ids(%s, %s)"
-SEARCH_CAP = 1000  # a search holds the newest this many matches ("1,000+ matches" beyond)
 
 
-def search_ids(text: str, cap: int = SEARCH_CAP) -> list[int]:
-    """The ids of the newest `cap` + 1 matches, newest first: one more than a search holds, to tell a search
-    that met its cap (more than `cap` matches) from one that did not."""
+def search_cap() -> int:
+    """How many matches a search holds, the newest (settings.SEARCH_CAP; "1,000+ matches" beyond)."""
+    return settings.SEARCH_CAP
+
+
+def search_ids(text: str) -> list[int]:
+    """The ids of the newest search_cap() + 1 matches, newest first: one more than a search holds, to tell a
+    search that met its cap from one that did not."""
     with connection.cursor() as cursor:
-        cursor.execute(SEARCH_IDS, [text, cap + 1])
+        cursor.execute(SEARCH_IDS, [text, search_cap() + 1])
         return [row[0] for row in cursor.fetchall()]
 
 
 def ticket_search_in(queryset: QuerySet[Ticket], ids: list[int]) -> QuerySet[Ticket]:
-    """The queryset's tickets among the matches of search_ids (one array parameter, read once: the matches
-    are not searched again by each count and page that filters by them)."""
-    return queryset.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids[:SEARCH_CAP]]))
+    """The queryset's tickets among the matches of search_ids, as one array parameter: the matches are read
+    once, not searched again by each count and page that filters by them."""
+    return queryset.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids[: search_cap()]]))
 
 
 def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:

@@ -28,7 +28,7 @@ from helpdesk.workspace.forms import SUMMARY_LABELS, AttemptForm, EscalateForm, 
 from slas import selectors as slas
 from tickets.errors import TicketError
 from tickets.models import AuthorType, Ticket
-from tickets.selectors import SEARCH_CAP
+from tickets.selectors import search_cap
 
 POLL_SECONDS = 10  # the pages ask for news this often (UI.md: within 15 s of a change made elsewhere)
 
@@ -97,7 +97,7 @@ def _queue_context(request) -> dict:
         "page": page,
         "views": [(view, page.counts.get(view.slug, 0)) for view in queues.VIEWS],
         "count_cap": queues.COUNT_CAP,
-        "search_cap": SEARCH_CAP,
+        "search_note": _search_note(search_cap()) if page.search_capped else "",
         "view_label": next(v.label for v in queues.VIEWS if v.slug == page.view),
         "sorts": [(slug, label) for slug, (label, _) in queues.SORTS.items()],
         "filters": request.GET,
@@ -107,6 +107,10 @@ def _queue_context(request) -> dict:
         "poll_seconds": POLL_SECONDS,
         "now": now,
     }
+
+
+def _search_note(cap: int) -> str:
+    return f"{cap:,}+ matches: the newest {cap:,} are shown in the views. Add a word to narrow the search."
 
 
 @require_GET
