@@ -96,7 +96,7 @@ class ClockView:
 
     @property
     def due_title(self) -> str:
-        """"due Mon Dec 7, 09:00 CET" in the page's zone."""
+        """The hover text, e.g. "due Mon Dec 7, 09:00 CET", in the page's zone."""
         if not self.due_at:
             return ""
         due = timezone.localtime(self.due_at)

@@ -157,9 +157,7 @@ def test_previous_page_walks_back_the_cursor_pages(acme, as_alice, monkeypatch):
     assert _link(front, "prev") is None and _subjects(as_alice.get(_link(front, "next"))) == ["Ticket 2", "Ticket 3"]
 
 
-def test_a_common_word_holds_the_newest_matches_and_says_so(
-    acme, as_alice, settings, django_assert_max_num_queries
-):
+def test_a_common_word_holds_the_newest_matches_and_says_so(acme, as_alice, settings, django_assert_max_num_queries):
     """A word in 40 % of 100,000 tickets took 1.8 s: the search holds its newest matches up to the cap."""
     settings.SEARCH_CAP = 10
     for n in range(12):
