@@ -199,7 +199,7 @@ def filtered(principal: Principal, params) -> tuple[QuerySet[Ticket], dict[str, 
     filterset = TicketFilter(given, queryset=tickets, request=SimpleNamespace(user=principal))
     if not filterset.is_valid():
         return tickets.none(), {name: [str(m) for m in errors] for name, errors in filterset.errors.items()}, False
-    selected = filterset.qs
+    selected = filterset.qs  # first: the search runs in it, and says there whether it met its cap
     return selected, {}, filterset.search_capped
 
 
