@@ -128,6 +128,12 @@ def escalation_create(
             status=400,
             fields={f"summary.{name}": ["This field is required."] for name in missing},
         )
+    if trigger == "manual" and kind == Kind.HIERARCHICAL:
+        problems = validation.hierarchical_target_problems(
+            ticket_tier=ticket.tier, target_tier=target_tier, target_team=target_team, target_agent=target_agent
+        )
+        if problems:
+            raise EscalationError(next(iter(problems.values()))[0], code="invalid", status=400, fields=problems)
     handoff = Handoff(
         kind=kind,
         trigger=trigger,

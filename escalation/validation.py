@@ -22,6 +22,26 @@ ERR_SUPERSEDES = "A list of at most {n} rule slugs (other than this rule's own).
 MAX_SUPERSEDES = 20
 
 
+ERR_NOT_UP = "A hierarchical escalation goes up: pick a tier above {tier} (the ticket's), or a manager."
+AUTHORITY_ROLES = ("manager", "admin")
+
+
+def hierarchical_target_problems(
+    *, ticket_tier: int, target_tier=None, target_team=None, target_agent=None
+) -> dict[str, list[str]]:
+    """A person's hierarchical escalation asks for authority: to a tier above the ticket's, a team or a person
+    of such a tier, or a manager (target_role, or a manager or admin as the person). To the same tier or one
+    below, it moved nothing up (and down is de-escalation): refused, naming the field that said where."""
+    message = [ERR_NOT_UP.format(tier=ticket_tier)]
+    if target_tier is not None and target_tier <= ticket_tier:
+        return {"target_tier": message}
+    if target_team is not None and target_agent is None and target_team.tier <= ticket_tier:
+        return {"target_team": message}
+    if target_agent is not None and target_agent.tier <= ticket_tier and target_agent.role not in AUTHORITY_ROLES:
+        return {"target_agent": message}
+    return {}
+
+
 def missing_summary_fields(data: dict | None) -> list[str]:
     """The five-field summary's fields left empty (a manual escalation needs all five, from a person)."""
     from escalation.models import SUMMARY_FIELDS

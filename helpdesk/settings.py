@@ -319,6 +319,9 @@ BAD_TOKEN_WINDOW_S = env_int("BAD_TOKEN_WINDOW_S", 300, minimum=10, maximum=24 *
 # the admin's JSON fields refuse it too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 2_621_440, minimum=1_024, maximum=100 * 1024 * 1024)
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 32, minimum=2, maximum=100)
+# A full-text search (`?q=`, API and queues) holds the newest this many matches; beyond, the pages say "1,000+
+# matches" (a word in 40 % of 100,000 tickets returned all 40,000 ids: 1.8 s a queue page, bench/WORKSPACE.md).
+SEARCH_CAP = env_int("SEARCH_CAP", 1000, minimum=10, maximum=100_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "helpdesk.auth.TokenPrincipalAuthentication",
@@ -371,8 +374,13 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"forbidden_without_traceback": {"()": "helpdesk.logfilters.ForbiddenWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # django-axes narrates every sign-in at INFO; its failures and lockouts are WARNINGs.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes narrates every sign-in at INFO; its failures and lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
+        # A 403 is one warning line, not a traceback (helpdesk/logfilters.py).
+        "django.request": {"filters": ["forbidden_without_traceback"]},
+    },
 }

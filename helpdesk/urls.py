@@ -74,7 +74,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", tenant_admin_site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.SignOutView.as_view(), name="logout"),
     # The addresses before UI.md named /login/: bookmarks keep working.
     path("accounts/login/", RedirectView.as_view(url="/login/", query_string=True)),
     path("csat/<str:token>/", csat_page, name="csat"),

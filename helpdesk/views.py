@@ -35,6 +35,17 @@ class InviteDoneView(auth_views.PasswordResetCompleteView):
     template_name = "registration/invite_done.html"
 
 
+class SignOutView(auth_views.LogoutView):
+    """/logout/: signing out is a POST (Django's own view; a GET must not sign anyone out, or any page could
+    by linking an image to it). UI.md names "Sign out" a link of the "Main" navigation: the link posts the
+    page's sign-out form (static/workspace.js); followed without script, it lands here on GET and asks."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "registration/sign_out.html")
+
+
 def login_locked_out(request, response=None, credentials=None):
     """django-axes' lockout answer (settings.AXES_LOCKOUT_CALLABLE): the sign-in page again, saying why,
     with 429. The password was not even checked."""

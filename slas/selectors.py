@@ -37,12 +37,16 @@ def update_clocks_warned(*, ticket_ids: Iterable[int], at: datetime) -> list[Sla
     )
 
 
-def ticket_clocks(*, ticket_ids: Iterable[int], own_only: bool = False, open_only: bool = False) -> list[SlaTimer]:
+def ticket_clocks(
+    *, ticket_ids: Iterable[int], own_only: bool = False, open_only: bool = False, with_breached: bool = False
+) -> list[SlaTimer]:
     """The clocks of these tickets with their calendars (what a countdown needs), in one query: the tickets'
-    own, and with own_only False their escalations' too; with open_only, running and paused ones only."""
+    own, and with own_only False their escalations' too; with open_only, running and paused ones only (and
+    breached ones too with with_breached: how long overdue)."""
     clocks = SlaTimer.objects.filter(ticket_id__in=list(ticket_ids)).select_related("calendar")
     if own_only:
         clocks = clocks.filter(escalation_id=0)
     if open_only:
-        clocks = clocks.filter(status__in=[TimerStatus.RUNNING, TimerStatus.PAUSED])
+        wanted = [TimerStatus.RUNNING, TimerStatus.PAUSED] + ([TimerStatus.BREACHED] if with_breached else [])
+        clocks = clocks.filter(status__in=wanted)
     return list(clocks.order_by("ticket_id", "escalation_id", "metric"))

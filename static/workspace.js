@@ -26,6 +26,13 @@
       const field = form.querySelector("textarea, input:not([type=hidden]), select");
       if (field) field.focus();
     }
+    // A link that does a POST (UI.md's "Sign out" link): it submits its form; without script the link's own
+    // page asks (GET /logout/ signs nobody out).
+    const poster = event.target.closest("a[data-post-form]");
+    if (poster) {
+      event.preventDefault();
+      document.getElementById(poster.dataset.postForm).submit();
+    }
     const unreveal = event.target.closest("[data-unreveal]");
     if (unreveal) {
       const form = document.getElementById(unreveal.dataset.unreveal);
@@ -58,20 +65,32 @@
     return rest ? hours + " h " + rest + " min" : hours + " h";
   }
 
-  const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  // "paused until Mon 09:00" in the zone the page shows every time in (the tenant's, data-zone), as the
+  // server's text does: the browser's own zone may be another one.
+  const openingFormats = {};
+
+  function openingText(ms, zone) {
+    const key = zone || "UTC";
+    if (!openingFormats[key]) {
+      openingFormats[key] = new Intl.DateTimeFormat("en-GB", {
+        timeZone: key, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      });
+    }
+    const parts = {};
+    openingFormats[key].formatToParts(new Date(ms)).forEach(function (part) { parts[part.type] = part.value; });
+    return parts.weekday + " " + parts.hour + ":" + parts.minute;
+  }
 
   function clockText(el, now) {
     const windows = JSON.parse(el.dataset.windows || "[]");
     const renderedAt = Number(el.dataset.renderedAt);
     const left = Number(el.dataset.leftMinutes) - overlapMs(windows, renderedAt, now) / 60000;
     const open = windows.some(([start, end]) => start <= now && now < end);
-    let text = left < 0 ? duration(left) + " overdue" : duration(left) + " left";
+    let text = left < 0 ? "overdue by " + duration(left) : duration(left) + " left";
     if (!open) {
       const next = windows.find(([start]) => start > now);
       if (next) {
-        const at = new Date(next[0]);
-        const hh = String(at.getHours()).padStart(2, "0"), mm = String(at.getMinutes()).padStart(2, "0");
-        text += ", paused until " + WEEKDAYS[at.getDay()] + " " + hh + ":" + mm + " (outside business hours)";
+        text += ", paused until " + openingText(next[0], el.dataset.zone) + " (outside business hours)";
       }
     }
     const share = left / Number(el.dataset.targetMinutes || 1);

@@ -7,7 +7,7 @@ from helpdesk.filtering import FilterSet
 from helpdesk.filters import MemberFilter, TenantModelChoiceFilter
 from helpdesk.models import Team
 from tickets.models import Account, Channel, Customer, Priority, Status, Ticket
-from tickets.selectors import ticket_search
+from tickets.selectors import search_cap, search_ids, ticket_search_in
 
 
 class TicketFilter(FilterSet):
@@ -39,5 +39,12 @@ class TicketFilter(FilterSet):
     def filter_tag(self, queryset, name, value):
         return queryset.filter(tags__contains=[value])
 
+    # True once a search met its cap (more than search_cap() matches; it holds the newest): pages say so.
+    search_capped = False
+
     def filter_q(self, queryset, name, value):
-        return ticket_search(queryset, value) if value.strip() else queryset
+        if not value.strip():
+            return queryset
+        ids = search_ids(value)
+        self.search_capped = len(ids) > search_cap()
+        return ticket_search_in(queryset, ids)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import CharField, Func, QuerySet
 from django.db.models.expressions import RawSQL
 
 from helpdesk.models import Tenant
-from tickets.models import Account, Customer, Message, Ticket, TicketEvent
+from tickets.models import Account, Customer, Message, ResolutionAttempt, Ticket, TicketEvent
 
 
 def account_list(*, tenant: Tenant) -> QuerySet[Account]:
@@ -107,18 +109,47 @@ def sort_clocks(clocks: list[tuple]) -> list[tuple]:
     return sorted(clocks, key=lambda clock: clock[0])
 
 
-# The match runs in `tickets_search_ids` (migration tickets 0010), where the GIN index can serve it: under
-# row-level security the planner may not use an index for `@@`, which is not LEAKPROOF. The function keeps to
-# the transaction's tenant; the tickets themselves are still read under RLS and the queryset's own filters.
-SEARCH_IDS = "SELECT tickets_search_ids(%s)"
+# The match runs in `tickets_search_ids` (migration tickets 0010, capped in 0011), where the GIN index can serve
+# it: under row-level security the planner may not use an index for `@@`, which is not LEAKPROOF. The function
+# keeps to the transaction's tenant; the tickets themselves are still read under RLS and the queryset's own
+# filters. It returns the newest matches up to a cap: a word in 40 % of 100,000 tickets returned 40,000 ids,
+# read again by every count of a queue page (1.8 s, bench/WORKSPACE.md).
+SEARCH_IDS = "SELECT tickets_search_ids(%s, %s)"
+
+
+def search_cap() -> int:
+    """How many matches a search holds, the newest (settings.SEARCH_CAP; "1,000+ matches" beyond)."""
+    return settings.SEARCH_CAP
+
+
+def search_ids(text: str) -> list[int]:
+    """The ids of the newest search_cap() + 1 matches, newest first: one more than a search holds, to tell a
+    search that met its cap from one that did not."""
+    with connection.cursor() as cursor:
+        cursor.execute(SEARCH_IDS, [text, search_cap() + 1])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def ticket_search_in(queryset: QuerySet[Ticket], ids: list[int]) -> QuerySet[Ticket]:
+    """The queryset's tickets among the matches of search_ids, as one array parameter: the matches are read
+    once, not searched again by each count and page that filters by them."""
+    return queryset.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids[: search_cap()]]))
 
 
 def ticket_search(queryset: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
-    return queryset.filter(pk__in=RawSQL(SEARCH_IDS, [text]))
+    return ticket_search_in(queryset, search_ids(text))
 
 
 def message_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[Message]:
     return Message.objects.filter(tenant=tenant, ticket=ticket).select_related("author__user")
+
+
+def attempt_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[ResolutionAttempt]:
+    return (
+        ResolutionAttempt.objects.filter(tenant=tenant, ticket=ticket)
+        .select_related("actor__user")
+        .order_by("created_at", "id")
+    )
 
 
 def event_list(*, tenant: Tenant, ticket: Ticket) -> QuerySet[TicketEvent]:

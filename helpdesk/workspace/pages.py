@@ -75,6 +75,7 @@ class TicketPage:
     sentiments: list[float]
     version: str
     now: datetime = field(default_factory=timezone.now)
+    attempts: list = field(default_factory=list)  # resolution attempts, oldest first (the main column shows them)
 
     @property
     def active_escalations(self) -> list[EscalationCard]:
@@ -126,7 +127,8 @@ def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> Ti
     messages = list(tickets.message_list(tenant=tenant, ticket=ticket).order_by("created_at", "id"))
     events = list(tickets.event_list(tenant=tenant, ticket=ticket).order_by("-created_at", "-id")[:ACTIVITY_LIMIT])
     timers = slas.ticket_clocks(ticket_ids=[ticket.pk])
-    views = [clock_view(timer, now) for timer in timers]
+    calendars: dict = {}
+    views = [clock_view(timer, now, calendars) for timer in timers]
     ticket_escalations = list(
         escalations.escalation_list(tenant=tenant)
         .filter(ticket=ticket)
@@ -145,6 +147,7 @@ def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> Ti
         sentiments=[m.sentiment for m in messages if m.author_type == AuthorType.CUSTOMER and m.sentiment is not None],
         version=version_of(events[0] if events else None),
         now=now,
+        attempts=list(tickets.attempt_list(tenant=tenant, ticket=ticket)),
     )
 
 

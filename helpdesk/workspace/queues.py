@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet, Subquery
 
 from escalation import selectors as escalations
 from helpdesk.auth import Principal
@@ -85,6 +85,13 @@ def view_counts(tickets: QuerySet[Ticket], filters: dict[str, Q]) -> dict[str, i
         return dict(zip(filters, cursor.fetchone(), strict=True))
 
 
+def search_counts(tickets: QuerySet[Ticket], filters: dict[str, Q]) -> dict[str, int]:
+    """Every view's count of a search's tickets, in one pass over them: a search holds at most search_cap()
+    tickets, so one FILTER per view over those is cheaper than view_counts' seven walks (7,000 lookups of
+    the matches by id, 45 ms for a common word at 100,000 tickets)."""
+    return tickets.order_by().aggregate(**{slug: Count("pk", filter=condition) for slug, condition in filters.items()})
+
+
 # --- sorting and the keyset cursor ----------------------------------------------------------------
 
 # sort name -> (label, the ordering columns; the last is always the id, so every row has one place)
@@ -121,6 +128,11 @@ def _decode(cursor: str, columns: tuple[str, ...]) -> list:
         except (TypeError, ValueError) as exc:
             raise BadCursor("cursor") from exc
     return values
+
+
+def _reversed(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The same ordering walked the other way: ("-updated_at", "-id") -> ("updated_at", "id")."""
+    return tuple(column[1:] if column.startswith("-") else f"-{column}" for column in columns)
 
 
 def _after(columns: tuple[str, ...], values: list) -> Q:
@@ -167,14 +179,17 @@ class QueuePage:
     counts: dict[str, int]
     next_cursor: str | None
     errors: dict[str, list[str]] = field(default_factory=dict)
+    search_capped: bool = False  # the search met its cap: the page holds its newest matches ("1,000+ matches")
+    prev_cursor: str | None = None  # the page's first row: "Previous page" walks back from it (`before`)
 
 
 def _team_ids(principal: Principal) -> list[int]:
     return list(principal.membership.teams.values_list("pk", flat=True))
 
 
-def filtered(principal: Principal, params) -> tuple[QuerySet[Ticket], dict[str, list[str]]]:
-    """The tenant's tickets narrowed by the API's filters (`params` are the query parameters)."""
+def filtered(principal: Principal, params) -> tuple[QuerySet[Ticket], dict[str, list[str]], bool]:
+    """The tenant's tickets narrowed by the API's filters (`params` are the query parameters), and whether the
+    search (`q`) met its cap."""
     tickets = ticket_list(tenant=principal.tenant).select_related(None)
     # A form's "any" sends an empty value: no filter (the API refuses an empty one; a page has no such typo).
     given = params.copy()
@@ -183,32 +198,55 @@ def filtered(principal: Principal, params) -> tuple[QuerySet[Ticket], dict[str, 
     # The filters' `me` is the member: the API reads it from DRF's request.user, which is the principal.
     filterset = TicketFilter(given, queryset=tickets, request=SimpleNamespace(user=principal))
     if not filterset.is_valid():
-        return tickets.none(), {name: [str(m) for m in errors] for name, errors in filterset.errors.items()}
-    return filterset.qs, {}
+        return tickets.none(), {name: [str(m) for m in errors] for name, errors in filterset.errors.items()}, False
+    selected = filterset.qs  # first: the search runs in it, and says there whether it met its cap
+    return selected, {}, filterset.search_capped
 
 
 def queue_page(principal: Principal, params) -> QueuePage:
     """One page of a view, with every view's count (under the same filters), in a fixed number of queries."""
     view = params.get("view") if params.get("view") in VIEW_SLUGS else DEFAULT_VIEW
     sort = params.get("sort") if params.get("sort") in SORTS else DEFAULT_SORT
-    tickets, errors = filtered(principal, params)
+    tickets, errors, search_capped = filtered(principal, params)
     filters = view_filters(principal, _team_ids(principal))
-    counts = view_counts(tickets, filters) if not errors else dict.fromkeys(filters, 0)
+    if errors:
+        counts = dict.fromkeys(filters, 0)
+    elif (params.get("q") or "").strip():
+        counts = search_counts(tickets, filters)
+    else:
+        counts = view_counts(tickets, filters)
     columns = SORTS[sort][1]
     selected = tickets.filter(filters[view]).annotate(priority_rank=PRIORITY_ORDER)
-    if params.get("cursor"):
+    # "Previous page" (`before`): the rows before the page's first one, found by walking the order backwards.
+    backwards = bool(params.get("before")) and not params.get("cursor")
+    walk = _reversed(columns) if backwards else columns
+    mark = params.get("before") if backwards else params.get("cursor")
+    if mark:
         try:
-            selected = selected.filter(_after(columns, _decode(params["cursor"], columns)))
+            selected = selected.filter(_after(walk, _decode(mark, columns)))
         except BadCursor:
             errors = {**errors, "cursor": ["This page link is no longer valid; start from the first page."]}
             selected = selected.none()
     # The page's ids first, from the tickets alone (an index walk in the sort's order, or a sort of the view's
     # tickets), then the columns of their requester, assignee, team and account for those rows only: joined
     # before the cut, every ticket of the view was joined to be sorted (bench/WORKSPACE.md).
-    ids = selected.order_by(*columns).values("pk")[: PAGE_SIZE + 1]
+    ids = selected.order_by(*walk).values("pk")[: PAGE_SIZE + 1]
     page = ticket_list(tenant=principal.tenant).select_related(None).filter(pk__in=Subquery(ids))
     rows = list(page.annotate(priority_rank=PRIORITY_ORDER).order_by(*columns).values(*ROW_FIELDS, "priority_rank"))
     more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    next_cursor = _encode([rows[-1][c.lstrip("-")] for c in columns]) if more else None
-    return QueuePage(view=view, sort=sort, rows=rows, counts=counts, next_cursor=next_cursor, errors=errors)
+    rows = rows[-PAGE_SIZE:] if backwards else rows[:PAGE_SIZE]
+    # Forwards, a next page if one more row was found, and a previous one past the first page; backwards, a
+    # previous page if one more row was found, and always the next (the page it came from).
+    has_next, has_prev = (True, more) if backwards else (more, bool(mark))
+    next_cursor = _encode([rows[-1][c.lstrip("-")] for c in columns]) if rows and has_next else None
+    prev_cursor = _encode([rows[0][c.lstrip("-")] for c in columns]) if rows and has_prev else None
+    return QueuePage(
+        view=view,
+        sort=sort,
+        rows=rows,
+        counts=counts,
+        next_cursor=next_cursor,
+        errors=errors,
+        search_capped=search_capped,
+        prev_cursor=prev_cursor,
+    )

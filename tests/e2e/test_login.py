@@ -31,7 +31,7 @@ def test_an_agent_signs_in_and_sees_their_tenant(people, live_server, browser_pa
     assert "Acme Corp" in page.inner_text("header")
     assert "manager, tier 2" in page.inner_text("header")
     assert "Globex" not in page.content()
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign out").click()
     page.wait_for_selector("input[name=username]")
 
 

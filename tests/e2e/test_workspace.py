@@ -111,7 +111,7 @@ def test_an_agent_replies_and_escalates_and_the_manager_acknowledges(floor, live
     assert escalation.agent.user.username == "maya" and escalation.summary["problem"] == SUMMARY["Problem"]
     _no_csp_violations(page)
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign out").click()
     _sign_in(page, live_server, "maya", "pw-maya-123!")
     page.get_by_role("link", name=re.compile("^Awaiting acknowledgement")).click()
     page.get_by_role("table").get_by_role("link", name="Nightly export fails").click()

@@ -99,6 +99,9 @@ def test_it_seeds_a_demo_tenant_once(db):
         assert Account.objects.filter(vip=True, plan="enterprise").exists()
         assert Ticket.objects.count() == 30
         assert Message.objects.count() > 0
+        # whatever the random draw: an open VIP ticket and a new one nobody has taken (tester's finding)
+        assert Ticket.objects.filter(status="open", account__vip=True, assignee__isnull=False).exists()
+        assert Ticket.objects.filter(status="new", assignee__isnull=True).exists()
     again, _ = _run("seed_demo", "--if-empty")
     assert "not seeding again" in again
     with tenant_context(tenant):

@@ -116,14 +116,22 @@ def test_the_schedule_dialog_asks_for_the_window_attendees_and_what_the_template
     assert re.search(r"<button[^>]*data-open-dialog=\"call-dialog\"[^>]*>Schedule call</button>", page, re.S)
 
     dialog = _text(as_alice.get(f"/tickets/{ticket.pk}/schedule-call/", HTTP_HX_REQUEST="true"))
-    assert '<label for="call-start">Start</label>' in dialog and 'type="datetime-local"' in dialog
-    assert '<label for="call-duration">Duration (minutes)</label>' in dialog
+    required = '<span class="req" aria-hidden="true">*</span></label>'  # a visible mark; `required` says it
+    assert f'<label for="call-start">Start {required}' in dialog and 'type="datetime-local"' in dialog
+    assert f'<label for="call-duration">Duration (minutes) {required}' in dialog
     assert '<label for="call-attendees">Attendees</label>' in dialog and "pat@example.test" in dialog
     assert "In Europe/Berlin" in dialog
     # The seeds' template: contact, phone or meeting link, preferred times before scheduling; the contact is
     # pre-filled from the ticket.
     for label in ("Customer contact", "Phone or meeting link", "Preferred times"):
-        assert f">{label}</label>" in dialog
+        assert f">{label} {required}" in dialog
+    # Tester's finding: the required fields were not marked; every one of them is `required` now.
+    needed = ("pre_call.contact", "pre_call.phone_or_link", "pre_call.preferred_times")
+    for name in ("scheduled_start", "duration_minutes", *needed):
+        field = re.search(rf'<(?:input|textarea)[^>]*name="{name}"[^>]*>', dialog, re.S)
+        assert field and re.search(r"\srequired[\s>]", field.group(0)), name
+    assert not re.search(r'<textarea[^>]*name="attendees"[^>]*required', dialog)  # optional, unmarked
+    assert '<span class="req" aria-hidden="true">*</span> required</p>' in dialog
     assert 'value="Pat &lt;pat@example.test&gt;"' in dialog
     assert ">Schedule</button>" in dialog and "<html" not in dialog
     assert "alice (agent, tier 1)" in dialog  # an agent may be chosen; routed by default

@@ -132,6 +132,47 @@ def test_it_pages_with_a_cursor_and_refuses_a_garbage_one(acme, as_alice, monkey
     assert garbage.status_code == 200 and "This page link is no longer valid" in garbage.content.decode()
 
 
+def _link(response, rel: str) -> str | None:
+    found = re.search(rf'<a href="(\?[^"]*)" rel="{rel}">', response.content.decode())
+    return "/tickets/" + found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_previous_page_walks_back_the_cursor_pages(acme, as_alice, monkeypatch):
+    """Tester's finding: cursor pages had "Next page" only."""
+    monkeypatch.setattr(queues, "PAGE_SIZE", 2)
+    for n in range(5):
+        open_ticket(acme, subject=f"Ticket {n}")
+    first = as_alice.get("/tickets/?view=all&sort=oldest")
+    assert _link(first, "prev") is None
+    second = as_alice.get(_link(first, "next"))
+    third = as_alice.get(_link(second, "next"))
+    assert _subjects(third) == ["Ticket 4"] and _link(third, "next") is None
+    assert "Previous page</a>" in third.content.decode()
+
+    back = as_alice.get(_link(third, "prev"))
+    assert _subjects(back) == ["Ticket 2", "Ticket 3"]
+    assert _subjects(as_alice.get(_link(back, "next"))) == ["Ticket 4"]
+    front = as_alice.get(_link(back, "prev"))
+    assert _subjects(front) == ["Ticket 0", "Ticket 1"]
+    assert _link(front, "prev") is None and _subjects(as_alice.get(_link(front, "next"))) == ["Ticket 2", "Ticket 3"]
+
+
+def test_a_common_word_holds_the_newest_matches_and_says_so(acme, as_alice, settings, django_assert_max_num_queries):
+    """A word in 40 % of 100,000 tickets took 1.8 s: the search holds its newest matches up to the cap."""
+    settings.SEARCH_CAP = 10
+    for n in range(12):
+        open_ticket(acme, subject=f"Refund {n}", description="A refund, please.")
+    open_ticket(acme, subject="Printer", description="It jams.")
+    as_alice.get("/tickets/?view=all&q=refund")
+    with django_assert_max_num_queries(QUEUE_QUERIES + 1):  # the matches, read once
+        capped = as_alice.get("/tickets/?view=all&q=refund")
+    assert sorted(_subjects(capped)) == sorted(f"Refund {n}" for n in range(2, 12))
+    assert _counts(capped)["All"] == 10
+    assert '<p class="notice" role="status">10+ matches' in capped.content.decode()
+    few = as_alice.get("/tickets/?view=all&q=printer")
+    assert _subjects(few) == ["Printer"] and "matches:" not in few.content.decode()
+
+
 def test_a_bad_filter_value_is_named_not_a_500(acme, as_alice):
     response = as_alice.get("/tickets/?view=all&priority=apocalyptic")
     assert response.status_code == 200

@@ -97,6 +97,14 @@ REPLY_MINUTES = {"urgent": (3, 15), "high": (5, 45), "normal": (5, 60), "low": (
 # A ticket older than this is solved (most within hours); younger ones are still being worked.
 STILL_OPEN_WITHIN = timedelta(hours=30)
 
+# subject, description, priority, from a VIP account, assignee (None: nobody), opened minutes ago
+SHOWCASE = [
+    ("Production outage on the reporting API", "Every report request times out since this morning; our board "
+     "meeting is at 3 pm.", "urgent", True, "sam", 50),
+    ("Webhook deliveries delayed", "Order webhooks arrive 20 minutes late since yesterday evening.", "normal",
+     False, None, 15),
+]  # fmt: skip
+
 DEMO_PRE_CALL = {"phone_or_link": "https://meet.example.com/demo-support", "preferred_times": "weekday mornings"}
 DEMO_LIVE_NOTES = {
     "header": "Call with the customer about missing records",
@@ -255,9 +263,34 @@ class Command(BaseCommand):
                 for a, (account, size) in enumerate(zip(accounts, CUSTOMERS_PER_ACCOUNT, strict=True))
                 for i in range(size)
             ]
-            for _ in range(count):
+            showcase = self._showcase(tenant, now, customers, people) if count >= len(SHOWCASE) else 0
+            for _ in range(count - showcase):
                 self._one_ticket(tenant, rng, now, customers, agents)
         return count
+
+    def _showcase(self, tenant, now, customers, people) -> int:
+        """Tickets the demo must have whatever the random draw: an open VIP ticket (the sign-off a VIP needs,
+        the account card) and a new one nobody has taken (Assign to me; the unassigned filters)."""
+        vip = next(c for c in customers if c.account is not None and c.account.vip)
+        for subject, description, priority, vip_requester, assignee, minutes_ago in SHOWCASE:
+            opened = now - timedelta(minutes=minutes_ago)
+            ticket = workflows.ticket_open(
+                tenant=tenant,
+                actor=None,
+                subject=subject,
+                description=description,
+                requester_email=vip.email if vip_requester else customers[-1].email,
+                priority=priority,
+                channel="email",
+                category="bug",
+                tags=["bug"],
+                created_at=opened,
+            )
+            if assignee:
+                workflows.ticket_assign(ticket=ticket, actor=None, assignee=people[assignee], at=opened)
+                if ticket.status != Status.OPEN:
+                    workflows.ticket_change_status(ticket=ticket, actor=None, status=Status.OPEN, at=opened)
+        return len(SHOWCASE)
 
     def _one_ticket(self, tenant, rng, now, customers, agents):
         _, subject, description, category, priority, follow_ups = rng.choices(SCENARIOS, SCENARIO_WEIGHTS)[0]
