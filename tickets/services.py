@@ -30,6 +30,7 @@ from tickets.models import (
     Account,
     AuthorType,
     Customer,
+    Dispute,
     Message,
     Outcome,
     ResolutionAttempt,
@@ -360,6 +361,78 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
     if changed:
         _emit(ticket, "ticket.updated", at, changed=changed)
     return ticket
+
+
+# No savepoint: it runs inside the evaluation of the rules, in the event's transaction.
+@transaction.atomic(savepoint=False)
+def ticket_tags_add(*, ticket: Ticket, tags: list[str], rule: str, reason: str, at: datetime) -> list[str]:
+    """A tag rule fired (the seeds' auto-tagging on intake): its tags join the ticket's at once. Returns the tags
+    that were new (a tag already there is not added twice, and is no news for a tag_added rule)."""
+    new = [tag for tag in dict.fromkeys(tags) if tag not in ticket.tags]
+    if not new:
+        return []
+    before = list(ticket.tags)
+    ticket.tags = sorted({*ticket.tags, *new})
+    _save(ticket, ["tags"], at)
+    event_record(
+        ticket=ticket,
+        kind="tagged",
+        actor=None,
+        at=at,
+        before={"tags": before},
+        after={"tags": ticket.tags, "added": new, "rule": rule, "reason": reason},
+    )
+    _emit(ticket, "ticket.updated", at, changed=["tags"])
+    return new
+
+
+@transaction.atomic(savepoint=False)
+def ticket_flag_for_review(*, ticket: Ticket, rule: str, reason: str, at: datetime) -> bool:
+    """A flag rule fired: the ticket joins the "Needs review" queue with the reason ("flagged for review, not
+    silently missed"). A ticket already waiting there keeps its first reason; the new one joins the audit trail."""
+    first = ticket.review_flagged_at is None
+    text = f"{rule}: {reason}"[:500]
+    if first:
+        ticket.review_reason, ticket.review_flagged_at = text, at
+        _save(ticket, ["review_reason", "review_flagged_at"], at)
+    event_record(ticket=ticket, kind="flagged_for_review", actor=None, at=at, after={"rule": rule, "reason": reason})
+    return first
+
+
+@transaction.atomic
+def ticket_review_clear(*, ticket: Ticket, actor: Principal | None, note: str = "") -> Ticket:
+    """A person looked at a flagged ticket: it leaves the "Needs review" queue (the reason stays in the trail)."""
+    if ticket.review_flagged_at is None:
+        return ticket
+    at = timezone.now()
+    before = {"review_reason": ticket.review_reason, "review_flagged_at": ticket.review_flagged_at.isoformat()}
+    ticket.review_reason, ticket.review_flagged_at = "", None
+    _save(ticket, ["review_reason", "review_flagged_at"], at)
+    event_record(ticket=ticket, kind="review_cleared", actor=actor, before=before, after={"note": note}, at=at)
+    return ticket
+
+
+@transaction.atomic
+def dispute_record(*, ticket: Ticket, actor: Principal | None, amount, currency: str, reason: str) -> Dispute:
+    """A billing dispute on the ticket, with its audit event (the workflow then runs the dispute rules)."""
+    at = timezone.now()
+    dispute = Dispute.objects.create(
+        tenant_id=ticket.tenant_id,
+        ticket=ticket,
+        amount=amount,
+        currency=currency,
+        reason=reason,
+        actor=_membership(actor),
+        created_at=at,
+    )
+    event_record(
+        ticket=ticket,
+        kind="dispute_recorded",
+        actor=actor,
+        at=at,
+        after={"dispute": dispute.pk, "amount": str(amount), "currency": currency, "reason": reason},
+    )
+    return dispute
 
 
 # --- conversation -------------------------------------------------------------------------------
