@@ -135,7 +135,9 @@ BILLING_DISPUTE_PHRASES = (
 URGENT_PHRASES = ("urgent", "urgently", "asap", "as soon as possible", "emergency", "immediately", "production down")
 AUTO_TAGS = ("cancellation_intent", "billing_dispute", "legal_threat", "urgent", "negative_sentiment")
 DISPUTE_THRESHOLD = "1000.00"  # seed 003's "billing dispute above $Y": Y, in the dispute's currency
-REVIEW_AFTER_BUSINESS_HOURS = 8  # a business day open: flagged for review, not silently missed
+# The resolution clock at the default policies' second warning threshold: flagged for review, not silently missed.
+# (A time_open flag rule at any tier would make the sweep re-arm a watch per escalated ticket: watches_arm_many.)
+REVIEW_AT_PERCENT = 90
 
 DEFAULT_RULES: list[dict] = [
     # --- auto-tagging on intake: tags at once, no escalation ---
@@ -435,13 +437,14 @@ DEFAULT_RULES: list[dict] = [
         response_minutes=TIER2_MINUTES,
         notify=["manager"],
     ),
-    # --- flagged for review: time-based, a person looks, nothing escalates ---
+    # --- flagged for review: time-based, a person looks, nothing escalates (seed 000: "flag tickets nearing an SLA
+    # deadline before any breach occurs"; the sweep sees the clock at the policies' 90 % warning) ---
     _rule(
         200,
-        "Open a business day: needs review",
-        "review-open-a-day",
-        "time_open",
-        {"business_hours": REVIEW_AFTER_BUSINESS_HOURS},
+        "Resolution clock at 90 %: needs review",
+        "review-resolution-at-risk",
+        "sla_risk",
+        {"percent": REVIEW_AT_PERCENT, "metrics": ["resolution"]},
         action="flag",
     ),
 ]

@@ -12,7 +12,6 @@ import pytest
 from escalation.triggers import ConditionError, Decision, merge, tenure_years, validate_conditions
 from tests.escalation.test_triggers import NOW, fires, make_facts, rule
 
-
 # --- tag_added ------------------------------------------------------------------------------------------------
 
 
