@@ -206,6 +206,9 @@ class RuleAdminFormBase(ErrorsByPath, TenantModelForm):
             skills.append((rule.target_skill, f"{rule.target_skill} (nobody active has it)"))
         self.fields["target_skill"].widget = forms.Select(choices=[("", "—"), *skills])
 
+    def clean_action(self):
+        return self.cleaned_data.get("action") or "escalate"
+
     def clean(self):
         data = super().clean()
         keep_stored_order(self)
