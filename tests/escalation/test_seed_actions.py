@@ -350,3 +350,41 @@ def test_tags_filter_the_ticket_list(api, django_assert_max_num_queries):
         refused = api.get("/api/v1/tickets/", {"tags": bad})
         assert refused.status_code == 400 and "tags" in error_of(refused)["fields"]
     assert api.get("/api/v1/tickets/?needs_review=maybe").status_code == 400
+
+
+# --- the message path stays as fast: no query per rule ------------------------------------------------------
+
+
+def test_the_new_triggers_add_no_query_per_rule_to_a_customer_message(api, acme):
+    """bench/TRIGGERS.md: the facts are read in one query. Twenty more rules of the new kinds (none firing) read
+    nothing more on a customer message than the default matrix does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(ticket_id: int, n: int) -> int:
+        api.get("/api/v1/me/")  # the configuration cache warm after the rules' writes
+        url = f"/api/v1/tickets/{ticket_id}/messages/"
+        with CaptureQueriesContext(connection) as captured:
+            assert (
+                api.post(
+                    url, {"body": f"Any update on this? ({n})", "author_type": "customer"}, format="json"
+                ).status_code
+                == 201
+            )
+        return len(captured)
+
+    first = create_ticket(api, subject="Export question", description="How do I export 1000 rows?")
+    second = create_ticket(api, subject="Import question", description="How do I import 1000 rows?")
+    statements(first["id"], 0)
+    before = statements(first["id"], 1)
+    for i in range(20):
+        trigger, conditions = [
+            ("tag_added", {"tags": [f"t{i}"]}),
+            ("dispute", {"amount_gte": f"{1000 + i}.00"}),
+            ("value", {"customer_years_gte": 50 + i}),
+            ("repeat_contact", {"tickets": 20 + i, "days": 30}),
+        ][i % 4]
+        _rule(api, slug=f"extra-{i}", trigger=trigger, conditions=conditions)
+    statements(second["id"], 0)
+    after = statements(second["id"], 1)
+    assert after == before
