@@ -168,6 +168,8 @@ class RuleAdminFormBase(ErrorsByPath, TenantModelForm):
     tags = ListField(
         label="Tags", required=False, help_text="a tag rule adds these, one per line (e.g. billing_dispute)"
     )
+    # Left out (a form from before actions existed), a rule escalates, as through the API.
+    action = forms.ChoiceField(choices=[(a, a) for a in triggers.ACTIONS], required=False, initial="escalate")
 
     @property
     def media(self):
