@@ -441,13 +441,11 @@ def rules_act(*, ticket: Ticket, fired: list[Fired], at: datetime) -> list[str]:
     """The claimed rules whose action is not an escalation: a tag rule's tags join the ticket at once, a flag
     rule puts it in the "Needs review" queue. Returns the tags that were new (a tag_added rule may fire for
     them: the caller evaluates those next)."""
-    added: list[str] = []
     for rule, reason in fired:
-        if rule.action == "tag":
-            added.extend(ticket_tags_add(ticket=ticket, tags=list(rule.tags), rule=rule.slug, reason=reason, at=at))
-        elif rule.action == "flag":
+        if rule.action == "flag":
             ticket_flag_for_review(ticket=ticket, rule=rule.slug, reason=reason, at=at)
-    return added
+    taggings = [(rule.slug, reason, list(rule.tags)) for rule, reason in fired if rule.action == "tag"]
+    return ticket_tags_add(ticket=ticket, taggings=taggings, at=at) if taggings else []
 
 
 def rule_fire(*, ticket: Ticket, rule: EscalationRule, reason: str, at: datetime | None = None) -> Escalation | None:

@@ -6,20 +6,6 @@ from django.db import migrations, models
 
 from helpdesk.rls import enable_tenant_rls
 
-# How alike two subjects are, 0..1: the Dice overlap of their English lexemes (stemmed, stop words dropped).
-# escalation/snapshot.py's repeat_contact reads it ("about the same issue"); plain SQL, so it exists in the
-# machine's PostgreSQL and in the embedded one (pgserver has no pg_trgm).
-SUBJECT_SIMILARITY = """
-CREATE OR REPLACE FUNCTION tickets_subject_similarity(a text, b text) RETURNS double precision
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN cardinality(x.la) + cardinality(x.lb) = 0 THEN 0.0
-           ELSE 2.0 * (SELECT count(*) FROM unnest(x.la) w WHERE w = ANY(x.lb))
-                / (cardinality(x.la) + cardinality(x.lb)) END
-    FROM (SELECT tsvector_to_array(to_tsvector('english'::regconfig, coalesce(a, ''))) AS la,
-                 tsvector_to_array(to_tsvector('english'::regconfig, coalesce(b, ''))) AS lb) x
-$$;
-"""
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -94,5 +80,4 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="dispute_amount_positive"),
         ),
         enable_tenant_rls("tickets_dispute"),
-        migrations.RunSQL(SUBJECT_SIMILARITY, "DROP FUNCTION IF EXISTS tickets_subject_similarity(text, text);"),
     ]
