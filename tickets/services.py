@@ -811,7 +811,12 @@ def _mask_others(erasure: Erasure) -> int:
     ids, redactor = erasure.ticket_ids, erasure.redactor
     others = Message.objects.filter(ticket_id__in=ids).exclude(author_type=AuthorType.CUSTOMER)
     attempts = ResolutionAttempt.objects.filter(ticket_id__in=ids)
-    return mask_rows(others, ("body",), redactor) + mask_rows(attempts, ("note",), redactor)
+    disputes = Dispute.objects.filter(ticket_id__in=ids)
+    return (
+        mask_rows(others, ("body",), redactor)
+        + mask_rows(attempts, ("note",), redactor)
+        + mask_rows(disputes, ("reason",), redactor)
+    )
 
 
 def _redact_events(erasure: Erasure, at: datetime) -> int:

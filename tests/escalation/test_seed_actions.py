@@ -388,3 +388,15 @@ def test_the_new_triggers_add_no_query_per_rule_to_a_customer_message(api, acme)
     statements(second["id"], 0)
     after = statements(second["id"], 1)
     assert after == before
+
+
+def test_a_customers_erasure_masks_them_in_a_disputes_reason(api, acme):
+    ticket = create_ticket(api, requester={"email": "pat.doe@example.test", "name": "Pat Doe"})
+    url = f"/api/v1/tickets/{ticket['id']}/disputes/"
+    body = {"amount": "40.00", "currency": "USD", "reason": "Pat Doe (pat.doe@example.test) says card was charged."}
+    assert api.post(url, body, format="json").status_code == 201
+    admin = _client(acme, Role.ADMIN)
+    assert admin.delete(f"/api/v1/customers/{ticket['requester']['id']}/").status_code in (200, 204)
+    [dispute] = api.get(url).json()["results"]
+    assert "pat.doe@example.test" not in dispute["reason"] and "Pat Doe" not in dispute["reason"]
+    assert dispute["amount"] == "40.00"
