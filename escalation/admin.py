@@ -26,6 +26,7 @@ class EscalationRuleAdmin(TenantScopedAdmin):
         "name",
         "trigger",
         "when",
+        "action",
         "kind",
         "target_team",
         "target_tier",
@@ -36,7 +37,7 @@ class EscalationRuleAdmin(TenantScopedAdmin):
         "position",
     ]
     list_editable = ["active", "position"]
-    list_filter = ["trigger", "kind", "active"]
+    list_filter = ["trigger", "action", "kind", "active"]
     list_select_related = ["target_team"]
     ordering = ["position", "id"]
     change_list_template = "admin/escalation/escalationrule/change_list.html"

@@ -39,7 +39,8 @@ from tickets.selectors import categories_in_use
 # What the model stores from this form, for the workflow that creates a rule (conditions come from the
 # trigger's fields).
 STORED_FIELDS = (
-    "name", "slug", "trigger", "conditions", "kind", "target_team", "target_tier", "target_role", "target_skill",
+    "name", "slug", "trigger", "conditions", "action", "tags", "kind", "target_team", "target_tier", "target_role",
+    "target_skill",
     "response_minutes", "notify", "to_call", "priority_override", "active", "position",
 )  # fmt: skip
 # Of the recipients that the escalation itself names, those a rule's notification can mean (not the customer,
@@ -132,6 +133,14 @@ RULE_FIELDSETS = [
         for trigger, keys in triggers.CONDITION_KEYS.items()
     ],
     (
+        "Do",
+        {
+            "fields": ["action", "tags"],
+            "description": "escalate (below); tag: add these tags at once and escalate nothing (auto-tagging); flag: "
+            "put the ticket in the Needs review queue with the reason.",
+        },
+    ),
+    (
         "Escalate to",
         {
             "fields": ["kind", "target_team", "target_tier", "target_role", "target_skill", "response_minutes"],
@@ -156,6 +165,11 @@ class RuleAdminFormBase(ErrorsByPath, TenantModelForm):
     # No Meta: a ModelForm class with a foreign key builds its choices when the class is made, and the scoped
     # manager has no tenant at import time. The admin adds the Meta (model, RULE_FIELDSETS' fields) per request.
     notify = OfferedChoicesField(label="Notify", help_text="besides the receiver's usual notifications")
+    tags = ListField(
+        label="Tags", required=False, help_text="a tag rule adds these, one per line (e.g. billing_dispute)"
+    )
+    # Left out (a form from before actions existed), a rule escalates, as through the API.
+    action = forms.ChoiceField(choices=[(a, a) for a in triggers.ACTIONS], required=False, initial="escalate")
 
     @property
     def media(self):
@@ -193,6 +207,9 @@ class RuleAdminFormBase(ErrorsByPath, TenantModelForm):
         if rule.target_skill and (rule.target_skill, rule.target_skill) not in skills:
             skills.append((rule.target_skill, f"{rule.target_skill} (nobody active has it)"))
         self.fields["target_skill"].widget = forms.Select(choices=[("", "—"), *skills])
+
+    def clean_action(self):
+        return self.cleaned_data.get("action") or "escalate"
 
     def clean(self):
         data = super().clean()

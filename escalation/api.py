@@ -18,6 +18,7 @@ from escalation.models import (
     EscalationStatus,
     Kind,
 )
+from escalation.triggers import ACTIONS
 from escalation.validation import MAX_NOTIFY, MAX_SUPERSEDES, missing_summary_fields
 from helpdesk import workflows
 from helpdesk.api import ActiveByDefault, StrictSerializer, TenantViewSet, validated
@@ -280,7 +281,17 @@ class RuleInput(StrictSerializer):
     slug = serializers.SlugField(max_length=60)
     trigger = serializers.ChoiceField(choices=EscalationRule._meta.get_field("trigger").choices)
     conditions = serializers.JSONField(default=dict)
-    kind = serializers.ChoiceField(choices=Kind.choices)
+    # Required for an escalating rule (escalation/validation.py says so, naming "kind"); tag and flag rules have none.
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False, allow_blank=True, default="")
+    action = serializers.ChoiceField(
+        choices=list(ACTIONS),
+        default="escalate",
+        help_text="escalate (default); tag: adds `tags` at once and escalates nothing; flag: puts the ticket in the "
+        "Needs review queue with the reason",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), default=list, max_length=20, help_text="the tags a tag rule adds"
+    )
     target_team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True, default=None)
     target_tier = serializers.IntegerField(
         min_value=0, max_value=MAX_TIER, required=False, allow_null=True, default=None
@@ -321,6 +332,8 @@ class RuleOutput(serializers.ModelSerializer):
             "trigger",
             "conditions",
             "kind",
+            "action",
+            "tags",
             "target_team",
             "target_tier",
             "target_role",
@@ -354,6 +367,10 @@ class DryRunOutput(serializers.Serializer):
     verdict = serializers.CharField()
     truncated = serializers.BooleanField()
     merges = MergeOutput(many=True, help_text="rules that would fire together and open one escalation between them")
+    by_action = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text="tag and flag rules: tickets each would have tagged or flagged (no escalation, in no rate)",
+    )
 
 
 class RuleViewSet(ActiveByDefault, mixins.ListModelMixin, TenantViewSet):

@@ -331,6 +331,19 @@ def _emissions(openings: list[Opening], at: datetime) -> list[Emission]:
     return emissions
 
 
+def _act(shot: TicketSnapshot, fired: list[tuple], at: datetime) -> None:
+    """Time rules that flag or tag (e.g. "open 8 business hours: flag for review, not silently missed"): rare
+    beside the escalations, applied one ticket at a time; tags they add run the tag_added rules."""
+    if not fired:
+        return
+    added = services.rules_act(ticket=shot.ticket, fired=fired, at=at)
+    if added:
+        engine.evaluate(
+            shot.ticket, text="", time_based=False, at=at, snapshot=shot, only=frozenset({"tag_added"}),
+            added_tags=tuple(added),
+        )  # fmt: skip
+
+
 def open_due(*, ticket_ids: list[int], at: datetime) -> int:
     """The time rules of one tenant's claimed tickets, set-based (see the module's docstring); returns the
     escalations opened. Runs in the caller's transaction and tenant context."""
@@ -344,7 +357,9 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
     openings, links = [], []
     for shot, pairs in fired:
         ticket = shot.ticket
-        for (rule, reason), joined in services.causes([(r, why) for r, why in pairs if (ticket.pk, r.pk) in claimed]):
+        acting = [(r, why) for r, why in pairs if (ticket.pk, r.pk) in claimed]
+        _act(shot, [(r, why) for r, why in acting if r.action != "escalate"], at)
+        for (rule, reason), joined in services.causes([(r, why) for r, why in acting if r.action == "escalate"]):
             kind_open = next((e for e in shot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
             if kind_open is not None:
                 for member, why in [(rule, reason), *joined]:

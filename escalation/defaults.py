@@ -85,12 +85,14 @@ def _rule(
     trigger: str,
     conditions: dict,
     *,
-    kind: str,
+    kind: str = "",
+    action: str = "escalate",
+    tags: tuple[str, ...] = (),
     target_team_name: str | None = None,
     target_skill: str | None = None,
     target_tier: int | None = None,
     target_role: str | None = None,
-    response_minutes: int,
+    response_minutes: int | None = None,
     notify: list[str] | None = None,
     to_call: bool = False,
     priority_override: str | None = None,
@@ -102,6 +104,8 @@ def _rule(
         "trigger": trigger,
         "conditions": conditions,
         "kind": kind,
+        "action": action,
+        "tags": list(tags),
         "target_team_name": target_team_name,
         "target_skill": target_skill,
         "target_tier": target_tier,
@@ -116,7 +120,66 @@ def _rule(
     }
 
 
+# The seeds' auto-tagging (seed 003: "cancellation intent, billing disputes, urgent issues flagged immediately,
+# not after an agent reads them"): tag rules, which add their tag at intake (or at the message that says it) and
+# escalate nothing. Their words are the customer's; the escalating keyword rules below keep their own lists.
+CANCELLATION_PHRASES = (
+    "cancel", "cancelling", "canceling", "cancellation", "close my account", "close our account",
+    "terminate our contract", "terminate the contract", "not renewing", "won't renew", "switch to another provider",
+    "switching providers", "moving to a competitor",
+)  # fmt: skip
+BILLING_DISPUTE_PHRASES = (
+    "dispute", "disputed", "disputing", "chargeback", "charged twice", "double charged", "overcharged",
+    "wrong amount", "billing error", "incorrect invoice", "did not authorize this charge",
+)  # fmt: skip
+URGENT_PHRASES = ("urgent", "urgently", "asap", "as soon as possible", "emergency", "immediately", "production down")
+AUTO_TAGS = ("cancellation_intent", "billing_dispute", "legal_threat", "urgent", "negative_sentiment")
+DISPUTE_THRESHOLD = "1000.00"  # seed 003's "billing dispute above $Y": Y, in the dispute's currency
+# The resolution clock at the default policies' second warning threshold: flagged for review, not silently missed.
+# (A time_open flag rule at any tier would make the sweep re-arm a watch per escalated ticket: watches_arm_many.)
+REVIEW_AT_PERCENT = 90
+
 DEFAULT_RULES: list[dict] = [
+    # --- auto-tagging on intake: tags at once, no escalation ---
+    _rule(
+        1,
+        "Tag: cancellation intent",
+        "tag-cancellation-intent",
+        "keyword",
+        {"keywords": list(CANCELLATION_PHRASES)},
+        action="tag",
+        tags=("cancellation_intent",),
+    ),
+    _rule(
+        2,
+        "Tag: billing dispute",
+        "tag-billing-dispute",
+        "keyword",
+        {"keywords": list(BILLING_DISPUTE_PHRASES)},
+        action="tag",
+        tags=("billing_dispute",),
+    ),
+    _rule(
+        3,
+        "Tag: legal threat",
+        "tag-legal-threat",
+        "keyword",
+        {"keywords": list(LEGAL_THREAT_PHRASES)},
+        action="tag",
+        tags=("legal_threat",),
+    ),
+    _rule(
+        4, "Tag: urgent", "tag-urgent", "keyword", {"keywords": list(URGENT_PHRASES)}, action="tag", tags=("urgent",)
+    ),
+    _rule(
+        5,
+        "Tag: negative sentiment",
+        "tag-negative-sentiment",
+        "sentiment",
+        {"below": -0.5},
+        action="tag",
+        tags=("negative_sentiment",),
+    ),
     # --- high stakes first: authority, legal exposure, incidents ---
     _rule(
         10,
@@ -351,5 +414,37 @@ DEFAULT_RULES: list[dict] = [
         kind="functional",
         target_tier=2,
         response_minutes=TIER2_MINUTES,
+    ),
+    # --- the seeds' other triggers: a confirmed bug, a large dispute ---
+    _rule(
+        180,
+        "Bug confirmed by reproduction",
+        "bug-confirmed",
+        "tag_added",
+        {"tags": ["bug_confirmed"]},
+        kind="functional",
+        target_skill="engineering",
+        response_minutes=TIER2_MINUTES,
+    ),
+    _rule(
+        190,
+        f"Billing dispute of {DISPUTE_THRESHOLD} or more",
+        "dispute-large",
+        "dispute",
+        {"amount_gte": DISPUTE_THRESHOLD},
+        kind="functional",
+        target_skill="billing",
+        response_minutes=TIER2_MINUTES,
+        notify=["manager"],
+    ),
+    # --- flagged for review: time-based, a person looks, nothing escalates (seed 000: "flag tickets nearing an SLA
+    # deadline before any breach occurs"; the sweep sees the clock at the policies' 90 % warning) ---
+    _rule(
+        200,
+        "Resolution clock at 90 %: needs review",
+        "review-resolution-at-risk",
+        "sla_risk",
+        {"percent": REVIEW_AT_PERCENT, "metrics": ["resolution"]},
+        action="flag",
     ),
 ]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from escalation import engine, triggers
 from escalation.snapshot import TicketSnapshot, snapshots
 from helpdesk import config_cache
-from tickets.models import Ticket
+from tickets.models import Dispute, Ticket
 
 HEALTHY = (10.0, 20.0)
 RECONSIDER_ABOVE = 35.0
@@ -35,6 +35,8 @@ class DryRunReport:
     # One escalation per cause (triggers.merge): (lead slug, superseded slugs) -> tickets, and a few of them.
     merged: Counter = field(default_factory=Counter)
     merged_examples: dict[tuple[str, tuple[str, ...]], list[int]] = field(default_factory=dict)
+    # Rules that tag or flag instead of escalating: tickets per rule slug, by action. They count in no rate.
+    by_action: dict[str, Counter] = field(default_factory=lambda: {"tag": Counter(), "flag": Counter()})
 
     @property
     def rate(self) -> float:
@@ -60,6 +62,7 @@ class DryRunReport:
             "verdict": self.verdict,
             "truncated": self.truncated,
             "merges": self.merges(),
+            "by_action": {action: dict(counts.most_common()) for action, counts in self.by_action.items()},
         }
 
     def merges(self) -> list[dict]:
@@ -86,8 +89,12 @@ def _decisions(snapshot: TicketSnapshot, rules: list[triggers.Rule], at: datetim
     thread (each message would have been evaluated as it came in)."""
     ticket = snapshot.ticket
     thread = "\n".join([ticket.subject, ticket.description, *(body for body, _ in snapshot.customer_thread)])
+    # Its tags as if each had just been added, its largest dispute as if just recorded.
+    dispute = getattr(snapshot, "largest_dispute", None)
     facts = dataclasses.replace(
-        engine.ticket_facts(ticket, text="", now=at, snapshot=snapshot), text=thread, solved=False
+        engine.ticket_facts(ticket, text="", now=at, snapshot=snapshot, added_tags=tuple(ticket.tags), dispute=dispute),
+        text=thread,
+        solved=False,
     )
     return [
         *triggers.evaluate(facts, rules, at, time_based=False),
@@ -104,8 +111,19 @@ def evaluations(
     if not tickets:
         return
     moments = [_moment(ticket, now) for ticket in tickets]
+    largest = _largest_disputes(tickets) if any(rule.trigger == "dispute" for rule in rules) else {}
     for snapshot, at in zip(snapshots(tickets, between=(min(moments), max(moments))), moments, strict=True):
+        snapshot.largest_dispute = largest.get(snapshot.ticket.pk)
         yield snapshot.ticket, _decisions(snapshot, rules, at)
+
+
+def _largest_disputes(tickets: list[Ticket]) -> dict:
+    """(amount, currency) of each ticket's largest dispute, in one query."""
+    largest: dict = {}
+    rows = Dispute.objects.filter(ticket_id__in=[t.pk for t in tickets]).order_by("ticket_id", "-amount")
+    for ticket_id, amount, currency in rows.values_list("ticket_id", "amount", "currency"):
+        largest.setdefault(ticket_id, (amount, currency))
+    return largest
 
 
 def window(*, days: int, now: datetime) -> list[Ticket]:
@@ -125,8 +143,13 @@ def dry_run(*, days: int = 30, now: datetime | None = None) -> DryRunReport:
         rules = engine.active_rules()
         tickets = window(days=days, now=now)
         report.truncated = len(tickets) > MAX_TICKETS
-        for ticket, decisions in evaluations(tickets[:MAX_TICKETS], rules, now):
+        actions = {rule.id: rule.action for rule in rules}
+        for ticket, all_decisions in evaluations(tickets[:MAX_TICKETS], rules, now):
             report.tickets += 1
+            decisions = [d for d in all_decisions if actions.get(d.rule_id, "escalate") == "escalate"]
+            for slug, action in {(d.slug, actions[d.rule_id]) for d in all_decisions if d.rule_id in actions}:
+                if action != "escalate":
+                    report.by_action[action][slug] += 1
             if not decisions:
                 continue
             report.would_escalate += 1

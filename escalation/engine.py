@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -46,6 +47,8 @@ def ticket_facts(
     now: datetime,
     snapshot: TicketSnapshot | None = None,
     for_triggers: frozenset[str] | None = None,
+    added_tags: tuple[str, ...] = (),
+    dispute: tuple[Decimal, str] | None = None,
 ) -> triggers.TicketFacts:
     """The ticket's facts. With `for_triggers`, what only triggers outside it read is not gathered: the
     requester's recent tickets (repeat_contact) stay empty, and the time at this tier and its calendar
@@ -82,6 +85,10 @@ def ticket_facts(
             for t in snapshot.timers
         ),
         solved=ticket.status in (Status.SOLVED, Status.CLOSED),
+        customer_since=account.customer_since if account else None,
+        added_tags=tuple(added_tags),
+        dispute_amount=dispute[0] if dispute else None,
+        dispute_currency=dispute[1] if dispute else "",
     )
 
 
@@ -115,25 +122,65 @@ def evaluate(
     at: datetime | None = None,
     rules: list[triggers.Rule] | None = None,
     snapshot: TicketSnapshot | None = None,
+    only: frozenset[str] | None = None,
+    added_tags: tuple[str, ...] = (),
+    dispute: tuple[Decimal, str] | None = None,
 ) -> list[Escalation]:
-    """Fires the rules that hold for the ticket now; returns the escalations this created. Pass a snapshot
-    when you know the ticket already (one just opened); the ticket instance is kept current by the
-    services that write it, so nothing is read again after a rule fires."""
+    """Fires the rules that hold for the ticket now and applies their actions; returns the escalations this
+    created. Pass a snapshot when you know the ticket already (one just opened); the ticket instance is kept
+    current by the services that write it, so nothing is read again after a rule fires. `only` limits the
+    evaluation to these triggers (a person's new tags run the tag_added rules, a dispute the dispute rules);
+    `added_tags` and `dispute` are what the causing event brought (triggers.TicketFacts)."""
     at = at or timezone.now()
     matrix = selectors.matrix()
     rules = list(matrix.rules) if rules is None else rules
+    if only is not None:
+        rules = [rule for rule in rules if rule.trigger in only]
     snapshot = snapshot or TicketSnapshot(ticket)
     for_triggers = triggers.triggers_evaluated(rules, time_based=time_based)
-    facts = ticket_facts(ticket, text=text, now=at, snapshot=snapshot, for_triggers=for_triggers)
+    facts = ticket_facts(
+        ticket, text=text, now=at, snapshot=snapshot, for_triggers=for_triggers, added_tags=added_tags, dispute=dispute
+    )
     refresh_triage(ticket, facts, at, snapshot.customer_thread)
     if not rules:
         return []
     decisions = triggers.evaluate(facts, rules, at, time_based=time_based)
     if not decisions:
         return []
+    created = _fire(ticket, matrix, decisions, at, snapshot)
+    return created + _tags_follow(ticket, matrix, facts, at, snapshot)
+
+
+# A tag rule's tags may fire tag_added rules, whose tags may fire more: at most this many rounds. Validation
+# refuses a tag rule fired by its own tag, a tag already on the ticket is no news, and a rule fires once per
+# cycle, so a chain ends by itself; the cap is the guard should two rules ever feed each other across edits.
+MAX_TAG_ROUNDS = 3
+
+
+def _fire(ticket: Ticket, matrix: selectors.Matrix, decisions, at: datetime, snapshot: TicketSnapshot) -> list:
     by_id = _rule_rows(matrix, [d.rule_id for d in decisions])
     fired = [(by_id[d.rule_id], d.reason) for d in decisions]
     return services.rules_fire(ticket=ticket, fired=fired, at=at, snapshot=snapshot)
+
+
+def _tags_follow(
+    ticket: Ticket, matrix: selectors.Matrix, facts: triggers.TicketFacts, at: datetime, snapshot: TicketSnapshot
+) -> list[Escalation]:
+    """Tags added by this evaluation's tag rules are news for the tag_added rules (a person's tag or a rule's
+    count alike). Reads nothing: the facts are the evaluation's, with only the added tags as the event."""
+    tag_rules = [rule for rule in matrix.rules if rule.trigger == "tag_added"]
+    created: list[Escalation] = []
+    for _ in range(MAX_TAG_ROUNDS):
+        added, snapshot.tags_added = tuple(snapshot.tags_added), []
+        if not added or not tag_rules:
+            break
+        round_facts = dataclasses.replace(facts, text="", added_tags=added, dispute_amount=None)
+        decisions = triggers.evaluate(round_facts, tag_rules, at, time_based=False)
+        if not decisions:
+            break
+        created += _fire(ticket, matrix, decisions, at, snapshot)
+    snapshot.tags_added = []
+    return created
 
 
 def _rule_rows(matrix: selectors.Matrix, rule_ids: list[int]) -> dict[int, EscalationRule]:

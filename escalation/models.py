@@ -3,7 +3,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from escalation.triggers import TRIGGERS
+from escalation.triggers import ACTIONS, TRIGGERS
 from helpdesk.models import MAX_TIER, Membership, Role, Team
 from helpdesk.tenancy import TenantModel
 from helpdesk.validation import clean_or_raise
@@ -44,7 +44,14 @@ class EscalationRule(TenantModel):
     slug = models.SlugField(max_length=60)
     trigger = models.CharField(max_length=32, choices=[(t, t) for t in TRIGGERS])
     conditions = models.JSONField(default=dict, blank=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Required for an escalating rule (escalation/validation.py); a tag or flag rule escalates nothing.
+    kind = models.CharField(max_length=16, choices=Kind.choices, blank=True)
+    # What the rule does when it fires: escalate (the handoff below), tag (adds `tags` at once) or flag (the
+    # ticket joins the "Needs review" queue with the reason).
+    action = models.CharField(
+        max_length=16, choices=[(a, a) for a in ACTIONS], default="escalate", db_default="escalate"
+    )
+    tags = models.JSONField(default=list, blank=True, db_default=[], help_text="the tags a tag rule adds")
     target_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     target_tier = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(MAX_TIER)])
     target_role = models.CharField(max_length=16, blank=True, choices=TARGET_ROLES)

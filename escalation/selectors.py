@@ -58,6 +58,7 @@ def rule_shape(row: EscalationRule) -> triggers.Rule:
         target_tier=row.target_tier,
         by_skill_or_team=bool(row.target_skill or row.target_team_id),
         supersedes=tuple(row.supersedes or ()),
+        action=row.action or "escalate",
     )
 
 

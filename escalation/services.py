@@ -41,8 +41,10 @@ from tickets.services import (
     event_record,
     message_post,
     ticket_escalation_move,
+    ticket_flag_for_review,
     ticket_record_escalation,
     ticket_record_escalation_end,
+    ticket_tags_add,
     ticket_update,
 )
 
@@ -418,8 +420,11 @@ def rules_fire(
     snapshot = snapshot or TicketSnapshot(ticket)
     cycle = snapshot.cycle
     claimed = _claim(ticket, fired, cycle, at) if fired else {}
+    acting = [(rule, reason) for rule, reason in fired if rule.pk in claimed]
+    snapshot.tags_added.extend(rules_act(ticket=ticket, fired=acting, at=at))
+    escalating = [(rule, reason) for rule, reason in acting if rule.action == "escalate"]
     created, links = [], []
-    for (rule, reason), joined in causes([(rule, reason) for rule, reason in fired if rule.pk in claimed]):
+    for (rule, reason), joined in causes(escalating):
         active = next((e for e in snapshot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
         if active is not None:
             for member, why in [(rule, reason), *joined]:
@@ -436,6 +441,17 @@ def rules_fire(
     if links:
         _link_many(links)
     return created
+
+
+def rules_act(*, ticket: Ticket, fired: list[Fired], at: datetime) -> list[str]:
+    """The claimed rules whose action is not an escalation: a tag rule's tags join the ticket at once, a flag
+    rule puts it in the "Needs review" queue. Returns the tags that were new (a tag_added rule may fire for
+    them: the caller evaluates those next)."""
+    for rule, reason in fired:
+        if rule.action == "flag":
+            ticket_flag_for_review(ticket=ticket, rule=rule.slug, reason=reason, at=at)
+    taggings = [(rule.slug, reason, list(rule.tags)) for rule, reason in fired if rule.action == "tag"]
+    return ticket_tags_add(ticket=ticket, taggings=taggings, at=at) if taggings else []
 
 
 def rule_fire(*, ticket: Ticket, rule: EscalationRule, reason: str, at: datetime | None = None) -> Escalation | None:

@@ -35,8 +35,17 @@ Decisions (the models/services author and the admin's dry run rely on these)
       customer") and met timers are not at risk. `{"breached": true}`: a timer that breached and was not met since
       (a late met closes the risk). Exactly one of the two forms per rule (`"breached": false` counts as absent);
       "metrics" limits either form to those SLA metrics.
-    * `repeat_contact` counts the requester's tickets created in the closed window [now - days, now], this one
-      included.
+    * `repeat_contact` counts the requester's tickets about the same issue created in the closed window
+      [now - days, now], this one included. "The same issue" (seed 001: "contacted support more than 3 times about
+      the same issue") is the caller's read: the facts' `requester_ticket_times` hold only the requester's tickets
+      of the same category or with a similar subject (escalation/snapshot.py, SAME_ISSUE).
+    * `tag_added` reads `facts.added_tags` only (the tags the causing event added), `dispute` only
+      `facts.dispute_amount` (the dispute just recorded, compared at or above `amount_gte`, in its own currency):
+      both fire for their event and not again at later ones.
+    * `value`'s `customer_years_gte` counts whole years since the account's `customer_since` (fires on the
+      anniversary, `tenure_years`); an account without the date never matches it.
+    * A rule's action (`Rule.action`) does not change when it fires: a `tag` or `flag` rule fires like any other
+      and the caller applies its action; only `escalate` rules take part in supersession (`merge`).
     * Solved/closed tickets fire nothing. Inactive rules fire nothing. Decisions come in (position, id) order.
     * A stored rule whose conditions no longer validate never fires (it is logged, and `Rule.error` says why), so a
       bad row can't turn a customer's message into a 500. The API and admin validate on write with
@@ -58,7 +67,8 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from operator import attrgetter
 
 from slas.clock import Calendar, business_minutes_between
@@ -68,8 +78,11 @@ logger = logging.getLogger(__name__)
 
 TRIGGERS = (
     "keyword", "sentiment", "value", "time_open", "sla_risk", "repeat_contact", "follow_ups", "failed_attempts",
-    "back_and_forth", "manager_request", "category",
+    "back_and_forth", "manager_request", "category", "tag_added", "dispute",
 )  # fmt: skip
+# What a rule does when it fires (API.md): open (or reinforce) an escalation, add tags at once, or put the ticket in
+# the "Needs review" queue with the reason.
+ACTIONS = ("escalate", "tag", "flag")
 # Evaluated by the sweep; the rest on events. sla_risk is also evaluated on events (a message can arrive after a
 # breach the sweep has already marked), time_open only in the sweep (nothing about an event moves the clock).
 TIME_TRIGGERS = frozenset({"time_open", "sla_risk"})
@@ -92,7 +105,9 @@ UNKNOWN_TRIGGER = "unknown trigger {trigger!r}; expected one of: " + ", ".join(T
 NOT_AN_OBJECT = "conditions must be an object"
 UNKNOWN_CONDITION = "unknown condition {key!r} for trigger {trigger!r} (allowed: {allowed})"
 REQUIRED = "is required"
-VALUE_NEEDS_ONE = 'needs at least one of "vip": true, "plans", "acv_gte", "lifetime_value_gte"'
+VALUE_NEEDS_ONE = 'needs at least one of "vip": true, "plans", "acv_gte", "lifetime_value_gte", "customer_years_gte"'
+# A dispute above this is a typo (or an attack on the form), not a billing dispute.
+MAX_DISPUTE_AMOUNT = Decimal("1000000000.00")
 SLA_RISK_NEEDS_ONE = 'needs exactly one of "percent" (1-100) or "breached": true'
 
 
@@ -143,6 +158,14 @@ class TicketFacts:
     calendar: Calendar  # the ticket's business calendar (time_open)
     timers: tuple[TimerFact, ...]
     solved: bool  # solved or closed
+    # When the account became a customer (value's customer_years_gte); None: unknown, never fires.
+    customer_since: date | None = None
+    # Tags added by the event that caused this evaluation (a person's PATCH, the ticket's intake, a tag rule):
+    # tag_added reads these only, so a tag fires its rule when it is added, not at every later event.
+    added_tags: tuple[str, ...] = ()
+    # The dispute recorded by the event that caused this evaluation (POST /tickets/{id}/disputes/), else None.
+    dispute_amount: Decimal | None = None
+    dispute_currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +184,7 @@ class Rule:
     target_tier: int | None = None
     by_skill_or_team: bool = False
     supersedes: tuple[str, ...] = ()
+    action: str = "escalate"  # ACTIONS; only escalating rules take part in supersession (`merge`)
     _compiled: _Compiled = field(init=False, repr=False, compare=False, default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -289,7 +313,9 @@ def _validate_value(c: Mapping) -> dict:
     for key in ("acv_gte", "lifetime_value_gte"):
         if c.get(key) is not None:
             out[key] = _number(c[key], key, minimum=0, maximum=math.inf)
-    if not (out.get("vip") or "plans" in out or "acv_gte" in out or "lifetime_value_gte" in out):
+    if c.get("customer_years_gte") is not None:
+        out["customer_years_gte"] = _integer(c["customer_years_gte"], "customer_years_gte", minimum=1, maximum=200)
+    if not (out.get("vip") or {"plans", "acv_gte", "lifetime_value_gte", "customer_years_gte"} & out.keys()):
         raise ConditionError("conditions", VALUE_NEEDS_ONE)
     return out
 
@@ -351,6 +377,45 @@ def _validate_category(c: Mapping) -> dict:
     return {"categories": categories}
 
 
+def tag_slugs(value: object, key: str = "tags") -> list[str]:
+    """A non-empty list of tag slugs, lower-cased, duplicates dropped (a rule's tags and tag_added's)."""
+    tags: list[str] = []
+    for i, item in enumerate(_list(value, key)):
+        slug = item.strip().lower() if isinstance(item, str) else None
+        if not slug or not _SLUG.match(slug) or len(slug) > 50:
+            raise ConditionError(f"conditions.{key}", f"item {i} ({item!r}) is not a tag like 'bug_confirmed'")
+        if slug not in tags:
+            tags.append(slug)
+    return tags
+
+
+def _validate_tag_added(c: Mapping) -> dict:
+    return {"tags": tag_slugs(_required(c, "tags"))}
+
+
+def money(value: object, name: str, *, maximum: Decimal = MAX_DISPUTE_AMOUNT) -> Decimal:
+    """A positive amount with at most two decimals, up to `maximum`, from a decimal string or a JSON number.
+    Raises ConditionError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ConditionError(name, f'must be an amount like "1000.00", not {value!r}')
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ConditionError(name, f'must be an amount like "1000.00", not {value!r}') from None
+    if not amount.is_finite() or amount <= 0:
+        raise ConditionError(name, f"must be above 0, not {value!r}")
+    if amount > maximum:
+        raise ConditionError(name, f"must be at most {maximum:,.2f}, not {value!r}")
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+        raise ConditionError(name, f"has more than two decimals: {value!r}")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _validate_dispute(c: Mapping) -> dict:
+    # Stored as a decimal string: a JSON float would turn 1000.10 into 1000.1000000000000227.
+    return {"amount_gte": str(money(_required(c, "amount_gte"), "conditions.amount_gte"))}
+
+
 _VALIDATORS: dict[str, Callable[[Mapping], dict]] = {
     "keyword": _validate_keyword,
     "sentiment": _validate_sentiment,
@@ -363,6 +428,8 @@ _VALIDATORS: dict[str, Callable[[Mapping], dict]] = {
     "back_and_forth": _validate_count(2),
     "manager_request": _validate_manager_request,
     "category": _validate_category,
+    "tag_added": _validate_tag_added,
+    "dispute": _validate_dispute,
 }
 # --- what each trigger's conditions hold, for the people who write them ------------------------------------------
 # The admin builds one form field per key from these (escalation/admin_forms.py), in this order, and shows each
@@ -404,6 +471,8 @@ CONDITION_KEYS: dict[str, tuple[ConditionKey, ...]] = {
         ConditionKey("plans", "choices", "Plans", "the account is on one of these plans", PLANS),
         ConditionKey("acv_gte", "number", "Annual contract value at least", "in the account's currency"),
         ConditionKey("lifetime_value_gte", "number", "Lifetime value at least", "in the account's currency"),
+        ConditionKey("customer_years_gte", "whole", "Customer for at least (years)", "the account's tenure, from "
+                     "its customer_since date"),
     ),
     "time_open": (
         ConditionKey("business_hours", "number", "Business hours", "open this long (on the ticket's calendar) "
@@ -431,6 +500,13 @@ CONDITION_KEYS: dict[str, tuple[ConditionKey, ...]] = {
     ),
     "category": (
         ConditionKey("categories", "slugs", "Categories", "the ticket's category is one of these slugs"),
+    ),
+    "tag_added": (
+        ConditionKey("tags", "slugs", "Tags", "a person or a rule adds one of these tags"),
+    ),
+    "dispute": (
+        ConditionKey("amount_gte", "money", "Amount at least", "a billing dispute of at least this amount is "
+                     "recorded (POST /tickets/{id}/disputes/), in the dispute's currency"),
     ),
 }  # fmt: skip
 _ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
@@ -495,6 +571,16 @@ TRIGGER_DOCS: dict[str, TriggerDoc] = {
         "the ticket's category matches",
         {"categories": ["legal", "security", "data_loss"]},
         _SEED_001 + "data loss or security concern reported; seed 004: anything touching legal or compliance",
+    ),
+    "tag_added": TriggerDoc(
+        "a person or a rule adds one of the tags",
+        {"tags": ["bug_confirmed"]},
+        "seed 003: a tag such as 'bug confirmed by reproduction' routes the ticket to engineering",
+    ),
+    "dispute": TriggerDoc(
+        "a billing dispute at or above the amount is recorded",
+        {"amount_gte": "1000.00"},
+        "seed 003: a billing dispute above a set amount goes to the finance or billing team",
     ),
 }
 
@@ -672,7 +758,7 @@ def merge(decisions: Sequence[Decision], rules: Sequence[Rule]) -> list[Merge]:
     joins the first decision (in decision order) that supersedes it, followed up to one that nothing supersedes.
     Rules that name each other in a cycle: the edge that would close the cycle is ignored, and the one first in
     decision order leads (losers are settled from the last one up, so an earlier rule's claim is never refused)."""
-    by_id = {rule.id: rule for rule in rules}
+    by_id = {rule.id: rule for rule in rules if rule.action == "escalate"}  # tagging and flagging open nothing
     seen: set[int] = set()
     decisions = [d for d in decisions if not (d.rule_id in seen or seen.add(d.rule_id))]  # a rule once
     fired = [d for d in decisions if d.rule_id in by_id]
@@ -793,6 +879,7 @@ def _compile_value(c: dict) -> Check:
     plans = frozenset(c.get("plans", ()))
     acv_gte = c.get("acv_gte")
     ltv_gte = c.get("lifetime_value_gte")
+    years_gte = c.get("customer_years_gte")
 
     def check(ctx: _Context) -> str | None:
         facts = ctx.facts
@@ -805,6 +892,12 @@ def _compile_value(c: dict) -> Check:
             matched.append(f"annual contract value {_money(facts.annual_contract_value)} (threshold {_money(acv_gte)})")
         if ltv_gte is not None and facts.lifetime_value >= ltv_gte:
             matched.append(f"lifetime value {_money(facts.lifetime_value)} (threshold {_money(ltv_gte)})")
+        if years_gte is not None and facts.customer_since is not None:
+            years = tenure_years(facts.customer_since, ctx.now.date())
+            if years >= years_gte:
+                matched.append(
+                    f"customer for {years} years since {facts.customer_since.isoformat()} (threshold {years_gte})"
+                )
         return "account: " + "; ".join(matched) if matched else None
 
     return check
@@ -863,7 +956,40 @@ def _compile_repeat_contact(c: dict) -> Check:
             return None
         # The facts carry a sample of the most recent tickets, enough for any threshold a rule may set.
         shown = f"at least {count}" if count >= REPEAT_SAMPLE else str(count)
-        return f"requester opened {shown} tickets in the last {days} days (limit {tickets})"
+        return f"requester opened {shown} tickets about the same issue in the last {days} days (limit {tickets})"
+
+    return check
+
+
+def tenure_years(since: date, today: date) -> int:
+    """Whole years completed on `today` since `since`: 5 on the fifth anniversary, 4 the day before (29 February
+    counts its anniversary on 1 March in common years)."""
+    years = today.year - since.year
+    return years - 1 if (today.month, today.day) < (since.month, since.day) else years
+
+
+def _compile_tag_added(c: dict) -> Check:
+    tags = c["tags"]
+    wanted = frozenset(tags)
+
+    def check(ctx: _Context) -> str | None:
+        added = ctx.facts.added_tags
+        if not added or wanted.isdisjoint(added):
+            return None
+        return f"tag {_quoted([tag for tag in tags if tag in added])} added"
+
+    return check
+
+
+def _compile_dispute(c: dict) -> Check:
+    threshold = Decimal(c["amount_gte"])
+
+    def check(ctx: _Context) -> str | None:
+        amount = ctx.facts.dispute_amount
+        if amount is None or amount < threshold:
+            return None
+        currency = ctx.facts.dispute_currency
+        return f"billing dispute of {amount:,.2f} {currency} (threshold {threshold:,.2f})"
 
     return check
 
@@ -918,6 +1044,8 @@ _COMPILERS: dict[str, Callable[[dict], Check]] = {
     "back_and_forth": _compile_count("exchange_count", "{value} back-and-forth exchanges (limit {count})"),
     "manager_request": _compile_manager_request,
     "category": _compile_category,
+    "tag_added": _compile_tag_added,
+    "dispute": _compile_dispute,
 }
 
 

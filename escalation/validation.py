@@ -14,6 +14,11 @@ from __future__ import annotations
 from escalation import triggers
 
 ERR_NO_TARGET = "Give a target_team, target_tier, target_role or target_skill."
+ERR_ACTION = "One of: " + ", ".join(triggers.ACTIONS) + "."
+ERR_KIND = "An escalating rule needs a kind: functional or hierarchical."
+ERR_TAGS_FOR_TAG = "A tag rule needs the tags it adds (a non-empty list of slugs such as 'billing_dispute')."
+ERR_TAGS_ONLY_FOR_TAG = "Only a tag rule adds tags; leave tags empty for action {action!r}."
+ERR_TAG_LOOP = "A tag rule fired by tag_added must not add a tag it is fired by (it would fire itself)."
 ERR_NOTIFY = "A list of at most {n} role names, recipient specs or channel ids (strings of up to 100 characters)."
 ERR_NOTIFY_ITEM = "{item!r} is neither a recipient (e.g. manager, role:admin, on_call, team:3) nor a channel id."
 ERR_NOTIFY_STRANGER = "{item!r} names no team or person of this desk."
@@ -114,14 +119,40 @@ def rule_problems(rule) -> dict[str, list[str]]:
             rule.conditions = rule_conditions_clean(rule.trigger, rule.conditions if rule.conditions else {})
         except triggers.ConditionError as exc:
             problems[exc.field] = [exc.message]
-    if not (rule.target_team_id or rule.target_tier is not None or rule.target_role or rule.target_skill):
-        problems["target"] = [ERR_NO_TARGET]
+    action = getattr(rule, "action", None) or "escalate"
+    if action not in triggers.ACTIONS:
+        problems["action"] = [ERR_ACTION]
+    problems.update(_action_problems(rule, action))
     rule.notify, wrong = _notify_problems(rule.notify if rule.notify is not None else [])
     if wrong:
         problems["notify"] = wrong
     rule.supersedes, wrong = _supersedes_problems(rule.supersedes if rule.supersedes is not None else [], rule.slug)
     if wrong:
         problems["supersedes"] = wrong
+    return problems
+
+
+def _action_problems(rule, action: str) -> dict[str, list[str]]:
+    """An escalating rule needs a kind and a target; a tag rule its tags (and never a tag it is fired by: no rule
+    may feed itself); a flag rule neither."""
+    problems: dict[str, list[str]] = {}
+    tags = rule.tags if rule.tags is not None else []
+    if action == "escalate":
+        if not rule.kind:
+            problems["kind"] = [ERR_KIND]
+        if not (rule.target_team_id or rule.target_tier is not None or rule.target_role or rule.target_skill):
+            problems["target"] = [ERR_NO_TARGET]
+    if action == "tag":
+        try:
+            rule.tags = triggers.tag_slugs(tags)
+        except triggers.ConditionError:
+            problems["tags"] = [ERR_TAGS_FOR_TAG]
+        else:
+            fired_by = set((rule.conditions or {}).get("tags") or ()) if rule.trigger == "tag_added" else set()
+            if fired_by & set(rule.tags):
+                problems["tags"] = [ERR_TAG_LOOP]
+    elif tags and action in triggers.ACTIONS:
+        problems["tags"] = [ERR_TAGS_ONLY_FOR_TAG.format(action=action)]
     return problems
 
 

@@ -291,6 +291,7 @@ def ticket_open_with_clocks(*, tenant: Tenant, actor: Principal | None, **fields
         time_based=False,
         at=ticket.created_at,
         snapshot=snapshot,
+        added_tags=tuple(ticket.tags),  # the tags it arrives with are added by a person (or an integration)
     )
     _calls_wanted(snapshot, ticket.created_at)
     return ticket, timers
@@ -330,6 +331,7 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
     resume, meet on solved) and, when priority/category/channel moved, the policy that now applies."""
     before_status = ticket.status
     before_keys = {name: getattr(ticket, name) for name in POLICY_FIELDS}
+    before_tags = set(ticket.tags)
     tickets.ticket_update(ticket=ticket, actor=actor, **changes)
     at = ticket.updated_at
     slas.timers_on_status(ticket=ticket, before=before_status, after=ticket.status, at=at, actor=actor)
@@ -338,7 +340,49 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
     _escalations_follow(ticket, before_status, actor, at)
     _knowledge_follow(ticket, before_status)
     _csat_follow(ticket, before_status, at)
+    _tags_follow(ticket, [tag for tag in ticket.tags if tag not in before_tags], at)
     return ticket
+
+
+def _tags_follow(ticket: Ticket, added: list[str], at: datetime) -> None:
+    """Tags a person added (PATCH, the agent page) fire the tag_added rules ("bug confirmed by reproduction"
+    goes to engineering); nothing else of the matrix is asked, and nothing is read when no rule could fire."""
+    if added and any(rule.trigger == "tag_added" for rule in engine.active_rules()):
+        snapshot = event_snapshot(ticket, at=at)
+        engine.evaluate(
+            ticket, text="", time_based=False, at=at, snapshot=snapshot, only=TAG_TRIGGERS, added_tags=tuple(added)
+        )
+        _calls_wanted(snapshot, at)
+
+
+TAG_TRIGGERS = frozenset({"tag_added"})
+DISPUTE_TRIGGERS = frozenset({"dispute"})
+
+
+@transaction.atomic
+@config_cache.pinned()
+def dispute_record(*, ticket: Ticket, actor: Principal | None, amount, currency: str, reason: str):
+    """A billing dispute on the ticket (POST /tickets/{id}/disputes/): recorded, then the dispute rules decide
+    ("a billing dispute above $Y goes to finance") in the same transaction."""
+    dispute = tickets.dispute_record(ticket=ticket, actor=actor, amount=amount, currency=currency, reason=reason)
+    at = dispute.created_at
+    snapshot = event_snapshot(ticket, at=at)
+    engine.evaluate(
+        ticket,
+        text="",
+        time_based=False,
+        at=at,
+        snapshot=snapshot,
+        only=DISPUTE_TRIGGERS,
+        dispute=(dispute.amount, dispute.currency),
+    )
+    _calls_wanted(snapshot, at)
+    return dispute
+
+
+def ticket_review_clear(*, ticket: Ticket, actor: Principal | None, note: str = "") -> Ticket:
+    """A person reviewed a flagged ticket: it leaves the "Needs review" queue."""
+    return tickets.ticket_review_clear(ticket=ticket, actor=actor, note=note)
 
 
 def _escalations_follow(ticket: Ticket, before: str, actor: Principal | None, at: datetime) -> None:

@@ -5,6 +5,7 @@ output serializer. Objects are looked up inside the caller's tenant, so another 
 """
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.http import Http404
@@ -20,7 +21,7 @@ from helpdesk.errors import ApiError
 from helpdesk.fields import ActiveMemberField, AwareDateTimeField, TenantPrimaryKeyRelatedField, slug_or_blank
 from helpdesk.models import Role, Team, Tenant
 from helpdesk.pagination import PAGE_PARAMETERS, ThreadPagination
-from tickets import selectors
+from tickets import currencies, selectors
 from tickets.errors import TicketError
 from tickets.filters import TicketFilter
 from tickets.models import (
@@ -30,6 +31,7 @@ from tickets.models import (
     AuthorType,
     Channel,
     Customer,
+    Dispute,
     Message,
     Outcome,
     Plan,
@@ -42,6 +44,7 @@ from tickets.models import (
 
 MAX_TEXT = 100_000
 MAX_TAGS = 50
+MAX_DISPUTE_AMOUNT = Decimal("1000000000.00")  # more is a typo, not a dispute (escalation.triggers agrees)
 ERR_EMAIL_TAKEN = "A customer with this email already exists."
 ERR_CREATED_AT_ROLE = "Only admin tokens may set created_at."
 ERR_ERASE_ROLE = "Erasing a customer's data needs an admin."
@@ -217,6 +220,34 @@ class TicketUpdateInput(StrictSerializer):
     team = TenantPrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.SlugField(max_length=50), max_length=MAX_TAGS, required=False)
     category = slug_or_blank(required=False)
+    needs_review = serializers.BooleanField(
+        required=False, help_text='false clears a flag rule\'s "Needs review" mark (a person looked); true is refused'
+    )
+
+    def validate_needs_review(self, value):
+        if value:
+            raise serializers.ValidationError("Only rules flag a ticket for review; send false to clear the flag.")
+        return value
+
+
+class DisputeInput(StrictSerializer):
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), max_value=MAX_DISPUTE_AMOUNT
+    )
+    currency = serializers.CharField(min_length=3, max_length=3, help_text="ISO 4217, e.g. USD, EUR")
+    reason = serializers.CharField(max_length=2000)
+
+    def validate_currency(self, value):
+        code = value.upper()
+        if code not in currencies.ISO_4217:
+            raise serializers.ValidationError(f"{value!r} is not an ISO 4217 currency code (e.g. USD, EUR, GBP).")
+        return code
+
+
+class DisputeOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Dispute
+        fields = ["id", "ticket", "amount", "currency", "reason", "actor", "created_at"]
 
 
 class RequesterOutput(serializers.ModelSerializer):
@@ -250,6 +281,9 @@ class SlaOutput(serializers.Serializer):
 class TicketOutput(serializers.ModelSerializer):
     requester = RequesterOutput()
     sla = serializers.SerializerMethodField()
+    needs_review = serializers.SerializerMethodField(
+        help_text='in the "Needs review" queue: a flag rule fired; review_reason says which and why'
+    )
 
     class Meta:
         model = Ticket
@@ -276,6 +310,8 @@ class TicketOutput(serializers.ModelSerializer):
             "sla_at_risk",
             "triage",
             "triage_reasons",
+            "needs_review",
+            "review_reason",
             "created_at",
             "updated_at",
         ]
@@ -285,6 +321,9 @@ class TicketOutput(serializers.ModelSerializer):
         # The ticket's own clocks; an escalation's clocks are shown on the escalation.
         own = sorted((t for t in ticket.sla_timers.all() if t.escalation_id == 0), key=lambda t: t.metric)
         return SlaOutput(own, many=True).data
+
+    def get_needs_review(self, ticket) -> bool:
+        return ticket.review_flagged_at is not None
 
 
 def ticket_outputs(rows: list[dict], *, tenant: Tenant) -> list[dict]:
@@ -334,6 +373,8 @@ def _ticket_output(row: dict, clocks, dt, utc_text) -> dict:
         "sla_at_risk": row["sla_at_risk"],
         "triage": row["triage"],
         "triage_reasons": row["triage_reasons"],
+        "needs_review": row["review_flagged_at"] is not None,
+        "review_reason": row["review_reason"],
         "created_at": dt(row["created_at"]),
         "updated_at": dt(row["updated_at"]),
     }
@@ -467,11 +508,28 @@ class TicketViewSet(mixins.ListModelMixin, TenantViewSet):
     def partial_update(self, request, pk=None):
         ticket = self.get_object()
         changes = validated(TicketUpdateInput, request.data)
+        clear_review = changes.pop("needs_review", None) is False
         try:
-            workflows.ticket_update(ticket=ticket, actor=request.user, **changes)
+            with transaction.atomic():
+                if changes:
+                    workflows.ticket_update(ticket=ticket, actor=request.user, **changes)
+                if clear_review:
+                    workflows.ticket_review_clear(ticket=ticket, actor=request.user)
         except TicketError as exc:
             _raise_ticket_error(exc)
         return Response(self._output(ticket.pk))
+
+    @extend_schema(methods=["GET"], responses={200: DisputeOutput(many=True)})
+    @extend_schema(methods=["POST"], request=DisputeInput, responses={201: DisputeOutput})
+    @action(detail=True, methods=["get", "post"], **THREAD)
+    def disputes(self, request, pk=None):
+        """Billing disputes recorded on the ticket; a new one is evaluated by the matrix's dispute rules ("a
+        billing dispute above $Y goes to finance") before the answer."""
+        ticket = self.get_object()
+        if request.method == "GET":
+            return self._thread(Dispute.objects.filter(ticket=ticket).order_by("created_at", "id"), DisputeOutput)
+        dispute = workflows.dispute_record(ticket=ticket, actor=request.user, **validated(DisputeInput, request.data))
+        return Response(DisputeOutput(dispute).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReopenInput, responses={200: TicketOutput})
     @action(detail=True, methods=["post"])

@@ -1,6 +1,10 @@
 """Query-parameter filters of the tickets API (django-filter). Names are fixed by API.md."""
 
+import re
+
 import django_filters as filters
+from django import forms
+from django.core.exceptions import ValidationError
 
 from helpdesk.fields import BooleanFilter, IntegerFilter, IsoDateTimeFilter
 from helpdesk.filtering import FilterSet
@@ -8,6 +12,31 @@ from helpdesk.filters import MemberFilter, TenantModelChoiceFilter
 from helpdesk.models import Team
 from tickets.models import Account, Channel, Customer, Priority, Status, Ticket
 from tickets.selectors import search_cap, search_ids, ticket_search_in
+
+_TAG = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")
+MAX_TAG_FILTER = 20
+
+
+class TagListField(forms.CharField):
+    """?tags=a,b: up to MAX_TAG_FILTER tag slugs, comma-separated (a repeated parameter takes its last value,
+    as every other filter); anything that is not a tag is a 400 naming the parameter, never an empty list."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return []
+        tags = [tag.strip().lower() for tag in value.split(",")]
+        if len(tags) > MAX_TAG_FILTER or not all(_TAG.match(tag) for tag in tags):
+            raise ValidationError(f"Up to {MAX_TAG_FILTER} tags like 'billing_dispute', comma-separated.")
+        return list(dict.fromkeys(tags))
+
+
+class TagsFilter(filters.Filter):
+    field_class = TagListField
+
+    def filter(self, qs, value):
+        # Tickets carrying every one of the tags (array containment: the GIN-less column is read per row, as ?tag=).
+        return qs.filter(tags__contains=value) if value else qs
 
 
 class TicketFilter(FilterSet):
@@ -24,6 +53,8 @@ class TicketFilter(FilterSet):
     vip = BooleanFilter(field_name="account__vip")
     category = filters.CharFilter()
     tag = filters.CharFilter(field_name="tags", lookup_expr="contains", method="filter_tag")
+    tags = TagsFilter(help_text="tickets carrying all of these tags, comma-separated: ?tags=urgent,billing_dispute")
+    needs_review = BooleanFilter(field_name="review_flagged_at", lookup_expr="isnull", exclude=True)
     escalated = BooleanFilter()
     sla_breached = BooleanFilter()
     sla_at_risk = BooleanFilter()

@@ -154,6 +154,10 @@ class Ticket(TenantModel):
     # Kept by the escalation engine: who may work the ticket (autonomous | guardrailed | human_first), and why.
     triage = models.CharField(max_length=16, default="autonomous")
     triage_reasons = models.JSONField(default=list, blank=True)
+    # Set by a rule whose action is `flag` (escalation/services.py): the ticket waits in the "Needs review" queue
+    # with the reason until a person clears it.
+    review_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    review_flagged_at = models.DateTimeField(null=True, blank=True)
     last_author_type = models.CharField(max_length=16, choices=AuthorType.choices, default=AuthorType.CUSTOMER)
     first_response_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
@@ -217,6 +221,11 @@ class Ticket(TenantModel):
             models.Index(
                 fields=["rules_due_at"], name="ticket_rules_due", condition=models.Q(rules_due_at__isnull=False)
             ),
+            models.Index(
+                fields=["tenant", "-updated_at", "-id"],
+                name="ticket_needs_review",
+                condition=models.Q(review_flagged_at__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -257,6 +266,26 @@ class ResolutionAttempt(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "ticket", "created_at"], name="attempt_tenant_ticket")]
+
+
+class Dispute(TenantModel):
+    """A billing dispute recorded on a ticket (POST /tickets/{id}/disputes/); `dispute` rules read its amount."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="disputes")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. USD")
+    reason = models.TextField()
+    actor = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "ticket", "created_at"], name="dispute_tenant_ticket")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="dispute_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} on ticket #{self.ticket_id}"
 
 
 class TicketEvent(TenantModel):

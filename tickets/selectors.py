@@ -62,6 +62,8 @@ TICKET_ROW_FIELDS = (
     "sla_at_risk",
     "triage",
     "triage_reasons",
+    "review_reason",
+    "review_flagged_at",
     "created_at",
     "updated_at",
 )

@@ -30,6 +30,7 @@ from tickets.models import (
     Account,
     AuthorType,
     Customer,
+    Dispute,
     Message,
     Outcome,
     ResolutionAttempt,
@@ -360,6 +361,85 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
     if changed:
         _emit(ticket, "ticket.updated", at, changed=changed)
     return ticket
+
+
+# No savepoint: it runs inside the evaluation of the rules, in the event's transaction.
+@transaction.atomic(savepoint=False)
+def ticket_tags_add(*, ticket: Ticket, taggings: list[tuple[str, str, list[str]]], at: datetime) -> list[str]:
+    """Tag rules fired (the seeds' auto-tagging on intake): (rule slug, reason, tags) each. Their tags join the
+    ticket's at once, in one UPDATE, one INSERT of their audit events and one outbox row however many fired.
+    Returns the tags that were new (a tag already there is not added twice, and is no news for tag_added)."""
+    before = list(ticket.tags)
+    events, added = [], []
+    for rule, reason, tags in taggings:
+        new = [tag for tag in dict.fromkeys(tags) if tag not in ticket.tags and tag not in added]
+        if not new:
+            continue
+        added.extend(new)
+        after = sorted({*before, *added})
+        events.append(
+            TicketEvent(
+                tenant_id=ticket.tenant_id, ticket=ticket, kind="tagged", actor=None, actor_label=_label(None),
+                before={"tags": before}, after={"tags": after, "added": new, "rule": rule, "reason": reason},
+                created_at=at,
+            )
+        )  # fmt: skip
+    if not added:
+        return []
+    ticket.tags = sorted({*before, *added})
+    _save(ticket, ["tags"], at)
+    TicketEvent.objects.bulk_create(events)
+    _emit(ticket, "ticket.updated", at, changed=["tags"])
+    return added
+
+
+@transaction.atomic(savepoint=False)
+def ticket_flag_for_review(*, ticket: Ticket, rule: str, reason: str, at: datetime) -> bool:
+    """A flag rule fired: the ticket joins the "Needs review" queue with the reason ("flagged for review, not
+    silently missed"). A ticket already waiting there keeps its first reason; the new one joins the audit trail."""
+    first = ticket.review_flagged_at is None
+    text = f"{rule}: {reason}"[:500]
+    if first:
+        ticket.review_reason, ticket.review_flagged_at = text, at
+        _save(ticket, ["review_reason", "review_flagged_at"], at)
+    event_record(ticket=ticket, kind="flagged_for_review", actor=None, at=at, after={"rule": rule, "reason": reason})
+    return first
+
+
+@transaction.atomic
+def ticket_review_clear(*, ticket: Ticket, actor: Principal | None, note: str = "") -> Ticket:
+    """A person looked at a flagged ticket: it leaves the "Needs review" queue (the reason stays in the trail)."""
+    if ticket.review_flagged_at is None:
+        return ticket
+    at = timezone.now()
+    before = {"review_reason": ticket.review_reason, "review_flagged_at": ticket.review_flagged_at.isoformat()}
+    ticket.review_reason, ticket.review_flagged_at = "", None
+    _save(ticket, ["review_reason", "review_flagged_at"], at)
+    event_record(ticket=ticket, kind="review_cleared", actor=actor, before=before, after={"note": note}, at=at)
+    return ticket
+
+
+@transaction.atomic
+def dispute_record(*, ticket: Ticket, actor: Principal | None, amount, currency: str, reason: str) -> Dispute:
+    """A billing dispute on the ticket, with its audit event (the workflow then runs the dispute rules)."""
+    at = timezone.now()
+    dispute = Dispute.objects.create(
+        tenant_id=ticket.tenant_id,
+        ticket=ticket,
+        amount=amount,
+        currency=currency,
+        reason=reason,
+        actor=_membership(actor),
+        created_at=at,
+    )
+    event_record(
+        ticket=ticket,
+        kind="dispute_recorded",
+        actor=actor,
+        at=at,
+        after={"dispute": dispute.pk, "amount": str(amount), "currency": currency, "reason": reason},
+    )
+    return dispute
 
 
 # --- conversation -------------------------------------------------------------------------------
@@ -731,7 +811,12 @@ def _mask_others(erasure: Erasure) -> int:
     ids, redactor = erasure.ticket_ids, erasure.redactor
     others = Message.objects.filter(ticket_id__in=ids).exclude(author_type=AuthorType.CUSTOMER)
     attempts = ResolutionAttempt.objects.filter(ticket_id__in=ids)
-    return mask_rows(others, ("body",), redactor) + mask_rows(attempts, ("note",), redactor)
+    disputes = Dispute.objects.filter(ticket_id__in=ids)
+    return (
+        mask_rows(others, ("body",), redactor)
+        + mask_rows(attempts, ("note",), redactor)
+        + mask_rows(disputes, ("reason",), redactor)
+    )
 
 
 def _redact_events(erasure: Erasure, at: datetime) -> int:

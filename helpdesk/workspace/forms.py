@@ -34,6 +34,13 @@ class StatusForm(forms.Form):
     status = forms.CharField(max_length=16)
 
 
+class TagForm(forms.Form):
+    tag = forms.SlugField(max_length=50)
+
+    def clean_tag(self):
+        return self.cleaned_data["tag"].lower()
+
+
 class EscalateForm(forms.Form):
     kind = forms.ChoiceField(choices=Kind.choices)
     target = forms.CharField(max_length=40)

@@ -44,6 +44,7 @@ VIEWS = (
     View("awaiting_ack", "Awaiting acknowledgement"),
     View("at_risk", "At risk"),
     View("breached", "Breached"),
+    View("needs_review", "Needs review"),
     View("all", "All"),
 )
 VIEW_SLUGS = {view.slug for view in VIEWS}
@@ -61,6 +62,8 @@ def view_filters(principal: Principal, team_ids: list[int]) -> dict[str, Q]:
         "awaiting_ack": Q(escalations.tickets_escalated_to(member, team_ids, awaiting_ack=True)),
         "at_risk": unsolved & Q(sla_at_risk=True),
         "breached": unsolved & Q(sla_breached=True),
+        # Flagged by a flag rule ("not silently missed") until a person clears it (the ticket page's button).
+        "needs_review": unsolved & Q(review_flagged_at__isnull=False),
         "all": Q(),
     }
 
@@ -166,6 +169,8 @@ ROW_FIELDS = (
     "escalated",
     "sla_breached",
     "sla_at_risk",
+    "tags",
+    "review_reason",
     "updated_at",
     "created_at",
 )

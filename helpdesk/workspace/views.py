@@ -24,7 +24,7 @@ from helpdesk.models import Tenant
 from helpdesk.workspace import callpages, pages, presence, queues
 from helpdesk.workspace.access import member_required
 from helpdesk.workspace.clocks import clock_view, most_urgent
-from helpdesk.workspace.forms import SUMMARY_LABELS, AttemptForm, EscalateForm, ReplyForm, StatusForm
+from helpdesk.workspace.forms import SUMMARY_LABELS, AttemptForm, EscalateForm, ReplyForm, StatusForm, TagForm
 from slas import selectors as slas
 from tickets.errors import TicketError
 from tickets.models import AuthorType, Ticket
@@ -233,6 +233,37 @@ def change_status(request, ticket_id: int):
         ticket,
         lambda: workflows.ticket_update(ticket=ticket, actor=request.principal, status=status),
         f"Status: {status.replace('_', ' ')}.",
+    )
+
+
+@require_POST
+@member_required
+def add_tag(request, ticket_id: int):
+    """A person adds a tag (a tag_added rule may fire: "bug confirmed by reproduction" goes to engineering)."""
+    ticket = _ticket_or_404(request, ticket_id)
+    form = TagForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A tag is a word like bug_confirmed: letters, digits, - and _.")
+        return _back(ticket)
+    tag = form.cleaned_data["tag"]
+    return _run(
+        request,
+        ticket,
+        lambda: workflows.ticket_update(ticket=ticket, actor=request.principal, tags=[*ticket.tags, tag]),
+        f"Tagged {tag}.",
+    )
+
+
+@require_POST
+@member_required
+def clear_review(request, ticket_id: int):
+    """A person reviewed a flagged ticket: it leaves the Needs review queue."""
+    ticket = _ticket_or_404(request, ticket_id)
+    return _run(
+        request,
+        ticket,
+        lambda: workflows.ticket_review_clear(ticket=ticket, actor=request.principal),
+        "Review flag cleared.",
     )
 
 

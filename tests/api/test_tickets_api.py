@@ -19,6 +19,8 @@ CREATE_STATEMENTS = 17
 ESCALATING_CREATE_STATEMENTS = 32
 
 TICKET_FIELDS = {
+    "needs_review",
+    "review_reason",
     "id",
     "subject",
     "description",
@@ -481,7 +483,8 @@ def test_it_opens_an_escalating_ticket_in_a_bounded_number_of_statements(
     with django_assert_max_num_queries(ESCALATING_CREATE_STATEMENTS):
         body = create_ticket(
             bootstrapped_api,
-            description="We were charged twice and want a refund.",
+            # A refund only: "charged twice" would also fire the billing_dispute tag rule (issue 20), another bound.
+            description="We want a refund for last month.",
             requester={"email": "new@initech.test"},
         )
     assert body["escalated"] is True and body["tier"] == 2

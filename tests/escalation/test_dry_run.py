@@ -25,8 +25,9 @@ from tickets.models import Account, AuthorType, Message, Outcome, Ticket
 
 # What a dry run reads, whatever the number of tickets: the configuration version (once, pinned), the window's
 # tickets with their accounts, and for all of them at once their messages, attempts, own clocks, tier moves, the
-# requesters' tickets, and the calendars of accounts whose policy runs on the account's calendar.
-DRY_RUN_QUERIES = 8
+# requesters' tickets about the same issue, the disputes (the default matrix has a dispute rule), and the calendars
+# of accounts whose policy runs on the account's calendar.
+DRY_RUN_QUERIES = 9
 
 
 @pytest.fixture
@@ -142,8 +143,17 @@ def test_it_decides_what_it_decided_reading_ticket_by_ticket(acme, hours_later):
 
     assert batched == expected
     assert report.tickets == len(expected) == 17
-    assert report.would_escalate == sum(1 for decisions in expected.values() if decisions)
-    assert report.by_trigger == Counter(slug for ds in expected.values() for slug in {d.slug for d in ds})
+    actions = {rule.id: rule.action for rule in rules}
+    escalating = {pk: [d for d in ds if actions[d.rule_id] == "escalate"] for pk, ds in expected.items()}
+    assert report.would_escalate == sum(1 for decisions in escalating.values() if decisions)
+    assert report.by_trigger == Counter(slug for ds in escalating.values() for slug in {d.slug for d in ds})
+    # Tag and flag rules count apart, in no rate (the seeds' auto-tagging and the Needs review queue).
+    for action in ("tag", "flag"):
+        acting = Counter(
+            slug for ds in expected.values() for slug in {d.slug for d in ds if actions[d.rule_id] == action}
+        )
+        assert report.by_action[action] == acting
+    assert report.by_action["tag"]["tag-negative-sentiment"] >= 1
     # The data set does reach what the batch reads: each of these facts decides at least one ticket.
     fired = {d.trigger for ds in expected.values() for d in ds}
     assert {"keyword", "value", "repeat_contact", "follow_ups", "failed_attempts", "back_and_forth"} <= fired

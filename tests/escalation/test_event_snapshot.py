@@ -1,6 +1,6 @@
 """An event's facts come from one query (escalation.snapshot.event_snapshot, issue 17's message path): the same
 facts as reading each part on its own (TicketSnapshot), for a ticket with a thread, attempts, clocks (one
-breached), a requester with other tickets."""
+breached), a requester with other tickets (those about the same issue counted)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ def busy_ticket(db):
     tenant = workflows.tenant_bootstrap(slug="facts", name="Facts")
     membership_create(tenant=tenant, username="agent", role=Role.AGENT, tier=1)
     with tenant_context(tenant):
-        for i in range(3):
+        # Three earlier tickets about the same issue (repeat_contact counts them) and one about another.
+        for subject in ("Export broken 1", "Export broken 2", "Export broken 3", "Password reset"):
             workflows.ticket_open(
-                tenant=tenant, actor=None, subject=f"Old {i}", description="Earlier.", requester_email="r@example.test"
+                tenant=tenant, actor=None, subject=subject, description="Earlier.", requester_email="r@example.test"
             )
         ticket = workflows.ticket_open(
             tenant=tenant, actor=None, subject="Export broken", description="The export fails.", priority="urgent",

@@ -7,6 +7,7 @@ import dataclasses
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from escalation.defaults import CALL_PHRASES, DEFAULT_RULES
 from escalation.triggers import (
+    ACTIONS,
     SLA_RISK_NEEDS_ONE,
     TIME_TRIGGERS,
     TRIGGERS,
@@ -294,7 +296,7 @@ def test_it_fires_repeat_contact_within_the_window(ages, fired):
 def test_it_names_the_repeat_contact_count():
     facts = make_facts(requester_ticket_times=(NOW, NOW - timedelta(days=3), NOW - timedelta(days=20), NOW))
     decision = fires("repeat_contact", {"tickets": 3, "days": 30}, facts)
-    assert decision.reason == "requester opened 4 tickets in the last 30 days (limit 3)"
+    assert decision.reason == "requester opened 4 tickets about the same issue in the last 30 days (limit 3)"
 
 
 @pytest.mark.parametrize(
@@ -352,6 +354,9 @@ EVERY_TRIGGER_FIRES = make_facts(
     failed_attempts_low_tier=3,
     exchange_count=8,
     category="legal",
+    added_tags=("bug_confirmed",),
+    dispute_amount=Decimal("1500.00"),
+    dispute_currency="USD",
 )
 ONE_RULE_PER_TRIGGER = [
     rule("keyword", {"keywords": ["refund"]}, id=1),
@@ -365,6 +370,8 @@ ONE_RULE_PER_TRIGGER = [
     rule("back_and_forth", {"count": 6}, id=9),
     rule("manager_request", {}, id=10),
     rule("category", {"categories": ["legal"]}, id=11),
+    rule("tag_added", {"tags": ["bug_confirmed"]}, id=12),
+    rule("dispute", {"amount_gte": "1000.00"}, id=13),
 ]
 
 
@@ -429,14 +436,25 @@ def test_it_fires_nothing_for_a_calm_ticket_under_the_default_matrix():
 
 def test_it_escalates_the_angry_vip_lawyer_ticket_under_the_default_matrix():
     rules = [
-        Rule(id=i, slug=r["slug"], trigger=r["trigger"], conditions=r["conditions"], position=r["position"])
+        Rule(
+            id=i,
+            slug=r["slug"],
+            trigger=r["trigger"],
+            conditions=r["conditions"],
+            position=r["position"],
+            action=r["action"],
+        )
         for i, r in enumerate(DEFAULT_RULES)
     ]
+    actions = {r.slug: r.action for r in rules}
     text = "I'm calling my lawyer. This is unacceptable."
     facts = make_facts(text=text, vip=True, plan="enterprise", sentiment=analysis.sentiment(text))
-    slugs = [d.slug for d in evaluate(facts, rules, NOW, time_based=False)]
+    decisions = evaluate(facts, rules, NOW, time_based=False)
+    slugs = [d.slug for d in decisions if actions[d.slug] == "escalate"]
     assert slugs[0] == "legal-threat"
     assert "vip" in slugs
+    # The seeds' auto-tagging hears the threat too, at once (a tag rule, no escalation of its own).
+    assert "tag-legal-threat" in [d.slug for d in decisions if actions[d.slug] == "tag"]
 
 
 # --- validate_conditions --------------------------------------------------------------------------------------
@@ -599,6 +617,8 @@ RULE_FIELDS = {
     "trigger",
     "conditions",
     "kind",
+    "action",
+    "tags",
     "target_team_name",
     "target_skill",
     "target_tier",
@@ -622,13 +642,19 @@ def test_the_default_matrix_covers_every_trigger():
 def test_every_default_rule_is_well_formed(default):
     assert set(default) == RULE_FIELDS
     assert validate_conditions(default["trigger"], default["conditions"]) == default["conditions"]
-    assert default["kind"] in ("functional", "hierarchical")
-    assert [key for key in TARGETS if default[key] is not None] != []
-    assert len([key for key in TARGETS if default[key] is not None]) == 1
+    assert default["action"] in ACTIONS
+    targets = [key for key in TARGETS if default[key] is not None]
+    if default["action"] == "escalate":
+        assert default["kind"] in ("functional", "hierarchical")
+        assert len(targets) == 1
+        assert isinstance(default["response_minutes"], int) and default["response_minutes"] > 0
+        assert default["tags"] == []
+    else:  # a tag or flag rule escalates nothing: no kind, no target, no escalation clock
+        assert default["kind"] == "" and targets == [] and default["response_minutes"] is None
+        assert (default["tags"] != []) == (default["action"] == "tag")
     assert default["target_role"] in (None, "manager", "admin")
     assert default["target_tier"] in (None, 0, 1, 2, 3)
     assert default["priority_override"] in (None, "low", "normal", "high", "urgent")
-    assert isinstance(default["response_minutes"], int) and default["response_minutes"] > 0
     assert isinstance(default["to_call"], bool) and default["active"] is True
     assert all(isinstance(who, str) for who in default["notify"])
     assert Rule(id=1, slug=default["slug"], trigger=default["trigger"], conditions=default["conditions"]).error is None

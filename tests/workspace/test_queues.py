@@ -41,7 +41,7 @@ def test_it_shows_the_views_with_their_counts(acme, alice, as_alice):
     counts = _counts(response)
     assert counts["My tickets"] == 1 and counts["All"] == 2 and counts["Breached"] == 0
     assert set(counts) == {"My tickets", "Team", "Escalated to me", "Awaiting acknowledgement", "At risk",
-                           "Breached", "All"}  # fmt: skip
+                           "Breached", "Needs review", "All"}  # fmt: skip
     assert _subjects(response) == ["Mine"]
     for header in ("Subject", "Requester", "Priority", "Status", "SLA", "Assignee", "Updated"):
         assert f'<th scope="col">{header}</th>' in response.content.decode()
