@@ -8,12 +8,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from callnotes import services as calls
 from escalation import batch, engine
 from escalation.models import Escalation, RuleFiring
-from helpdesk import workflows
+from helpdesk import config_cache, workflows
 from helpdesk.models import Membership, OutboxEvent, Role
 from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
@@ -129,3 +131,46 @@ def test_the_batch_claims_exactly_once(storm):
         assert batch.open_due(ticket_ids=ticket_ids, at=later) == 0
         assert engine.evaluate_time_rules(ticket_ids=set(ticket_ids), at=later) == 0
         assert Escalation.objects.count() == first
+
+
+def _statements(work) -> int:
+    """The statements `work` runs, rolled back afterwards (the next measurement starts from the same data)."""
+    with CaptureQueriesContext(connection) as captured:
+        try:
+            with transaction.atomic():
+                work()
+                raise _Undo
+        except _Undo:
+            pass
+    return len([q for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))])
+
+
+def test_a_tenant_batch_costs_the_same_statements_for_6_or_12_due_tickets(storm):
+    """The escalation stage's share of one tenant: a constant number of statements whatever its size (each
+    input read once, each table written once), so a storm's cost grows with its tenants, not its tickets."""
+    tenant, ticket_ids, later = storm
+    with tenant_context(tenant):
+        _statements(lambda: _run(ticket_ids, later))  # the matrix and policies cached, as in a running worker
+        # The last six: routing's every outcome is among them too (a manager, the queue, the fallback).
+        counts = {n: _statements(lambda n=n: _run(ticket_ids[-n:], later)) for n in (6, 12)}
+        opened = {n: _opened(lambda n=n: _run(ticket_ids[-n:], later)) for n in (6, 12)}
+    assert opened[12] > opened[6] > 0
+    assert counts[6] == counts[12], counts
+    assert counts[12] <= 40, counts
+
+
+def _run(ids, at):
+    """The sweep's escalation stage for one tenant's share (workflows._sweep_rules)."""
+    with config_cache.pinned():
+        engine.rules_run_due(ticket_ids=ids, at=at)
+        calls.call_requests_for_tickets(ticket_ids=ids, at=at)
+
+
+def _opened(work) -> int:
+    try:
+        with transaction.atomic():
+            work()
+            count = Escalation.objects.count()
+            raise _Undo
+    except _Undo:
+        return count
