@@ -22,14 +22,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count
+from django.utils.dateparse import parse_datetime
 
 from escalation import communication, engine, routing, selectors, services, triggers, watches
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
-from escalation.snapshot import TicketSnapshot, snapshots
+from escalation.snapshot import TicketSnapshot, _from_json, snapshots
 from helpdesk import bulk
 from helpdesk.audit import actor_label
-from helpdesk.models import Membership, Team, TeamMember
+from helpdesk.models import Membership, Team
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import current_tenant
 from slas.models import SlaTimer
@@ -38,6 +39,23 @@ from tickets.selectors import ticket_context
 from tickets.services import ticket_escalation_move, ticket_update, tickets_set_triage_many
 
 # --- routing, in memory ----------------------------------------------------------------------------
+
+
+# What routing reads, for one tenant in one statement: active members (with their username), team memberships,
+# each agent's open escalations and latest one received, the teams.
+BOARD = """
+SELECT
+ (SELECT coalesce(json_agg(row_to_json(m) ORDER BY m.id), '[]'::json) FROM (
+    SELECT s.*, u.{name} AS _username FROM helpdesk_membership s JOIN {users} u ON u.id = s.user_id
+    WHERE s.tenant_id = %(tenant)s AND s.active) m),
+ (SELECT coalesce(json_agg(json_build_array(tm.team_id, tm.membership_id)), '[]'::json)
+  FROM helpdesk_teammember tm WHERE tm.tenant_id = %(tenant)s),
+ (SELECT coalesce(json_agg(json_build_array(x.agent_id, x.active, x.latest)), '[]'::json) FROM (
+    SELECT e.agent_id, count(*) FILTER (WHERE e.status = ANY(%(active)s)) AS active, max(e.created_at) AS latest
+    FROM escalation_escalation e WHERE e.tenant_id = %(tenant)s AND e.agent_id IS NOT NULL GROUP BY e.agent_id) x),
+ (SELECT coalesce(json_agg(row_to_json(t) ORDER BY t.id), '[]'::json)
+  FROM helpdesk_team t WHERE t.tenant_id = %(tenant)s)
+"""
 
 
 @dataclass
@@ -54,23 +72,31 @@ class RoutingBoard:
 
     @classmethod
     def read(cls) -> RoutingBoard:
-        members = list(
-            Membership.objects.filter(active=True).select_related("user").order_by("id")
-        )  # inactive members are never capable
-        for member in members:
-            member.username = member.user.get_username()
+        """The board of the current tenant, in one round trip (BOARD)."""
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+
+        user = get_user_model()
+        params = {
+            "tenant": current_tenant().pk,
+            "active": list(ACTIVE_STATUSES),
+        }
+        sql = BOARD.format(users=connection.ops.quote_name(user._meta.db_table), name=user.USERNAME_FIELD)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            members_json, pairs, loads, teams_json = cursor.fetchone()
+        members = []
+        for row in members_json:  # inactive members are never capable
+            member = _from_json(Membership, row)
+            member.username = row["_username"]
+            members.append(member)
         team_members: dict[int, set[int]] = defaultdict(set)
-        for team_id, member_id in TeamMember.objects.values_list("team_id", "membership_id"):
+        for team_id, member_id in pairs:
             team_members[team_id].add(member_id)
         load, last = Counter(), {}
-        for agent_id, active, latest in (
-            Escalation.objects.filter(agent_id__isnull=False)
-            .values("agent_id")
-            .annotate(active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)), latest=Max("created_at"))
-            .values_list("agent_id", "active", "latest")
-        ):
-            load[agent_id], last[agent_id] = active, latest
-        teams = {team.pk: team for team in Team.objects.all()}
+        for agent_id, active, latest in loads:
+            load[agent_id], last[agent_id] = active, parse_datetime(latest)
+        teams = {team.pk: team for team in (_from_json(Team, row) for row in teams_json)}
         return cls(members=members, teams=teams, team_members=team_members, load=load, last_assigned=last)
 
     def team_for_skill(self, skill: str) -> Team | None:
