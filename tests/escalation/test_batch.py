@@ -156,7 +156,7 @@ def test_a_tenant_batch_costs_the_same_statements_for_6_or_12_due_tickets(storm)
         opened = {n: _opened(lambda n=n: _run(ticket_ids[-n:], later)) for n in (6, 12)}
     assert opened[12] > opened[6] > 0
     assert counts[6] == counts[12], counts
-    assert counts[12] <= 28, counts  # 42 before this round (bench/SWEEP.md, issue 17)
+    assert counts[12] <= 28, counts  # 33 before the facts and the board were one read each
 
 
 def _run(ids, at):
