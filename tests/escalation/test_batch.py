@@ -174,3 +174,26 @@ def _opened(work) -> int:
             raise _Undo
     except _Undo:
         return count
+
+
+def test_the_stage_claims_whole_tenant_shares_oldest_tenant_first(db):
+    """A storm spread over many tenants: a claim takes the tenants of the oldest due tickets with all their due
+    tickets, tenant by tenant, rather than the oldest tickets one or two per tenant (each share has a fixed cost)."""
+    now = timezone.now()
+    due = {}
+    for slug, minutes in (("first", (50, 30, 10)), ("second", (40, 20, 5))):
+        tenant = workflows.tenant_bootstrap(slug=slug, name=slug.title())
+        with tenant_context(tenant):
+            for i, ago in enumerate(minutes):
+                ticket = workflows.ticket_open(
+                    tenant=tenant, actor=None, subject=f"T{i}", description="d", requester_email=f"r{i}@example.test"
+                )
+                Ticket.objects.filter(pk=ticket.pk).update(rules_due_at=now - timedelta(minutes=ago))
+                due.setdefault(tenant.pk, []).append(ticket.pk)
+    first, second = list(due)
+    with transaction.atomic():
+        claimed = engine.rules_claim_due(now=now, limit=4)
+    # The old claim took the four oldest: two of each tenant. Now: all of the oldest tenant's, then the next's.
+    assert claimed == {first: due[first], second: due[second][:1]}
+    with transaction.atomic():
+        assert engine.rules_claim_due(now=now, limit=10) == due
