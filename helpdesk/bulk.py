@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -53,7 +55,17 @@ def _values(field, objs: Sequence[Model], *, add: bool) -> list:
     if _plain(field):
         name = field.attname
         return [getattr(obj, name) for obj in objs]
+    if _aware_datetimes(field):
+        values = [getattr(obj, field.attname) for obj in objs]
+        if all(v is None or (isinstance(v, datetime) and v.tzinfo is not None) for v in values):
+            return values  # what get_db_prep_save hands PostgreSQL for an aware datetime: itself
     return [_value(field, obj, add=add) for obj in objs]
+
+
+def _aware_datetimes(field) -> bool:
+    plain_save = type(field).get_db_prep_save is _BASE_PREP_SAVE
+    auto = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    return field.get_internal_type() == "DateTimeField" and plain_save and not auto and settings.USE_TZ
 
 
 def _value(field, obj: Model, *, add: bool):
