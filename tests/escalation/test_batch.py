@@ -123,6 +123,32 @@ def test_the_batch_decides_every_escalation_as_one_at_a_time_does(storm):
         assert _effects(ticket_ids) == expected_effects
 
 
+def test_a_reinforcement_that_wants_a_call_marks_the_escalation_it_reinforces(storm):
+    """A second functional rule with to_call fires with the at-risk rule: it reinforces the escalation the batch is
+    opening for the same ticket (not stored yet), which then wants a call, as one at a time."""
+    tenant, ticket_ids, later = storm
+    with tenant_context(tenant):
+        workflows.rule_create(
+            tenant=tenant, actor=None, name="Long at tier 1, call", slug="tier1-call", trigger="time_open",
+            conditions={"business_hours": 1, "tier": 1}, kind="functional", target_tier=2, response_minutes=60,
+            to_call=True, position=131,
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                engine.evaluate_time_rules(ticket_ids=set(ticket_ids), at=later)
+                expected, expected_effects = _decisions(ticket_ids), _effects(ticket_ids)
+                raise _Undo
+        except _Undo:
+            pass
+        batch.open_due(ticket_ids=ticket_ids, at=later)
+        got = _decisions(ticket_ids)
+        reinforced = TicketEvent.objects.filter(ticket_id__in=ticket_ids, kind="escalation_reinforced")
+        assert any(e.after["rule"] == "tier1-call" and e.after["to_call"] for e in reinforced)
+        assert all(e.after["escalation"] is not None for e in reinforced)
+        assert got == expected
+        assert _effects(ticket_ids) == expected_effects
+
+
 def test_the_batch_claims_exactly_once(storm):
     tenant, ticket_ids, later = storm
     with tenant_context(tenant):
