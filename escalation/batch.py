@@ -22,22 +22,40 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count
+from django.utils.dateparse import parse_datetime
 
 from escalation import communication, engine, routing, selectors, services, triggers, watches
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
-from escalation.snapshot import TicketSnapshot, snapshots
+from escalation.snapshot import TicketSnapshot, _from_json, snapshots
 from helpdesk import bulk
 from helpdesk.audit import actor_label
-from helpdesk.models import Membership, Team, TeamMember
+from helpdesk.models import Membership, Team
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import current_tenant
 from slas.models import SlaTimer
-from tickets.models import Status, Ticket, TicketEvent
+from tickets.models import Status, Ticket, TicketEvent, raises_priority
 from tickets.selectors import ticket_context
-from tickets.services import ticket_escalation_move, tickets_set_triage_many
+from tickets.services import ticket_escalation_move, ticket_update, tickets_set_triage_many
 
 # --- routing, in memory ----------------------------------------------------------------------------
+
+
+# What routing reads, for one tenant in one statement: active members (with their username), team memberships,
+# each agent's open escalations and latest one received, the teams.
+BOARD = """
+SELECT
+ (SELECT coalesce(json_agg(row_to_json(m) ORDER BY m.id), '[]'::json) FROM (
+    SELECT s.*, u.{name} AS _username FROM helpdesk_membership s JOIN {users} u ON u.id = s.user_id
+    WHERE s.tenant_id = %(tenant)s AND s.active) m),
+ (SELECT coalesce(json_agg(json_build_array(tm.team_id, tm.membership_id)), '[]'::json)
+  FROM helpdesk_teammember tm WHERE tm.tenant_id = %(tenant)s),
+ (SELECT coalesce(json_agg(json_build_array(x.agent_id, x.active, x.latest)), '[]'::json) FROM (
+    SELECT e.agent_id, count(*) FILTER (WHERE e.status = ANY(%(active)s)) AS active, max(e.created_at) AS latest
+    FROM escalation_escalation e WHERE e.tenant_id = %(tenant)s AND e.agent_id IS NOT NULL GROUP BY e.agent_id) x),
+ (SELECT coalesce(json_agg(row_to_json(t) ORDER BY t.id), '[]'::json)
+  FROM helpdesk_team t WHERE t.tenant_id = %(tenant)s)
+"""
 
 
 @dataclass
@@ -54,23 +72,31 @@ class RoutingBoard:
 
     @classmethod
     def read(cls) -> RoutingBoard:
-        members = list(
-            Membership.objects.filter(active=True).select_related("user").order_by("id")
-        )  # inactive members are never capable
-        for member in members:
-            member.username = member.user.get_username()
+        """The board of the current tenant, in one round trip (BOARD)."""
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+
+        user = get_user_model()
+        params = {
+            "tenant": current_tenant().pk,
+            "active": list(ACTIVE_STATUSES),
+        }
+        sql = BOARD.format(users=connection.ops.quote_name(user._meta.db_table), name=user.USERNAME_FIELD)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            members_json, pairs, loads, teams_json = cursor.fetchone()
+        members = []
+        for row in members_json:  # inactive members are never capable
+            member = _from_json(Membership, row)
+            member.username = row["_username"]
+            members.append(member)
         team_members: dict[int, set[int]] = defaultdict(set)
-        for team_id, member_id in TeamMember.objects.values_list("team_id", "membership_id"):
+        for team_id, member_id in pairs:
             team_members[team_id].add(member_id)
         load, last = Counter(), {}
-        for agent_id, active, latest in (
-            Escalation.objects.filter(agent_id__isnull=False)
-            .values("agent_id")
-            .annotate(active=Count("id", filter=Q(status__in=ACTIVE_STATUSES)), latest=Max("created_at"))
-            .values_list("agent_id", "active", "latest")
-        ):
-            load[agent_id], last[agent_id] = active, latest
-        teams = {team.pk: team for team in Team.objects.all()}
+        for agent_id, active, latest in loads:
+            load[agent_id], last[agent_id] = active, parse_datetime(latest)
+        teams = {team.pk: team for team in (_from_json(Team, row) for row in teams_json)}
         return cls(members=members, teams=teams, team_members=team_members, load=load, last_assigned=last)
 
     def team_for_skill(self, skill: str) -> Team | None:
@@ -264,11 +290,58 @@ def _plan(shot, lead, joined, board: RoutingBoard, claimed, at) -> Opening:
     return Opening(ticket, shot, escalation, handoff, route, before, timers, high_stakes, firings, rule)
 
 
+@dataclass
+class Reinforced:
+    """services._reinforce's audit event, decided: written with the share's other events (its escalation may be
+    one of the share's openings, whose id is known only then)."""
+
+    escalation: Escalation
+    rule: str
+    reason: str
+    priority: str
+    to_call: bool
+
+
+def _reinforce(escalation: Escalation, rule: EscalationRule, reason: str, shot, to_call_saved: dict) -> Reinforced:
+    """services._reinforce with its writes deferred to the share's statements: the escalation's to_call (an
+    opening of this share carries it into its INSERT; a stored one is updated with the others), the event. A
+    priority raise stays one at a time (ticket_update: the policy and its clocks may change; rare in a burst)."""
+    ticket = escalation.ticket
+    if rule.to_call and not escalation.to_call:
+        escalation.to_call = True
+        if escalation.pk is not None:
+            to_call_saved[escalation.pk] = escalation
+        shot.calls_wanted.append((escalation, rule.slug, reason))
+    if raises_priority(rule.priority_override, ticket.priority):
+        ticket_update(ticket=ticket, actor=None, priority=rule.priority_override)
+    return Reinforced(escalation, rule.slug, reason, ticket.priority, escalation.to_call)
+
+
+def _reinforced_event(reinforced: Reinforced, at: datetime) -> TicketEvent:
+    escalation = reinforced.escalation
+    return TicketEvent(
+        tenant_id=escalation.tenant_id,
+        ticket_id=escalation.ticket_id,
+        kind="escalation_reinforced",
+        actor=None,
+        actor_label=actor_label(None),
+        before={},
+        after={
+            "escalation": escalation.pk,
+            "rule": reinforced.rule,
+            "reason": reinforced.reason,
+            "priority": reinforced.priority,
+            "to_call": reinforced.to_call,
+        },
+        created_at=at,
+    )
+
+
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _write(openings: list[Opening], at: datetime) -> None:
-    """Every opening's rows, a statement per table."""
+def _write(openings: list[Opening], reinforced: list[Reinforced], at: datetime) -> None:
+    """Every opening's rows, a statement per table (the reinforcements' events with the openings')."""
     ids = bulk.ids_reserve(Escalation, len(openings))
     for opening, pk in zip(openings, ids, strict=True):
         opening.escalation.pk = pk
@@ -279,7 +352,8 @@ def _write(openings: list[Opening], at: datetime) -> None:
     bulk.update_rows(
         Ticket, moved, ["tier", "team", "assignee", "priority", "escalated", "escalation_count", "updated_at"]
     )
-    bulk.insert_rows(TicketEvent, [_escalated_event(o, at) for o in openings])
+    events = [_escalated_event(o, at) for o in openings] + [_reinforced_event(r, at) for r in reinforced]
+    bulk.insert_rows(TicketEvent, events)
     timers = [timer for o in openings for timer in o.timers]
     for opening in openings:
         for timer in opening.timers:
@@ -354,7 +428,7 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
     fired = _decide(_read(ticket_ids, at, requesters="repeat_contact" in reads), rules, at)
     claimed = _claim(fired, at)
     board: RoutingBoard | None = None
-    openings, links = [], []
+    openings, links, reinforced, to_call_saved = [], [], [], {}
     for shot, pairs in fired:
         ticket = shot.ticket
         acting = [(r, why) for r, why in pairs if (ticket.pk, r.pk) in claimed]
@@ -363,7 +437,7 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
             kind_open = next((e for e in shot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
             if kind_open is not None:
                 for member, why in [(rule, reason), *joined]:
-                    services._reinforce(kind_open, member, why, at, shot)
+                    reinforced.append(_reinforce(kind_open, member, why, shot, to_call_saved))
                     links.append((claimed[(ticket.pk, member.pk)], kind_open, False))
                 continue
             board = board or RoutingBoard.read()
@@ -371,13 +445,17 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
             opening.after_priority = ticket.priority
             shot.escalations.append(opening.escalation)
             openings.append(opening)
+    if to_call_saved:
+        bulk.update_rows(Escalation, list(to_call_saved.values()), ["to_call"])
     if openings:
-        _write(openings, at)
+        _write(openings, reinforced, at)
         for opening in openings:
             links.extend((pk, opening.escalation, True) for pk in opening.firings)
         watches.watches_arm_many(tickets=list({o.ticket.pk: o.ticket for o in openings}.values()), since=at)
         tenant_id = openings[0].ticket.tenant_id
         outbox_emit_across(emissions=[(tenant_id, e) for e in _emissions(openings, at)], at=at)
+    elif reinforced:
+        bulk.insert_rows(TicketEvent, [_reinforced_event(r, at) for r in reinforced])
     if links:
         services._link_many(links)
     return len(openings)

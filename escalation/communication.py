@@ -16,7 +16,7 @@ from escalation.models import ACTIVE_STATUSES, Escalation, Kind
 from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import current_tenant_or_none
-from mail.outbound import message_mail
+from mail.outbound import message_mail, messages_mail_many
 from slas import selectors as sla_selectors
 from slas import services as slas
 from slas.models import SlaTimer
@@ -117,11 +117,10 @@ def opened_many(*, opened: list[tuple[Escalation, bool, datetime | None, dict]],
     routine = [escalation for escalation, high_stakes, _, _ in opened if not high_stakes]
     messages = system_messages_post_many(posts=[(e.ticket, texts[e.pk]) for e in routine], at=at)
     # An e-mail ticket's customer gets the milestone as mail in the thread too, as `opened` sends it.
-    mailed = {
-        e.pk: message_mail(ticket=e.ticket, message=message, auto=True)
-        for e, message in zip(routine, messages, strict=True)
-    }
-    managers: dict = {}
+    sent = messages_mail_many(posts=[(e.ticket, m) for e, m in zip(routine, messages, strict=True)], auto=True)
+    mailed = {e.pk: was_sent for e, was_sent in zip(routine, sent, strict=True)}
+    # Read once whenever a high-stakes one is among them: the share's statements do not hang on who is free.
+    managers = _managers_by_team([e.team_id for e, high_stakes, _, _ in opened if high_stakes])
     return [
         _reminder(escalation, "opened", OPENED_TEXT, update_due_at, context, managers_by_team=managers)
         if high_stakes
@@ -171,7 +170,7 @@ def owner_of(escalation: Escalation, managers_by_team: dict | None = None) -> in
     manager of the escalation's team, else of the tenant (as the notifications' "manager" recipients are
     found). The lowest id decides between managers, so repeated reminders go to the same person. A caller
     naming many (the sweep's batch) passes a dict that keeps the managers found by team for the next ones."""
-    owner = escalation.agent_id or escalation.ticket.assignee_id
+    owner = _owner(escalation)
     if owner:
         return owner
     if managers_by_team is None:
@@ -179,6 +178,23 @@ def owner_of(escalation: Escalation, managers_by_team: dict | None = None) -> in
     if escalation.team_id not in managers_by_team:
         managers_by_team[escalation.team_id] = _manager_of(escalation.team_id)
     return managers_by_team[escalation.team_id]
+
+
+def _owner(escalation: Escalation) -> int | None:
+    return escalation.agent_id or escalation.ticket.assignee_id
+
+
+def _managers_by_team(team_ids: list[int | None]) -> dict[int | None, int | None]:
+    """_manager_of for each of these teams, in one query (the sweep's batch): a dict owner_of keeps using."""
+    if not team_ids:
+        return {}
+    ranks = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.MANAGER]]
+    rows = list(Membership.objects.filter(active=True, role__in=ranks).order_by("pk").values_list("pk", "teams__id"))
+    first = rows[0][0] if rows else None
+    in_team: dict[int, int] = {}
+    for pk, team_id in rows:
+        in_team.setdefault(team_id, pk)
+    return {team_id: (in_team.get(team_id) if team_id else None) or first for team_id in set(team_ids)}
 
 
 def _manager_of(team_id: int | None) -> int | None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.db.models import JSONField, Model
+from django.db.models import Field, JSONField, Model
 
 
 def _column(field, alias: str) -> tuple[str, str]:
@@ -28,6 +30,42 @@ def _column(field, alias: str) -> tuple[str, str]:
         element = field.base_field.db_type(connection)
         return "text[]", f"coalesce(ARRAY(SELECT jsonb_array_elements_text({alias}::jsonb))::{element}[], '{{}}')"
     return f"{field.db_type(connection)}[]", alias
+
+
+_BASE_PREP_SAVE = Field.get_db_prep_save
+# Fields whose get_db_prep_save hands a stored value (a str, an int, a bool, None) to the driver unchanged: read
+# straight from the instance. Profiled on the sweep's storm, the field API cost ~5 us a value, 157,000 values
+# for 1,000 escalations.
+_PLAIN = frozenset(
+    ("CharField", "TextField", "SlugField", "EmailField", "BooleanField", "IntegerField", "BigIntegerField",
+     "SmallIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField", "PositiveBigIntegerField",
+     "AutoField", "BigAutoField")
+)  # fmt: skip
+
+
+def _plain(field) -> bool:
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return False
+    target = field.target_field if field.is_relation else field
+    return target.get_internal_type() in _PLAIN and type(target).get_db_prep_save is _BASE_PREP_SAVE
+
+
+def _values(field, objs: Sequence[Model], *, add: bool) -> list:
+    """The column's parameter: each instance's value as Model.save would store it."""
+    if _plain(field):
+        name = field.attname
+        return [getattr(obj, name) for obj in objs]
+    if _aware_datetimes(field):
+        values = [getattr(obj, field.attname) for obj in objs]
+        if all(v is None or (isinstance(v, datetime) and v.tzinfo is not None) for v in values):
+            return values  # what get_db_prep_save hands PostgreSQL for an aware datetime: itself
+    return [_value(field, obj, add=add) for obj in objs]
+
+
+def _aware_datetimes(field) -> bool:
+    plain_save = type(field).get_db_prep_save is _BASE_PREP_SAVE
+    auto = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+    return field.get_internal_type() == "DateTimeField" and plain_save and not auto and settings.USE_TZ
 
 
 def _value(field, obj: Model, *, add: bool):
@@ -75,7 +113,7 @@ def insert_rows(model: type[Model], objs: Sequence[Model], *, on_conflict: str =
         statement += f" ON CONFLICT {on_conflict}"
     if returning:
         statement += f" RETURNING {returning}"
-    params = [[_value(f, obj, add=True) for obj in objs] for f in fields]
+    params = [_values(f, objs, add=True) for f in fields]
     with connection.bound_cursor() as cursor:
         cursor.execute(statement.replace("%s", "%b"), params)
         return cursor.fetchall() if returning else []
@@ -96,7 +134,7 @@ def update_rows(model: type[Model], objs: Sequence[Model], names: Sequence[str])
         f"FROM unnest(%b::{pk.db_type(connection)}[], {', '.join(f'%b::{kind}' for kind, _ in columns)}) "
         f"AS u(pk, {', '.join(f'c{i}' for i in range(len(fields)))}) WHERE t.{pk.column} = u.pk"
     )
-    params = [[obj.pk for obj in objs], *([_value(f, obj, add=False) for obj in objs] for f in fields)]
+    params = [[obj.pk for obj in objs], *(_values(f, objs, add=False) for f in fields)]
     with connection.bound_cursor() as cursor:
         cursor.execute(statement, params)
         return cursor.rowcount

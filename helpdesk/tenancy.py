@@ -80,6 +80,9 @@ BATCH_TABLES = (
 # Read-only in a batch (migration slas/0005_tenant_batch_reads): the requester and account of the fired
 # tickets, for the notification context (`ticket_context`) of the sla.* outbox events.
 BATCH_READ_TABLES = ("tickets_customer", "tickets_account")
+# Read-only in a fan-out batch (migration helpdesk 0011): whether a claimed event's tenant has any active
+# destination at all (notifications.dispatcher: a tenant with none is not visited).
+FAN_OUT_READ_TABLES = ("helpdesk_webhooksubscription", "helpdesk_notificationchannel")
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from helpdesk.notifications import crypto, defaults, fanout, rendering, senders,
 from helpdesk.notifications.bounds import RenderLimitExceeded
 from helpdesk.notifications.models import ChannelKind, Delivery, DeliveryAttempt, DeliveryStatus
 from helpdesk.retry import connection_lost
-from helpdesk.tenancy import claim_by_tenant, tenant_context
+from helpdesk.tenancy import claim_by_tenant, tenant_batch, tenant_context
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +109,44 @@ def next_attempt(*, now: datetime, window_start: datetime, attempts: int, retry_
 # --- fan-out ------------------------------------------------------------------------------------
 
 
+# Of the claimed events' tenants, those with something to fan out: an active webhook or channel, or an event of
+# the account mail sent whatever the channels (fanout.direct_rows). Read across the tenants in one statement
+# under the batch policy (helpdesk.tenancy.tenant_batch, FAN_OUT_READ_TABLES).
+TENANTS_WITH_DESTINATIONS = """
+SELECT tenant_id FROM helpdesk_webhooksubscription WHERE active AND tenant_id = ANY(%(tenants)s)
+UNION SELECT tenant_id FROM helpdesk_notificationchannel WHERE active AND tenant_id = ANY(%(tenants)s)
+UNION SELECT tenant_id FROM helpdesk_outboxevent WHERE id = ANY(%(events)s) AND type = ANY(%(direct)s)
+"""
+MARK_DISPATCHED = "UPDATE helpdesk_outboxevent SET dispatched_at = %s WHERE id = ANY(%s)"
+
+
+def _fan_out_silent(by_tenant: dict[int, list[int]], now: datetime, report: DispatchReport) -> dict[int, list[int]]:
+    """The events of tenants with no destination at all become no deliveries: they are marked dispatched in one
+    statement, across those tenants, instead of a visit to each (a storm's 40,000 events span a thousand
+    tenants, most of them without a channel). Returns the claimed events of the tenants still to visit."""
+    with tenant_batch(list(by_tenant)), connection.cursor() as cursor:
+        events = [pk for ids in by_tenant.values() for pk in ids]
+        params = {"tenants": list(by_tenant), "events": events, "direct": sorted(fanout.DIRECT_EMAIL_EVENTS)}
+        cursor.execute(TENANTS_WITH_DESTINATIONS, params)
+        busy = {row[0] for row in cursor.fetchall()}
+        silent = [pk for tenant_id, ids in by_tenant.items() if tenant_id not in busy for pk in ids]
+        if silent:
+            cursor.execute(MARK_DISPATCHED, [now, silent])
+    report.events += len(silent)
+    return {tenant_id: ids for tenant_id, ids in by_tenant.items() if tenant_id in busy}
+
+
 def _fan_out_batch(now: datetime, report: DispatchReport) -> int:
     with transaction.atomic():
         by_tenant = claim_by_tenant("SELECT event_id, tenant_id FROM helpdesk_claim_outbox(%s)", [FAN_OUT_BATCH])
+        claimed = sum(len(ids) for ids in by_tenant.values())
+        if by_tenant:
+            try:
+                by_tenant = _fan_out_silent(by_tenant, now, report)
+            except Exception as exc:  # tenant_batch rolled its savepoint back: every tenant is visited instead
+                if connection_lost(exc):
+                    raise
+                logger.exception("dispatch: the fan-out across tenants failed; visiting each tenant")
         tenants = Tenant.objects.in_bulk(list(by_tenant))
         for tenant_id, event_ids in sorted(by_tenant.items()):
             try:
@@ -124,7 +159,7 @@ def _fan_out_batch(now: datetime, report: DispatchReport) -> int:
                     raise  # the database went away, not this tenant's data: the task retries (helpdesk/retry.py)
                 logger.exception("dispatch: fan-out of tenant %s failed; its events stay pending", tenant_id)
                 report.failed_tenants += 1
-    return sum(len(ids) for ids in by_tenant.values())
+    return claimed
 
 
 def fan_out_pending(now: datetime, report: DispatchReport) -> None:

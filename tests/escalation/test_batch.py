@@ -8,12 +8,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from callnotes import services as calls
 from escalation import batch, engine
 from escalation.models import Escalation, RuleFiring
-from helpdesk import workflows
+from helpdesk import config_cache, workflows
 from helpdesk.models import Membership, OutboxEvent, Role
 from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
@@ -121,6 +123,32 @@ def test_the_batch_decides_every_escalation_as_one_at_a_time_does(storm):
         assert _effects(ticket_ids) == expected_effects
 
 
+def test_a_reinforcement_that_wants_a_call_marks_the_escalation_it_reinforces(storm):
+    """A second functional rule with to_call fires with the at-risk rule: it reinforces the escalation the batch is
+    opening for the same ticket (not stored yet), which then wants a call, as one at a time."""
+    tenant, ticket_ids, later = storm
+    with tenant_context(tenant):
+        workflows.rule_create(
+            tenant=tenant, actor=None, name="Long at tier 1, call", slug="tier1-call", trigger="time_open",
+            conditions={"business_hours": 1, "tier": 1}, kind="functional", target_tier=2, response_minutes=60,
+            to_call=True, position=131,
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                engine.evaluate_time_rules(ticket_ids=set(ticket_ids), at=later)
+                expected, expected_effects = _decisions(ticket_ids), _effects(ticket_ids)
+                raise _Undo
+        except _Undo:
+            pass
+        batch.open_due(ticket_ids=ticket_ids, at=later)
+        got = _decisions(ticket_ids)
+        reinforced = TicketEvent.objects.filter(ticket_id__in=ticket_ids, kind="escalation_reinforced")
+        assert any(e.after["rule"] == "tier1-call" and e.after["to_call"] for e in reinforced)
+        assert all(e.after["escalation"] is not None for e in reinforced)
+        assert got == expected
+        assert _effects(ticket_ids) == expected_effects
+
+
 def test_the_batch_claims_exactly_once(storm):
     tenant, ticket_ids, later = storm
     with tenant_context(tenant):
@@ -129,3 +157,69 @@ def test_the_batch_claims_exactly_once(storm):
         assert batch.open_due(ticket_ids=ticket_ids, at=later) == 0
         assert engine.evaluate_time_rules(ticket_ids=set(ticket_ids), at=later) == 0
         assert Escalation.objects.count() == first
+
+
+def _statements(work) -> int:
+    """The statements `work` runs, rolled back afterwards (the next measurement starts from the same data)."""
+    with CaptureQueriesContext(connection) as captured:
+        try:
+            with transaction.atomic():
+                work()
+                raise _Undo
+        except _Undo:
+            pass
+    return len([q for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))])
+
+
+def test_a_tenant_batch_costs_the_same_statements_for_6_or_12_due_tickets(storm):
+    """The escalation stage's share of one tenant: a constant number of statements whatever its size (each
+    input read once, each table written once), so a storm's cost grows with its tenants, not its tickets."""
+    tenant, ticket_ids, later = storm
+    with tenant_context(tenant):
+        _statements(lambda: _run(ticket_ids, later))  # the matrix and policies cached, as in a running worker
+        # The last six: routing's every outcome is among them too (a manager, the queue, the fallback).
+        counts = {n: _statements(lambda n=n: _run(ticket_ids[-n:], later)) for n in (6, 12)}
+        opened = {n: _opened(lambda n=n: _run(ticket_ids[-n:], later)) for n in (6, 12)}
+    assert opened[12] > opened[6] > 0
+    assert counts[6] == counts[12], counts
+    assert counts[12] <= 28, counts  # 33 before the facts and the board were one read each
+
+
+def _run(ids, at):
+    """The sweep's escalation stage for one tenant's share (workflows._sweep_rules)."""
+    with config_cache.pinned():
+        engine.rules_run_due(ticket_ids=ids, at=at)
+        calls.call_requests_for_tickets(ticket_ids=ids, at=at)
+
+
+def _opened(work) -> int:
+    try:
+        with transaction.atomic():
+            work()
+            count = Escalation.objects.count()
+            raise _Undo
+    except _Undo:
+        return count
+
+
+def test_the_stage_claims_whole_tenant_shares_oldest_tenant_first(db):
+    """A storm spread over many tenants: a claim takes the tenants of the oldest due tickets with all their due
+    tickets, tenant by tenant, rather than the oldest tickets one or two per tenant (each share has a fixed cost)."""
+    now = timezone.now()
+    due = {}
+    for slug, minutes in (("first", (50, 30, 10)), ("second", (40, 20, 5))):
+        tenant = workflows.tenant_bootstrap(slug=slug, name=slug.title())
+        with tenant_context(tenant):
+            for i, ago in enumerate(minutes):
+                ticket = workflows.ticket_open(
+                    tenant=tenant, actor=None, subject=f"T{i}", description="d", requester_email=f"r{i}@example.test"
+                )
+                Ticket.objects.filter(pk=ticket.pk).update(rules_due_at=now - timedelta(minutes=ago))
+                due.setdefault(tenant.pk, []).append(ticket.pk)
+    first, second = list(due)
+    with transaction.atomic():
+        claimed = engine.rules_claim_due(now=now, limit=4)
+    # The old claim took the four oldest: two of each tenant. Now: all of the oldest tenant's, then the next's.
+    assert claimed == {first: due[first], second: due[second][:1]}
+    with transaction.atomic():
+        assert engine.rules_claim_due(now=now, limit=10) == due

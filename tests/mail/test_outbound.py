@@ -167,3 +167,32 @@ def test_the_provider_gets_the_same_mail_through_anymail(inbound_a, tenant_a, se
     assert sent.to == ["jane@customer.test"]
     assert sent.extra_headers["In-Reply-To"] == "<p-1@customer.test>"
     assert sent.alternatives and sent.alternatives[0][1] == "text/html"
+
+
+def test_the_sweeps_milestone_goes_out_in_the_thread_as_one_by_one(inbound_a, tenant_a):
+    """The sweep's batch mails the routine escalations' milestones of e-mail tickets (mail.outbound.messages_mail_many)
+    exactly as the one-at-a-time path does: in the thread, marked automatic, recorded for the reply to thread back."""
+    from datetime import timedelta
+
+    from mail.models import Direction, MailRecord
+    from slas.models import SlaTimer
+
+    raw = corpus.plain("How do I add the office printer?", message_id="<sweep-1@customer.test>", subject="Printer")
+    ticket_id = post_mail(inbound_a, raw).json()["ticket"]
+    with tenant_context(tenant_a):
+        warn_at = SlaTimer.objects.get(ticket_id=ticket_id, metric="first_response", escalation_id=0).warn_at
+    report = workflows.sweep(now=warn_at + timedelta(seconds=1))
+    assert report.escalated >= 1
+    with tenant_context(tenant_a):
+        update = OutboxEvent.objects.get(type="customer.update", payload__ticket=ticket_id)
+        assert update.payload["mailed"] is True and update.payload["milestone"] == "escalated"
+        message = Message.objects.get(ticket_id=ticket_id, author_type="system", body=update.payload["text"])
+        mail = OutboxEvent.objects.get(type="mail.thread", payload__message=message.pk)
+        record = MailRecord.objects.get(message=message, direction=Direction.OUT)
+    headers = mail.payload["headers"]
+    assert headers["Auto-Submitted"] == "auto-replied"
+    assert headers["In-Reply-To"] == "<sweep-1@customer.test>"
+    assert headers["Message-ID"] == f"<{record.mail_id}>"
+    assert mail.payload["to"] == record.to_address == "jane@customer.test"
+    assert mail.payload["subject"] == f"Re: Printer [#{ticket_id}]"
+    assert mail.payload["text"] == message.body and record.auto
