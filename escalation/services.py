@@ -735,7 +735,8 @@ def matrix_install(*, tenant) -> list[EscalationRule]:
 
 # --- the ladder ---------------------------------------------------------------------------------
 
-LADDER_ROLES = ("manager", "admin")
+# Who already holds authority: the next rung above them is an executive.
+LADDER_ROLES = (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
 
 
 @transaction.atomic
@@ -774,14 +775,17 @@ def escalations_redact(*, ticket_ids: list[int], redactor: redaction.Redactor) -
 
 
 def _at_the_top(escalation: Escalation) -> bool:
-    """The last rung: the top tier, held by an admin. Above it there is nobody to climb to."""
-    return escalation.to_tier >= MAX_TIER and escalation.agent is not None and escalation.agent.role == "admin"
+    """The last rung: the top tier, held by an executive (or an admin, who ranks above for access and holds the
+    ladder where a desk has no executive). Above it there is nobody to climb to."""
+    holder = escalation.agent
+    return escalation.to_tier >= MAX_TIER and holder is not None and ROLE_RANK[holder.role] >= ROLE_RANK[Role.EXECUTIVE]
 
 
 def _next_rung(escalation: Escalation) -> tuple[int, str]:
-    """One rung up: the next tier while there is one, and authority above whoever sat on it."""
+    """One rung up: the next tier while there is one, and authority above whoever sat on it — a manager above
+    an agent, an executive above a manager (helpdesk.models.Role)."""
     holder_role = escalation.agent.role if escalation.agent else ""
-    role = "admin" if holder_role in LADDER_ROLES else "manager"
+    role = Role.EXECUTIVE if holder_role in LADDER_ROLES else Role.MANAGER
     return min(escalation.to_tier + 1, MAX_TIER), role
 
 

@@ -181,11 +181,15 @@ class Target:
 
 
 def escalation_targets() -> list[Target]:
-    """What a person may hand a ticket to: a team, a tier, or authority (a manager, an admin)."""
+    """What a person may hand a ticket to: a team, a tier, or authority (a manager, an executive, an admin)."""
     teams = Team.objects.filter(active=True).order_by("tier", "name")
     targets = [Target(f"team:{t.pk}", f"{t.name} (team, tier {t.tier}{_skills(t.skills)})") for t in teams]
     targets += [Target(f"tier:{n}", f"Tier {n}") for n in range(1, MAX_TIER + 1)]
-    targets += [Target(f"role:{Role.MANAGER}", "A manager"), Target(f"role:{Role.ADMIN}", "An admin")]
+    targets += [
+        Target(f"role:{Role.MANAGER}", "A manager"),
+        Target(f"role:{Role.EXECUTIVE}", "An executive"),
+        Target(f"role:{Role.ADMIN}", "An admin"),
+    ]
     return targets
 
 
@@ -215,7 +219,7 @@ def parse_target(value: str) -> dict:
         return {"target_team": team} if team else {}
     if kind == "tier" and ident.isdigit() and 0 < int(ident) <= MAX_TIER:
         return {"target_tier": int(ident)}
-    if kind == "role" and ident in (Role.MANAGER, Role.ADMIN):
+    if kind == "role" and ident in (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN):
         return {"target_role": ident}
     return {}
 
