@@ -104,6 +104,9 @@ class EscalationOutput(serializers.ModelSerializer):
             "root_cause",
             "return_reason",
             "fallback_reason",
+            "resolver",
+            "customer_updater",
+            "overseer",
             "fired_rules",
             "sla",
         ]
@@ -225,6 +228,24 @@ class DeEscalateInput(ReasonInput):
     to_tier = serializers.IntegerField(min_value=0, max_value=MAX_TIER)
 
 
+class RolesInput(StrictSerializer):
+    """Member ids (null clears a role). Whether each names an active member of this tenant is the model's one
+    validation (escalation/roles.py), answered as a 400 naming the field."""
+
+    resolver = serializers.IntegerField(min_value=1, allow_null=True, required=False, help_text="works the fix")
+    customer_updater = serializers.IntegerField(
+        min_value=1, allow_null=True, required=False, help_text="owns the hourly customer-update clock"
+    )
+    overseer = serializers.IntegerField(
+        min_value=1, allow_null=True, required=False, help_text="receives the ladder's notices"
+    )
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError({"roles": ["Give resolver, customer_updater or overseer."]})
+        return data
+
+
 class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
     """Escalations and their lifecycle: requested → acknowledged → resolved, or returned / de-escalated."""
 
@@ -239,6 +260,13 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def retrieve(self, request, pk=None):
         return Response(_output(self.get_object()))
+
+    @extend_schema(request=RolesInput, responses={200: EscalationOutput})
+    def partial_update(self, request, pk=None):
+        """Sets the seeds' roles: `resolver`, `customer_updater`, `overseer` (member ids, null clears). A manager
+        sets any; the escalation's receiver may name the resolver. Each must be an active member of this
+        tenant (else 400 naming the field, nothing written)."""
+        return self._act(request, workflows.escalation_roles_set, RolesInput)
 
     def _act(self, request, service, input_serializer=None):
         escalation = self.get_object()

@@ -119,4 +119,3 @@ def authority_request(*, ticket: Ticket, actor: Principal, action: str, amount: 
         after={"amount": str(amount), "limit": str(limit), "escalation": escalation.pk, "approver": role},
     )
     return Decision(approved=False, limit=limit, escalation=escalation)
-

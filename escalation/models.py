@@ -117,9 +117,7 @@ class Escalation(TenantModel):
     # updated (owner of the hourly customer-update clock and its reminders), who oversees it (the ladder's
     # notices). Empty: the receiver resolves and updates, the managers oversee.
     resolver = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    customer_updater = models.ForeignKey(
-        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    customer_updater = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     overseer = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:

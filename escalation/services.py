@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import communication, rights, routing, selectors, triggers, validation, watches
+from escalation import communication, rights, roles, routing, selectors, triggers, validation, watches
 from escalation.errors import EscalationError
 from escalation.models import (
     ACTIVE_STATUSES,
@@ -193,7 +193,13 @@ def _open(
     slas.escalation_timers_save(timers=timers, escalation_id=escalation.pk)
     context = ticket_context(ticket)
     emissions = [
-        _emission(escalation, "escalation.created", context, routing=route.explanation),
+        _emission(
+            escalation,
+            "escalation.created",
+            context,
+            routing=route.explanation,
+            **communication.created_facts(escalation, account=snapshot.account),
+        ),
         communication.opened(
             escalation=escalation,
             at=at,
@@ -272,6 +278,8 @@ def _emission(escalation: Escalation, event: str, context: dict, **extra) -> Emi
             "response_due_at": escalation.response_due_at,
             # Who the matrix says to tell (role names or channel ids), and what the message shows.
             "notify": escalation.rule.notify if escalation.rule_id else [],
+            # The seeds' roles (escalation/roles.py): the "overseer" recipient spec reads it.
+            "overseer": escalation.overseer_id,
             "ticket_context": context,
             **extra,
         },
@@ -685,6 +693,47 @@ def escalations_on_agent_reply(*, ticket: Ticket, at: datetime, author: Membersh
     slas.escalation_customer_updated(ticket=ticket, escalation_ids=[e.pk for e in escalations], at=at)
 
 
+# --- roles ---------------------------------------------------------------------------------------
+
+ERR_ROLES_ENDED = "This escalation is {status}; its roles no longer change."
+ERR_ROLES_INVALID = "Each role names an active member of this helpdesk."
+
+
+@transaction.atomic
+def escalation_roles_set(
+    *, escalation: Escalation, actor: Principal | None, at: datetime | None = None, **member_ids: int | None
+) -> Escalation:
+    """Sets the seeds' roles (escalation/roles.py) by member id: `resolver`, `customer_updater`, `overseer`
+    (None clears one). Checked whole before anything is written: the rights (403), the escalation still open
+    (409), each member active and of this tenant (400 naming the field). One audit event names what changed."""
+    at = at or timezone.now()
+    _lock(escalation)
+    if not roles.may_set_roles(escalation, actor, member_ids):
+        raise EscalationError(roles.refusal(member_ids), code="permission_denied", status=403)
+    if escalation.status not in ACTIVE_STATUSES:
+        raise EscalationError(ERR_ROLES_ENDED.format(status=escalation.status))
+    before = {name: getattr(escalation, f"{name}_id") for name in member_ids}
+    for name, member_id in member_ids.items():
+        setattr(escalation, f"{name}_id", member_id)
+    problems = roles.role_problems(escalation)
+    if problems:
+        escalation.refresh_from_db()
+        raise EscalationError(ERR_ROLES_INVALID, code="invalid", status=400, fields=problems)
+    changed = [name for name in member_ids if before[name] != member_ids[name]]
+    if not changed:
+        return escalation
+    escalation.save(update_fields=changed)
+    event_record(
+        ticket=escalation.ticket,
+        kind="escalation_roles_set",
+        actor=actor,
+        at=at,
+        before={"escalation": escalation.pk, **{name: before[name] for name in changed}},
+        after={"escalation": escalation.pk, **{name: member_ids[name] for name in changed}},
+    )
+    return escalation
+
+
 # --- the matrix: writing rules -------------------------------------------------------------------
 
 ERR_SLUG_TAKEN = "A rule with this slug exists."
@@ -800,7 +849,10 @@ def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
         return None
     escalation = Escalation.objects.select_related("ticket", "agent").get(pk=escalation_id)
     ticket = escalation.ticket
-    if ticket.status in (Status.SOLVED, Status.CLOSED) or _at_the_top(escalation):
+    if ticket.status in (Status.SOLVED, Status.CLOSED):
+        return None
+    if _at_the_top(escalation):
+        communication.ladder_notice(escalation=escalation, climbed=None, role="", at=at)
         return None
     to_tier, role = _next_rung(escalation)
     event_record(
@@ -811,7 +863,7 @@ def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
         after={"escalation": escalation.pk, "level": escalation.level + 1, "to_tier": to_tier, "role": role},
     )
     # Routing leaves out the ticket's current holder (the one who let the clock run out).
-    return escalation_create(
+    climbed = escalation_create(
         ticket=ticket,
         actor=None,
         kind=Kind.HIERARCHICAL,
@@ -825,3 +877,12 @@ def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
         level=escalation.level + 1,
         at=at,
     )
+    # The people named to update the customer and to oversee stay on it as it climbs; the resolver is the new
+    # rung's to name.
+    kept = {f"{name}_id": getattr(escalation, f"{name}_id") for name in ("customer_updater", "overseer")}
+    if any(kept.values()):
+        Escalation.objects.filter(pk=climbed.pk).update(**kept)
+        for name, value in kept.items():
+            setattr(climbed, name, value)
+    communication.ladder_notice(escalation=escalation, climbed=climbed, role=role, at=at)
+    return climbed

@@ -498,6 +498,11 @@ def refund_request(*, ticket: Ticket, actor: Principal, amount, reason: str):
 # --- an escalation's lifecycle (the API, the admin's buttons and the agent pages alike) -------------------
 
 
+def escalation_roles_set(*, escalation: Escalation, actor: Principal | None, **member_ids) -> Escalation:
+    """The seeds' roles of an escalation (resolver, customer updater, overseer): escalation/roles.py."""
+    return escalations.escalation_roles_set(escalation=escalation, actor=actor, **member_ids)
+
+
 def escalation_acknowledge(*, escalation: Escalation, actor: Principal | None) -> Escalation:
     return escalations.escalation_acknowledge(escalation=escalation, actor=actor)
 

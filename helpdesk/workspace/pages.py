@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from escalation import rights
+from escalation import rights, roles
 from escalation import selectors as escalations
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationStatus, RuleFiring
 from helpdesk.auth import Principal
@@ -47,12 +47,31 @@ def ticket_for(principal: Principal, ticket_id: int) -> Ticket:
     )
 
 
+# The seeds' roles as the card names them, and what an empty one means.
+ROLE_LABELS = (
+    ("resolver", "Resolver", "the receiver"),
+    ("customer_updater", "Customer updater", "the receiver"),
+    ("overseer", "Overseer", "the managers"),
+)
+
+
+@dataclass
+class RoleView:
+    field: str
+    label: str
+    member: Membership | None
+    default: str
+
+
 @dataclass
 class EscalationCard:
     escalation: Escalation
     clocks: list[ClockView]
     actions: list[tuple[str, str]]  # (action, label) the person may press now
     firings: list[RuleFiring]
+    roles: list[RoleView] = field(default_factory=list)
+    role_fields: list[RoleView] = field(default_factory=list)  # those this person may set now
+    role_options: list[Membership] = field(default_factory=list)  # active members, shared by the page's cards
 
 
 @dataclass
@@ -109,15 +128,34 @@ def escalation_cards(
             for action, label, step, statuses in LIFECYCLE
             if escalation.status in statuses and rights.may(escalation, principal, step, team_ids)
         ]
+        views = [
+            RoleView(name, label, getattr(escalation, name), default) for name, label, default in ROLE_LABELS
+        ]
+        settable = [
+            view
+            for view in views
+            if escalation.status in ACTIVE_STATUSES and roles.may_set_roles(escalation, principal, [view.field])
+        ]
         cards.append(
             EscalationCard(
                 escalation=escalation,
                 clocks=by_escalation.get(escalation.pk, []),
                 actions=actions,
                 firings=list(escalation.firings.all()),
+                roles=views,
+                role_fields=settable,
             )
         )
+    if any(card.role_fields for card in cards):
+        # One read for the page: whom a role may name (the service checks again: active, this tenant).
+        options = list(Membership.objects.filter(active=True).select_related("user").order_by("user__username"))
+        for card in cards:
+            card.role_options = options
     return cards
+
+
+# What the escalation cards read of their people, joined in the cards' own query.
+CARD_RELATED = ("agent__user", "team", "resolver__user", "customer_updater__user", "overseer__user")
 
 
 def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> TicketPage:
@@ -130,7 +168,7 @@ def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> Ti
     ticket_escalations = list(
         escalations.escalation_list(tenant=tenant)
         .filter(ticket=ticket)
-        .select_related("agent__user", "team", "rule")
+        .select_related(*CARD_RELATED, "rule")
         .order_by("-created_at", "-id")
     )
     cards = escalation_cards(ticket_escalations, views, timers, principal, team_ids)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/routing-preview/", views.routing_preview, name="ticket-routing-preview"),
     path("escalations/", views.escalations, name="escalations"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("escalations/<int:escalation_id>/roles/", views.escalation_roles, name="escalation-roles"),
     path("escalations/<int:escalation_id>/<str:action>/", views.escalation_action, name="escalation-action"),
     # calls (helpdesk/workspace/calls.py)
     path("tickets/<int:ticket_id>/schedule-call/", calls.schedule, name="ticket-schedule-call"),
