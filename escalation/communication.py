@@ -124,66 +124,84 @@ def _account_facts(account: Account | None, manager: Membership | None) -> dict:
 
 
 def created_facts_many(escalations: Iterable[Escalation], accounts: dict[int, Account | None]) -> dict[int, dict]:
-    """What the escalation.created message shows beyond the summary, by escalation id: its family, the
-    resolution attempts (the steps already taken), the account with its manager, when the customer first
-    reported it and the supporting documentation. A few statements for any number of escalations (the
-    sweep's batch opens many): the attempts, the message counts, the account managers, each source's lines."""
+    """What the escalation.created message shows beyond the summary, by escalation id: its family, when the
+    customer first reported it, the account, and what the family's message lists — the resolution attempts
+    (technical, compliance), the account manager (high value), the documentation on record (compliance).
+    Read only for the escalations whose family shows them, a statement per kind for any number of them (the
+    sweep's batch opens many; a generic escalation costs nothing more: the rules stage's statement budget)."""
     escalations = list(escalations)
-    ticket_ids = sorted({e.ticket_id for e in escalations})
-    attempts: dict[int, list[dict]] = {}
-    rows = ResolutionAttempt.objects.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
-    for ticket_id, outcome, tier, note, at in rows.values_list("ticket_id", "outcome", "tier", "note", "created_at"):
-        attempts.setdefault(ticket_id, []).append(
-            {"outcome": outcome, "tier": tier, "note": note[:MAX_NOTE], "at": at.isoformat()}
-        )
-    counts: dict[int, dict[str, int]] = {}
-    for ticket_id, author, internal, n in _message_counts(ticket_ids):
-        key = "internal_notes" if internal else "customer_messages" if author == AuthorType.CUSTOMER else "replies"
-        counts.setdefault(ticket_id, {})[key] = counts.get(ticket_id, {}).get(key, 0) + n
-    manager_ids = {a.account_manager_id for a in accounts.values() if a is not None and a.account_manager_id}
+    families = {e.pk: trigger_family(e, account=accounts.get(e.pk)) for e in escalations}
+
+    def tickets_of(*wanted: str) -> list[int]:
+        return sorted({e.ticket_id for e in escalations if families[e.pk] in wanted})
+
+    attempts = _attempts(tickets_of(TECHNICAL, COMPLIANCE))
+    documents = _documents_of(tickets_of(COMPLIANCE))
+    manager_ids = {
+        account.account_manager_id
+        for e in escalations
+        if families[e.pk] == HIGH_VALUE and (account := accounts.get(e.pk)) is not None and account.account_manager_id
+    }
     managers = Membership.objects.select_related("user").in_bulk(list(manager_ids)) if manager_ids else {}
-    extra: dict[int, list[str]] = {}
-    for source in DOCUMENT_SOURCES:
-        for ticket_id, lines in source(ticket_ids).items():
-            extra.setdefault(ticket_id, []).extend(lines)
     facts = {}
     for escalation in escalations:
         account = accounts.get(escalation.pk)
-        family = trigger_family(escalation, account=account)
         manager = managers.get(account.account_manager_id) if account is not None else None
         facts[escalation.pk] = {
-            "variant": family,
-            "family": family,
+            "variant": families[escalation.pk],
             "reported_at": escalation.ticket.created_at.isoformat(),
             "attempts": attempts.get(escalation.ticket_id, [])[-MAX_ATTEMPTS_SHOWN:],
             "account": _account_facts(account, manager),
-            "documents": _documents(counts.get(escalation.ticket_id, {}), extra.get(escalation.ticket_id, [])),
+            "documents": documents.get(escalation.ticket_id, []),
         }
     return facts
 
 
-def created_facts(escalation: Escalation, *, account: Account | None) -> dict:
-    return created_facts_many([escalation], {escalation.pk: account})[escalation.pk]
+def _attempts(ticket_ids: list[int]) -> dict[int, list[dict]]:
+    """The steps already taken, by ticket, oldest first."""
+    if not ticket_ids:
+        return {}
+    found: dict[int, list[dict]] = {}
+    rows = ResolutionAttempt.objects.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
+    for ticket_id, outcome, tier, note, at in rows.values_list("ticket_id", "outcome", "tier", "note", "created_at"):
+        found.setdefault(ticket_id, []).append(
+            {"outcome": outcome, "tier": tier, "note": note[:MAX_NOTE], "at": at.isoformat()}
+        )
+    return found
 
 
-def _message_counts(ticket_ids: list[int]):
-    return (
+def _documents_of(ticket_ids: list[int]) -> dict[int, list[str]]:
+    """The supporting documentation, as lines by ticket: the correspondence and notes on record, then the calls
+    and artifacts the apps above register (DOCUMENT_SOURCES)."""
+    if not ticket_ids:
+        return {}
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
         Message.objects.filter(ticket_id__in=ticket_ids)
         .values_list("ticket_id", "author_type", "internal")
         .annotate(n=Count("id"))
         .order_by()
     )
+    for ticket_id, author, internal, n in rows:
+        key = "internal" if internal else "customer" if author == AuthorType.CUSTOMER else "other"
+        counts.setdefault(ticket_id, {}).setdefault(key, 0)
+        counts[ticket_id][key] += n
+    lines: dict[int, list[str]] = {}
+    for ticket_id, count in counts.items():
+        if count.get("customer"):
+            lines.setdefault(ticket_id, []).append(
+                f"Customer correspondence: {count['customer']} message(s) in the ticket's thread"
+            )
+        if count.get("internal"):
+            lines.setdefault(ticket_id, []).append(f"Internal investigation notes: {count['internal']}")
+    for source in DOCUMENT_SOURCES:
+        for ticket_id, extra in source(ticket_ids).items():
+            lines.setdefault(ticket_id, []).extend(extra)
+    return lines
 
 
-def _documents(counts: dict[str, int], extra: list[str]) -> list[str]:
-    """The supporting documentation, as lines: the correspondence and notes on record, then the calls and
-    artifacts the apps above register."""
-    lines = []
-    if counts.get("customer_messages"):
-        lines.append(f"Customer correspondence: {counts['customer_messages']} message(s) in the ticket's thread")
-    if counts.get("internal_notes"):
-        lines.append(f"Internal investigation notes: {counts['internal_notes']}")
-    return lines + extra
+def created_facts(escalation: Escalation, *, account: Account | None) -> dict:
+    return created_facts_many([escalation], {escalation.pk: account})[escalation.pk]
 
 
 class _Blank(dict):

@@ -157,9 +157,9 @@ MAX_NOTE = 300
 def _attempt(item, timezone: str) -> dict:
     item = item if isinstance(item, dict) else {}
     return {
-        "at": _short(_when(item.get("at"), timezone)),
-        "tier": _short(str(item.get("tier", ""))),
-        "outcome": _short(item.get("outcome")),
+        "at": _when(item.get("at"), timezone)[:MAX_ITEM],
+        "tier": str(item.get("tier", ""))[:MAX_ITEM],
+        "outcome": str(item.get("outcome") or "")[:MAX_ITEM],
         "note": str(item.get("note") or "")[:MAX_NOTE],
     }
 
@@ -234,7 +234,8 @@ def worst_case_payload() -> dict:
         "ticket_context": facts,
         "reported_at": short,
         "account": {key: short for key in ACCOUNT_KEYS},
-        "attempts": [{"at": short, "tier": short, "outcome": short, "note": "W" * MAX_NOTE}] * MAX_ATTEMPTS,
+        "attempts": [{"at": "W" * MAX_ITEM, "tier": "W" * MAX_ITEM, "outcome": "W" * MAX_ITEM, "note": "W" * MAX_NOTE}]
+        * MAX_ATTEMPTS,
         "documents": ["W" * MAX_ITEM] * MAX_ITEMS,
     }
 

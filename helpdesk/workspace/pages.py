@@ -128,9 +128,7 @@ def escalation_cards(
             for action, label, step, statuses in LIFECYCLE
             if escalation.status in statuses and rights.may(escalation, principal, step, team_ids)
         ]
-        views = [
-            RoleView(name, label, getattr(escalation, name), default) for name, label, default in ROLE_LABELS
-        ]
+        views = [RoleView(name, label, getattr(escalation, name), default) for name, label, default in ROLE_LABELS]
         settable = [
             view
             for view in views
