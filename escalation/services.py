@@ -93,6 +93,10 @@ class Handoff:
     priority_override: str = ""
     response_minutes: int | None = None
     level: int = 1
+    # The roles a climbing escalation keeps (escalation/roles.py): set from its first INSERT, so the opening's
+    # reminder already goes to the customer updater.
+    customer_updater_id: int | None = None
+    overseer_id: int | None = None
 
 
 @transaction.atomic
@@ -115,6 +119,8 @@ def escalation_create(
     priority_override: str = "",
     response_minutes: int | None = None,
     level: int = 1,
+    customer_updater_id: int | None = None,
+    overseer_id: int | None = None,
     at: datetime | None = None,
 ) -> Escalation:
     at = at or timezone.now()
@@ -144,6 +150,8 @@ def escalation_create(
         priority_override=priority_override,
         response_minutes=response_minutes,
         level=level,
+        customer_updater_id=customer_updater_id,
+        overseer_id=overseer_id,
     )
     snapshot = TicketSnapshot(ticket)
     return _open(ticket=ticket, actor=actor, handoff=handoff, cycle=snapshot.cycle, snapshot=snapshot, at=at)
@@ -236,6 +244,8 @@ def _record(
         summary_drafted=handoff.summary_drafted,
         to_call=handoff.to_call,
         fallback_reason=route.fallback,
+        customer_updater_id=handoff.customer_updater_id,
+        overseer_id=handoff.overseer_id,
         created_at=at,
     )
 
@@ -875,14 +885,11 @@ def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
         reason=f"escalation #{escalation.pk} was not acknowledged in time",
         to_call=escalation.to_call,
         level=escalation.level + 1,
+        # The people named to update the customer and to oversee stay on it as it climbs; the resolver is the
+        # new rung's to name.
+        customer_updater_id=escalation.customer_updater_id,
+        overseer_id=escalation.overseer_id,
         at=at,
     )
-    # The people named to update the customer and to oversee stay on it as it climbs; the resolver is the new
-    # rung's to name.
-    kept = {f"{name}_id": getattr(escalation, f"{name}_id") for name in ("customer_updater", "overseer")}
-    if any(kept.values()):
-        Escalation.objects.filter(pk=climbed.pk).update(**kept)
-        for name, value in kept.items():
-            setattr(climbed, name, value)
     communication.ladder_notice(escalation=escalation, climbed=climbed, role=role, at=at)
     return climbed
