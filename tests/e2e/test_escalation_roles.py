@@ -3,8 +3,6 @@ updater and the overseer, and the card shows them; axe-core and the Content-Secu
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from escalation.models import Escalation
@@ -50,8 +48,8 @@ def test_a_manager_sets_the_roles_on_the_escalation_card(escalated, live_server,
     page.goto(f"{live_server.url}/tickets/{escalated['ticket']['id']}/")
     card = page.get_by_role("region", name="Escalation")
     card.get_by_text("Set roles").click()
-    card.get_by_label("Customer updater").select_option(label=re.compile("^Una"))
-    card.get_by_label("Overseer").select_option(label=re.compile("^Otto"))
+    card.get_by_label("Customer updater").select_option(label="Una (agent, tier 1)")
+    card.get_by_label("Overseer").select_option(label="Otto (manager, tier 2)")
     assert _serious(page) == []
     card.get_by_role("button", name="Save roles").click()
     page.wait_for_selector("text=Roles saved.")
