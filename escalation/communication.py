@@ -71,7 +71,6 @@ def is_high_stakes(escalation: Escalation, *, account: Account | object | None =
 # a VIP's data-loss report is a compliance matter first.
 
 COMPLIANCE, HIGH_VALUE, TECHNICAL = "compliance", "high_value", "technical"
-FAMILIES = (COMPLIANCE, HIGH_VALUE, TECHNICAL)
 TECHNICAL_TRIGGERS = ("failed_attempts", "time_open", "back_and_forth", "tag_added")
 TECHNICAL_CATEGORIES = ("bug",)
 VALUE_TRIGGERS = ("value", "dispute")
@@ -97,7 +96,11 @@ def trigger_family(escalation: Escalation, *, account: Account | None) -> str:
     vip_authority = account is not None and account.vip and escalation.kind == Kind.HIERARCHICAL
     if trigger in VALUE_TRIGGERS or escalation.trigger == AUTHORITY_TRIGGER or vip_authority:
         return HIGH_VALUE
-    if trigger in TECHNICAL_TRIGGERS or ticket.category in TECHNICAL_CATEGORIES or categories & {"bug"}:
+    if (
+        trigger in TECHNICAL_TRIGGERS
+        or ticket.category in TECHNICAL_CATEGORIES
+        or categories & set(TECHNICAL_CATEGORIES)
+    ):
         return TECHNICAL
     return ""
 

@@ -190,9 +190,14 @@ def test_an_escalation_a_manager_lets_run_out_climbs_to_an_executive(acme):
         assert Membership.objects.get(pk=climbed["agent"]).role == Role.EXECUTIVE
 
 
-def test_an_executive_is_the_top_of_the_ladder(acme):
+def test_an_executive_is_the_top_of_the_ladder_and_the_overseer_hears_it(acme):
     eve = membership_create(tenant=acme, username="eve", role=Role.EXECUTIVE, tier=3)
-    membership_create(tenant=acme, username="maya", role=Role.MANAGER, tier=3)
-    api, ticket, _ = _manager_escalation(acme, eve)
+    maya = membership_create(tenant=acme, username="maya", role=Role.MANAGER, tier=3)
+    api, ticket, first = _manager_escalation(acme, eve)
+    assert api.patch(f"/api/v1/escalations/{first['id']}/", {"overseer": maya.pk}, format="json").status_code == 200
     workflows.sweep(now=timezone.now() + timedelta(hours=2))
     assert api.get(f"/api/v1/escalations/?ticket={ticket['id']}&trigger=sla-ladder").json()["results"] == []
+    with tenant_context(acme):
+        [notice] = OutboxEvent.objects.filter(type="escalation.climbed")
+    assert notice.payload["overseer"] == maya.pk and notice.payload["climbed_to"] is None
+    assert "is at the top of the ladder" in notice.payload["text"]

@@ -121,8 +121,15 @@ def test_a_vip_account_sends_the_high_value_message_with_its_contract_and_accoun
     assert "- Engage the customer directly, with alice" in mail.body
 
 
-def test_a_legal_threat_sends_the_compliance_message_with_its_supporting_documentation(acme, api, mailoutbox):
+def test_a_legal_threat_sends_the_compliance_message_with_its_supporting_documentation(
+    acme, api, mailoutbox, tmp_path, settings
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     ticket = create_ticket(api, subject="Data export request", description="Please send me all my data.")
+    upload = {"file": SimpleUploadedFile("export.log", b"ERROR row 42 dropped\n")}
+    assert api.post(f"/api/v1/tickets/{ticket['id']}/attachments/", upload, format="multipart").status_code == 201
     messages = f"/api/v1/tickets/{ticket['id']}/messages/"
     note = {"body": "Checked the export log: two records missing.", "author_type": "agent", "internal": True}
     assert api.post(messages, note, format="json").status_code == 201
@@ -137,6 +144,7 @@ def test_a_legal_threat_sends_the_compliance_message_with_its_supporting_documen
     assert documentation.splitlines() == [
         "- Customer correspondence: 1 message(s) in the ticket's thread",
         "- Internal investigation notes: 1",
+        "- Attachment: export.log (text/plain)",
         "- Resolution attempts on record: 0",
     ]
 
