@@ -204,3 +204,23 @@ def test_a_new_tenant_gets_the_three_family_messages_and_the_ladder_notice(acme)
         "escalation.created.compliance",
         "escalation.climbed",
     } <= events
+
+
+def test_the_facts_of_many_escalations_cost_a_statement_per_kind(acme, api, django_assert_max_num_queries):
+    """The sweep's batch fills its escalations' messages at once: the attempts, the message counts, the calls and
+    the attachments — four statements for three compliance escalations as for one; none for a generic one."""
+    from escalation import communication
+
+    for n in range(3):
+        create_ticket(api, subject=f"GDPR request {n}", description="Delete my data.", category="legal")
+    with tenant_context(acme):
+        escalations = list(Escalation.objects.select_related("ticket__account", "rule").order_by("pk"))
+        accounts = {e.pk: e.ticket.account for e in escalations}
+        with django_assert_max_num_queries(4):
+            facts = communication.created_facts_many(escalations, accounts)
+        generic = Escalation(pk=0, ticket=escalations[0].ticket, kind="functional", trigger="manual")
+        generic.ticket.category = "billing"
+        with django_assert_max_num_queries(0):
+            assert communication.created_facts_many([generic], {0: None})[0]["variant"] == ""
+    assert [facts[e.pk]["variant"] for e in escalations] == ["compliance"] * 3
+    assert all(set(facts[e.pk]) == {"variant", "reported_at", "attempts", "account", "documents"} for e in escalations)
