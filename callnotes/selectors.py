@@ -193,3 +193,28 @@ def invitees(call: Call) -> list[str]:
     inside = Membership.objects.filter(pk__in=call.stakeholders, active=True).exclude(user__email="")
     emails = [e.strip().lower() for e in inside.order_by("pk").values_list("user__email", flat=True)]
     return list(dict.fromkeys([*call.attendees, *emails]))
+
+
+def ticket_documents(ticket_ids: list[int]) -> dict[int, list[str]]:
+    """The calls and artifacts on record for these tickets, as lines of an escalation message's supporting
+    documentation (escalation.communication.DOCUMENT_SOURCES, registered in CallnotesConfig.ready). Two reads
+    for any number of tickets; the calls that were only suggested and never held say nothing yet."""
+    lines: dict[int, list[str]] = {}
+    calls = (
+        Call.objects.filter(ticket_id__in=ticket_ids)
+        .exclude(status__in=[CallStatus.REQUESTED, CallStatus.CANCELLED])
+        .order_by("created_at", "id")
+        .values_list("ticket_id", "pk", "status", "scheduled_start", "root_cause")
+    )
+    for ticket_id, call_id, status, start, root_cause in calls:
+        when = f" on {start:%Y-%m-%d}" if start else ""
+        found = f": root cause {root_cause}" if root_cause else ""
+        lines.setdefault(ticket_id, []).append(f"Call #{call_id}{when} ({status}){found}")
+    attachments = (
+        Attachment.objects.filter(ticket_id__in=ticket_ids)
+        .order_by("created_at", "id")
+        .values_list("ticket_id", "name", "content_type")
+    )
+    for ticket_id, name, content_type in attachments:
+        lines.setdefault(ticket_id, []).append(f"Attachment: {name} ({content_type})")
+    return lines

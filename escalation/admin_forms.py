@@ -231,7 +231,10 @@ def _notify_choices(current) -> list:
     people = Membership.objects.filter(active=True).select_related("user").order_by("user__username")
     groups = [
         ("Named by the escalation", [(spec, f"{spec}: {EVENT_SPECS[spec]}") for spec in NOTIFY_EVENT_SPECS]),
-        ("Roles", [(Role.MANAGER.value, "managers"), (Role.ADMIN.value, "admins")]),
+        (
+            "Roles",
+            [(Role.MANAGER.value, "managers"), (Role.EXECUTIVE.value, "executives"), (Role.ADMIN.value, "admins")],
+        ),
         ("Teams", [(f"team:{team.pk}", team.name) for team in Team.objects.filter(active=True).order_by("name")]),
         ("People", [(f"user:{member.pk}", str(member)) for member in people]),
         ("Channels", [(str(c.pk), f"{c.name} ({c.kind})") for c in NotificationChannel.objects.order_by("name")]),

@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view
 from rest_framework.response import Response
 
-from escalation import dryrun, routing, selectors
+from escalation import authority, dryrun, routing, selectors
 from escalation.errors import EscalationError
 from escalation.models import (
     MAX_POSITION,
@@ -105,6 +105,9 @@ class EscalationOutput(serializers.ModelSerializer):
             "root_cause",
             "return_reason",
             "fallback_reason",
+            "resolver",
+            "customer_updater",
+            "overseer",
             "fired_rules",
             "sla",
         ]
@@ -163,26 +166,40 @@ class RefundOutput(serializers.Serializer):
     escalation = EscalationOutput(allow_null=True)
 
 
-@extend_schema(request=RefundInput, responses={201: RefundOutput, 202: RefundOutput})
-@api_view(["POST"])
-def refund(request, pk: int):
-    """A refund within the caller's approval limit is recorded (201); above it, the ticket is escalated
-    hierarchically for sign-off (202) and nothing is refunded yet."""
-    try:
-        ticket = ticket_get(tenant=request.user.tenant, ticket_id=pk)
-    except Ticket.DoesNotExist:
-        raise ApiError(404, "not_found", "Not found.") from None
-    data = validated(RefundInput, request.data)
-    try:
-        decision = workflows.refund_request(ticket=ticket, actor=request.user, **data)
-    except EscalationError as exc:
-        _raise(exc)
-    body = {
-        "status": "approved" if decision.approved else "needs_approval",
-        "limit": None if decision.limit is None else f"{decision.limit:.2f}",
-        "escalation": _output(decision.escalation) if decision.escalation else None,
-    }
-    return Response(body, status=status.HTTP_201_CREATED if decision.approved else status.HTTP_202_ACCEPTED)
+def _authority_view(action: str, doc: str):
+    """POST /tickets/{id}/refunds/, /credits/, /contract-changes/: one rule (escalation/authority.py)."""
+
+    @extend_schema(request=RefundInput, responses={201: RefundOutput, 202: RefundOutput}, description=doc)
+    @api_view(["POST"])
+    def view(request, pk: int):
+        try:
+            ticket = ticket_get(tenant=request.user.tenant, ticket_id=pk)
+        except Ticket.DoesNotExist:
+            raise ApiError(404, "not_found", "Not found.") from None
+        data = validated(RefundInput, request.data)
+        try:
+            decision = workflows.authority_request(ticket=ticket, actor=request.user, action=action, **data)
+        except EscalationError as exc:
+            _raise(exc)
+        body = {
+            "status": "approved" if decision.approved else "needs_approval",
+            "limit": None if decision.limit is None else f"{decision.limit:.2f}",
+            "escalation": _output(decision.escalation) if decision.escalation else None,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if decision.approved else status.HTTP_202_ACCEPTED)
+
+    view.__name__ = view.cls.__name__ = f"{action}_request"
+    return view
+
+
+_WITHIN = "within the caller's approval cap it is recorded (201); above it, the ticket is escalated hierarchically "
+_SIGN_OFF = "for sign-off — to a manager, or to an executive above a manager's cap (202) — and nothing is done yet."
+refund = _authority_view(authority.REFUND, f"A refund: {_WITHIN}{_SIGN_OFF}")
+credit = _authority_view(authority.CREDIT, f"A credit to the customer's account: {_WITHIN}{_SIGN_OFF}")
+contract_change = _authority_view(
+    authority.CONTRACT_CHANGE,
+    f"A contract change (`amount`: what it moves the annual contract value by): {_WITHIN}{_SIGN_OFF}",
+)
 
 
 class EscalationFilter(FilterSet):
@@ -212,6 +229,24 @@ class DeEscalateInput(ReasonInput):
     to_tier = serializers.IntegerField(min_value=0, max_value=MAX_TIER)
 
 
+class RolesInput(StrictSerializer):
+    """Member ids (null clears a role). Whether each names an active member of this tenant is the model's one
+    validation (escalation/roles.py), answered as a 400 naming the field."""
+
+    resolver = serializers.IntegerField(min_value=1, allow_null=True, required=False, help_text="works the fix")
+    customer_updater = serializers.IntegerField(
+        min_value=1, allow_null=True, required=False, help_text="owns the hourly customer-update clock"
+    )
+    overseer = serializers.IntegerField(
+        min_value=1, allow_null=True, required=False, help_text="receives the ladder's notices"
+    )
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError({"roles": ["Give resolver, customer_updater or overseer."]})
+        return data
+
+
 class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
     """Escalations and their lifecycle: requested → acknowledged → resolved, or returned / de-escalated."""
 
@@ -226,6 +261,13 @@ class EscalationViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def retrieve(self, request, pk=None):
         return Response(_output(self.get_object()))
+
+    @extend_schema(request=RolesInput, responses={200: EscalationOutput})
+    def partial_update(self, request, pk=None):
+        """Sets the seeds' roles: `resolver`, `customer_updater`, `overseer` (member ids, null clears). A manager
+        sets any; the escalation's receiver may name the resolver. Each must be an active member of this
+        tenant (else 400 naming the field, nothing written)."""
+        return self._act(request, workflows.escalation_roles_set, RolesInput)
 
     def _act(self, request, service, input_serializer=None):
         escalation = self.get_object()

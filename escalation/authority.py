@@ -1,8 +1,16 @@
 """Authority: what a tier may decide alone. An action above the actor's limit is not refused and not
 done: it becomes a hierarchical escalation to someone who may approve it.
 
-Limits live in the tenant's settings (`approval_limits`), by action and tier; managers and admins
-have their own. The defaults below are the seeds' example: a refund cap per tier."""
+Three actions the seeds name ("refunds beyond your cap, contract changes"; "authority to issue credits"),
+one rule for all of them (`authority_request`): the actor's cap for the action decides. Caps live in the
+tenant's settings (`approval_limits`), by action and tier; managers, executives and admins have their own.
+`None` is no cap. The defaults below are the seeds' example, a cap per tier; a contract change's amount is
+what it moves the annual contract value by (a discount, an upgrade given away), and no agent changes a
+contract alone.
+
+Above a manager's cap the sign-off goes to an executive (the business's authority, helpdesk.models.Role);
+below it, to a manager. An admin administers the tenant and ranks above an executive, so it holds the
+executive's caps (a desk without an executive still has someone who may sign)."""
 
 from __future__ import annotations
 
@@ -15,12 +23,22 @@ from django.utils import timezone
 from escalation import selectors, services
 from escalation.models import Escalation, Kind
 from helpdesk.auth import Principal
-from helpdesk.models import Tenant
+from helpdesk.models import ROLE_RANK, Role, Tenant
 from helpdesk.outbox import outbox_emit
 from tickets.models import Ticket
 from tickets.services import event_record
 
-DEFAULT_LIMITS = {"refund": {"tier_0": 0, "tier_1": 50, "tier_2": 500, "tier_3": 2000, "manager": 10000, "admin": None}}
+REFUND, CREDIT, CONTRACT_CHANGE = "refund", "credit", "contract_change"
+DEFAULT_LIMITS: dict[str, dict[str, int | None]] = {
+    REFUND: {"tier_0": 0, "tier_1": 50, "tier_2": 500, "tier_3": 2000, "manager": 10000, "executive": None},
+    CREDIT: {"tier_0": 0, "tier_1": 100, "tier_2": 1000, "tier_3": 5000, "manager": 25000, "executive": None},
+    CONTRACT_CHANGE: {"tier_0": 0, "tier_1": 0, "tier_2": 0, "tier_3": 0, "manager": 20000, "executive": None},
+}
+# What the audit trail, the outbox and the sign-off's summary call each action.
+WORDS = {REFUND: "a refund", CREDIT: "a credit", CONTRACT_CHANGE: "a contract change"}
+# Roles with a cap of their own, highest first: a role reads the first at or below its rank (an admin the
+# executive's).
+ROLE_CAPS = (Role.EXECUTIVE, Role.MANAGER)
 
 
 @dataclass(frozen=True)
@@ -30,39 +48,58 @@ class Decision:
     escalation: Escalation | None = None
 
 
+def _limits(tenant: Tenant, action: str) -> dict:
+    return {**DEFAULT_LIMITS[action], **(tenant.settings or {}).get("approval_limits", {}).get(action, {})}
+
+
+def _role_key(role: str) -> str | None:
+    return next((cap for cap in ROLE_CAPS if ROLE_RANK[role] >= ROLE_RANK[cap]), None)
+
+
 def limit_for(*, tenant: Tenant, actor: Principal, action: str) -> Decimal | None:
     """None means no limit. A token (no person, no tier) acts with its role's limit, or tier 1's."""
-    limits = {**DEFAULT_LIMITS.get(action, {}), **(tenant.settings or {}).get("approval_limits", {}).get(action, {})}
-    if actor.role in ("manager", "admin"):
-        value = limits.get(actor.role)
+    limits = _limits(tenant, action)
+    key = _role_key(actor.role)
+    if key is not None:
+        value = limits.get(key)
     else:
         tier = actor.membership.tier if actor.membership else 1
         value = limits.get(f"tier_{tier}", 0)
     return None if value is None else Decimal(str(value))
 
 
+def approver_role(*, tenant: Tenant, action: str, amount: Decimal) -> str:
+    """Who signs off an amount above the requester's cap: a manager while it is within a manager's cap, else
+    an executive."""
+    cap = _limits(tenant, action).get("manager")
+    return Role.MANAGER if cap is not None and amount <= Decimal(str(cap)) else Role.EXECUTIVE
+
+
 @transaction.atomic
-def refund_request(*, ticket: Ticket, actor: Principal, amount: Decimal, reason: str) -> Decision:
+def authority_request(*, ticket: Ticket, actor: Principal, action: str, amount: Decimal, reason: str) -> Decision:
+    """A refund, credit or contract change: recorded within the actor's cap (`<action>_approved` event and
+    outbox row), else escalated hierarchically for sign-off (`<action>_needs_approval`), nothing done yet."""
     at = timezone.now()
-    limit = limit_for(tenant=actor.tenant, actor=actor, action="refund")
+    limit = limit_for(tenant=actor.tenant, actor=actor, action=action)
     if limit is None or amount <= limit:
         event_record(
             ticket=ticket,
-            kind="refund_approved",
+            kind=f"{action}_approved",
             actor=actor,
             at=at,
             after={"amount": str(amount), "reason": reason, "limit": None if limit is None else str(limit)},
         )
         outbox_emit(
             tenant_id=ticket.tenant_id,
-            type="refund.approved",
-            dedupe_key=f"refund:{ticket.pk}:{at.isoformat()}",
+            type=f"{action}.approved",
+            dedupe_key=f"{action}:{ticket.pk}:{at.isoformat()}",
             payload={"ticket": ticket.pk, "amount": str(amount), "reason": reason},
             at=at,
         )
         return Decision(approved=True, limit=limit)
+    role = approver_role(tenant=actor.tenant, action=action, amount=amount)
     summary = selectors.draft_summary(ticket)
-    summary["desired_outcome"] = f"a refund of {amount} ({reason})"
+    summary["desired_outcome"] = f"{WORDS[action]} of {amount} ({reason})"
     escalation = services.escalation_create(
         ticket=ticket,
         actor=actor,
@@ -70,15 +107,15 @@ def refund_request(*, ticket: Ticket, actor: Principal, amount: Decimal, reason:
         trigger="authority-limit",
         summary_fields=summary,
         summary_drafted=True,
-        target_role="manager",
-        reason=f"refund of {amount} is above the {limit} the requester may approve: needs sign-off",
+        target_role=role,
+        reason=f"{WORDS[action]} of {amount} is above the {limit} the requester may approve: needs sign-off",
         at=at,
     )
     event_record(
         ticket=ticket,
-        kind="refund_needs_approval",
+        kind=f"{action}_needs_approval",
         actor=actor,
         at=at,
-        after={"amount": str(amount), "limit": str(limit), "escalation": escalation.pk},
+        after={"amount": str(amount), "limit": str(limit), "escalation": escalation.pk, "approver": role},
     )
     return Decision(approved=False, limit=limit, escalation=escalation)

@@ -394,11 +394,16 @@ def _emissions(openings: list[Opening], at: datetime) -> list[Emission]:
         ],
         at=at,
     )
+    facts = communication.created_facts_many(
+        [o.escalation for o in openings], {o.escalation.pk: o.snapshot.account for o in openings}
+    )
     emissions = []
     for opening, context, milestone in zip(openings, contexts, milestones, strict=True):
         escalation = opening.escalation
         explanation = opening.route.explanation
-        emissions.append(services._emission(escalation, "escalation.created", context, routing=explanation))
+        emissions.append(
+            services._emission(escalation, "escalation.created", context, routing=explanation, **facts[escalation.pk])
+        )
         emissions.append(milestone)
         if escalation.fallback_reason:
             emissions.append(services.stale_emission(opening.lead, escalation))

@@ -9,7 +9,10 @@ a milestone message here, a public agent reply — starts the clock's next perio
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
+
+from django.db.models import Count
 
 from escalation.defaults import HIGH_STAKES_SLUGS
 from escalation.models import ACTIVE_STATUSES, Escalation, Kind
@@ -20,7 +23,7 @@ from mail.outbound import message_mail, messages_mail_many
 from slas import selectors as sla_selectors
 from slas import services as slas
 from slas.models import SlaTimer
-from tickets.models import Account, AuthorType
+from tickets.models import Account, AuthorType, Message, ResolutionAttempt
 from tickets.selectors import ticket_context
 from tickets.services import message_post, system_messages_post_many
 
@@ -57,6 +60,151 @@ def is_high_stakes(escalation: Escalation, *, account: Account | object | None =
         or ticket.category in HIGH_STAKES_CATEGORIES
         or escalation.trigger in HIGH_STAKES_SLUGS
     )
+
+
+# --- the message to the escalation's receivers, by trigger family --------------------------------------
+#
+# The seeds give three e-mail templates (seed 004): technical complexity, high-value customer, compliance and
+# legal. An escalation.created event names its family (`variant`), and the fan-out uses the tenant's
+# "escalation.created.<family>" template when it has an active one, else its "escalation.created" (the generic
+# wording, which every other escalation gets). Legal exposure outranks money, money outranks a hard problem:
+# a VIP's data-loss report is a compliance matter first.
+
+COMPLIANCE, HIGH_VALUE, TECHNICAL = "compliance", "high_value", "technical"
+TECHNICAL_TRIGGERS = ("failed_attempts", "time_open", "back_and_forth", "tag_added")
+TECHNICAL_CATEGORIES = ("bug",)
+VALUE_TRIGGERS = ("value", "dispute")
+# The sign-off an authority cap asked for (escalation/authority.py): money and the relationship.
+AUTHORITY_TRIGGER = "authority-limit"
+MAX_ATTEMPTS_SHOWN = 10
+MAX_NOTE = 300
+
+
+def trigger_family(escalation: Escalation, *, account: Account | None) -> str:
+    """compliance, high_value, technical, or "" (the generic message). Reads the escalation's rule (loaded by
+    the caller's select_related or the matrix's cache) and the ticket already in memory."""
+    ticket = escalation.ticket
+    rule = escalation.rule if escalation.rule_id else None
+    trigger = rule.trigger if rule is not None else ""
+    categories = set((rule.conditions or {}).get("categories") or []) if trigger == "category" else set()
+    if (
+        ticket.category in HIGH_STAKES_CATEGORIES
+        or escalation.trigger in HIGH_STAKES_SLUGS
+        or categories & set(HIGH_STAKES_CATEGORIES)
+    ):
+        return COMPLIANCE
+    vip_authority = account is not None and account.vip and escalation.kind == Kind.HIERARCHICAL
+    if trigger in VALUE_TRIGGERS or escalation.trigger == AUTHORITY_TRIGGER or vip_authority:
+        return HIGH_VALUE
+    if (
+        trigger in TECHNICAL_TRIGGERS
+        or ticket.category in TECHNICAL_CATEGORIES
+        or categories & set(TECHNICAL_CATEGORIES)
+    ):
+        return TECHNICAL
+    return ""
+
+
+# Supporting documentation from the apps above this one (callnotes: calls and their artifacts), registered in
+# their AppConfig.ready: ticket ids -> lines by ticket id. This app may not import them (DESIGN.md, Layering).
+DOCUMENT_SOURCES: list[Callable[[list[int]], dict[int, list[str]]]] = []
+
+
+def _account_facts(account: Account | None, manager: Membership | None) -> dict:
+    if account is None:
+        return {}
+    user = manager.user if manager is not None else None
+    return {
+        "name": account.name,
+        "plan": account.plan,
+        "vip": account.vip,
+        "annual_contract_value": f"{account.annual_contract_value:.2f}",
+        "lifetime_value": f"{account.lifetime_value:.2f}",
+        "customer_since": account.customer_since.isoformat() if account.customer_since else "",
+        "manager_name": (user.get_full_name() or user.get_username()) if user else "",
+        "manager_email": user.email if user else "",
+    }
+
+
+def created_facts_many(escalations: Iterable[Escalation], accounts: dict[int, Account | None]) -> dict[int, dict]:
+    """What the escalation.created message shows beyond the summary, by escalation id: its family, when the
+    customer first reported it, the account, and what the family's message lists — the resolution attempts
+    (technical, compliance), the account manager (high value), the documentation on record (compliance).
+    Read only for the escalations whose family shows them, a statement per kind for any number of them (the
+    sweep's batch opens many; a generic escalation costs nothing more: the rules stage's statement budget)."""
+    escalations = list(escalations)
+    families = {e.pk: trigger_family(e, account=accounts.get(e.pk)) for e in escalations}
+
+    def tickets_of(*wanted: str) -> list[int]:
+        return sorted({e.ticket_id for e in escalations if families[e.pk] in wanted})
+
+    attempts = _attempts(tickets_of(TECHNICAL, COMPLIANCE))
+    documents = _documents_of(tickets_of(COMPLIANCE))
+    manager_ids = {
+        account.account_manager_id
+        for e in escalations
+        if families[e.pk] == HIGH_VALUE and (account := accounts.get(e.pk)) is not None and account.account_manager_id
+    }
+    managers = Membership.objects.select_related("user").in_bulk(list(manager_ids)) if manager_ids else {}
+    facts = {}
+    for escalation in escalations:
+        account = accounts.get(escalation.pk)
+        manager = managers.get(account.account_manager_id) if account is not None else None
+        facts[escalation.pk] = {
+            "variant": families[escalation.pk],
+            "reported_at": escalation.ticket.created_at.isoformat(),
+            "attempts": attempts.get(escalation.ticket_id, [])[-MAX_ATTEMPTS_SHOWN:],
+            "account": _account_facts(account, manager),
+            "documents": documents.get(escalation.ticket_id, []),
+        }
+    return facts
+
+
+def _attempts(ticket_ids: list[int]) -> dict[int, list[dict]]:
+    """The steps already taken, by ticket, oldest first."""
+    if not ticket_ids:
+        return {}
+    found: dict[int, list[dict]] = {}
+    rows = ResolutionAttempt.objects.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
+    for ticket_id, outcome, tier, note, at in rows.values_list("ticket_id", "outcome", "tier", "note", "created_at"):
+        found.setdefault(ticket_id, []).append(
+            {"outcome": outcome, "tier": tier, "note": note[:MAX_NOTE], "at": at.isoformat()}
+        )
+    return found
+
+
+def _documents_of(ticket_ids: list[int]) -> dict[int, list[str]]:
+    """The supporting documentation, as lines by ticket: the correspondence and notes on record, then the calls
+    and artifacts the apps above register (DOCUMENT_SOURCES)."""
+    if not ticket_ids:
+        return {}
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        Message.objects.filter(ticket_id__in=ticket_ids)
+        .values_list("ticket_id", "author_type", "internal")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for ticket_id, author, internal, n in rows:
+        key = "internal" if internal else "customer" if author == AuthorType.CUSTOMER else "other"
+        counts.setdefault(ticket_id, {}).setdefault(key, 0)
+        counts[ticket_id][key] += n
+    lines: dict[int, list[str]] = {}
+    for ticket_id, count in counts.items():
+        if count.get("customer"):
+            lines.setdefault(ticket_id, []).append(
+                f"Customer correspondence: {count['customer']} message(s) in the ticket's thread"
+            )
+        if count.get("internal"):
+            lines.setdefault(ticket_id, []).append(f"Internal investigation notes: {count['internal']}")
+    for source in DOCUMENT_SOURCES:
+        for ticket_id, extra in source(ticket_ids).items():
+            lines.setdefault(ticket_id, []).extend(extra)
+    return lines
+
+
+def created_facts(escalation: Escalation, *, account: Account | None) -> dict:
+    return created_facts_many([escalation], {escalation.pk: account})[escalation.pk]
 
 
 class _Blank(dict):
@@ -158,6 +306,40 @@ def _update_emission(escalation: Escalation, name: str, text: str, context: dict
     )
 
 
+CLIMBED_TEXT = (
+    "Escalation #{old} was not acknowledged in time: it climbed to level {level}, escalation #{new} ({role})."
+)
+TOP_TEXT = (
+    "Escalation #{old} was not acknowledged in time and is at the top of the ladder: nobody is above its "
+    "holder. It needs you now."
+)
+
+
+def ladder_notice(*, escalation: Escalation, climbed: Escalation | None, role: str, at: datetime) -> None:
+    """The ladder's notice to the escalation's overseer (escalation/roles.py): it climbed, or could not. Sent
+    once per escalation (the climb is claimed once); nobody to tell without an overseer."""
+    if escalation.overseer_id is None:
+        return
+    if climbed is not None:
+        text = CLIMBED_TEXT.format(old=escalation.pk, level=climbed.level, new=climbed.pk, role=role)
+    else:
+        text = TOP_TEXT.format(old=escalation.pk)
+    emission = Emission(
+        type="escalation.climbed",
+        dedupe_key=f"escalation.climbed:{escalation.pk}",
+        payload={
+            "ticket": escalation.ticket_id,
+            "escalation": escalation.pk,
+            "climbed_to": climbed.pk if climbed is not None else None,
+            "overseer": escalation.overseer_id,
+            "kind": escalation.kind,
+            "text": text,
+            "ticket_context": ticket_context(escalation.ticket),
+        },
+    )
+    outbox_emit_across(emissions=[(escalation.tenant_id, emission)], at=at)
+
+
 OPENED_TEXT = "High-stakes escalation: write the customer a personal update (no automatic message was sent)."
 DUE_SOON_TEXT = (
     "The customer's next update on this high-stakes escalation is due soon: write them a personal one, even "
@@ -166,10 +348,11 @@ DUE_SOON_TEXT = (
 
 
 def owner_of(escalation: Escalation, managers_by_team: dict | None = None) -> int | None:
-    """Who owes the customer their updates: the escalation's receiver, else the ticket's assignee, else a
-    manager of the escalation's team, else of the tenant (as the notifications' "manager" recipients are
-    found). The lowest id decides between managers, so repeated reminders go to the same person. A caller
-    naming many (the sweep's batch) passes a dict that keeps the managers found by team for the next ones."""
+    """Who owes the customer their updates: the escalation's customer updater (escalation/roles.py), else its
+    receiver, else the ticket's assignee, else a manager of the escalation's team, else of the tenant (as the
+    notifications' "manager" recipients are found). The lowest id decides between managers, so repeated
+    reminders go to the same person. A caller naming many (the sweep's batch) passes a dict that keeps the
+    managers found by team for the next ones."""
     owner = _owner(escalation)
     if owner:
         return owner
@@ -181,7 +364,7 @@ def owner_of(escalation: Escalation, managers_by_team: dict | None = None) -> in
 
 
 def _owner(escalation: Escalation) -> int | None:
-    return escalation.agent_id or escalation.ticket.assignee_id
+    return escalation.customer_updater_id or escalation.agent_id or escalation.ticket.assignee_id
 
 
 def _managers_by_team(team_ids: list[int | None]) -> dict[int | None, int | None]:

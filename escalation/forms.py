@@ -17,3 +17,15 @@ class ReasonForm(forms.Form):
 
 class DeEscalateForm(ReasonForm):
     to_tier = forms.IntegerField(min_value=0, max_value=MAX_TIER)
+
+
+class RolesForm(forms.Form):
+    """The roles a card's form posts (member ids; empty clears). Only the fields posted change: an agent's
+    card posts the resolver alone."""
+
+    resolver = forms.IntegerField(min_value=1, required=False)
+    customer_updater = forms.IntegerField(min_value=1, required=False)
+    overseer = forms.IntegerField(min_value=1, required=False)
+
+    def member_ids(self) -> dict[str, int | None]:
+        return {name: self.cleaned_data.get(name) for name in self.fields if name in self.data}

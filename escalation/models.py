@@ -32,7 +32,7 @@ ENDED_WITH_TICKET = "Ended with the ticket: {status} by {who}."
 ENDED_WITH_TICKET_PREFIX = ENDED_WITH_TICKET.split("{")[0]
 
 # Who a hierarchical rule may ask for: authority above an agent's.
-TARGET_ROLES = [(Role.MANAGER.value, "manager"), (Role.ADMIN.value, "admin")]
+TARGET_ROLES = [(Role.MANAGER.value, "manager"), (Role.EXECUTIVE.value, "executive"), (Role.ADMIN.value, "admin")]
 MAX_RESPONSE_MINUTES = 366 * 24 * 60  # over a year is a typo, not a target
 MAX_POSITION = 1_000_000
 
@@ -120,6 +120,12 @@ class Escalation(TenantModel):
     # Set when its target could not be served at all (stale configuration, e.g. "no active member with skill
     # 'legal'"): the escalation went to the managers' queue instead.
     fallback_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+    # The seeds' three roles of a handoff (escalation/roles.py): who resolves it, who keeps the customer
+    # updated (owner of the hourly customer-update clock and its reminders), who oversees it (the ladder's
+    # notices). Empty: the receiver resolves and updates, the managers oversee.
+    resolver = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    customer_updater = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    overseer = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         indexes = [
@@ -130,6 +136,12 @@ class Escalation(TenantModel):
 
     def __str__(self) -> str:
         return f"#{self.pk}: {self.kind} escalation of ticket #{self.ticket_id} ({self.status})"
+
+    def clean(self):
+        # The one validation of the roles (escalation/roles.py): every door reaches it.
+        from escalation.roles import role_problems
+
+        clean_or_raise(self, role_problems)
 
 
 class RuleFiring(TenantModel):

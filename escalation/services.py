@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from escalation import communication, reviews, rights, routing, selectors, triggers, validation, watches
+from escalation import communication, reviews, rights, roles, routing, selectors, triggers, validation, watches
 from escalation.errors import EscalationError
 from escalation.models import (
     ACTIVE_STATUSES,
@@ -95,6 +95,10 @@ class Handoff:
     priority_override: str = ""
     response_minutes: int | None = None
     level: int = 1
+    # The roles a climbing escalation keeps (escalation/roles.py): set from its first INSERT, so the opening's
+    # reminder already goes to the customer updater.
+    customer_updater_id: int | None = None
+    overseer_id: int | None = None
 
 
 @transaction.atomic
@@ -117,6 +121,8 @@ def escalation_create(
     priority_override: str = "",
     response_minutes: int | None = None,
     level: int = 1,
+    customer_updater_id: int | None = None,
+    overseer_id: int | None = None,
     at: datetime | None = None,
 ) -> Escalation:
     at = at or timezone.now()
@@ -152,6 +158,8 @@ def escalation_create(
         priority_override=priority_override,
         response_minutes=response_minutes,
         level=level,
+        customer_updater_id=customer_updater_id,
+        overseer_id=overseer_id,
     )
     snapshot = TicketSnapshot(ticket)
     return _open(ticket=ticket, actor=actor, handoff=handoff, cycle=snapshot.cycle, snapshot=snapshot, at=at)
@@ -201,7 +209,13 @@ def _open(
     slas.escalation_timers_save(timers=timers, escalation_id=escalation.pk)
     context = ticket_context(ticket)
     emissions = [
-        _emission(escalation, "escalation.created", context, routing=route.explanation),
+        _emission(
+            escalation,
+            "escalation.created",
+            context,
+            routing=route.explanation,
+            **communication.created_facts(escalation, account=snapshot.account),
+        ),
         communication.opened(
             escalation=escalation,
             at=at,
@@ -238,6 +252,8 @@ def _record(
         summary_drafted=handoff.summary_drafted,
         to_call=handoff.to_call,
         fallback_reason=route.fallback,
+        customer_updater_id=handoff.customer_updater_id,
+        overseer_id=handoff.overseer_id,
         created_at=at,
     )
 
@@ -280,6 +296,8 @@ def _emission(escalation: Escalation, event: str, context: dict, **extra) -> Emi
             "response_due_at": escalation.response_due_at,
             # Who the matrix says to tell (role names or channel ids), and what the message shows.
             "notify": escalation.rule.notify if escalation.rule_id else [],
+            # The seeds' roles (escalation/roles.py): the "overseer" recipient spec reads it.
+            "overseer": escalation.overseer_id,
             "ticket_context": context,
             **extra,
         },
@@ -708,6 +726,47 @@ def escalations_on_agent_reply(*, ticket: Ticket, at: datetime, author: Membersh
     slas.escalation_customer_updated(ticket=ticket, escalation_ids=[e.pk for e in escalations], at=at)
 
 
+# --- roles ---------------------------------------------------------------------------------------
+
+ERR_ROLES_ENDED = "This escalation is {status}; its roles no longer change."
+ERR_ROLES_INVALID = "Each role names an active member of this helpdesk."
+
+
+@transaction.atomic
+def escalation_roles_set(
+    *, escalation: Escalation, actor: Principal | None, at: datetime | None = None, **member_ids: int | None
+) -> Escalation:
+    """Sets the seeds' roles (escalation/roles.py) by member id: `resolver`, `customer_updater`, `overseer`
+    (None clears one). Checked whole before anything is written: the rights (403), the escalation still open
+    (409), each member active and of this tenant (400 naming the field). One audit event names what changed."""
+    at = at or timezone.now()
+    _lock(escalation)
+    if not roles.may_set_roles(escalation, actor, member_ids):
+        raise EscalationError(roles.refusal(member_ids), code="permission_denied", status=403)
+    if escalation.status not in ACTIVE_STATUSES:
+        raise EscalationError(ERR_ROLES_ENDED.format(status=escalation.status))
+    before = {name: getattr(escalation, f"{name}_id") for name in member_ids}
+    for name, member_id in member_ids.items():
+        setattr(escalation, f"{name}_id", member_id)
+    problems = roles.role_problems(escalation)
+    if problems:
+        escalation.refresh_from_db()
+        raise EscalationError(ERR_ROLES_INVALID, code="invalid", status=400, fields=problems)
+    changed = [name for name in member_ids if before[name] != member_ids[name]]
+    if not changed:
+        return escalation
+    escalation.save(update_fields=changed)
+    event_record(
+        ticket=escalation.ticket,
+        kind="escalation_roles_set",
+        actor=actor,
+        at=at,
+        before={"escalation": escalation.pk, **{name: before[name] for name in changed}},
+        after={"escalation": escalation.pk, **{name: member_ids[name] for name in changed}},
+    )
+    return escalation
+
+
 # --- the matrix: writing rules -------------------------------------------------------------------
 
 ERR_SLUG_TAKEN = "A rule with this slug exists."
@@ -758,7 +817,8 @@ def matrix_install(*, tenant) -> list[EscalationRule]:
 
 # --- the ladder ---------------------------------------------------------------------------------
 
-LADDER_ROLES = ("manager", "admin")
+# Who already holds authority: the next rung above them is an executive.
+LADDER_ROLES = (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN)
 
 
 @transaction.atomic
@@ -797,14 +857,17 @@ def escalations_redact(*, ticket_ids: list[int], redactor: redaction.Redactor) -
 
 
 def _at_the_top(escalation: Escalation) -> bool:
-    """The last rung: the top tier, held by an admin. Above it there is nobody to climb to."""
-    return escalation.to_tier >= MAX_TIER and escalation.agent is not None and escalation.agent.role == "admin"
+    """The last rung: the top tier, held by an executive (or an admin, who ranks above for access and holds the
+    ladder where a desk has no executive). Above it there is nobody to climb to."""
+    holder = escalation.agent
+    return escalation.to_tier >= MAX_TIER and holder is not None and ROLE_RANK[holder.role] >= ROLE_RANK[Role.EXECUTIVE]
 
 
 def _next_rung(escalation: Escalation) -> tuple[int, str]:
-    """One rung up: the next tier while there is one, and authority above whoever sat on it."""
+    """One rung up: the next tier while there is one, and authority above whoever sat on it — a manager above
+    an agent, an executive above a manager (helpdesk.models.Role)."""
     holder_role = escalation.agent.role if escalation.agent else ""
-    role = "admin" if holder_role in LADDER_ROLES else "manager"
+    role = Role.EXECUTIVE if holder_role in LADDER_ROLES else Role.MANAGER
     return min(escalation.to_tier + 1, MAX_TIER), role
 
 
@@ -819,7 +882,10 @@ def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
         return None
     escalation = Escalation.objects.select_related("ticket", "agent").get(pk=escalation_id)
     ticket = escalation.ticket
-    if ticket.status in (Status.SOLVED, Status.CLOSED) or _at_the_top(escalation):
+    if ticket.status in (Status.SOLVED, Status.CLOSED):
+        return None
+    if _at_the_top(escalation):
+        communication.ladder_notice(escalation=escalation, climbed=None, role="", at=at)
         return None
     to_tier, role = _next_rung(escalation)
     event_record(
@@ -830,7 +896,7 @@ def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
         after={"escalation": escalation.pk, "level": escalation.level + 1, "to_tier": to_tier, "role": role},
     )
     # Routing leaves out the ticket's current holder (the one who let the clock run out).
-    return escalation_create(
+    climbed = escalation_create(
         ticket=ticket,
         actor=None,
         kind=Kind.HIERARCHICAL,
@@ -842,5 +908,11 @@ def escalation_climb(*, escalation_id: int, at: datetime) -> Escalation | None:
         reason=f"escalation #{escalation.pk} was not acknowledged in time",
         to_call=escalation.to_call,
         level=escalation.level + 1,
+        # The people named to update the customer and to oversee stay on it as it climbs; the resolver is the
+        # new rung's to name.
+        customer_updater_id=escalation.customer_updater_id,
+        overseer_id=escalation.overseer_id,
         at=at,
     )
+    communication.ladder_notice(escalation=escalation, climbed=climbed, role=role, at=at)
+    return climbed

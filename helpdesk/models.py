@@ -14,11 +14,16 @@ from helpdesk.tenancy import TenantModel
 class Role(models.TextChoices):
     AGENT = "agent", "Agent"
     MANAGER = "manager", "Manager"
+    EXECUTIVE = "executive", "Executive"
     ADMIN = "admin", "Admin"
 
 
-# Authority grows left to right; role checks compare ranks, never names.
-ROLE_RANK = {Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+# Access grows left to right; role checks compare ranks, never names. An executive holds the business's
+# authority (the top of the hierarchical ladder, the largest approval caps: escalation/authority.py) and may
+# do everything a manager may; an admin administers the tenant (members, tokens, webhooks, channels) and
+# ranks above for access, so every admin-only door stays admin-only and an executive is not handed the keys.
+# Authority is not rank: the ladder asks for an executive, and only a tenant without one falls to its admins.
+ROLE_RANK = {Role.AGENT: 1, Role.MANAGER: 2, Role.EXECUTIVE: 3, Role.ADMIN: 4}
 MAX_TIER = 3
 
 

@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from callnotes import api as calls_api
 from callnotes import api_cases
 from callnotes.views import calendar_feed
-from escalation.api import EscalationViewSet, RuleViewSet, escalate, refund
+from escalation.api import EscalationViewSet, RuleViewSet, contract_change, credit, escalate, refund
 from escalation.api_reviews import ReviewViewSet
 from helpdesk import views
 from helpdesk.admin import tenant_admin_site
@@ -45,6 +45,8 @@ api_v1 = [
     path("me/", me, name="me"),
     path("tickets/<int:pk>/escalate/", escalate, name="ticket-escalate"),
     path("tickets/<int:pk>/refunds/", refund, name="ticket-refund"),
+    path("tickets/<int:pk>/credits/", credit, name="ticket-credit"),
+    path("tickets/<int:pk>/contract-changes/", contract_change, name="ticket-contract-change"),
     path("tickets/<int:pk>/calls/", calls_api.ticket_calls, name="ticket-calls"),
     path("calls/<int:pk>/invite.ics", calls_api.call_invite, name="call-invite"),
     path("tickets/<int:pk>/brief/", api_cases.ticket_brief, name="ticket-brief"),

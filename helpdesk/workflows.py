@@ -532,12 +532,22 @@ def policy_update(*, policy: SLAPolicy, actor: Principal | None, **changes) -> S
     return policy
 
 
+def authority_request(*, ticket: Ticket, actor: Principal, action: str, amount, reason: str):
+    """A refund, credit or contract change within the caller's cap is recorded; above it the ticket is
+    escalated for sign-off (escalation/authority.py)."""
+    return authority.authority_request(ticket=ticket, actor=actor, action=action, amount=amount, reason=reason)
+
+
 def refund_request(*, ticket: Ticket, actor: Principal, amount, reason: str):
-    """A refund within the caller's approval limit is recorded; above it the ticket is escalated for sign-off."""
-    return authority.refund_request(ticket=ticket, actor=actor, amount=amount, reason=reason)
+    return authority_request(ticket=ticket, actor=actor, action=authority.REFUND, amount=amount, reason=reason)
 
 
 # --- an escalation's lifecycle (the API, the admin's buttons and the agent pages alike) -------------------
+
+
+def escalation_roles_set(*, escalation: Escalation, actor: Principal | None, **member_ids) -> Escalation:
+    """The seeds' roles of an escalation (resolver, customer updater, overseer): escalation/roles.py."""
+    return escalations.escalation_roles_set(escalation=escalation, actor=actor, **member_ids)
 
 
 def escalation_acknowledge(*, escalation: Escalation, actor: Principal | None) -> Escalation:

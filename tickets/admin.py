@@ -28,11 +28,21 @@ BODY_EXCERPT_CHARS = 80
 
 @admin.register(Account, site=tenant_admin_site)
 class AccountAdmin(TenantScopedAdmin):
-    list_display = ("name", "plan", "vip", "annual_contract_value", "customer_since")
+    list_display = ("name", "plan", "vip", "annual_contract_value", "customer_since", "account_manager")
+    list_select_related = ("account_manager__user",)
     list_filter = ("plan", "vip")
     search_fields = ("name",)
     ordering = ("name",)
-    fields = ("name", "plan", "vip", "annual_contract_value", "lifetime_value", "customer_since", "created_at")
+    fields = (
+        "name",
+        "plan",
+        "vip",
+        "annual_contract_value",
+        "lifetime_value",
+        "customer_since",
+        "account_manager",
+        "created_at",
+    )
     readonly_fields = ("created_at",)
 
     def save_model(self, request, obj, form, change):

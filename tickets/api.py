@@ -65,6 +65,19 @@ class AccountInput(StrictSerializer):
     annual_contract_value = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, default=0)
     lifetime_value = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, default=0)
     customer_since = serializers.DateField(required=False, allow_null=True)
+    account_manager = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="member id: who owns the relationship (an active member of this tenant)",
+    )
+
+    def validate(self, data):
+        # By id: whether it names an active member of this tenant is the model's one validation (a 400 naming
+        # account_manager, from tickets.validation.account_problems).
+        if "account_manager" in data:
+            data["account_manager_id"] = data.pop("account_manager")
+        return data
 
 
 class AccountOutput(serializers.ModelSerializer):
@@ -78,6 +91,7 @@ class AccountOutput(serializers.ModelSerializer):
             "annual_contract_value",
             "lifetime_value",
             "customer_since",
+            "account_manager",
             "created_at",
             "updated_at",
         ]

@@ -10,6 +10,7 @@ from django.db import models
 
 from helpdesk.models import MAX_TIER, Membership, Team
 from helpdesk.tenancy import TenantModel
+from helpdesk.validation import clean_or_raise
 
 # Back-dated tickets (imports, admin API) are accepted from here on: nothing older is a helpdesk ticket,
 # and it bounds how much business time a clock may have to count. A little clock skew is tolerated.
@@ -86,6 +87,10 @@ class Account(TenantModel):
     annual_contract_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     lifetime_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     customer_since = models.DateField(null=True, blank=True)
+    # Who owns the relationship (the high-value escalation message names them): a member of the same tenant.
+    account_manager = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_accounts"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -94,6 +99,12 @@ class Account(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        # The one validation of an account (tickets/validation.py), for the admin's form and the services.
+        from tickets.validation import account_problems
+
+        clean_or_raise(self, account_problems)
 
 
 class Customer(TenantModel):

@@ -24,6 +24,7 @@ from helpdesk.auth import Principal
 from helpdesk.erasure import mask_rows
 from helpdesk.models import Membership, Team, Tenant
 from helpdesk.outbox import outbox_emit
+from helpdesk.validation import full_check
 from tickets import analysis
 from tickets.errors import TicketError
 from tickets.models import (
@@ -41,6 +42,7 @@ from tickets.models import (
 )
 from tickets.selectors import ticket_context
 from tickets.validation import (
+    account_problems,
     check_customer_move,
     check_status_change,
     normalise_email,
@@ -93,13 +95,18 @@ def _jsonable(value):
 
 @transaction.atomic
 def account_create(*, tenant: Tenant, **fields) -> Account:
-    return Account.objects.create(tenant=tenant, **fields)
+    account = Account(tenant=tenant, **fields)
+    full_check(account, account_problems)
+    account.save(force_insert=True)
+    return account
 
 
 @transaction.atomic
 def account_update(*, account: Account, **changes) -> Account:
+    """Changes by field name (`account_manager_id` names the account manager by member id)."""
     for name, value in changes.items():
         setattr(account, name, value)
+    full_check(account, account_problems)
     account.save(update_fields=[*changes, "updated_at"])
     return account
 

@@ -61,3 +61,28 @@ def check_customer_move(*, customer: Customer, account: Account | None, actor: P
     ids = [pk for pk in (customer.account_id, account.pk if account else None) if pk]
     if ids and Account.objects.filter(pk__in=ids, vip=True).exists():
         raise AuthorityError(ERR_VIP_MOVE, field="account")
+
+
+ERR_ACCOUNT_MANAGER = "Choose an active member of this helpdesk as the account manager."
+
+
+def member_problem(instance, field: str, message: str) -> list[str]:
+    """[message] when the member the field names is of another tenant, or deactivated — unless it is the one
+    already stored (a seat deactivated later must not block every other edit of the record). Read unscoped by
+    id and tenant, so another tenant's member answers exactly like a missing one."""
+    from helpdesk.models import Membership
+
+    member_id = getattr(instance, f"{field}_id")
+    if member_id is None:
+        return []
+    if instance.pk is not None:
+        stored = type(instance).unscoped.filter(pk=instance.pk).values_list(f"{field}_id", flat=True).first()
+        if stored == member_id:
+            return []
+    found = Membership.unscoped.filter(pk=member_id, tenant_id=instance.tenant_id, active=True).exists()
+    return [] if found else [message]
+
+
+def account_problems(account: Account) -> dict[str, list[str]]:
+    problems = member_problem(account, "account_manager", ERR_ACCOUNT_MANAGER)
+    return {"account_manager": problems} if problems else {}

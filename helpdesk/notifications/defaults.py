@@ -92,6 +92,113 @@ METRICS_TEMPLATES: list[dict] = [
 ]
 
 
+# The seeds' three escalation e-mails (seed 004), the escalation.created message of their trigger family
+# (escalation/communication.py picks it: the event's `variant`; fanout.Destinations.template_for reads the
+# tenant's "escalation.created.<family>" row, else its "escalation.created"). Filled from the escalation: the
+# resolution attempts, the five-field summary, the account and its manager, the documentation on record.
+_RESPOND = 'Respond by: {{ sla.due_at|default:"(no target)" }}'
+_ATTEMPTS = """{% for attempt in attempts %}- {{ attempt.at }}, tier {{ attempt.tier }}, {{ attempt.outcome }}\
+{% if attempt.note %}: {{ attempt.note }}{% endif %}
+{% empty %}- No resolution attempt recorded.
+{% endfor %}"""
+_WHY = "{{ trigger }}{% if event.reason %}: {{ event.reason }}{% endif %}"
+FAMILY_TEMPLATES: list[dict] = [
+    {
+        "event_type": "escalation.created.technical",
+        "subject": "Urgent support needed - escalating [#{{ ticket.number }}] {{ ticket.subject }}",
+        "body": f"""I am escalating the following ticket due to technical complexity beyond what was resolved so far.
+
+Ticket details:
+- Ticket number: #{{{{ ticket.number }}}} {{{{ ticket.subject }}}}
+- Customer name: {{{{ customer.name|default:"(not given)" }}}}
+- Contact e-mail: {{{{ customer.email }}}}
+- Initially reported: {{{{ reported_at }}}}{{% if account.name %}}
+- Account: {{{{ account.name }}}} ({{{{ account.plan }}}}{{% if account.vip %}}, VIP{{% endif %}}){{% endif %}}
+
+Current issue: {{{{ summary.problem }}}}
+
+Steps already taken:
+{_ATTEMPTS}In short: {{{{ summary.tried }}}}
+
+Specific areas requiring specialised attention:
+- Why it escalated: {_WHY}
+- What the customer needs: {{{{ summary.desired_outcome }}}}
+- How the customer feels: {{{{ summary.emotional_state }}}}
+
+{_RESPOND}
+Please review and provide specialised technical intervention as soon as possible: {{{{ ticket.link }}}}""",
+        "recipients": ["agent", "on_call", "notify"],
+    },
+    {
+        "event_type": "escalation.created.high_value",
+        "subject": "Immediate attention required - strategic account {{ account.name|default:customer.name }} "
+        "[#{{ ticket.number }}]",
+        "body": f"""This ticket involves a high-value customer requiring immediate senior intervention.
+
+Customer escalation profile:
+- Company: {{{{ account.name|default:"(no account)" }}}}{{% if account.plan %}} ({{{{ account.plan }}}}\
+{{% if account.vip %}}, VIP{{% endif %}}){{% endif %}}
+- Annual contract value: {{{{ account.annual_contract_value|default:"(not recorded)" }}}}
+- Customer since: {{{{ account.customer_since|default:"(not recorded)" }}}}
+- Account manager: {{{{ account.manager_name|default:"(none assigned)" }}}}\
+{{% if account.manager_email %}} <{{{{ account.manager_email }}}}>{{% endif %}}
+- Ticket number: #{{{{ ticket.number }}}} {{{{ ticket.subject }}}}
+
+Escalation rationale:
+- {_WHY}
+- Customer's state: {{{{ summary.emotional_state }}}}
+- Account context: {{{{ summary.account_context }}}}
+
+Detailed customer concerns: {{{{ summary.problem }}}}
+Already tried: {{{{ summary.tried }}}}
+
+Recommended immediate actions:
+- Deliver what the customer needs: {{{{ summary.desired_outcome }}}}
+- Engage the customer directly{{% if account.manager_name %}}, with {{{{ account.manager_name }}}}{{% endif %}}\
+{{% if event.to_call %}}, on a call{{% endif %}}
+- {_RESPOND}
+
+Urgent review and direct customer engagement are required to prevent potential revenue loss: {{{{ ticket.link }}}}""",
+        "recipients": ["agent", "on_call", "notify"],
+    },
+    {
+        "event_type": "escalation.created.compliance",
+        "subject": "Immediate legal review required - [#{{ ticket.number }}] {{ ticket.subject }}",
+        "body": f"""We are escalating a ticket with potential legal and regulatory implications. Confidential.
+
+Escalation specifics:
+- Ticket number: #{{{{ ticket.number }}}} {{{{ ticket.subject }}}}
+- Potential regulatory concerns: {{{{ ticket.category|default:"(no category)" }}}}
+- Date of initial complaint: {{{{ reported_at }}}}
+- Customer: {{{{ customer.name|default:customer.email }}}}{{% if account.name %}} ({{{{ account.name }}}}){{% endif %}}
+
+Compliance trigger points:
+- {_WHY}
+
+Detailed issue context: {{{{ summary.problem }}}}
+Already tried: {{{{ summary.tried }}}}
+The customer expects: {{{{ summary.desired_outcome }}}}
+
+Supporting documentation:
+{{% for line in documents %}}- {{{{ line }}}}
+{{% empty %}}- Nothing on record yet.
+{{% endfor %}}- Resolution attempts on record: {{{{ attempts|length }}}}
+
+{_RESPOND}
+Immediate review and guidance are critically necessary to mitigate potential legal risks: {{{{ ticket.link }}}}""",
+        "recipients": ["agent", "on_call", "notify"],
+    },
+]
+# The ladder's notice to the escalation's overseer (escalation/roles.py): a response target was missed and the
+# escalation climbed, or could climb no further.
+LADDER_TEMPLATE = {
+    "event_type": "escalation.climbed",
+    "subject": "[Escalation ladder] [#{{ ticket.number }}] {{ ticket.subject }}",
+    "body": f"{_TICKET}\n{_WHO}\n{{{{ text }}}}\n\n{{{{ ticket.link }}}}",
+    "recipients": ["overseer"],
+}
+
+
 DEFAULT_TEMPLATES: list[dict] = [
     {
         "event_type": "escalation.created",
@@ -158,6 +265,8 @@ Open the ticket: {{{{ ticket.link }}}}""",
         "{{ ticket.link }}",
         "recipients": ["assignee", "role:manager"],
     },
+    *FAMILY_TEMPLATES,
+    LADDER_TEMPLATE,
     RULE_FALLBACK_TEMPLATE,
     *CALL_TEMPLATES,
     *METRICS_TEMPLATES,

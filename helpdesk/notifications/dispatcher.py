@@ -191,7 +191,7 @@ def claim_due(now: datetime, lease: uuid.UUID) -> tuple[int, int] | None:
 
 def _render(delivery: Delivery, tenant: Tenant) -> rendering.Rendered:
     # The tenant's active templates as fan-out saw them: one cached map (fanout.Destinations).
-    template = fanout.Destinations.load().template_for(delivery.event_type)
+    template = fanout.Destinations.load().template_of(delivery.event_type, delivery.event.payload)
     if template is None:
         return rendering.Rendered(subject=delivery.event_type, body="")
     context = rendering.event_context(

@@ -98,6 +98,17 @@ class Destinations:
             return defaults.built_in(event_type)
         return self.templates.get(event_type)
 
+    def template_of(self, event_type: str, payload: dict) -> NotificationTemplate | None:
+        """The template of an event as its emitter asked for it: the tenant's "<type>.<variant>" when the payload
+        names a variant and the tenant has that template active (escalation.created by trigger family, the
+        seeds' three messages), else the event type's own. Fan-out and the dispatcher both ask here."""
+        variant = payload.get("variant")
+        if isinstance(variant, str) and variant:
+            found = self.template_for(f"{event_type}.{variant}")
+            if found is not None:
+                return found
+        return self.template_for(event_type)
+
     def email_addresses(self, specs: list, payload: dict) -> list[str]:
         """recipients.email_addresses, remembered for the batch: events of one ticket name the same people."""
         facts = payload.get("ticket_context") or {}
@@ -110,7 +121,7 @@ class Destinations:
 
 # What recipient resolution reads from a payload and from its ticket_context: the cache key of
 # Destinations.email_addresses (the whole context, subject and all, would make every event a miss).
-RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify", "attendees", "mailed")
+RECIPIENT_KEYS = ("agent", "recipient", "team", "to", "notify", "attendees", "mailed", "overseer")
 RECIPIENT_FACTS = ("team", "assignee", "customer_email")
 
 
@@ -126,7 +137,7 @@ def _listening(event: OutboxEvent, destinations: Destinations) -> list[Notificat
 
 
 def notification_rows(event: OutboxEvent, now: datetime, destinations: Destinations) -> list[Delivery]:
-    template = destinations.template_for(event.type)
+    template = destinations.template_of(event.type, event.payload)
     if template is None:
         return []
     immediate = is_immediate(event.type, event.payload)

@@ -3,9 +3,9 @@ resolved against the event's payload and the tenant's people.
 
 Specs: "agent" (the escalation's receiver), "assignee" (the ticket's), "recipient" (a member the event
 names, e.g. the owner to remind), "requester" (the customer), "attendees" (the addresses a call's invite
-names, from the payload), "team" (members of the event's team),
-"team:<id>", "user:<membership id>", "on_call" (the on-call member of the event's team, or of every team
-when the event has none), "role:<role>" or a bare role name ("manager": the managers of the event's
+names, from the payload), "team" (members of the event's team), "team:<id>", "user:<membership id>",
+"overseer" (the escalation's overseer, escalation/roles.py), "on_call" (the on-call member of the event's team,
+or of every team when the event has none), "role:<role>" or a bare role name ("manager": the managers of the event's
 team, else the tenant's), and "notify" (the matrix rule's own notify list, carried in the payload).
 """
 
@@ -28,6 +28,7 @@ EVENT_SPECS = {
     "team": "the members of the event's team",
     "on_call": "the on-call member of the event's team",
     "notify": "the matrix rule's own notify list",
+    "overseer": "the escalation's overseer",
 }
 BARE_SPECS = set(EVENT_SPECS) | ROLE_NAMES
 
@@ -62,7 +63,12 @@ def _role_members(role: str, payload: dict) -> Q:
 
 def _spec_query(spec: str, payload: dict) -> Q | None:
     facts = payload.get("ticket_context") or {}
-    simple = {"agent": payload.get("agent"), "assignee": facts.get("assignee"), "recipient": payload.get("recipient")}
+    simple = {
+        "agent": payload.get("agent"),
+        "assignee": facts.get("assignee"),
+        "recipient": payload.get("recipient"),
+        "overseer": payload.get("overseer"),
+    }
     if spec in simple:
         member = _int(simple[spec])
         return Q(pk=member) if member else None

@@ -147,12 +147,30 @@ def _short(value) -> str:
     return _clip(str(value or ""), MAX_SHORT)
 
 
+# escalation.created's extra facts (escalation/communication.py, created_facts_many): the account beyond the
+# ticket context, the resolution attempts (steps already taken), the documentation on record.
+ACCOUNT_KEYS = ("annual_contract_value", "lifetime_value", "customer_since", "manager_name", "manager_email")
+MAX_ATTEMPTS = 10
+MAX_NOTE = 300
+
+
+def _attempt(item, timezone: str) -> dict:
+    item = item if isinstance(item, dict) else {}
+    return {
+        "at": _when(item.get("at"), timezone)[:MAX_ITEM],
+        "tier": str(item.get("tier", ""))[:MAX_ITEM],
+        "outcome": str(item.get("outcome") or "")[:MAX_ITEM],
+        "note": str(item.get("note") or "")[:MAX_NOTE],
+    }
+
+
 def event_context(*, event_type: str, payload: dict, tenant_name: str, timezone: str = "UTC") -> dict:
     """What a template may use: the ticket (number, subject, customer, account, link), the trigger, the
     five-field summary, the SLA figures and the event's own text. Everything the emitter put in the
     payload is there too, under `event`. Strings and lists are clipped to the sizes above."""
     payload = _clip(payload)
     facts = payload.get("ticket_context") or {}
+    account = payload.get("account") if isinstance(payload.get("account"), dict) else {}
     ticket_id = payload.get("ticket")
     return {
         "event_type": event_type,
@@ -162,6 +180,7 @@ def event_context(*, event_type: str, payload: dict, tenant_name: str, timezone:
             "subject": _short(facts.get("subject")),
             "status": _short(facts.get("status")),
             "priority": _short(facts.get("priority")),
+            "category": _short(facts.get("category")),
             "link": ticket_link(ticket_id),
         },
         "customer": {"name": _short(facts.get("customer_name")), "email": _short(facts.get("customer_email"))},
@@ -169,7 +188,11 @@ def event_context(*, event_type: str, payload: dict, tenant_name: str, timezone:
             "name": _short(facts.get("account_name")),
             "plan": _short(facts.get("account_plan")),
             "vip": bool(facts.get("vip")),
+            **{key: _short(account.get(key)) for key in ACCOUNT_KEYS},
         },
+        "reported_at": _short(_when(payload.get("reported_at"), timezone)),
+        "attempts": [_attempt(item, timezone) for item in (payload.get("attempts") or [])[:MAX_ATTEMPTS]],
+        "documents": [_short(line) for line in payload.get("documents") or []],
         "trigger": _short(payload.get("trigger")),
         "summary": payload.get("summary") or {},
         "sla": {
@@ -209,6 +232,11 @@ def worst_case_payload() -> dict:
         "to_call": True,
         "summary": {key: text for key in SAMPLE_SUMMARY_KEYS},
         "ticket_context": facts,
+        "reported_at": short,
+        "account": {key: short for key in ACCOUNT_KEYS},
+        "attempts": [{"at": "W" * MAX_ITEM, "tier": "W" * MAX_ITEM, "outcome": "W" * MAX_ITEM, "note": "W" * MAX_NOTE}]
+        * MAX_ATTEMPTS,
+        "documents": ["W" * MAX_ITEM] * MAX_ITEMS,
     }
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from escalation import rights
+from escalation import rights, roles
 from escalation import selectors as escalations
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationStatus, RuleFiring
 from helpdesk.auth import Principal
@@ -47,12 +47,31 @@ def ticket_for(principal: Principal, ticket_id: int) -> Ticket:
     )
 
 
+# The seeds' roles as the card names them, and what an empty one means.
+ROLE_LABELS = (
+    ("resolver", "Resolver", "the receiver"),
+    ("customer_updater", "Customer updater", "the receiver"),
+    ("overseer", "Overseer", "the managers"),
+)
+
+
+@dataclass
+class RoleView:
+    field: str
+    label: str
+    member: Membership | None
+    default: str
+
+
 @dataclass
 class EscalationCard:
     escalation: Escalation
     clocks: list[ClockView]
     actions: list[tuple[str, str]]  # (action, label) the person may press now
     firings: list[RuleFiring]
+    roles: list[RoleView] = field(default_factory=list)
+    role_fields: list[RoleView] = field(default_factory=list)  # those this person may set now
+    role_options: list[Membership] = field(default_factory=list)  # active members, shared by the page's cards
 
 
 @dataclass
@@ -110,15 +129,32 @@ def escalation_cards(
             for action, label, step, statuses in LIFECYCLE
             if escalation.status in statuses and rights.may(escalation, principal, step, team_ids)
         ]
+        views = [RoleView(name, label, getattr(escalation, name), default) for name, label, default in ROLE_LABELS]
+        settable = [
+            view
+            for view in views
+            if escalation.status in ACTIVE_STATUSES and roles.may_set_roles(escalation, principal, [view.field])
+        ]
         cards.append(
             EscalationCard(
                 escalation=escalation,
                 clocks=by_escalation.get(escalation.pk, []),
                 actions=actions,
                 firings=list(escalation.firings.all()),
+                roles=views,
+                role_fields=settable,
             )
         )
+    if any(card.role_fields for card in cards):
+        # One read for the page: whom a role may name (the service checks again: active, this tenant).
+        options = list(Membership.objects.filter(active=True).select_related("user").order_by("user__username"))
+        for card in cards:
+            card.role_options = options
     return cards
+
+
+# What the escalation cards read of their people, joined in the cards' own query.
+CARD_RELATED = ("agent__user", "team", "resolver__user", "customer_updater__user", "overseer__user")
 
 
 def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> TicketPage:
@@ -132,7 +168,7 @@ def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> Ti
     ticket_escalations = list(
         escalations.escalation_list(tenant=tenant)
         .filter(ticket=ticket)
-        .select_related("agent__user", "team", "rule")
+        .select_related(*CARD_RELATED, "rule")
         .order_by("-created_at", "-id")
     )
     cards = escalation_cards(ticket_escalations, views, timers, principal, team_ids)
@@ -184,11 +220,15 @@ class Target:
 
 
 def escalation_targets() -> list[Target]:
-    """What a person may hand a ticket to: a team, a tier, or authority (a manager, an admin)."""
+    """What a person may hand a ticket to: a team, a tier, or authority (a manager, an executive, an admin)."""
     teams = Team.objects.filter(active=True).order_by("tier", "name")
     targets = [Target(f"team:{t.pk}", f"{t.name} (team, tier {t.tier}{_skills(t.skills)})") for t in teams]
     targets += [Target(f"tier:{n}", f"Tier {n}") for n in range(1, MAX_TIER + 1)]
-    targets += [Target(f"role:{Role.MANAGER}", "A manager"), Target(f"role:{Role.ADMIN}", "An admin")]
+    targets += [
+        Target(f"role:{Role.MANAGER}", "A manager"),
+        Target(f"role:{Role.EXECUTIVE}", "An executive"),
+        Target(f"role:{Role.ADMIN}", "An admin"),
+    ]
     return targets
 
 
@@ -218,7 +258,7 @@ def parse_target(value: str) -> dict:
         return {"target_team": team} if team else {}
     if kind == "tier" and ident.isdigit() and 0 < int(ident) <= MAX_TIER:
         return {"target_tier": int(ident)}
-    if kind == "role" and ident in (Role.MANAGER, Role.ADMIN):
+    if kind == "role" and ident in (Role.MANAGER, Role.EXECUTIVE, Role.ADMIN):
         return {"target_role": ident}
     return {}
 

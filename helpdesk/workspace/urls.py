@@ -27,6 +27,7 @@ urlpatterns = [
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("reviews/", reviews.reviews, name="reviews"),
     path("reviews/<int:review_id>/", reviews.review_save, name="review-save"),
+    path("escalations/<int:escalation_id>/roles/", views.escalation_roles, name="escalation-roles"),
     path("escalations/<int:escalation_id>/<str:action>/", views.escalation_action, name="escalation-action"),
     # calls (helpdesk/workspace/calls.py)
     path("tickets/<int:ticket_id>/schedule-call/", calls.schedule, name="ticket-schedule-call"),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from escalation import routing
 from escalation.errors import EscalationError
-from escalation.forms import DeEscalateForm, ReasonForm, ResolveForm
+from escalation.forms import DeEscalateForm, ReasonForm, ResolveForm, RolesForm
 from escalation.selectors import draft_summary, escalation_list, escalations_for
 from helpdesk import workflows
 from helpdesk.models import Tenant
@@ -387,6 +387,31 @@ def escalation_action(request, escalation_id: int, action: str):
     return redirect(back)
 
 
+@require_POST
+@member_required
+def escalation_roles(request, escalation_id: int):
+    """Resolver, customer updater, overseer (the card's "Save roles"): the workflow decides who may
+    (escalation/roles.py) and whom they may name."""
+    escalation = escalation_list(tenant=request.principal.tenant).filter(pk=escalation_id).first()
+    if escalation is None:
+        raise Http404("No such escalation.")
+    back = request.POST.get("next") or ""
+    if not back.startswith("/") or back.startswith("//"):
+        back = reverse("workspace:ticket", args=[escalation.ticket_id])
+    form = RolesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items()))
+        return redirect(back)
+    try:
+        workflows.escalation_roles_set(escalation=escalation, actor=request.principal, **form.member_ids())
+    except EscalationError as exc:
+        problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in exc.fields.items())
+        messages.error(request, f"{exc} {problems}".strip())
+    else:
+        messages.success(request, "Roles saved.")
+    return redirect(back)
+
+
 @require_GET
 @member_required
 def escalations(request):
@@ -395,7 +420,7 @@ def escalations(request):
     team_ids = pages.team_ids_of(principal)
     found = list(
         escalations_for(tenant=principal.tenant, member=principal.membership, team_ids=team_ids)
-        .select_related("ticket", "agent__user", "team")
+        .select_related("ticket", *pages.CARD_RELATED)
         .filter(status__in=["requested", "acknowledged"])[:200]
     )
     timers = slas.ticket_clocks(ticket_ids={e.ticket_id for e in found}, open_only=True)

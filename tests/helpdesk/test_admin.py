@@ -519,7 +519,7 @@ def test_it_does_not_let_a_manager_change_an_admins_seat(as_bob, erin, tenant_a)
 
 def test_it_lets_an_admin_grant_the_admin_role(as_erin, alice, tenant_a):
     page = as_erin.get(_membership_url(alice))
-    assert set(_options(_text(page), "role")) == {"agent", "manager", "admin"}
+    assert set(_options(_text(page), "role")) == {"agent", "manager", "executive", "admin"}
     assert as_erin.post(_membership_url(alice), {**_form_data(page), "role": "admin"}).status_code == 302
     with tenant_context(tenant_a):
         assert Membership.objects.get(pk=alice.pk).role == Role.ADMIN

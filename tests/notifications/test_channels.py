@@ -54,14 +54,15 @@ def test_a_legal_threat_emails_the_manager_once_with_the_tickets_context(acme, m
     lawyer_message(acme, ticket)
     dispatcher.dispatch()
     dispatcher.dispatch()  # a second run finds nothing new
-    escalation_mails = [m for m in mailoutbox if m.subject.startswith("[Escalation]")]
+    # A legal threat is the compliance family: the seeds' legal-review message (escalation/communication.py).
+    escalation_mails = [m for m in mailoutbox if f"[#{ticket.pk}]" in m.subject]
     assert [m.to for m in escalation_mails] == [["bob@acme.test"]]
     mail = escalation_mails[0]
-    assert mail.subject == f"[Escalation] #{ticket.pk} Invoice doubled"
-    assert "Customer: Dana (BigCo, enterprise)" in mail.body
-    assert "Escalated (hierarchical) by: legal-threat" in mail.body
+    assert mail.subject == f"Immediate legal review required - [#{ticket.pk}] Invoice doubled"
+    assert "- Customer: Dana (BigCo)" in mail.body
+    assert "Compliance trigger points:\n- legal-threat: " in mail.body
     assert f"http://localhost:8000/tickets/{ticket.pk}/" in mail.body
-    assert "Problem:" in mail.body and "Respond by: " in mail.body and "UTC" in mail.body
+    assert "Detailed issue context:" in mail.body and "Respond by: " in mail.body and "UTC" in mail.body
     rows = deliveries(acme, event_type="escalation.created")
     assert [(d.destination.split(":", 2)[2], d.status) for d in rows] == [("bob@acme.test", DeliveryStatus.DELIVERED)]
 
@@ -75,20 +76,23 @@ def test_a_chat_channel_gets_the_rendered_message_once(acme, receiver):
     [request] = receiver.requests
     message = request.json()
     assert request.path == "/slack-like"
-    # The VIP rule escalated the ticket when it arrived; the threat reinforces that escalation.
-    assert message["title"] == f"[Escalation] VIP #{ticket.pk} Invoice doubled"
-    assert "Escalated (hierarchical) by: vip" in message["message"] and "BigCo" in message["message"]
+    # The VIP rule escalated the ticket when it arrived (the high-value family's message); the threat
+    # reinforces that escalation.
+    assert message["title"] == f"Immediate attention required - strategic account BigCo [#{ticket.pk}]"
+    assert "Escalation rationale:\n- vip: " in message["message"]
+    assert "- Company: BigCo (enterprise, VIP)" in message["message"]
 
 
 def test_an_edited_template_is_used_and_stays_the_tenants_own(acme, mailoutbox):
+    """The tenant's wording of a family's message wins over the shipped default, for that tenant only."""
     other = workflows.tenant_bootstrap(slug="globex", name="Globex")
     email_channel(acme)
     with tenant_context(acme):
-        template = NotificationTemplate.objects.get(event_type="escalation.created")
+        template = NotificationTemplate.objects.get(event_type="escalation.created.compliance")
         template.subject = "LEGAL {{ ticket.number }} for {{ customer.email }}"
         template.body = "{{ summary.problem }} <{{ ticket.subject }}>"  # plain text: nothing escaped
         services.template_save(template=template)
-    customer = vip_customer(acme)
+    customer = vip_customer(acme, vip=False)
     ticket = open_ticket(acme, subject="Tom & Jerry's <account>", requester_email=customer.email)
     lawyer_message(acme, ticket)
     dispatcher.dispatch()
@@ -96,7 +100,8 @@ def test_an_edited_template_is_used_and_stays_the_tenants_own(acme, mailoutbox):
     assert mail.subject == f"LEGAL {ticket.pk} for dana@bigco.test"
     assert mail.body.endswith("<Tom & Jerry's <account>>")
     with tenant_context(other):
-        assert NotificationTemplate.objects.get(event_type="escalation.created").subject.startswith("[Escalation]")
+        kept = NotificationTemplate.objects.get(event_type="escalation.created.compliance")
+        assert kept.subject.startswith("Immediate legal review required")
 
 
 @pytest.mark.parametrize(
@@ -242,7 +247,7 @@ def test_the_link_a_notification_carries_opens_the_ticket_page_for_its_reader(ac
     ticket = open_ticket(acme, subject="Invoice doubled", requester_email=customer.email)
     lawyer_message(acme, ticket)
     dispatcher.dispatch()
-    [mail] = [m for m in mailoutbox if m.subject.startswith("[Escalation]")]
+    [mail] = [m for m in mailoutbox if f"[#{ticket.pk}]" in m.subject]
     link = re.search(r"https?://\S+/tickets/\d+/", mail.body).group(0)
 
     with tenant_context(acme):

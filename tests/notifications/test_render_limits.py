@@ -188,11 +188,13 @@ def _store_unchecked(tenant, event_type: str, body: str) -> NotificationTemplate
 
 
 def _escalate(tenant, subject: str):
+    """A manager request: an escalation of no trigger family, so the generic escalation.created template
+    renders it (a legal threat would get the compliance family's message)."""
     ticket = open_ticket(tenant, subject=subject)
     with tenant_context(tenant):
         ticket.refresh_from_db()
-        threat = "This is unacceptable. I'm calling my lawyer."
-        workflows.message_receive(ticket=ticket, actor=None, body=threat, author_type=AuthorType.CUSTOMER)
+        request = "Please let me speak to a manager about this."
+        workflows.message_receive(ticket=ticket, actor=None, body=request, author_type=AuthorType.CUSTOMER)
     return ticket
 
 
@@ -205,11 +207,11 @@ def test_a_template_over_the_bound_sends_the_built_in_text_and_alerts_the_admins
     dispatcher.dispatch()  # the alert, written while the first run rendered, goes out now
 
     escalation_mails = [m for m in mailoutbox if m.subject.startswith("[Escalation]")]
-    # The legal rule notifies the managers, and an admin outranks a manager: two people, three tickets.
+    # The manager-request rule notifies the managers, and an admin outranks a manager: two people, three tickets.
     assert sorted((m.subject, *m.to) for m in escalation_mails) == sorted(
         (f"[Escalation] #{t.pk} {t.subject}", person) for t in tickets for person in ("ada@acme.test", "bob@acme.test")
     )
-    assert all("Escalated (hierarchical) by: legal-threat" in m.body for m in escalation_mails)  # the built-in body
+    assert all("Escalated (hierarchical) by: manager-request" in m.body for m in escalation_mails)  # built-in body
     assert {d.status for d in deliveries(acme, event_type="escalation.created")} == {DeliveryStatus.DELIVERED}
 
     with tenant_context(acme):

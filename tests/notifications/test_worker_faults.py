@@ -189,9 +189,10 @@ def test_a_vip_lawyer_threat_reaches_the_managers_once_through_a_real_worker(tmp
     document = hooks[0].json()
     assert document["event"] == "escalation.created" and document["data"]["escalation"] == escalation.pk
     assert document["data"]["ticket_context"]["vip"] is True and document["data"]["notify"] == ["manager"]
-    assert chat[0].json()["title"] == f"[Escalation] VIP #{ticket.pk} Still no answer"
+    # A VIP's escalation by the value rule: the seeds' high-value customer message (escalation/communication.py).
+    assert chat[0].json()["title"] == f"Immediate attention required - strategic account BigCo [#{ticket.pk}]"
     mails = [message_from_bytes(p.read_bytes()) for p in sorted(mail_dir.iterdir())]
-    escalation_mails = [m for m in mails if "[Escalation]" in m["Subject"]]
+    escalation_mails = [m for m in mails if "strategic account" in m["Subject"]]
     assert [m["To"] for m in escalation_mails] == ["bob@acme.test"]
     rows = deliveries(tenant, event_type="escalation.created")
     assert len(rows) == 3 and {d.status for d in rows} == {DeliveryStatus.DELIVERED}
