@@ -93,8 +93,11 @@ def trigger_family(escalation: Escalation, *, account: Account | None) -> str:
         or categories & set(HIGH_STAKES_CATEGORIES)
     ):
         return COMPLIANCE
+    # The high-value message is about a company (its contract value, its account manager): without an account on
+    # file a dispute or a sign-off is an ordinary customer's, and gets the technical or the generic message.
     vip_authority = account is not None and account.vip and escalation.kind == Kind.HIERARCHICAL
-    if trigger in VALUE_TRIGGERS or escalation.trigger == AUTHORITY_TRIGGER or vip_authority:
+    value_cause = trigger in VALUE_TRIGGERS or escalation.trigger == AUTHORITY_TRIGGER
+    if account is not None and (value_cause or vip_authority):
         return HIGH_VALUE
     if (
         trigger in TECHNICAL_TRIGGERS

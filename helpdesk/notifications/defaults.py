@@ -37,38 +37,38 @@ _CALL = "Call about request #{{ ticket.number }}: {{ ticket.subject }}"
 CALL_TEMPLATES: list[dict] = [
     {
         "event_type": "call.scheduled",
-        "subject": "[Call] {{ ticket.subject }} (#{{ ticket.number }})",
+        "subject": "[Call] {{ ticket.subject }} [#{{ ticket.number }}]",
         "body": f"{_CALL}\nWhen: {{{{ text }}}}\nThe calendar invitation is attached.",
         "recipients": ["agent", "attendees"],
     },
     {
         "event_type": "call.rescheduled",
-        "subject": "[Call moved] {{ ticket.subject }} (#{{ ticket.number }})",
+        "subject": "[Call moved] {{ ticket.subject }} [#{{ ticket.number }}]",
         "body": f"{_CALL}\nNew time: {{{{ text }}}}\nThe updated invitation is attached.",
         "recipients": ["agent", "attendees"],
     },
     {
         "event_type": "call.cancelled",
-        "subject": "[Call cancelled] {{ ticket.subject }} (#{{ ticket.number }})",
+        "subject": "[Call cancelled] {{ ticket.subject }} [#{{ ticket.number }}]",
         "body": f"{_CALL}\nThe call planned for {{{{ text }}}} is cancelled: {{{{ event.reason }}}}",
         "recipients": ["agent", "attendees"],
     },
     {
         "event_type": "call.reminder",
-        "subject": "[Reminder] Call about #{{ ticket.number }} starts soon",
+        "subject": "[Reminder] Call about [#{{ ticket.number }}] starts soon",
         "body": f"{_CALL}\nWhen: {{{{ text }}}}",
         "recipients": ["agent", "attendees"],
     },
     {
         "event_type": "call.completed",
-        "subject": "[Call completed] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[Call completed] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\nRoot cause: {{{{ event.root_cause }}}}\nResolution: {{{{ event.resolution }}}}\n\n"
         "{{ ticket.link }}",
         "recipients": ["agent", "assignee"],
     },
     {
         "event_type": "action_item.reminder",
-        "subject": "[Action item due] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[Action item due] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\n{{{{ text }}}}\n\n{{{{ ticket.link }}}}",
         "recipients": ["recipient"],
     },
@@ -79,7 +79,7 @@ CALL_TEMPLATES: list[dict] = [
 METRICS_TEMPLATES: list[dict] = [
     {
         "event_type": "csat.request",
-        "subject": "How did we do? Request #{{ ticket.number }}: {{ ticket.subject }}",
+        "subject": "How did we do? Request [#{{ ticket.number }}]: {{ ticket.subject }}",
         "body": "{{ text }}",
         "recipients": ["requester"],
     },
@@ -202,7 +202,7 @@ LADDER_TEMPLATE = {
 DEFAULT_TEMPLATES: list[dict] = [
     {
         "event_type": "escalation.created",
-        "subject": "[Escalation] {% if account.vip %}VIP {% endif %}#{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[Escalation] {% if account.vip %}VIP {% endif %}[#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"""{_TICKET}
 {_WHO}
 Escalated ({{{{ event.kind }}}}) by: {{{{ trigger }}}}{{% if event.reason %}} — {{{{ event.reason }}}}{{% endif %}}
@@ -215,52 +215,52 @@ Open the ticket: {{{{ ticket.link }}}}""",
     },
     {
         "event_type": "escalation.acknowledged",
-        "subject": "[Acknowledged] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[Acknowledged] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\nThe escalation was acknowledged.\n\n{{{{ ticket.link }}}}",
         "recipients": ["assignee"],
     },
     {
         "event_type": "escalation.resolved",
-        "subject": "[Resolved] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[Resolved] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\nResolution: {{{{ event.resolution }}}}\nRoot cause: {{{{ event.root_cause }}}}\n\n"
         "{{ ticket.link }}",
         "recipients": ["assignee"],
     },
     {
         "event_type": "escalation.returned",
-        "subject": "[Returned] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[Returned] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\nThe escalation came back for clarification: {{{{ event.reason }}}}\n\n"
         "{{ ticket.link }}",
         "recipients": ["assignee"],
     },
     {
         "event_type": "escalation.feedback",
-        "subject": "[Outcome] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[Outcome] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\n{{{{ text }}}}\n\n{{{{ ticket.link }}}}",
         "recipients": ["recipient"],
     },
     {
         "event_type": "owner.reminder",
-        "subject": "[Update due] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[Update due] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\n{_WHO}\n{{{{ text }}}}\nDue: {{{{ sla.due_at }}}}\n\n{{{{ ticket.link }}}}",
         "recipients": ["recipient"],
     },
     {
         "event_type": "customer.update",
-        "subject": "Update on your request #{{ ticket.number }}: {{ ticket.subject }}",
+        "subject": "Update on your request [#{{ ticket.number }}]: {{ ticket.subject }}",
         "body": "{{ text }}",
         "recipients": ["requester"],
     },
     {
         "event_type": "sla.warning",
-        "subject": "[SLA {{ sla.percent }}%] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[SLA {{ sla.percent }}%] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\n{_WHO}\n{{{{ sla.metric }}}} is {{{{ sla.percent }}}}% used; due {{{{ sla.due_at }}}}.\n\n"
         "{{ ticket.link }}",
         "recipients": ["assignee"],
     },
     {
         "event_type": "sla.breached",
-        "subject": "[SLA breached] #{{ ticket.number }} {{ ticket.subject }}",
+        "subject": "[SLA breached] [#{{ ticket.number }}] {{ ticket.subject }}",
         "body": f"{_TICKET}\n{_WHO}\n{{{{ sla.metric }}}} was due {{{{ sla.due_at }}}} and is breached.\n\n"
         "{{ ticket.link }}",
         "recipients": ["assignee", "role:manager"],

@@ -382,3 +382,40 @@ def test_a_25_mb_attachment_and_a_zip_bomb_are_left_out_and_the_mail_taken(inbou
         skipped = {s["name"] for r in MailRecord.objects.all() for s in r.skipped_attachments}
         assert skipped == {"dump.log", "logs.zip"}
         assert Ticket.objects.count() == 2
+
+
+@pytest.mark.parametrize("event_type", ["customer.update", "csat.request", "escalation.created", "sla.breached"])
+def test_a_reply_to_a_notifications_subject_threads_by_its_token(inbound_a, tenant_a, event_type):
+    # A new user replied to "Update on your request #307: …" without In-Reply-To and got a new ticket: every
+    # ticket-bound subject now carries [#id], the token inbound mail threads by.
+    from django.template import Context, Template
+
+    from helpdesk.notifications.models import NotificationTemplate
+
+    ticket_id = post_mail(inbound_a, corpus.plain("Hello")).json()["ticket"]
+    with _in(tenant_a):
+        stored = NotificationTemplate.objects.get(event_type=event_type).subject
+    context = {"ticket": {"number": ticket_id, "subject": "Invoice question"}, "sla": {"percent": 80}}
+    subject = Template(stored).render(Context(context))
+    assert f"[#{ticket_id}]" in subject
+    body = post_mail(inbound_a, corpus.plain("Still waiting.", subject=f"Re: {subject}")).json()
+    assert (body["outcome"], body["ticket"], body["reason"]) == ("appended", ticket_id, "threaded by subject")
+
+
+def test_the_migration_gives_unedited_stored_subjects_their_token_and_leaves_edited_ones(tenant_a):
+    import importlib
+
+    from django.apps import apps
+
+    from helpdesk.notifications.models import NotificationTemplate
+
+    migration = importlib.import_module("helpdesk.migrations.0014_subject_tokens")
+    with _in(tenant_a):
+        NotificationTemplate.objects.filter(event_type="customer.update").update(
+            subject="Update on your request #{{ ticket.number }}: {{ ticket.subject }}"
+        )
+        NotificationTemplate.objects.filter(event_type="sla.breached").update(subject="Late: #{{ ticket.number }}")
+        migration.add_tokens(apps, None)
+        subjects = dict(NotificationTemplate.objects.values_list("event_type", "subject"))
+    assert subjects["customer.update"] == "Update on your request [#{{ ticket.number }}]: {{ ticket.subject }}"
+    assert subjects["sla.breached"] == "Late: #{{ ticket.number }}"  # a manager's own wording stays theirs

@@ -157,7 +157,7 @@ def test_a_routine_escalation_keeps_the_generic_message(acme, api, mailoutbox):
     assert _created(acme, ticket["id"]).payload["variant"] == ""
     dispatcher.dispatch()
     [mail] = [m for m in mailoutbox if m.subject.startswith("[Escalation]")]
-    assert mail.subject == f"[Escalation] #{ticket['id']} Printer"
+    assert mail.subject == f"[Escalation] [#{ticket['id']}] Printer"
 
 
 def test_a_managers_wording_in_the_admin_wins_over_the_shipped_message(acme, api, mailoutbox):
@@ -192,7 +192,7 @@ def test_a_switched_off_family_message_falls_back_to_the_generic_one(acme, api, 
         assert Escalation.objects.filter(ticket_id=ticket["id"]).exists()
     dispatcher.dispatch()
     [mail] = [m for m in mailoutbox if m.subject.startswith("[Escalation]")]
-    assert mail.subject == f"[Escalation] #{ticket['id']} GDPR"
+    assert mail.subject == f"[Escalation] [#{ticket['id']}] GDPR"
 
 
 def test_a_new_tenant_gets_the_three_family_messages_and_the_ladder_notice(acme):
@@ -224,3 +224,16 @@ def test_the_facts_of_many_escalations_cost_a_statement_per_kind(acme, api, djan
             assert communication.created_facts_many([generic], {0: None})[0]["variant"] == ""
     assert [facts[e.pk]["variant"] for e in escalations] == ["compliance"] * 3
     assert all(set(facts[e.pk]) == {"variant", "reported_at", "attempts", "account", "documents"} for e in escalations)
+
+
+def test_a_dispute_without_an_account_is_not_sent_as_a_strategic_account(acme, api, mailoutbox):
+    # A tester's dispute from a customer with no account came out as "strategic account <their name>" with an
+    # empty company and contract value: the high-value message needs an account on file.
+    ticket = create_ticket(api, subject="My order", description="Please look at my order.")
+    body = {"amount": "1500.00", "currency": "USD", "reason": "not what I ordered"}
+    assert api.post(f"/api/v1/tickets/{ticket['id']}/disputes/", body, format="json").status_code == 201
+    created = _created(acme, ticket["id"])
+    assert created.payload["trigger"] == "dispute-large" and created.payload["variant"] != "high_value"
+    dispatcher.dispatch()
+    subjects = [m.subject for m in mailoutbox if f"[#{ticket['id']}]" in m.subject]
+    assert subjects and not any("strategic account" in subject for subject in subjects)
