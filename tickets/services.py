@@ -232,7 +232,7 @@ def ticket_open(
         priority=priority,
         channel=channel,
         category=category,
-        tags=sorted(set(tags or [])),
+        tags=normalized_tags(tags or []),
         sentiment=analysis.sentiment(f"{subject}. {description}"),
         last_author_type=AuthorType.CUSTOMER,
         last_customer_message_at=at,
@@ -356,7 +356,7 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
         team = changes.pop("team", ticket.team)
         ticket_assign(ticket=ticket, actor=actor, assignee=assignee, team=team, at=at)
     if "tags" in changes:
-        changes["tags"] = sorted(set(changes["tags"]))
+        changes["tags"] = normalized_tags(changes["tags"])
     plain = {name: value for name, value in changes.items() if getattr(ticket, name) != value}
     if plain:
         previous = {name: getattr(ticket, name) for name in plain}
@@ -372,6 +372,12 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **changes) -> Tick
 
 # No savepoint: it runs inside the evaluation of the rules, in the event's transaction.
 @transaction.atomic(savepoint=False)
+def normalized_tags(tags: list[str]) -> list[str]:
+    """Tags compare case-insensitively (the page lowercases what a person types; rules name them in lower case):
+    "Bug_Confirmed" from the API is the `bug_confirmed` a tag_added rule listens for."""
+    return sorted({tag.lower() for tag in tags})
+
+
 def ticket_tags_add(*, ticket: Ticket, taggings: list[tuple[str, str, list[str]]], at: datetime) -> list[str]:
     """Tag rules fired (the seeds' auto-tagging on intake): (rule slug, reason, tags) each. Their tags join the
     ticket's at once, in one UPDATE, one INSERT of their audit events and one outbox row however many fired.

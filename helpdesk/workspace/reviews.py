@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,6 +18,7 @@ from escalation.models import EscalationRule, ReviewStatus
 from escalation.selectors import review_list
 from helpdesk import workflows
 from helpdesk.workspace.access import manager_required
+from helpdesk.workspace.views import render  # in the tenant's zone, as every workspace page
 
 PAGE = 100
 STATUS_VIEWS = (("open", "Open"), ("done", "Done"), ("all", "All"))

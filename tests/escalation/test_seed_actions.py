@@ -78,6 +78,17 @@ def test_a_tag_a_person_adds_fires_the_bug_confirmed_rule_and_another_tag_does_n
     assert len(_escalations(api, ticket["id"])) == 1
 
 
+def test_a_tag_in_capitals_from_the_api_is_the_same_tag_and_fires_the_rule(api):
+    # A tester's PATCH {"tags": ["Bug_Confirmed"]} was stored as typed and escalated nothing, while the page
+    # lowercased the same word and escalated: tags are one case everywhere.
+    ticket = create_ticket(api, subject="Export question", description="How do I export more than 1000 rows to CSV?")
+    response = api.patch(
+        f"/api/v1/tickets/{ticket['id']}/", {"tags": ["Bug_Confirmed", "bug_confirmed"]}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["tags"] == ["bug_confirmed"]
+    assert _triggers(api, ticket["id"]) == {"bug-confirmed"}
+
+
 def test_a_ticket_that_arrives_with_the_tag_fires_the_rule(api):
     ticket = create_ticket(api, subject="Export rows", description="Export of 1000 rows.", tags=["bug_confirmed"])
     assert _triggers(api, ticket["id"]) == {"bug-confirmed"}

@@ -127,3 +127,16 @@ def test_the_list_reads_a_bounded_number_of_queries(acme, as_bob, django_assert_
     with django_assert_max_num_queries(14):
         page = as_bob.get("/reviews/?status=all")
     assert page.content.decode().count('class="panel review"') == 5
+
+
+def test_the_reviews_times_are_in_the_tenants_zone_as_on_every_workspace_page(acme, as_bob):
+    # A tester read "opened Dec 6, 12:29" here and 13:29 on the ticket page (Europe/Berlin): the page rendered UTC.
+    from zoneinfo import ZoneInfo
+
+    acme.timezone = "Asia/Tokyo"  # +9 h all year: never the same wall time as UTC
+    acme.save(update_fields=["timezone"])
+    review = _review(acme)
+    local = review.created_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    html = as_bob.get("/reviews/").content.decode()
+    section = html[html.index(f'id="review-{review.pk}"') :]
+    assert f"{local.strftime('%b')} {local.day}, {local.strftime('%H:%M')}</time>" in section
