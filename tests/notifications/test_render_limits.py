@@ -209,7 +209,9 @@ def test_a_template_over_the_bound_sends_the_built_in_text_and_alerts_the_admins
     escalation_mails = [m for m in mailoutbox if m.subject.startswith("[Escalation]")]
     # The manager-request rule notifies the managers, and an admin outranks a manager: two people, three tickets.
     assert sorted((m.subject, *m.to) for m in escalation_mails) == sorted(
-        (f"[Escalation] [#{t.pk}] {t.subject}", person) for t in tickets for person in ("ada@acme.test", "bob@acme.test")
+        (f"[Escalation] [#{t.pk}] {t.subject}", person)
+        for t in tickets
+        for person in ("ada@acme.test", "bob@acme.test")
     )
     assert all("Escalated (hierarchical) by: manager-request" in m.body for m in escalation_mails)  # built-in body
     assert {d.status for d in deliveries(acme, event_type="escalation.created")} == {DeliveryStatus.DELIVERED}
