@@ -6,22 +6,86 @@ alone. Written out here: a migration must not import the defaults it would then 
 from django.db import migrations
 
 SUBJECTS = [
-    ("call.scheduled", "[Call] {{ ticket.subject }} (#{{ ticket.number }})", "[Call] {{ ticket.subject }} [#{{ ticket.number }}]"),
-    ("call.rescheduled", "[Call moved] {{ ticket.subject }} (#{{ ticket.number }})", "[Call moved] {{ ticket.subject }} [#{{ ticket.number }}]"),
-    ("call.cancelled", "[Call cancelled] {{ ticket.subject }} (#{{ ticket.number }})", "[Call cancelled] {{ ticket.subject }} [#{{ ticket.number }}]"),
-    ("call.reminder", "[Reminder] Call about #{{ ticket.number }} starts soon", "[Reminder] Call about [#{{ ticket.number }}] starts soon"),
-    ("call.completed", "[Call completed] #{{ ticket.number }} {{ ticket.subject }}", "[Call completed] [#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("action_item.reminder", "[Action item due] #{{ ticket.number }} {{ ticket.subject }}", "[Action item due] [#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("csat.request", "How did we do? Request #{{ ticket.number }}: {{ ticket.subject }}", "How did we do? Request [#{{ ticket.number }}]: {{ ticket.subject }}"),
-    ("escalation.created", "[Escalation] {% if account.vip %}VIP {% endif %}#{{ ticket.number }} {{ ticket.subject }}", "[Escalation] {% if account.vip %}VIP {% endif %}[#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("escalation.acknowledged", "[Acknowledged] #{{ ticket.number }} {{ ticket.subject }}", "[Acknowledged] [#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("escalation.resolved", "[Resolved] #{{ ticket.number }} {{ ticket.subject }}", "[Resolved] [#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("escalation.returned", "[Returned] #{{ ticket.number }} {{ ticket.subject }}", "[Returned] [#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("escalation.feedback", "[Outcome] #{{ ticket.number }} {{ ticket.subject }}", "[Outcome] [#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("owner.reminder", "[Update due] #{{ ticket.number }} {{ ticket.subject }}", "[Update due] [#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("customer.update", "Update on your request #{{ ticket.number }}: {{ ticket.subject }}", "Update on your request [#{{ ticket.number }}]: {{ ticket.subject }}"),
-    ("sla.warning", "[SLA {{ sla.percent }}%] #{{ ticket.number }} {{ ticket.subject }}", "[SLA {{ sla.percent }}%] [#{{ ticket.number }}] {{ ticket.subject }}"),
-    ("sla.breached", "[SLA breached] #{{ ticket.number }} {{ ticket.subject }}", "[SLA breached] [#{{ ticket.number }}] {{ ticket.subject }}"),
+    (
+        "call.scheduled",
+        "[Call] {{ ticket.subject }} (#{{ ticket.number }})",
+        "[Call] {{ ticket.subject }} [#{{ ticket.number }}]",
+    ),
+    (
+        "call.rescheduled",
+        "[Call moved] {{ ticket.subject }} (#{{ ticket.number }})",
+        "[Call moved] {{ ticket.subject }} [#{{ ticket.number }}]",
+    ),
+    (
+        "call.cancelled",
+        "[Call cancelled] {{ ticket.subject }} (#{{ ticket.number }})",
+        "[Call cancelled] {{ ticket.subject }} [#{{ ticket.number }}]",
+    ),
+    (
+        "call.reminder",
+        "[Reminder] Call about #{{ ticket.number }} starts soon",
+        "[Reminder] Call about [#{{ ticket.number }}] starts soon",
+    ),
+    (
+        "call.completed",
+        "[Call completed] #{{ ticket.number }} {{ ticket.subject }}",
+        "[Call completed] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "action_item.reminder",
+        "[Action item due] #{{ ticket.number }} {{ ticket.subject }}",
+        "[Action item due] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "csat.request",
+        "How did we do? Request #{{ ticket.number }}: {{ ticket.subject }}",
+        "How did we do? Request [#{{ ticket.number }}]: {{ ticket.subject }}",
+    ),
+    (
+        "escalation.created",
+        "[Escalation] {% if account.vip %}VIP {% endif %}#{{ ticket.number }} {{ ticket.subject }}",
+        "[Escalation] {% if account.vip %}VIP {% endif %}[#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "escalation.acknowledged",
+        "[Acknowledged] #{{ ticket.number }} {{ ticket.subject }}",
+        "[Acknowledged] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "escalation.resolved",
+        "[Resolved] #{{ ticket.number }} {{ ticket.subject }}",
+        "[Resolved] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "escalation.returned",
+        "[Returned] #{{ ticket.number }} {{ ticket.subject }}",
+        "[Returned] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "escalation.feedback",
+        "[Outcome] #{{ ticket.number }} {{ ticket.subject }}",
+        "[Outcome] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "owner.reminder",
+        "[Update due] #{{ ticket.number }} {{ ticket.subject }}",
+        "[Update due] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "customer.update",
+        "Update on your request #{{ ticket.number }}: {{ ticket.subject }}",
+        "Update on your request [#{{ ticket.number }}]: {{ ticket.subject }}",
+    ),
+    (
+        "sla.warning",
+        "[SLA {{ sla.percent }}%] #{{ ticket.number }} {{ ticket.subject }}",
+        "[SLA {{ sla.percent }}%] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
+    (
+        "sla.breached",
+        "[SLA breached] #{{ ticket.number }} {{ ticket.subject }}",
+        "[SLA breached] [#{{ ticket.number }}] {{ ticket.subject }}",
+    ),
 ]
 
 
