@@ -50,6 +50,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from escalation import advice
+from escalation.reviews import REPEAT_WINDOW_DAYS  # one window: the reviews and the repeat metric
 from metrics import health
 from metrics.period import Query
 
@@ -60,7 +61,6 @@ CONTEXT_LOSS_PATTERN = (
 PRIORITY_RANK = "ARRAY['low', 'normal', 'high', 'urgent']"
 FINISHED = "('solved', 'closed')"
 LIMBO_MINUTES, HIGH_HANDOFF_MINUTES = 120, 30
-REPEAT_WINDOW_DAYS = 30
 WORK_MEM = "64MB"
 
 
