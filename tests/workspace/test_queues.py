@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 
 from helpdesk import workflows
 from helpdesk.auth import Principal
@@ -254,3 +255,27 @@ def test_a_person_with_seats_in_two_tenants_picks_one_and_only_theirs(acme, glob
     assert client.post("/tenants/", {"tenant": str(globex.pk)})["Location"] == "/tickets/"
     assert _subjects(client.get("/tickets/?view=all")) == ["Globex secret merger"]
     assert client.get("/").status_code == 302 and client.get("/")["Location"] == "/tickets/"
+
+
+QUEUE_INDEXES = (
+    "ticket_unsolved_assignee",
+    "ticket_unsolved_team",
+    "ticket_unsolved_at_risk",
+    "ticket_unsolved_breached",
+)
+
+
+def test_the_queue_indexes_carry_the_filters_agents_combine(db):
+    """Counting a view under `status`, `priority` or `vip` checks them in the view's index entries instead of
+    fetching each of the view's tickets from the table: with the filters in the table only, `team, priority=high,
+    vip=true` read all 7,702 of a team's tickets and took 119 ms p95 at 100,000 tickets; with them in the index,
+    an index-only walk (bench/WORKSPACE.md). Read from the catalog, so it is what the migrations built."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tickets_ticket' AND indexname = ANY(%s)",
+            [list(QUEUE_INDEXES)],
+        )
+        definitions = dict(cursor.fetchall())
+    assert set(definitions) == set(QUEUE_INDEXES)
+    for name, definition in definitions.items():
+        assert "INCLUDE (status, priority, account_id)" in definition, name
