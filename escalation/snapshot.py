@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import cached_property
+
+from django.db.models import DecimalField
 
 from escalation import triggers, watches
 from escalation.models import Escalation, EscalationStatus
@@ -212,16 +215,25 @@ SELECT
     + same_issue_times_sql(
         ticket="%(ticket)s", category="%(category)s", subject="%(subject)s", requester="%(requester)s"
     )
-    + """) s)
+    + """) s),
+ (SELECT row_to_json(a) FROM tickets_account a WHERE a.tenant_id = %(tenant)s AND a.id = %(account)s)
 """
 )
 
 
 def _from_json(model, row: dict):
     """A model instance from its row as PostgreSQL's row_to_json wrote it (as if loaded by the ORM)."""
-    instance = model(**{f.attname: f.to_python(row[f.column]) for f in model._meta.concrete_fields})
+    instance = model(**{f.attname: _json_value(f, row[f.column]) for f in model._meta.concrete_fields})
     instance._state.adding, instance._state.db = False, "default"
     return instance
+
+
+def _json_value(field, value):
+    # JSON carries numeric as a float: 12000.50 would come back as Decimal('12000.5000000000') through to_python;
+    # through its shortest repr and the column's places it is the Decimal('12000.50') the ORM reads.
+    if isinstance(field, DecimalField) and isinstance(value, float):
+        return Decimal(repr(value)).quantize(Decimal(1).scaleb(-field.decimal_places))
+    return field.to_python(value)
 
 
 def event_snapshot(ticket: Ticket, *, at: datetime) -> TicketSnapshot:
@@ -237,10 +249,15 @@ def event_snapshot(ticket: Ticket, *, at: datetime) -> TicketSnapshot:
         "requester": ticket.requester_id,
         "category": ticket.category or "",
         "subject": ticket.subject,
+        # The account comes along unless the ticket holds it already (the API and the pages load tickets
+        # without it): the facts read it on every event, and a round trip of its own was ~10 % of them.
+        "account": None if Ticket.account.is_cached(ticket) else ticket.account_id,
     }
     with connection.cursor() as cursor:
         cursor.execute(EVENT_PARTS, params)
-        messages, attempts, clocks, times = cursor.fetchone()
+        messages, attempts, clocks, times, account = cursor.fetchone()
+    if account is not None:
+        ticket.account = _from_json(Account, account)
     snapshot.__dict__.update(
         messages=[tuple(row) for row in messages],
         attempts=[tuple(row) for row in attempts],

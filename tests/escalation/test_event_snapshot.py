@@ -15,7 +15,7 @@ from helpdesk import workflows
 from helpdesk.models import Role
 from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
-from tickets.models import AuthorType, Outcome, Ticket
+from tickets.models import Account, AuthorType, Outcome, Ticket
 
 
 @pytest.fixture
@@ -57,3 +57,38 @@ def test_one_query_reads_the_same_facts_as_each_part_on_its_own(busy_ticket, dja
         assert len(at_once.requester_ticket_times) == 4 and len(at_once.customer_sentiments) >= 2
         assert any(t.breached for t in at_once.timers) and at_once.failed_attempts_low_tier == 1
         assert snapshot.public_messages == TicketSnapshot(ticket).public_messages
+
+
+def test_the_account_comes_in_the_same_query_when_the_ticket_was_loaded_without_it(db, django_assert_num_queries):
+    """The API and the pages load a ticket without its account; the facts read it on every customer message.
+    It comes with the one query (a round trip of its own before), equal to the row the ORM reads."""
+    tenant = workflows.tenant_bootstrap(slug="acct", name="Acct")
+    with tenant_context(tenant):
+        account = workflows.account_create(
+            tenant=tenant, actor=None, name="Initech", vip=True, plan="enterprise",
+            annual_contract_value="12000.50", lifetime_value="0.10", customer_since="2019-03-01",
+        )  # fmt: skip
+        workflows.customer_create(tenant=tenant, actor=None, email="r@x.test", account=account)
+        opened = workflows.ticket_open(
+            tenant=tenant, actor=None, subject="Export broken", description="It fails.", requester_email="r@x.test"
+        )
+        assert opened.account_id == account.pk
+        ticket = Ticket.objects.get(pk=opened.pk)  # as ticket_get loads it: no account
+        now = timezone.now()
+        reads = triggers.triggers_evaluated(engine.active_rules(), time_based=False)
+        with django_assert_num_queries(1):
+            snapshot = event_snapshot(ticket, at=now)
+            facts = engine.ticket_facts(ticket, text="hello", now=now, snapshot=snapshot, for_triggers=reads)
+        stored = Account.objects.get(pk=account.pk)
+        assert facts.vip and facts.plan == "enterprise" and facts.annual_contract_value == 12000.5
+        assert facts.customer_since == stored.customer_since
+        assert ticket.account.annual_contract_value == stored.annual_contract_value
+        assert str(ticket.account.annual_contract_value) == "12000.50" and str(ticket.account.lifetime_value) == "0.10"
+        assert [(f.attname, getattr(ticket.account, f.attname)) for f in Account._meta.concrete_fields] == [
+            (f.attname, getattr(stored, f.attname)) for f in Account._meta.concrete_fields
+        ]
+        # A ticket that holds its account already is not read twice; one without an account reads none.
+        loaded = Ticket.objects.select_related("account").get(pk=opened.pk)
+        with django_assert_num_queries(1):
+            snapshot = event_snapshot(loaded, at=now)
+            assert engine.ticket_facts(loaded, text="", now=now, snapshot=snapshot, for_triggers=reads).vip
