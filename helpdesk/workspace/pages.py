@@ -15,6 +15,7 @@ from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, Membership, Role, Team
 from helpdesk.workspace.clocks import ClockView, clock_view
 from slas import selectors as slas
+from tickets import analysis
 from tickets import selectors as tickets
 from tickets.errors import TicketError
 from tickets.models import AuthorType, Message, Status, Ticket, TicketEvent
@@ -180,11 +181,18 @@ def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> Ti
         escalations=cards,
         why=[firing for card in cards for firing in card.firings],
         statuses=_statuses(ticket, principal),
-        sentiments=[m.sentiment for m in messages if m.author_type == AuthorType.CUSTOMER and m.sentiment is not None],
+        sentiments=_sentiments(ticket, messages),
         version=version_of(events[0] if events else None),
         now=now,
         attempts=list(tickets.attempt_list(tenant=tenant, ticket=ticket)),
     )
+
+
+def _sentiments(ticket: Ticket, messages: list[Message]) -> list[float]:
+    """The customer's scores, oldest first: the description (the ticket's opening score) is the first message, so
+    the card never says "nothing scored" beside a score taken from it."""
+    scored = [m.sentiment for m in messages if m.author_type == AuthorType.CUSTOMER and m.sentiment is not None]
+    return [analysis.opening_sentiment(ticket.subject, ticket.description), *scored]
 
 
 def version_of(event: TicketEvent | None) -> str:
