@@ -62,6 +62,7 @@ class RoleView:
     label: str
     member: Membership | None
     default: str
+    options: list[Membership] = field(default_factory=list)  # whom this role may name (escalation.roles.eligible)
 
 
 @dataclass
@@ -72,7 +73,6 @@ class EscalationCard:
     firings: list[RuleFiring]
     roles: list[RoleView] = field(default_factory=list)
     role_fields: list[RoleView] = field(default_factory=list)  # those this person may set now
-    role_options: list[Membership] = field(default_factory=list)  # active members, shared by the page's cards
 
 
 @dataclass
@@ -147,11 +147,19 @@ def escalation_cards(
             )
         )
     if any(card.role_fields for card in cards):
-        # One read for the page: whom a role may name (the service checks again: active, this tenant).
-        options = list(Membership.objects.filter(active=True).select_related("user").order_by("user__username"))
+        # One read per role for the page, by the rule the service checks (escalation.roles.eligible): the bot, an
+        # inactive seat or an agent as overseer is never offered.
+        wanted = {view.field for card in cards for view in card.role_fields}
+        options = {name: _eligible(name) for name in sorted(wanted)}
         for card in cards:
-            card.role_options = options
+            for view in card.role_fields:
+                view.options = options[view.field]
     return cards
+
+
+def _eligible(role_field: str) -> list[Membership]:
+    eligible = Membership.objects.filter(roles.eligible(role_field))
+    return list(eligible.select_related("user").order_by("user__username"))
 
 
 # What the escalation cards read of their people, joined in the cards' own query.
