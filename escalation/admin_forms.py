@@ -80,11 +80,16 @@ def _field_for(trigger: str, key: triggers.ConditionKey) -> forms.Field:
         field = OfferedChoicesField(choices=[(choice, choice) for choice in key.choices], **common)
     elif key.kind == "flag":
         field = forms.BooleanField(required=False, **common)
+    elif key.kind == "currency":
+        # One code of the offered list; left empty, the validation stores its default.
+        field = forms.ChoiceField(
+            choices=[("", "—"), *((code, code) for code in key.choices)], required=False, **common
+        )
     else:  # number, whole
         field = NumberField(choices=[(choice, choice) for choice in key.choices], **common)
         if key.kind == "whole" and not key.choices:
             field.widget.attrs["step"] = "1"
-    if example is not None and key.kind not in ("choices", "flag") and not key.choices:
+    if example is not None and key.kind not in ("choices", "flag", "currency") and not key.choices:
         field.widget.attrs["placeholder"] = f"e.g. {_example_text(example)}"
     return field
 

@@ -156,7 +156,8 @@ def escalate(request, pk: int):
 
 
 class RefundInput(StrictSerializer):
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    # The sign is the use case's rule (authority.amount_problem): a contract change may be negative, a downgrade.
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     reason = serializers.CharField(max_length=2000)
 
 
@@ -194,11 +195,14 @@ def _authority_view(action: str, doc: str):
 
 _WITHIN = "within the caller's approval cap it is recorded (201); above it, the ticket is escalated hierarchically "
 _SIGN_OFF = "for sign-off — to a manager, or to an executive above a manager's cap (202) — and nothing is done yet."
-refund = _authority_view(authority.REFUND, f"A refund: {_WITHIN}{_SIGN_OFF}")
-credit = _authority_view(authority.CREDIT, f"A credit to the customer's account: {_WITHIN}{_SIGN_OFF}")
+refund = _authority_view(authority.REFUND, f"A refund (`amount` above 0): {_WITHIN}{_SIGN_OFF}")
+credit = _authority_view(
+    authority.CREDIT, f"A credit to the customer's account (`amount` above 0): {_WITHIN}{_SIGN_OFF}"
+)
 contract_change = _authority_view(
     authority.CONTRACT_CHANGE,
-    f"A contract change (`amount`: what it moves the annual contract value by): {_WITHIN}{_SIGN_OFF}",
+    f"A contract change (`amount`: what it moves the annual contract value by, negative for a downgrade; the caps "
+    f"bound its size): {_WITHIN}{_SIGN_OFF}",
 )
 
 

@@ -8,6 +8,12 @@ tenant's settings (`approval_limits`), by action and tier; managers, executives 
 what it moves the annual contract value by (a discount, an upgrade given away), and no agent changes a
 contract alone.
 
+Amounts: a refund or a credit gives the customer money, so it is above 0 (a credit of 0 decides nothing and
+must not be recorded as approved). A contract change may move the value either way: negative is a downgrade
+(a smaller plan, fewer seats), not 0. Its cap compares the size of the move, `abs(amount)`: a downgrade is
+still a commercial concession (revenue given up) that needs the same authority as an upgrade given away.
+`amount_problem` is the one rule; `authority_request` applies it for every door (400 naming `amount`).
+
 Above a manager's cap the sign-off goes to an executive (the business's authority, helpdesk.models.Role);
 below it, to a manager. An admin administers the tenant and ranks above an executive, so it holds the
 executive's caps (a desk without an executive still has someone who may sign)."""
@@ -21,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from escalation import selectors, services
+from escalation.errors import EscalationError
 from escalation.models import Escalation, Kind
 from helpdesk.auth import Principal
 from helpdesk.models import ROLE_RANK, Role, Tenant
@@ -36,6 +43,8 @@ DEFAULT_LIMITS: dict[str, dict[str, int | None]] = {
 }
 # What the audit trail, the outbox and the sign-off's summary call each action.
 WORDS = {REFUND: "a refund", CREDIT: "a credit", CONTRACT_CHANGE: "a contract change"}
+ERR_NOT_POSITIVE = "Must be above 0: {what} gives the customer money."
+ERR_ZERO_CHANGE = "Must not be 0: a contract change moves the annual contract value up, or down (negative)."
 # Roles with a cap of their own, highest first: a role reads the first at or below its rank (an admin the
 # executive's).
 ROLE_CAPS = (Role.EXECUTIVE, Role.MANAGER)
@@ -68,20 +77,36 @@ def limit_for(*, tenant: Tenant, actor: Principal, action: str) -> Decimal | Non
     return None if value is None else Decimal(str(value))
 
 
+def amount_problem(action: str, amount: Decimal) -> str | None:
+    """What is wrong with an amount for an action, else None (the module's doc: refunds and credits above 0,
+    a contract change anything but 0)."""
+    if action == CONTRACT_CHANGE:
+        return ERR_ZERO_CHANGE if amount == 0 else None
+    return ERR_NOT_POSITIVE.format(what=WORDS[action]) if amount <= 0 else None
+
+
+def _within(amount: Decimal, cap: Decimal | None) -> bool:
+    """A cap bounds the size of what is given up: a downgrade of 500 needs the authority an upgrade of 500 does."""
+    return cap is None or abs(amount) <= cap
+
+
 def approver_role(*, tenant: Tenant, action: str, amount: Decimal) -> str:
     """Who signs off an amount above the requester's cap: a manager while it is within a manager's cap, else
     an executive."""
     cap = _limits(tenant, action).get("manager")
-    return Role.MANAGER if cap is not None and amount <= Decimal(str(cap)) else Role.EXECUTIVE
+    return Role.MANAGER if cap is not None and _within(amount, Decimal(str(cap))) else Role.EXECUTIVE
 
 
 @transaction.atomic
 def authority_request(*, ticket: Ticket, actor: Principal, action: str, amount: Decimal, reason: str) -> Decision:
     """A refund, credit or contract change: recorded within the actor's cap (`<action>_approved` event and
     outbox row), else escalated hierarchically for sign-off (`<action>_needs_approval`), nothing done yet."""
+    problem = amount_problem(action, amount)
+    if problem:
+        raise EscalationError(problem, code="invalid", status=400, fields={"amount": [problem]})
     at = timezone.now()
     limit = limit_for(tenant=actor.tenant, actor=actor, action=action)
-    if limit is None or amount <= limit:
+    if _within(amount, limit):
         event_record(
             ticket=ticket,
             kind=f"{action}_approved",

@@ -134,7 +134,8 @@ BILLING_DISPUTE_PHRASES = (
 )  # fmt: skip
 URGENT_PHRASES = ("urgent", "urgently", "asap", "as soon as possible", "emergency", "immediately", "production down")
 AUTO_TAGS = ("cancellation_intent", "billing_dispute", "legal_threat", "urgent", "negative_sentiment")
-DISPUTE_THRESHOLD = "1000.00"  # seed 003's "billing dispute above $Y": Y, in the dispute's currency
+DISPUTE_THRESHOLD = "1000.00"  # seed 003's "billing dispute above $Y": Y, in US dollars (the "$")
+DISPUTE_CURRENCY = "USD"  # a dispute in another currency is not compared with the threshold
 # The resolution clock at the default policies' second warning threshold: flagged for review, not silently missed.
 # (A time_open flag rule at any tier would make the sweep re-arm a watch per escalated ticket: watches_arm_many.)
 REVIEW_AT_PERCENT = 90
@@ -428,10 +429,10 @@ DEFAULT_RULES: list[dict] = [
     ),
     _rule(
         190,
-        f"Billing dispute of {DISPUTE_THRESHOLD} or more",
+        f"Billing dispute of {DISPUTE_THRESHOLD} {DISPUTE_CURRENCY} or more",
         "dispute-large",
         "dispute",
-        {"amount_gte": DISPUTE_THRESHOLD},
+        {"amount_gte": DISPUTE_THRESHOLD, "currency": DISPUTE_CURRENCY},
         kind="functional",
         target_skill="billing",
         response_minutes=TIER2_MINUTES,

@@ -118,7 +118,9 @@ def evaluations(
 
 
 def _largest_disputes(tickets: list[Ticket]) -> dict:
-    """(amount, currency) of each ticket's largest dispute, in one query."""
+    """(amount, currency) of each ticket's largest dispute, in one query. Known limit: the largest by amount
+    whatever its currency, so a ticket with a large yen dispute and a smaller dollar one is judged on the yen
+    one only (dispute rules compare one currency each: escalation.triggers)."""
     largest: dict = {}
     rows = Dispute.objects.filter(ticket_id__in=[t.pk for t in tickets]).order_by("ticket_id", "-amount")
     for ticket_id, amount, currency in rows.values_list("ticket_id", "amount", "currency"):

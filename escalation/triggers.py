@@ -40,7 +40,8 @@ Decisions (the models/services author and the admin's dry run rely on these)
       the same issue") is the caller's read: the facts' `requester_ticket_times` hold only the requester's tickets
       of the same category or with a similar subject (escalation/snapshot.py, SAME_ISSUE).
     * `tag_added` reads `facts.added_tags` only (the tags the causing event added), `dispute` only
-      `facts.dispute_amount` (the dispute just recorded, compared at or above `amount_gte`, in its own currency):
+      `facts.dispute_amount` (the dispute just recorded, compared at or above `amount_gte` only when it is in the
+      rule's `currency`, no exchange rates):
       both fire for their event and not again at later ones.
     * `value`'s `customer_years_gte` counts whole years since the account's `customer_since` (fires on the
       anniversary, `tenure_years`); an account without the date never matches it.
@@ -73,6 +74,7 @@ from operator import attrgetter
 
 from slas.clock import Calendar, business_minutes_between
 from tickets import analysis
+from tickets.currencies import ISO_4217
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +110,11 @@ REQUIRED = "is required"
 VALUE_NEEDS_ONE = 'needs at least one of "vip": true, "plans", "acv_gte", "lifetime_value_gte", "customer_years_gte"'
 # A dispute above this is a typo (or an attack on the form), not a billing dispute.
 MAX_DISPUTE_AMOUNT = Decimal("1000000000.00")
+# The currency a dispute rule's threshold is in when the rule names none: the seeds' "billing dispute above $Y".
+# A tenant has no currency of its own (nor have accounts, refunds or credits: their caps are bare amounts), so the
+# rule states its currency and is stored with it; a dispute in another currency is never compared with it
+# (1,500 JPY is about 10 USD, not above 1000.00 USD).
+DEFAULT_DISPUTE_CURRENCY = "USD"
 SLA_RISK_NEEDS_ONE = 'needs exactly one of "percent" (1-100) or "breached": true'
 
 
@@ -411,9 +418,21 @@ def money(value: object, name: str, *, maximum: Decimal = MAX_DISPUTE_AMOUNT) ->
     return amount.quantize(Decimal("0.01"))
 
 
+def currency_code(value: object, name: str) -> str:
+    """An active ISO 4217 code, upper-cased ("usd" -> "USD"). Raises ConditionError naming `name`."""
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code not in ISO_4217:
+        raise ConditionError(name, f"{value!r} is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
+    return code
+
+
 def _validate_dispute(c: Mapping) -> dict:
-    # Stored as a decimal string: a JSON float would turn 1000.10 into 1000.1000000000000227.
-    return {"amount_gte": str(money(_required(c, "amount_gte"), "conditions.amount_gte"))}
+    # Stored as a decimal string: a JSON float would turn 1000.10 into 1000.1000000000000227. The currency is
+    # always stored, so the rule says what its threshold is in.
+    return {
+        "amount_gte": str(money(_required(c, "amount_gte"), "conditions.amount_gte")),
+        "currency": currency_code(c.get("currency", DEFAULT_DISPUTE_CURRENCY), "conditions.currency"),
+    }
 
 
 _VALIDATORS: dict[str, Callable[[Mapping], dict]] = {
@@ -440,7 +459,8 @@ _VALIDATORS: dict[str, Callable[[Mapping], dict]] = {
 class ConditionKey:
     """One key a trigger's conditions may hold. `kind` says how a form asks for it:
     phrases: a list of words or phrases; slugs: a list of slugs; choices: several of `choices`;
-    number: a number; whole: a whole number (one of `choices` when given); flag: true, or left out."""
+    number: a number; whole: a whole number (one of `choices` when given); flag: true, or left out;
+    money: an amount; currency: one ISO 4217 code of `choices`."""
 
     key: str
     kind: str
@@ -506,7 +526,9 @@ CONDITION_KEYS: dict[str, tuple[ConditionKey, ...]] = {
     ),
     "dispute": (
         ConditionKey("amount_gte", "money", "Amount at least", "a billing dispute of at least this amount is "
-                     "recorded (POST /tickets/{id}/disputes/), in the dispute's currency"),
+                     "recorded (POST /tickets/{id}/disputes/), in the rule's currency"),
+        ConditionKey("currency", "currency", "Currency", "ISO 4217; only disputes in this currency are compared "
+                     f"(empty: {DEFAULT_DISPUTE_CURRENCY})", tuple(sorted(ISO_4217))),
     ),
 }  # fmt: skip
 _ALLOWED_KEYS: dict[str, tuple[str, ...]] = {
@@ -578,8 +600,8 @@ TRIGGER_DOCS: dict[str, TriggerDoc] = {
         "seed 003: a tag such as 'bug confirmed by reproduction' routes the ticket to engineering",
     ),
     "dispute": TriggerDoc(
-        "a billing dispute at or above the amount is recorded",
-        {"amount_gte": "1000.00"},
+        "a billing dispute at or above the amount, in the rule's currency, is recorded",
+        {"amount_gte": "1000.00", "currency": "USD"},
         "seed 003: a billing dispute above a set amount goes to the finance or billing team",
     ),
 }
@@ -983,13 +1005,14 @@ def _compile_tag_added(c: dict) -> Check:
 
 def _compile_dispute(c: dict) -> Check:
     threshold = Decimal(c["amount_gte"])
+    wanted = c["currency"]
 
     def check(ctx: _Context) -> str | None:
         amount = ctx.facts.dispute_amount
-        if amount is None or amount < threshold:
+        # No exchange rates: a dispute in another currency is not comparable, so it never fires the rule.
+        if amount is None or ctx.facts.dispute_currency != wanted or amount < threshold:
             return None
-        currency = ctx.facts.dispute_currency
-        return f"billing dispute of {amount:,.2f} {currency} (threshold {threshold:,.2f})"
+        return f"billing dispute of {amount:,.2f} {wanted} (threshold {threshold:,.2f} {wanted})"
 
     return check
 

@@ -11,8 +11,8 @@ lines*, objects whose first key is "record", carrying the rest of what the tenan
                "notification_template" | "account" | "customer", "id": ..., "fields": {...}}  configuration
     ticket lines                                                                                 the tickets
     {"record": "ticket", "id": ..., "import_key": ..., "fields": {...}, "message_authors": [...]} their state
-    {"record": "message" | "escalation" | "rule_firing" | "time_watch" | "clock" | "attempt" |
-               "event", "id": ..., "fields": {...}}                                              history
+    {"record": "message" | "escalation" | "rule_firing" | "review" | "time_watch" | "clock" | "attempt" |
+               "dispute" | "event", "id": ..., "fields": {...}}                                  history
 
 `fields` holds a row's columns by attribute name, references as the exporting tenant's ids; a restore
 maps them to the new rows' ids. The ticket lines carry `external_id` (the ticket's own, or
@@ -46,13 +46,13 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from escalation.models import Escalation, EscalationRule, RuleFiring, TimeWatch
+from escalation.models import Escalation, EscalationRule, Review, RuleFiring, TimeWatch
 from helpdesk.models import Membership, Team, TeamMember, Tenant
 from helpdesk.notifications.models import NotificationTemplate
 from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
 from slas.models import BusinessCalendar, SLAPolicy, SlaTimer
-from tickets.models import Account, AuthorType, Customer, Message, ResolutionAttempt, Ticket, TicketEvent
+from tickets.models import Account, AuthorType, Customer, Dispute, Message, ResolutionAttempt, Ticket, TicketEvent
 
 FORMAT_VERSION = 1
 BATCH = 500
@@ -75,9 +75,11 @@ HISTORY = [
     ("message", Message),  # only system messages: the others are the ticket lines' conversation
     ("escalation", Escalation),
     ("rule_firing", RuleFiring),
+    ("review", Review),  # post-escalation reviews: their escalation, ticket, rules and who completed them
     ("time_watch", TimeWatch),
     ("clock", SlaTimer),
     ("attempt", ResolutionAttempt),
+    ("dispute", Dispute),  # billing disputes: what `dispute` rules read
     ("event", TicketEvent),
 ]
 MODELS = {kind: model for kind, model, _ in CONFIGURATION} | dict(HISTORY) | {"ticket": Ticket}

@@ -20,6 +20,9 @@ its most frequent root cause (case and spaces aside, as metrics/queries.py compa
 minutes before escalation and how many of its escalations had a signal. Root causes are free text, so grouping
 by category and root cause together split one issue into many one-row groups; the category is what the seeds
 call the issue type, the root cause is shown as what the group's escalations most often came down to.
+Escalations of tickets without a category are not an issue type (a tester saw "uncategorised" ranked first among
+the recurring ones): they are counted apart, as `uncategorised` (the group's fields, or null when there are none),
+never ranked among the groups and not in `groups_share`; the rows keep "uncategorised" as their issue type.
 
 Reads: one aggregate statement for the groups, then the rows in pages of PAGE by (created_at, id), each page its
 own statement inside the tenant's context, so the CSV streams in bounded memory (metrics/api.py, metrics/admin.py).
@@ -150,23 +153,30 @@ def recurring_issue_types(query: Query, *, tenant_id: int) -> dict:
     queries._session()  # as for every metric: JIT compiles these for longer than they run
     rows = queries._fetch(GROUPS_SQL.format(facts=facts, signaled=SIGNALED), params)
     total = rows[0]["total"] if rows else 0
-    groups = [
-        {
-            "issue_type": row["issue_type"],
-            "escalations": row["escalations"],
-            "share": queries._pct(row["escalations"], total),
-            "tickets": row["tickets"],
-            "top_root_cause": row["top_root_cause"] or "",
-            "top_root_cause_escalations": row["top_root_cause_escalations"],
-            "top_trigger": row["top_trigger"],
-            "minutes_before_escalation_p50": queries._round(row["minutes_before_p50"]),
-            "with_signal": row["with_signal"],
-        }
-        for row in rows
-        if row["escalations"] >= MIN_RECURRING
-    ][:MAX_GROUPS]
+    typed = [_group(row, total) for row in rows if row["issue_type"] != UNCATEGORISED]
+    groups = [group for group in typed if group["escalations"] >= MIN_RECURRING][:MAX_GROUPS]
+    uncategorised = next((_group(row, total) for row in rows if row["issue_type"] == UNCATEGORISED), None)
     covered = sum(group["escalations"] for group in groups)
-    return {"escalations": total, "groups": groups, "groups_share": queries._pct(covered, total)}
+    return {
+        "escalations": total,
+        "groups": groups,
+        "groups_share": queries._pct(covered, total),
+        "uncategorised": uncategorised,
+    }
+
+
+def _group(row: dict, total: int) -> dict:
+    return {
+        "issue_type": row["issue_type"],
+        "escalations": row["escalations"],
+        "share": queries._pct(row["escalations"], total),
+        "tickets": row["tickets"],
+        "top_root_cause": row["top_root_cause"] or "",
+        "top_root_cause_escalations": row["top_root_cause_escalations"],
+        "top_trigger": row["top_trigger"],
+        "minutes_before_escalation_p50": queries._round(row["minutes_before_p50"]),
+        "with_signal": row["with_signal"],
+    }
 
 
 def _row(raw: dict) -> dict:
@@ -249,6 +259,9 @@ def csv_lines(query: Query, *, summary: dict, rows: Iterator[dict]) -> Iterator[
     yield line(GROUP_COLUMNS)
     for group in summary["groups"]:
         yield line([group[name] for name in GROUP_COLUMNS])
+    if summary["uncategorised"]:  # under its own heading: not an issue type, never ranked among them
+        yield line(["not ranked: escalations of tickets without a category"])
+        yield line([summary["uncategorised"][name] for name in GROUP_COLUMNS])
     yield line([])
     yield line(COLUMNS)
     for row in rows:

@@ -50,6 +50,12 @@ def sentiment(text: str) -> float:
     return round(_analyzer().polarity_scores(text)["compound"], 4)
 
 
+def opening_sentiment(subject: str, description: str) -> float:
+    """The score a ticket opens with: its subject and description are the customer's first message (the ticket
+    page plots it first, before the messages that follow)."""
+    return sentiment(f"{subject}. {description}")
+
+
 def blend_sentiment(previous: float, latest: float, *, weight: float = 0.6) -> float:
     """The ticket's sentiment follows the latest customer message but remembers the thread:
     one polite 'thanks' after three furious messages should not read as a happy customer."""

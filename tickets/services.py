@@ -233,7 +233,7 @@ def ticket_open(
         channel=channel,
         category=category,
         tags=normalized_tags(tags or []),
-        sentiment=analysis.sentiment(f"{subject}. {description}"),
+        sentiment=analysis.opening_sentiment(subject, description),
         last_author_type=AuthorType.CUSTOMER,
         last_customer_message_at=at,
         created_at=at,

@@ -15,6 +15,7 @@ from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, Membership, Role, Team
 from helpdesk.workspace.clocks import ClockView, clock_view
 from slas import selectors as slas
+from tickets import analysis
 from tickets import selectors as tickets
 from tickets.errors import TicketError
 from tickets.models import AuthorType, Message, Status, Ticket, TicketEvent
@@ -61,6 +62,7 @@ class RoleView:
     label: str
     member: Membership | None
     default: str
+    options: list[Membership] = field(default_factory=list)  # whom this role may name (escalation.roles.eligible)
 
 
 @dataclass
@@ -71,7 +73,6 @@ class EscalationCard:
     firings: list[RuleFiring]
     roles: list[RoleView] = field(default_factory=list)
     role_fields: list[RoleView] = field(default_factory=list)  # those this person may set now
-    role_options: list[Membership] = field(default_factory=list)  # active members, shared by the page's cards
 
 
 @dataclass
@@ -146,11 +147,19 @@ def escalation_cards(
             )
         )
     if any(card.role_fields for card in cards):
-        # One read for the page: whom a role may name (the service checks again: active, this tenant).
-        options = list(Membership.objects.filter(active=True).select_related("user").order_by("user__username"))
+        # One read per role for the page, by the rule the service checks (escalation.roles.eligible): the bot, an
+        # inactive seat or an agent as overseer is never offered.
+        wanted = {view.field for card in cards for view in card.role_fields}
+        options = {name: _eligible(name) for name in sorted(wanted)}
         for card in cards:
-            card.role_options = options
+            for view in card.role_fields:
+                view.options = options[view.field]
     return cards
+
+
+def _eligible(role_field: str) -> list[Membership]:
+    eligible = Membership.objects.filter(roles.eligible(role_field))
+    return list(eligible.select_related("user").order_by("user__username"))
 
 
 # What the escalation cards read of their people, joined in the cards' own query.
@@ -180,11 +189,18 @@ def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> Ti
         escalations=cards,
         why=[firing for card in cards for firing in card.firings],
         statuses=_statuses(ticket, principal),
-        sentiments=[m.sentiment for m in messages if m.author_type == AuthorType.CUSTOMER and m.sentiment is not None],
+        sentiments=_sentiments(ticket, messages),
         version=version_of(events[0] if events else None),
         now=now,
         attempts=list(tickets.attempt_list(tenant=tenant, ticket=ticket)),
     )
+
+
+def _sentiments(ticket: Ticket, messages: list[Message]) -> list[float]:
+    """The customer's scores, oldest first: the description (the ticket's opening score) is the first message, so
+    the card never says "nothing scored" beside a score taken from it."""
+    scored = [m.sentiment for m in messages if m.author_type == AuthorType.CUSTOMER and m.sentiment is not None]
+    return [analysis.opening_sentiment(ticket.subject, ticket.description), *scored]
 
 
 def version_of(event: TicketEvent | None) -> str:

@@ -150,6 +150,40 @@ def _after(columns: tuple[str, ...], values: list) -> Q:
     return condition
 
 
+ERR_CURSOR = "This page link is no longer valid; start from the first page."
+
+
+def keyset_walk(selected: QuerySet, columns: tuple[str, ...], params) -> tuple:
+    """Where a page starts: `cursor` (Next page: the rows after the last one shown) or `before` (Previous page:
+    the rows before the first one shown, found by walking the order backwards). Returns (the order to read in,
+    the rows past the mark, backwards?, the mark, errors); a malformed mark reads nothing and says so."""
+    backwards = bool(params.get("before")) and not params.get("cursor")
+    walk = _reversed(columns) if backwards else columns
+    mark = params.get("before") if backwards else params.get("cursor")
+    if mark:
+        try:
+            selected = selected.filter(_after(walk, _decode(mark, columns)))
+        except BadCursor:
+            return walk, selected.none(), backwards, mark, {"cursor": [ERR_CURSOR]}
+    return walk, selected, backwards, mark, {}
+
+
+def keyset_cut(rows: list, columns: tuple[str, ...], *, size: int, backwards: bool, mark) -> tuple:
+    """A page from the `size + 1` rows read (rows as dicts or model instances, in the page's order): (its rows,
+    the Next page's cursor, the Previous page's). Forwards, a next page if one more row was found, and a previous
+    one past the first page; backwards, a previous page if one more row was found, and always the next (the page
+    it came from)."""
+    more = len(rows) > size
+    rows = rows[-size:] if backwards else rows[:size]
+    has_next, has_prev = (True, more) if backwards else (more, bool(mark))
+
+    def cursor(row) -> str:
+        names = [column.lstrip("-") for column in columns]
+        return _encode([row[name] if isinstance(row, dict) else getattr(row, name) for name in names])
+
+    return rows, cursor(rows[-1]) if rows and has_next else None, cursor(rows[0]) if rows and has_prev else None
+
+
 # --- a page ----------------------------------------------------------------------------------------
 
 # What a queue row shows, read as plain values in one query (no model instances).
@@ -222,29 +256,15 @@ def queue_page(principal: Principal, params) -> QueuePage:
         counts = view_counts(tickets, filters)
     columns = SORTS[sort][1]
     selected = tickets.filter(filters[view]).annotate(priority_rank=PRIORITY_ORDER)
-    # "Previous page" (`before`): the rows before the page's first one, found by walking the order backwards.
-    backwards = bool(params.get("before")) and not params.get("cursor")
-    walk = _reversed(columns) if backwards else columns
-    mark = params.get("before") if backwards else params.get("cursor")
-    if mark:
-        try:
-            selected = selected.filter(_after(walk, _decode(mark, columns)))
-        except BadCursor:
-            errors = {**errors, "cursor": ["This page link is no longer valid; start from the first page."]}
-            selected = selected.none()
+    walk, selected, backwards, mark, bad = keyset_walk(selected, columns, params)
+    errors = {**errors, **bad}
     # The page's ids first, from the tickets alone (an index walk in the sort's order, or a sort of the view's
     # tickets), then the columns of their requester, assignee, team and account for those rows only: joined
     # before the cut, every ticket of the view was joined to be sorted (bench/WORKSPACE.md).
     ids = selected.order_by(*walk).values("pk")[: PAGE_SIZE + 1]
     page = ticket_list(tenant=principal.tenant).select_related(None).filter(pk__in=Subquery(ids))
     rows = list(page.annotate(priority_rank=PRIORITY_ORDER).order_by(*columns).values(*ROW_FIELDS, "priority_rank"))
-    more = len(rows) > PAGE_SIZE
-    rows = rows[-PAGE_SIZE:] if backwards else rows[:PAGE_SIZE]
-    # Forwards, a next page if one more row was found, and a previous one past the first page; backwards, a
-    # previous page if one more row was found, and always the next (the page it came from).
-    has_next, has_prev = (True, more) if backwards else (more, bool(mark))
-    next_cursor = _encode([rows[-1][c.lstrip("-")] for c in columns]) if rows and has_next else None
-    prev_cursor = _encode([rows[0][c.lstrip("-")] for c in columns]) if rows and has_prev else None
+    rows, next_cursor, prev_cursor = keyset_cut(rows, columns, size=PAGE_SIZE, backwards=backwards, mark=mark)
     return QueuePage(
         view=view,
         sort=sort,

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -18,9 +18,11 @@ from escalation.models import EscalationRule, ReviewStatus
 from escalation.selectors import review_list
 from helpdesk import workflows
 from helpdesk.workspace.access import manager_required
+from helpdesk.workspace.queues import keyset_cut, keyset_walk
 from helpdesk.workspace.views import render  # in the tenant's zone, as every workspace page
 
-PAGE = 100
+PAGE = 50
+ORDER = ("-created_at", "-id")  # review_list's, newest first; the keyset cursor walks it (as the queues do)
 STATUS_VIEWS = (("open", "Open"), ("done", "Done"), ("all", "All"))
 MSG_SAVED = "Review #{pk} saved."
 MSG_DONE = "Review #{pk} done."
@@ -55,7 +57,11 @@ def _page(request, status: str, *, failed=None, status_code: int = 200):
     counts["all"] = counts["open"] + counts["done"]
     if status != "all":
         found = found.filter(status=status)
-    reviews = list(found[:PAGE])
+    walk, found, backwards, mark, bad = keyset_walk(found, ORDER, request.GET)
+    read = list(found.order_by(*walk)[: PAGE + 1])
+    reviews, next_cursor, prev_cursor = keyset_cut(
+        read[::-1] if backwards else read, ORDER, size=PAGE, backwards=backwards, mark=mark
+    )
     failed_id, values, errors = failed or (None, {}, {})
     cards = [
         {
@@ -70,10 +76,22 @@ def _page(request, status: str, *, failed=None, status_code: int = 200):
         "status": status,
         "views": [(key, label, counts[key]) for key, label in STATUS_VIEWS],
         "rules": list(EscalationRule.objects.order_by("position", "id").only("pk", "name", "active")),
-        "truncated": counts[status] > PAGE,
-        "page_size": PAGE,
+        "next_cursor": next_cursor,
+        "prev_cursor": prev_cursor,
+        "page_query": _page_query(request, status),
+        "errors": bad,
     }
-    return render(request, "workspace/reviews.html", context, status=status_code)
+    return render(request, "workspace/reviews.html", context, status=400 if bad else status_code)
+
+
+def _page_query(request, status: str) -> str:
+    """The query of the page shown (its status and cursor), so a form saved on page 3 comes back to page 3."""
+    query = QueryDict(mutable=True)
+    query["status"] = status
+    for name in ("cursor", "before"):
+        if request.GET.get(name):
+            query[name] = request.GET[name]
+    return query.urlencode()
 
 
 def _values(review) -> dict:
@@ -112,7 +130,7 @@ def review_save(request, review_id: int):
         return _page(request, status, failed=(review.pk, _posted(request), exc.message_dict), status_code=400)
     done = {"done": MSG_DONE, "reopen": MSG_REOPENED}.get(submit, MSG_SAVED)
     messages.success(request, done.format(pk=review.pk))
-    return redirect(f"{reverse('workspace:reviews')}?status={status}#review-{review.pk}")
+    return redirect(f"{reverse('workspace:reviews')}?{_page_query(request, status)}#review-{review.pk}")
 
 
 def _posted(request) -> dict:

@@ -55,8 +55,11 @@ def test_a_credit_at_the_cap_is_recorded_and_a_cent_above_needs_sign_off(desk, t
     ticket = create_ticket(api)
     cap = CREDIT_CAPS[who]
     at_cap = _request(api, ticket["id"], "credits", cap)
-    assert at_cap.status_code == 201, at_cap.content
-    assert at_cap.json() == {"status": "approved", "limit": cap, "escalation": None}
+    if Decimal(cap) == 0:  # tier 0 may give nothing: a credit of 0 is no credit (400), a cent needs sign-off
+        assert at_cap.status_code == 400, at_cap.content
+    else:
+        assert at_cap.status_code == 201, at_cap.content
+        assert at_cap.json() == {"status": "approved", "limit": cap, "escalation": None}
     above = _request(api, ticket["id"], "credits", _cents_above(cap))
     assert above.status_code == 202, above.content
     body = above.json()
@@ -68,10 +71,11 @@ def test_a_credit_at_the_cap_is_recorded_and_a_cent_above_needs_sign_off(desk, t
     approver = desk["executive"] if who == "manager" else desk["manager"]
     assert escalation["agent"] == approver.pk
     with tenant_context(tenant_a):
-        approved = TicketEvent.objects.get(ticket_id=ticket["id"], kind="credit_approved")
+        approved = list(TicketEvent.objects.filter(ticket_id=ticket["id"], kind="credit_approved"))
         asked = TicketEvent.objects.get(ticket_id=ticket["id"], kind="credit_needs_approval")
-        assert OutboxEvent.objects.filter(type="credit.approved", payload__ticket=ticket["id"]).count() == 1
-    assert Decimal(approved.after["amount"]) == Decimal(approved.after["limit"]) == Decimal(cap)
+        approvals = OutboxEvent.objects.filter(type="credit.approved", payload__ticket=ticket["id"]).count()
+    assert approvals == len(approved) == (0 if Decimal(cap) == 0 else 1)
+    assert all(Decimal(e.after["amount"]) == Decimal(e.after["limit"]) == Decimal(cap) for e in approved)
     assert asked.after["escalation"] == escalation["id"] and asked.after["approver"] in ("manager", "executive")
 
 
@@ -149,6 +153,50 @@ def test_a_bad_amount_is_400_and_writes_nothing(api_a, desk, tenant_a, amount):
     assert response.status_code == 400 and "amount" in error_of(response)["fields"]
     with tenant_context(tenant_a):
         assert not TicketEvent.objects.filter(ticket_id=ticket["id"], kind__startswith="credit").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("credits", "credit"), ("refunds", "refund"), ("contract-changes", "contract")]
+)
+def test_an_amount_of_0_is_400_naming_the_amount_and_writes_nothing(desk, tenant_a, path, kind):
+    # A tester's credit of 0 came back "approved" with a credit_approved event: it decided nothing.
+    api = _as(desk["manager"])
+    ticket = create_ticket(api)
+    response = _request(api, ticket["id"], path, "0.00")
+    assert response.status_code == 400, response.content
+    assert error_of(response)["code"] == "invalid" and "amount" in error_of(response)["fields"]
+    with tenant_context(tenant_a):
+        assert not TicketEvent.objects.filter(ticket_id=ticket["id"], kind__startswith=kind).exists()
+        assert not OutboxEvent.objects.filter(type__startswith=kind).exists()
+        assert not Escalation.objects.filter(ticket_id=ticket["id"]).exists()
+
+
+@pytest.mark.parametrize("path", ["credits", "refunds"])
+def test_a_negative_credit_or_refund_is_400(desk, path):
+    api = _as(desk["manager"])
+    response = _request(api, create_ticket(api)["id"], path, "-10.00")
+    assert response.status_code == 400 and "amount" in error_of(response)["fields"]
+
+
+def test_a_downgrade_is_a_negative_contract_change_capped_by_its_size(desk, tenant_a):
+    # A contract change could not be negative; a downgrade gives up revenue, so the caps bound abs(amount).
+    manager, agent = _as(desk["manager"]), _as(desk["tier_3"])
+    ticket = create_ticket(manager)
+    within = _request(manager, ticket["id"], "contract-changes", "-20000.00")
+    assert (within.status_code, within.json()["status"]) == (201, "approved"), within.content
+    above = _request(manager, ticket["id"], "contract-changes", "-20000.01")
+    assert (above.status_code, above.json()["status"]) == (202, "needs_approval")
+    assert above.json()["escalation"]["summary"]["desired_outcome"].startswith("a contract change of -20000.01")
+    small = _request(agent, ticket["id"], "contract-changes", "-0.01")  # no agent changes a contract alone
+    assert (small.status_code, small.json()["status"]) == (202, "needs_approval")
+    with tenant_context(tenant_a):
+        approved = TicketEvent.objects.get(ticket_id=ticket["id"], kind="contract_change_approved")
+        asked = TicketEvent.objects.filter(ticket_id=ticket["id"], kind="contract_change_needs_approval")
+        assert approved.after["amount"] == "-20000.00"
+        assert sorted((e.after["amount"], e.after["approver"]) for e in asked) == [
+            ("-0.01", "manager"),
+            ("-20000.01", "executive"),
+        ]
 
 
 # --- the ladder's top ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ customer updater receives the update reminders, the overseer the ladder's notice
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from escalation import roles
 from escalation.models import Escalation, EscalationRule
 from helpdesk import workflows
 from helpdesk.models import OutboxEvent, Role
@@ -113,7 +115,7 @@ def test_a_member_of_another_tenant_is_400_naming_the_field_and_nothing_is_writt
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "invalid" and list(error["fields"]) == ["overseer"]
-    assert error["fields"]["overseer"] == ["Choose an active member of this helpdesk."]
+    assert error["fields"]["overseer"] == [roles.ERR_OVERSEER]
     assert _roles_of(tenant_a, escalation["id"]) == dict.fromkeys(ROLES)
     with tenant_context(tenant_a):
         assert not TicketEvent.objects.filter(kind="escalation_roles_set").exists()
@@ -197,6 +199,48 @@ def test_the_customer_updater_is_reminded_and_the_overseer_hears_the_ladder(acme
     update_mails = sorted((m.to[0], m.body) for m in mailoutbox if m.subject.startswith("[Update due]"))
     assert [to for to, _ in update_mails] == ["maya@acme.test", "una@acme.test", "una@acme.test"]
     assert any("is due soon" in body for to, body in update_mails if to == "una@acme.test")
+
+
+@pytest.mark.parametrize(
+    ("role", "who", "says"),
+    [
+        ("resolver", "bo", "ERR_MEMBER"),  # the self-service bot's seat (an agent at tier 0)
+        ("customer_updater", "bo", "ERR_MEMBER"),
+        ("overseer", "bo", "ERR_OVERSEER"),
+        ("overseer", "alice", "ERR_OVERSEER"),  # an agent does not oversee
+        ("customer_updater", "gone", "ERR_MEMBER"),  # a seat whose login was switched off
+    ],
+)
+def test_the_bot_an_agent_as_overseer_or_a_switched_off_login_is_400_and_nothing_is_written(
+    api_a, floor, tenant_a, alice, bob, role, who, says
+):
+    # A tester was offered Bo (the demo's bot) as resolver, overseer and customer updater, and PATCH took it.
+    bo = membership_create(tenant=tenant_a, username="bo", tier=0, skills=["self_service"])
+    gone = membership_create(tenant=tenant_a, username="gone", tier=1)
+    gone.user.is_active = False
+    gone.user.save(update_fields=["is_active"])
+    member = {"bo": bo, "alice": alice, "gone": gone}[who]
+    escalation = _escalated(api_a, floor["eng1"])
+    response = _as(bob).patch(f"/api/v1/escalations/{escalation['id']}/", {role: member.pk}, format="json")
+    assert response.status_code == 400, response.content
+    assert error_of(response)["fields"] == {role: [getattr(roles, says)]}
+    assert _roles_of(tenant_a, escalation["id"]) == dict.fromkeys(ROLES)
+    with tenant_context(tenant_a):
+        assert not TicketEvent.objects.filter(kind="escalation_roles_set").exists()
+
+
+def test_the_card_offers_people_for_each_role_and_only_managers_to_oversee(api_a, floor, tenant_a, alice, bob):
+    membership_create(tenant=tenant_a, username="bo", tier=0, skills=["self_service"])
+    eve = membership_create(tenant=tenant_a, username="eve", role=Role.EXECUTIVE, tier=3)
+    escalation = _escalated(api_a, floor["eng1"])
+    page = _browser("bob", "pw-bob-123!").get(f"/tickets/{escalation['ticket']}/").content.decode()
+
+    def offered(role: str) -> list[str]:
+        select = re.search(rf'<select id="{role}-{escalation["id"]}".*?</select>', page, re.S).group(0)
+        return re.findall(r'<option value="\d+"[^>]*>(\w+) \(', select)
+
+    assert offered("resolver") == offered("customer_updater") == ["alice", "bob", "eng1", "eng2", "eve"]
+    assert offered("overseer") == ["bob", eve.user.username]
 
 
 # --- the escalation card ------------------------------------------------------------------------

@@ -33,6 +33,7 @@ EXAMPLES = [(trigger, dict(doc.example)) for trigger, doc in triggers.TRIGGER_DO
     ("manager_request", {"phrases": ["your boss", "someone in charge"]}),
     ("keyword", {"keywords": ["cancel my account", "Chargeback", "refund"]}),
     ("repeat_contact", {"tickets": 4, "days": 7}),
+    ("dispute", {"amount_gte": "250000", "currency": "JPY"}),  # the form offers the currency (the API's default: USD)
 ]
 
 

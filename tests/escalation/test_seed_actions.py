@@ -122,20 +122,51 @@ def test_a_dispute_at_the_threshold_goes_to_billing_and_one_just_below_does_not(
     assert below.json()["amount"] == "999.99" and below.json()["currency"] == "USD"
     assert _escalations(api, ticket["id"]) == []
 
-    at = api.post(url, {"amount": "1000.00", "currency": "EUR", "reason": "Annual plan billed twice"}, format="json")
+    at = api.post(url, {"amount": "1000.00", "currency": "USD", "reason": "Annual plan billed twice"}, format="json")
     assert at.status_code == 201
     [escalation] = _escalations(api, ticket["id"])
     assert escalation["trigger"] == "dispute-large"
-    assert "billing dispute of 1,000.00 EUR (threshold 1,000.00)" in escalation["reason"]
+    assert "billing dispute of 1,000.00 USD (threshold 1,000.00 USD)" in escalation["reason"]
     with tenant_context(acme):
         assert Escalation.objects.get(pk=escalation["id"]).agent.skills == ["engineering", "billing"]
     listed = api.get(url).json()["results"]
     assert [(d["amount"], d["currency"], d["reason"]) for d in listed] == [
         ("999.99", "USD", "Charged for 3 seats"),
-        ("1000.00", "EUR", "Annual plan billed twice"),
+        ("1000.00", "USD", "Annual plan billed twice"),
     ]
     events = api.get(f"/api/v1/tickets/{ticket['id']}/events/").json()["results"]
     assert [e["after"]["amount"] for e in events if e["kind"] == "dispute_recorded"] == ["999.99", "1000.00"]
+
+
+def test_a_dispute_in_another_currency_is_not_compared_with_the_rules_threshold(api, acme):
+    # The tester's case: 1,500 JPY passed the default rule's 1000.00 (USD) threshold.
+    ticket = create_ticket(api, subject="Invoice 3310", description="About the June invoice.")
+    url = f"/api/v1/tickets/{ticket['id']}/disputes/"
+    yen = {"amount": "1500", "currency": "JPY", "reason": "Charged twice"}
+    assert api.post(url, yen, format="json").status_code == 201
+    assert _escalations(api, ticket["id"]) == []
+    response = api.post(
+        "/api/v1/escalation-rules/",
+        {"name": "Yen disputes", "slug": "dispute-yen", "trigger": "dispute",
+         "conditions": {"amount_gte": "100000", "currency": "jpy"}, "kind": "functional", "target_tier": 2},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    assert response.json()["conditions"] == {"amount_gte": "100000.00", "currency": "JPY"}
+    yen = {"amount": "150000", "currency": "JPY", "reason": "Annual plan"}
+    assert api.post(url, yen, format="json").status_code == 201
+    assert [e["trigger"] for e in _escalations(api, ticket["id"])] == ["dispute-yen"]
+
+
+def test_a_dispute_rule_in_an_unknown_currency_is_refused(api, acme):
+    response = api.post(
+        "/api/v1/escalation-rules/",
+        {"name": "Odd", "slug": "odd", "trigger": "dispute", "conditions": {"amount_gte": "10", "currency": "XYZ"},
+         "kind": "functional", "target_tier": 2},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "conditions.currency" in error_of(response)["fields"]
 
 
 @pytest.mark.parametrize(

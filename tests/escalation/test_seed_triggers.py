@@ -45,7 +45,29 @@ def test_dispute_fires_at_its_amount(amount, fired):
     decision = fires("dispute", {"amount_gte": "1000.00"}, facts)
     assert (decision is not None) == fired
     if fired:
-        assert decision.reason == f"billing dispute of {Decimal(amount):,.2f} USD (threshold 1,000.00)"
+        assert decision.reason == f"billing dispute of {Decimal(amount):,.2f} USD (threshold 1,000.00 USD)"
+
+
+@pytest.mark.parametrize(("currency", "fired"), [("JPY", False), ("EUR", False), ("USD", True)])
+def test_dispute_compares_only_a_dispute_in_the_rules_currency(currency, fired):
+    # A tester's 1,500 JPY (about 10 USD) passed a 1000.00 threshold: amounts in two currencies are not comparable.
+    facts = make_facts(dispute_amount=Decimal("1500"), dispute_currency=currency)
+    assert (fires("dispute", {"amount_gte": "1000.00", "currency": "USD"}, facts) is not None) == fired
+    assert (fires("dispute", {"amount_gte": "1000.00"}, facts) is not None) == fired  # the default is USD
+
+
+def test_a_dispute_rule_in_yen_fires_for_yen_only():
+    rule_ = {"amount_gte": "100000", "currency": "jpy"}
+    decision = fires("dispute", rule_, make_facts(dispute_amount=Decimal("150000"), dispute_currency="JPY"))
+    assert decision is not None and decision.reason == "billing dispute of 150,000.00 JPY (threshold 100,000.00 JPY)"
+    assert fires("dispute", rule_, make_facts(dispute_amount=Decimal("150000"), dispute_currency="USD")) is None
+
+
+@pytest.mark.parametrize("bad", ["XXX", "usdollar", "", 840, None, ["USD"]])
+def test_dispute_refuses_a_currency_that_is_no_iso_4217_code(bad):
+    with pytest.raises(ConditionError) as caught:
+        validate_conditions("dispute", {"amount_gte": "10", "currency": bad})
+    assert caught.value.field == "conditions.currency"
 
 
 def test_dispute_fires_only_for_the_dispute_just_recorded():
@@ -56,7 +78,8 @@ def test_dispute_fires_only_for_the_dispute_just_recorded():
     ("given", "stored"), [("1000", "1000.00"), (1000, "1000.00"), (999.5, "999.50"), ("0.01", "0.01")]
 )
 def test_dispute_amounts_are_stored_as_decimal_strings(given, stored):
-    assert validate_conditions("dispute", {"amount_gte": given}) == {"amount_gte": stored}
+    assert validate_conditions("dispute", {"amount_gte": given}) == {"amount_gte": stored, "currency": "USD"}
+    assert validate_conditions("dispute", {"amount_gte": given, "currency": " eur"})["currency"] == "EUR"
 
 
 @pytest.mark.parametrize("bad", ["-5", "0", 0, "abc", "NaN", "Infinity", "1e12", True, None, [1], "1.001"])

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from escalation.models import Escalation, EscalationRule, RuleFiring, TimeWatch
+from escalation import services as escalations
+from escalation.models import Escalation, EscalationRule, Review, RuleFiring, TimeWatch
 from helpdesk import workflows
-from helpdesk.models import Membership, Team, Tenant
+from helpdesk.models import Membership, Role, Team, Tenant
+from helpdesk.services import membership_create
 from helpdesk.tenancy import tenant_context
 from slas.models import BusinessCalendar, SLAPolicy, SlaTimer
 from tickets.importer import tickets_import
-from tickets.models import Account, Customer, Message, ResolutionAttempt, Ticket, TicketEvent
+from tickets.models import Account, Customer, Dispute, Message, ResolutionAttempt, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +158,69 @@ def test_export_of_an_unknown_tenant_is_refused(db, tmp_path):
 
     with pytest.raises(CommandError, match="no tenant 'nope'"):
         call_command("export_tenant", "nope", str(tmp_path / "x.jsonl"))
+
+
+def _case_with_dispute_and_review(tenant: Tenant, word: str) -> None:
+    """A high-priority ticket with a billing dispute whose escalation resolved: a review, completed by a manager."""
+    manager = membership_create(tenant=tenant, username=f"{word}-lead", role=Role.MANAGER, tier=2)
+    with tenant_context(tenant):
+        ticket = workflows.ticket_open(
+            tenant=tenant, actor=None, subject=f"{word} invoice", description="Charged twice.",
+            requester_email=f"ap@{word}.test", priority="high",
+        )  # fmt: skip
+        workflows.dispute_record(ticket=ticket, actor=None, amount=Decimal("1500.00"), currency="USD", reason=word)
+        [escalation] = Escalation.objects.filter(ticket=ticket)  # the default matrix's dispute rule
+        escalations.escalation_resolve(escalation=escalation, actor=None, resolution="Refunded.", root_cause=word)
+        review = Review.objects.get(escalation=escalation)
+        Review.objects.filter(pk=review.pk).update(
+            status="done", what_worked=f"{word} worked", what_failed="slow", completed_by=manager
+        )
+
+
+def _disputes_and_reviews(tenant: Tenant) -> dict:
+    with tenant_context(tenant):
+        return {
+            "disputes": list(
+                Dispute.objects.values_list("ticket__subject", "amount", "currency", "reason", "created_at")
+            ),
+            "reviews": list(
+                Review.objects.values_list(
+                    "ticket__subject",
+                    "escalation__root_cause",
+                    "rule__slug",
+                    "status",
+                    "what_worked",
+                    "completed_by__user__username",
+                    "reasons",
+                    "created_at",
+                )
+            ),
+        }
+
+
+def test_disputes_and_reviews_are_exported_and_restored_and_no_other_tenants(db, tmp_path):
+    # They were missing from the tenant export: a restore lost every dispute and post-escalation review.
+    acme = workflows.tenant_bootstrap(slug="acme", name="Acme")
+    globex = workflows.tenant_bootstrap(slug="globex", name="Globex")
+    _case_with_dispute_and_review(acme, "acme")
+    _case_with_dispute_and_review(globex, "globex")
+    path = tmp_path / "acme.jsonl"
+
+    call_command("export_tenant", "acme", str(path))
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    [dispute] = [line for line in lines if line.get("record") == "dispute"]
+    [review] = [line for line in lines if line.get("record") == "review"]
+    assert (dispute["fields"]["amount"], dispute["fields"]["currency"], dispute["fields"]["reason"]) == (
+        "1500.00", "USD", "acme",
+    )  # fmt: skip
+    assert (review["fields"]["what_worked"], review["fields"]["status"]) == ("acme worked", "done")
+    assert "globex" not in path.read_text()  # nothing of the other tenant's
+    before = _disputes_and_reviews(acme)
+    assert len(before["disputes"]) == len(before["reviews"]) == 1
+
+    call_command("create_tenant", "acme-copy", "--name", "Acme copy")
+    call_command("import_tickets", "acme-copy", str(path))
+
+    assert _disputes_and_reviews(Tenant.objects.get(slug="acme-copy")) == before
+    assert _disputes_and_reviews(globex)["reviews"][0][4] == "globex worked"  # the other tenant's untouched

@@ -225,11 +225,55 @@ def test_cells_that_a_spreadsheet_would_run_are_written_as_text(db):
     assert audit.safe_cell(-5) == -5 and audit.safe_cell("a=b") == "a=b" and audit.safe_cell(None) == ""
 
 
+def _escalated(tenant, category: str, hour: int) -> None:
+    with tenant_context(tenant):
+        ticket = workflows.ticket_open(
+            tenant=tenant, actor=None, subject=f"About {category or 'something'}", description="Hi.",
+            requester_email=f"r{hour}@x.test", category=category, created_at=datetime(2026, 11, 2, hour, tzinfo=UTC),
+        )  # fmt: skip
+        escalations.escalation_create(
+            ticket=ticket, actor=None, kind="functional", trigger="manual", summary_fields=SUMMARY, target_tier=2,
+            at=datetime(2026, 11, 2, hour, 30, tzinfo=UTC),
+        )  # fmt: skip
+
+
+def test_uncategorised_escalations_are_counted_apart_and_never_ranked_as_an_issue_type(db):
+    # A tester saw "uncategorised" ranked first among the recurring issue types: no category is no issue type.
+    tenant = tenant_create(slug="plain", name="Plain", timezone="UTC")
+    for hour, category in enumerate(["", "", "", "billing", "billing", "login"], start=8):
+        _escalated(tenant, category, hour)
+    api = _api(tenant, Role.MANAGER)
+    url = "/api/v1/metrics/escalations/audit/?start=2026-11-01&end=2026-11-03"
+
+    body = api.get(url).json()
+
+    assert body["escalations"] == 6
+    assert [group["issue_type"] for group in body["groups"]] == ["billing"]
+    assert body["groups_share"] == 33.3
+    assert {k: body["uncategorised"][k] for k in ("issue_type", "escalations", "share", "tickets", "with_signal")} == {
+        "issue_type": "uncategorised", "escalations": 3, "share": 50.0, "tickets": 3, "with_signal": 0,
+    }  # fmt: skip
+    assert [row["issue_type"] for row in body["rows"]].count("uncategorised") == 3
+    lines = list(csv.reader(io.StringIO(b"".join(api.get(url + "&format=csv").streaming_content).decode())))
+    assert lines[2:8] == [
+        ["recurring issue types"],
+        list(audit.GROUP_COLUMNS),
+        ["billing", "2", "33.3", "2", "", "0", "manual", "30.0", "0"],
+        ["not ranked: escalations of tickets without a category"],
+        ["uncategorised", "3", "50.0", "3", "", "0", "manual", "30.0", "0"],
+        [],
+    ]
+    manager = _signed_in(tenant, "maya", Role.MANAGER)
+    html = manager.get("/admin/metrics/escalationaudit/?start=2026-11-01&end=2026-11-03").content.decode()
+    assert ">uncategorised</td><td>" not in html.split("<h2>Escalations</h2>")[0]
+    assert "Not ranked: 3 escalations (50.0 %) of tickets without a category" in html
+
+
 def test_agents_get_403_and_another_tenant_sees_only_its_own(dataset, tenant_b):
     agent = _api(dataset.tenant, Role.AGENT).get(URL + "&format=csv")
     assert agent.status_code == 403
     theirs = _api(tenant_b, Role.ADMIN).get(URL).json()
-    assert (theirs["escalations"], theirs["groups"], theirs["rows"]) == (0, [], [])
+    assert (theirs["escalations"], theirs["groups"], theirs["rows"], theirs["uncategorised"]) == (0, [], [], None)
 
 
 def test_bad_parameters_are_400s_naming_them(dataset):
@@ -247,7 +291,7 @@ def test_the_admin_shows_the_audit_and_downloads_its_csv(dataset):
     page = manager.get("/admin/metrics/escalationaudit/?start=2026-10-24&end=2026-10-27")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "<td>login</td><td>3</td><td>60.0 %</td>" in html
+    assert '<td class="free">login</td><td>3</td><td>60.0 %</td>' in html
     assert 'href="?start=2026-10-24&amp;end=2026-10-27&amp;format=csv">Download CSV</a>' in html
     assert len(re.findall(r'href="/admin/escalation/escalation/\d+/change/"', html)) == 5
     download = manager.get("/admin/metrics/escalationaudit/?start=2026-10-24&end=2026-10-27&format=csv")

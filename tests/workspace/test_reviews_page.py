@@ -140,3 +140,43 @@ def test_the_reviews_times_are_in_the_tenants_zone_as_on_every_workspace_page(ac
     html = as_bob.get("/reviews/").content.decode()
     section = html[html.index(f'id="review-{review.pk}"') :]
     assert f"{local.strftime('%b')} {local.day}, {local.strftime('%H:%M')}</time>" in section
+
+
+def _shown(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<section class="panel review" id="review-(\d+)"', html)]
+
+
+def _link(html: str, name: str) -> str | None:
+    found = re.search(rf'<a href="(\?[^"]+)" rel="\w+">{name}</a>', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_the_list_pages_with_previous_and_next_like_the_queues(acme, as_bob, monkeypatch):
+    # /reviews/ showed the newest 100 and no way to the others.
+    monkeypatch.setattr("helpdesk.workspace.reviews.PAGE", 2)
+    pks = [_review(acme, subject=f"Case {n}").pk for n in range(5)][::-1]  # newest first, as listed
+
+    first = as_bob.get("/reviews/?status=open").content.decode()
+    assert _shown(first) == pks[:2] and _link(first, "Previous page") is None
+    second = as_bob.get("/reviews/" + _link(first, "Next page")).content.decode()
+    assert _shown(second) == pks[2:4] and _link(second, "Previous page") and _link(second, "Next page")
+    third = as_bob.get("/reviews/" + _link(second, "Next page")).content.decode()
+    assert _shown(third) == pks[4:] and _link(third, "Next page") is None
+    back = as_bob.get("/reviews/" + _link(third, "Previous page")).content.decode()
+    assert _shown(back) == pks[2:4]
+    assert _shown(as_bob.get("/reviews/" + _link(back, "Previous page")).content.decode()) == pks[:2]
+
+    # A form saved on the second page comes back to the second page.
+    cursor = _link(first, "Next page")
+    action = re.search(rf'action="(/reviews/{pks[2]}/\?[^"]+)"', second).group(1).replace("&amp;", "&")
+    assert action == f"/reviews/{pks[2]}/{cursor}"
+    saved = as_bob.post(action, {"what_worked": "Fast.", "submit": "save"})
+    assert saved.status_code == 302 and saved["Location"] == f"/reviews/{cursor}#review-{pks[2]}"
+
+
+def test_a_malformed_page_link_is_a_400_that_says_so(acme, as_bob):
+    _review(acme)
+    response = as_bob.get("/reviews/?status=open&cursor=not-a-cursor")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This page link is no longer valid; start from the first page." in html and _shown(html) == []

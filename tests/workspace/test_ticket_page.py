@@ -280,3 +280,24 @@ def test_the_escalate_dialog_preselects_a_target_above_the_tickets_tier(acme, as
     assert unskilled.tier == 1
     page = as_alice.get(f"/tickets/{unskilled.pk}/escalate/").content.decode()
     assert re.search(r'<option value="tier:2" selected>', page), page
+
+
+def test_the_sentiment_card_counts_the_description_as_the_customers_first_message(acme, as_alice):
+    # A tester saw "No customer messages scored yet" beside a score taken from the description.
+    ticket = open_ticket(acme, subject="Broken again", description="This is terrible, I am furious.")
+    card = re.compile(r'<section aria-label="Sentiment".*?</section>', re.S)
+
+    opened = card.search(_page(as_alice, ticket)).group(0)
+
+    assert "No customer messages scored yet" not in opened
+    assert "Scored from the description; no later customer messages yet." in opened
+    score = _reload(acme, ticket).sentiment
+    assert score < 0
+    assert f'aria-label="Customer sentiment over the conversation, the description first: {score}"' in opened
+
+    with tenant_context(acme):
+        workflows.message_receive(ticket=ticket, actor=None, body="Thanks, that helped!", author_type="customer")
+        later = Message.objects.get(ticket=ticket).sentiment
+    replied = card.search(_page(as_alice, ticket)).group(0)
+    assert "Scored from the description and 1 later customer message." in replied
+    assert f"the description first: {score}, {later}" in replied
