@@ -182,6 +182,7 @@ class ImportedTicket:
     messages: list[ImportedMessage]
     # Computed by conversation_replay, as the services would have left them.
     sentiment: float = 0.0
+    opening_sentiment: float | None = None
     follow_up_count: int = 0
     exchange_count: int = 0
     last_author_type: str = CUSTOMER
@@ -363,7 +364,7 @@ def conversation_replay(ticket: ImportedTicket) -> None:
     """Sets the counters the services keep, as if ticket_open and then message_post had run for each
     message in order (same rules as tickets.services._apply_customer_message / _apply_agent_reply).
     The status is the source system's final word, so it is taken as given, not replayed."""
-    ticket.sentiment = analysis.sentiment(f"{ticket.subject}. {ticket.description}")
+    ticket.sentiment = ticket.opening_sentiment = analysis.opening_sentiment(ticket.subject, ticket.description)
     ticket.last_customer_message_at = ticket.created_at
     for message in ticket.messages:
         if message.author_type == CUSTOMER:
@@ -480,7 +481,8 @@ SEARCH_VECTOR = (
 TICKET_ROW = {
     "id": "bigint", "requester_id": "bigint", "account_id": "bigint", "subject": "text", "description": "text",
     "status": "text", "priority": "text", "channel": "text", "category": "text", "tags": "text[]",
-    "sentiment": "float8", "follow_up_count": "int", "exchange_count": "int", "last_author_type": "text",
+    "sentiment": "float8", "opening_sentiment": "float8", "follow_up_count": "int", "exchange_count": "int",
+    "last_author_type": "text",
     "first_response_at": "timestamptz", "last_customer_message_at": "timestamptz",
     "last_agent_reply_at": "timestamptz", "solved_at": "timestamptz", "closed_at": "timestamptz",
     "created_at": "timestamptz", "updated_at": "timestamptz", "external_id": "text",

@@ -147,6 +147,9 @@ class Ticket(TenantModel):
         validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
         help_text="customer sentiment over the thread, -1 (angry) .. 1 (happy)",
     )
+    # The score of the subject and description, taken once when the ticket opened: the ticket page plots it first
+    # and must not run VADER on a long description at every render. Null for tickets answered before it was kept.
+    opening_sentiment = models.FloatField(null=True, blank=True, editable=False)
     escalated = models.BooleanField(default=False)
     escalation_count = models.PositiveIntegerField(default=0)
     follow_up_count = models.PositiveIntegerField(

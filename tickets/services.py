@@ -223,6 +223,7 @@ def ticket_open(
 ) -> Ticket:
     at = created_at or timezone.now()
     requester = customer_find_or_create(tenant=tenant, email=requester_email, name=requester_name)
+    opening = analysis.opening_sentiment(subject, description)
     ticket = Ticket.objects.create(
         tenant=tenant,
         subject=subject,
@@ -233,7 +234,8 @@ def ticket_open(
         channel=channel,
         category=category,
         tags=normalized_tags(tags or []),
-        sentiment=analysis.opening_sentiment(subject, description),
+        sentiment=opening,
+        opening_sentiment=opening,
         last_author_type=AuthorType.CUSTOMER,
         last_customer_message_at=at,
         created_at=at,

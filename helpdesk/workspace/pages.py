@@ -15,7 +15,6 @@ from helpdesk.auth import Principal
 from helpdesk.models import MAX_TIER, Membership, Role, Team
 from helpdesk.workspace.clocks import ClockView, clock_view
 from slas import selectors as slas
-from tickets import analysis
 from tickets import selectors as tickets
 from tickets.errors import TicketError
 from tickets.models import AuthorType, Message, Status, Ticket, TicketEvent
@@ -197,10 +196,13 @@ def ticket_page(principal: Principal, ticket: Ticket, team_ids: list[int]) -> Ti
 
 
 def _sentiments(ticket: Ticket, messages: list[Message]) -> list[float]:
-    """The customer's scores, oldest first: the description (the ticket's opening score) is the first message, so
-    the card never says "nothing scored" beside a score taken from it."""
+    """The customer's scores, oldest first: the description (the ticket's opening score, stored when it opened:
+    scoring it here cost up to seconds a render for a long description) is the first message, so the card never
+    says "nothing scored" beside a score taken from it. Tickets opened before the score was stored and answered
+    since have none (migration tickets 0016): their card starts at the first message."""
     scored = [m.sentiment for m in messages if m.author_type == AuthorType.CUSTOMER and m.sentiment is not None]
-    return [analysis.opening_sentiment(ticket.subject, ticket.description), *scored]
+    opening = [] if ticket.opening_sentiment is None else [ticket.opening_sentiment]
+    return [*opening, *scored]
 
 
 def version_of(event: TicketEvent | None) -> str:

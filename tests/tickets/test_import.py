@@ -96,10 +96,11 @@ def test_it_computes_the_counters_the_services_would(tenant_a):
                 internal=message.get("internal", False), created_at=_at(message["created_at"]),
             )  # fmt: skip
         reference.refresh_from_db()
-    fields = ["sentiment", "follow_up_count", "exchange_count", "last_author_type", "first_response_at",
-              "last_customer_message_at", "last_agent_reply_at"]  # fmt: skip
+    fields = ["sentiment", "opening_sentiment", "follow_up_count", "exchange_count", "last_author_type",
+              "first_response_at", "last_customer_message_at", "last_agent_reply_at"]  # fmt: skip
     assert {f: getattr(imported, f) for f in fields} == {f: getattr(reference, f) for f in fields}
     assert imported.follow_up_count == 1 and imported.exchange_count == 2
+    assert imported.opening_sentiment is not None and imported.opening_sentiment != imported.sentiment
     assert imported.first_response_at == _at("2024-03-01T10:00:00Z")
 
 
