@@ -152,7 +152,11 @@ def escalation_cards(
         options = {name: _eligible(name) for name in sorted(wanted)}
         for card in cards:
             for view in card.role_fields:
-                view.options = options[view.field]
+                # Whoever holds the role stays offered even if no longer eligible (roles.py keeps a stored member
+                # valid): missing from the list, the browser would submit "(default)" and a save of another role
+                # would clear this one.
+                kept = [view.member] if view.member and view.member not in options[view.field] else []
+                view.options = [*kept, *options[view.field]]
     return cards
 
 

@@ -291,3 +291,32 @@ def test_the_roles_form_of_another_tenants_escalation_is_404(api_a, floor, tenan
     response = outsider.post(f"/escalations/{escalation['id']}/roles/", {"overseer": charlie.pk})
     assert response.status_code == 404
     assert _roles_of(tenant_a, escalation["id"]) == dict.fromkeys(ROLES)
+
+
+def _form_as_rendered(page: str, escalation_id: int) -> dict:
+    """What a browser submits for the roles form as the page drew it: each select's selected option, else its
+    first (the "(default)" one)."""
+    values = {}
+    for role in ROLES:
+        select = re.search(rf'<select id="{role}-{escalation_id}".*?</select>', page, re.S).group(0)
+        chosen = re.search(r'<option value="(\d*)" selected>', select) or re.search(r'<option value="(\d*)"', select)
+        values[role] = chosen.group(1)
+    return values
+
+
+def test_saving_one_role_keeps_a_stored_member_the_form_no_longer_offers(api_a, floor, tenant_a, alice, bob):
+    # A review found it: an agent stored as overseer before only managers could oversee was missing from the list,
+    # so the browser sent "(default)" for it, and changing the resolver cleared the overseer.
+    escalation = _escalated(api_a, floor["eng1"])
+    with tenant_context(tenant_a):
+        Escalation.objects.filter(pk=escalation["id"]).update(overseer=alice)  # stored under the old rule
+    manager = _browser("bob", "pw-bob-123!")
+    page = manager.get(f"/tickets/{escalation['ticket']}/").content.decode()
+    form = _form_as_rendered(page, escalation["id"])
+    assert form["overseer"] == str(alice.pk)
+    manager.post(f"/escalations/{escalation['id']}/roles/", {**form, "resolver": floor["eng2"].pk})
+    assert _roles_of(tenant_a, escalation["id"]) == {
+        "resolver": floor["eng2"].pk,
+        "customer_updater": None,
+        "overseer": alice.pk,
+    }
