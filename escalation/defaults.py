@@ -35,6 +35,8 @@ escalation rather than opening a second).
 
 from __future__ import annotations
 
+from escalation.triggers import DEFAULT_DISPUTE_CURRENCY
+
 HIERARCHICAL_MINUTES = 60  # seed 001: "manager or senior team member responds within 1 hour"
 TIER2_MINUTES = 120  # seed 001: tier 2 "first substantive response within 2 hours"
 URGENT_MINUTES = 60
@@ -135,7 +137,7 @@ BILLING_DISPUTE_PHRASES = (
 URGENT_PHRASES = ("urgent", "urgently", "asap", "as soon as possible", "emergency", "immediately", "production down")
 AUTO_TAGS = ("cancellation_intent", "billing_dispute", "legal_threat", "urgent", "negative_sentiment")
 DISPUTE_THRESHOLD = "1000.00"  # seed 003's "billing dispute above $Y": Y, in US dollars (the "$")
-DISPUTE_CURRENCY = "USD"  # a dispute in another currency is not compared with the threshold
+DISPUTE_CURRENCY = DEFAULT_DISPUTE_CURRENCY  # a dispute in another currency is not compared with the threshold
 # The resolution clock at the default policies' second warning threshold: flagged for review, not silently missed.
 # (A time_open flag rule at any tier would make the sweep re-arm a watch per escalated ticket: watches_arm_many.)
 REVIEW_AT_PERCENT = 90

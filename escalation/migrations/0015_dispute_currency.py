@@ -11,8 +11,15 @@ UPDATE escalation_escalationrule
  WHERE trigger = 'dispute' AND jsonb_typeof(conditions) = 'object' AND NOT conditions ? 'currency'
 """
 
+# Back to code that knows no `currency` condition: its validation refuses the key, so every dispute rule would
+# stop compiling; the rules go back to comparing any currency, as that code did.
+BACKWARD = """
+UPDATE escalation_escalationrule SET conditions = conditions - 'currency'
+ WHERE trigger = 'dispute' AND jsonb_typeof(conditions) = 'object' AND conditions ? 'currency'
+"""
+
 
 class Migration(migrations.Migration):
     dependencies = [("escalation", "0014_escalation_roles")]
 
-    operations = [migrations.RunSQL(FORWARD, migrations.RunSQL.noop)]
+    operations = [migrations.RunSQL(FORWARD, BACKWARD)]

@@ -128,7 +128,7 @@ def _decode(cursor: str, columns: tuple[str, ...]) -> list:
         name = column.lstrip("-")
         try:
             values.append(datetime.fromisoformat(value) if name.endswith("_at") else int(value))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: JSON's Infinity or 1e400
             raise BadCursor("cursor") from exc
     return values
 

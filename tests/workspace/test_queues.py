@@ -3,6 +3,7 @@ tenant's tickets never; a poll that finds nothing new is one indexed read and a 
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -279,3 +280,13 @@ def test_the_queue_indexes_carry_the_filters_agents_combine(db):
     assert set(definitions) == set(QUEUE_INDEXES)
     for name, definition in definitions.items():
         assert "INCLUDE (status, priority, account_id)" in definition, name
+
+
+@pytest.mark.parametrize("path", ["/tickets/", "/reviews/"])
+def test_a_cursor_holding_an_infinite_number_is_a_bad_link_not_a_500(acme, as_bob, path):
+    # A review found it: JSON's Infinity (or 1e400) decodes to a float that int() cannot take.
+    for raw in ('["2026-01-01T00:00:00+00:00", Infinity]', '["2026-01-01T00:00:00+00:00", 1e400]'):
+        cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        response = as_bob.get(f"{path}?cursor={cursor}")
+        assert response.status_code in (200, 400), response.status_code
+        assert "This page link is no longer valid; start from the first page." in response.content.decode()
