@@ -345,7 +345,8 @@ def _write(openings: list[Opening], reinforced: list[Reinforced], at: datetime) 
     ids = bulk.ids_reserve(Escalation, len(openings))
     for opening, pk in zip(openings, ids, strict=True):
         opening.escalation.pk = pk
-    bulk.insert_rows(Escalation, [o.escalation for o in openings])
+    # At once, not gathered: the share's ladder and call requests read the escalations back.
+    bulk.insert_rows(Escalation, [o.escalation for o in openings], gather=False)
     moved = list({o.ticket.pk: o.ticket for o in openings}.values())
     for ticket in moved:
         ticket.updated_at = at
@@ -423,14 +424,37 @@ def _act(shot: TicketSnapshot, fired: list[tuple], at: datetime) -> None:
         )  # fmt: skip
 
 
-def open_due(*, ticket_ids: list[int], at: datetime) -> int:
+def open_due(*, ticket_ids: list[int], at: datetime, hand_over: bool = False) -> int:
     """The time rules of one tenant's claimed tickets, set-based (see the module's docstring); returns the
-    escalations opened. Runs in the caller's transaction and tenant context."""
+    escalations opened. Runs in the caller's transaction and tenant context. With `hand_over` (the rules stage),
+    the tickets' mark from the SLA stage (rules_due_at) is cleared in the same UPDATE as their triage, moves and
+    search documents: bulk.gathered() writes each table once for the share, so a ticket row is rewritten once."""
+    with bulk.gathered():
+        return _open_due(ticket_ids, at, hand_over)
+
+
+def _hand_over(ticket_ids: list[int], shots: list[TicketSnapshot]) -> None:
+    """Clears the SLA stage's mark: recorded with the share's other ticket changes; the claimed tickets not
+    read (solved or closed since) get their own statement."""
+    for shot in shots:
+        shot.ticket.rules_due_at = None
+    bulk.update_rows(Ticket, [shot.ticket for shot in shots], ["rules_due_at"])
+    rest = set(ticket_ids) - {shot.ticket.pk for shot in shots}
+    if rest:
+        Ticket.objects.filter(pk__in=rest).update(rules_due_at=None)
+
+
+def _open_due(ticket_ids: list[int], at: datetime, hand_over: bool) -> int:
     rules = [r for r in engine.active_rules() if r.trigger in triggers.TIME_TRIGGERS]
     if not rules or not ticket_ids:
+        if hand_over and ticket_ids:
+            _hand_over(ticket_ids, [])
         return 0
     reads = triggers.triggers_evaluated(rules, time_based=True)
-    fired = _decide(_read(ticket_ids, at, requesters="repeat_contact" in reads), rules, at)
+    shots = _read(ticket_ids, at, requesters="repeat_contact" in reads)
+    if hand_over:
+        _hand_over(ticket_ids, shots)
+    fired = _decide(shots, rules, at)
     claimed = _claim(fired, at)
     board: RoutingBoard | None = None
     openings, links, reinforced, to_call_saved = [], [], [], {}
@@ -451,7 +475,7 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
             shot.escalations.append(opening.escalation)
             openings.append(opening)
     if to_call_saved:
-        bulk.update_rows(Escalation, list(to_call_saved.values()), ["to_call"])
+        bulk.update_rows(Escalation, list(to_call_saved.values()), ["to_call"], gather=False)  # read by the calls
     if openings:
         _write(openings, reinforced, at)
         for opening in openings:
