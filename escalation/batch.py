@@ -482,9 +482,9 @@ def _open_due(ticket_ids: list[int], at: datetime, hand_over: bool) -> int:
             links.extend((pk, opening.escalation, True) for pk in opening.firings)
         watches.watches_arm_many(tickets=list({o.ticket.pk: o.ticket for o in openings}.values()), since=at)
         tenant_id = openings[0].ticket.tenant_id
-        outbox_emit_across(emissions=[(tenant_id, e) for e in _emissions(openings, at)], at=at)
+        outbox_emit_across(emissions=[(tenant_id, e) for e in _emissions(openings, at)], at=at, gather=True)
     elif reinforced:
         bulk.insert_rows(TicketEvent, [_reinforced_event(r, at) for r in reinforced])
     if links:
-        services._link_many(links)
+        services._link_many(links, gather=True)
     return len(openings)

@@ -11,7 +11,7 @@ Imports no app (the base layer); Django's field API only.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -83,11 +83,29 @@ def _fields(model: type[Model], names: Sequence[str] | None, *, with_pk: bool):
     return fields if names is None else [f for f in fields if f.name in names or f.attname in names]
 
 
+# Inside gathered(id_chunk=ID_CHUNK) (the sweep's pass over a claim), ids are reserved this many at a time: the
+# claim's shares then share a few round trips. The ids a block leaves unused are never handed out (a sequence has
+# gaps anyway: rollbacks leave them).
+ID_CHUNK = 256
+
+
 def ids_reserve(model: type[Model], count: int) -> list[int]:
     """`count` primary keys from the table's own sequence, in one statement: the writer then knows every row's
-    id before its INSERT (and can point the rows of other tables to it in the same round)."""
+    id before its INSERT (and can point the rows of other tables to it in the same round). Inside
+    `gathered(id_chunk=…)`, taken from the chunks the block reserved, in ascending order."""
     if count == 0:
         return []
+    pending = _gathering.get()
+    if pending is None or not pending.id_chunk:
+        return _nextvals(model, count)
+    pool = pending.ids.setdefault(model, [])
+    if len(pool) < count:
+        pool.extend(_nextvals(model, max(count - len(pool), pending.id_chunk)))
+    taken, pool[:] = pool[:count], pool[count:]
+    return taken
+
+
+def _nextvals(model: type[Model], count: int) -> list[int]:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -109,23 +127,27 @@ class _Gathered:
     updates: dict[type[Model], dict[object, Model]] = field(default_factory=dict)
     fields: dict[type[Model], set[str]] = field(default_factory=dict)
     computed: dict[tuple[type[Model], str], tuple[str, dict[object, list[str]]]] = field(default_factory=dict)
+    later: dict[Hashable, tuple[Callable[[list], object], list]] = field(default_factory=dict)
+    ids: dict[type[Model], list[int]] = field(default_factory=dict)
+    id_chunk: int = 0
 
 
 _gathering: ContextVar[_Gathered | None] = ContextVar("helpdesk_bulk_gathering", default=None)
 
 
 @contextmanager
-def gathered():
+def gathered(*, id_chunk: int = 0):
     """Inside the block, `insert_rows` without ON CONFLICT or RETURNING, `update_rows` and `update_computed` only
     record their rows; on the way out (not after an error) each table is written with one INSERT and one UPDATE
     for everything the block recorded, whoever recorded it: a row updated by three callers (a ticket's triage,
     its escalation move, its search document) is rewritten once, with all its indexes, instead of three times.
     Code in the block must not read back what it recorded. Nested blocks write with the outermost one. Foreign
-    keys are checked at commit (Django's constraints are deferred), so the tables' order does not matter."""
+    keys are checked at commit (Django's constraints are deferred), so the tables' order does not matter. With
+    `id_chunk`, ids_reserve takes ids from the sequence that many at a time (see ID_CHUNK)."""
     if _gathering.get() is not None:
         yield
         return
-    pending = _Gathered()
+    pending = _Gathered(id_chunk=id_chunk)
     token = _gathering.set(pending)
     try:
         yield
@@ -140,9 +162,20 @@ def flush() -> None:
     pending = _gathering.get()
     if pending is None:
         return
-    done = _Gathered(pending.inserts, pending.updates, pending.fields, pending.computed)
-    pending.inserts, pending.updates, pending.fields, pending.computed = {}, {}, {}, {}
+    done = _Gathered(pending.inserts, pending.updates, pending.fields, pending.computed, pending.later, {})
+    pending.inserts, pending.updates, pending.fields, pending.computed, pending.later = {}, {}, {}, {}, {}
     _flush(done)
+
+
+def defer(key: Hashable, rows: list, write: Callable[[list], object]) -> bool:
+    """Inside `gathered()`: records `rows` for one `write(rows of every call with this key)` on the way out (a
+    writer of its own SQL: the outbox, the firings' links) and returns True; outside one, False (write now)."""
+    pending = _gathering.get()
+    if pending is None:
+        return False
+    _, recorded = pending.later.setdefault(key, (write, []))
+    recorded.extend(rows)
+    return True
 
 
 def _flush(pending: _Gathered) -> None:
@@ -154,12 +187,21 @@ def _flush(pending: _Gathered) -> None:
         computed = {column: spec for (m, column), spec in pending.computed.items() if m is model}
         alone = {pk for _, by_pk in computed.values() for pk in by_pk if pk not in rows}
         if rows:
-            _update(model, list(rows.values()), sorted(pending.fields[model]), computed)
+            _written(model, _update(model, list(rows.values()), sorted(pending.fields[model]), computed), len(rows))
         if alone:  # computed columns of rows no field update named: their own statement
             only = {
                 c: (expr, {pk: v for pk, v in by_pk.items() if pk in alone}) for c, (expr, by_pk) in computed.items()
             }
-            _update_computed(model, sorted(alone), only)
+            _written(model, _update_computed(model, sorted(alone), only), len(alone))
+    for write, rows in pending.later.values():
+        write(rows)
+
+
+def _written(model: type[Model], count: int, expected: int) -> None:
+    """A gathered UPDATE must find every row it was given: row-level security skips a row it hides without an
+    error (a table outside the batch policy, a row of a tenant not in the batch), which must not pass silently."""
+    if count != expected:
+        raise RuntimeError(f"bulk: {count} of {expected} {model._meta.db_table} rows updated (row-level security?)")
 
 
 def insert_rows(

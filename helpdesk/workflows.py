@@ -932,13 +932,14 @@ def _rules_all(claimed: dict[int, list[int]], run) -> int:
     """The escalation stage's fast path: every tenant share of the claim in one savepoint under the batch policy
     (tenancy.tenant_batch). Each share decides in its own tenant (tenancy.tenant_shares: one statement to enter,
     its reads behind that tenant's RLS), and the shares' plain writes — tickets, audit events, clocks, messages —
-    are gathered (helpdesk.bulk.gathered) and written for the whole claim with one statement per table. The
-    claimed tenants' configuration versions are read in one statement."""
+    are gathered (helpdesk.bulk.gathered) and written for the whole claim with one statement per table, with the
+    outbox rows and the firings' links; ids come from the sequences in chunks. The claimed tenants' configuration
+    versions are read in one statement."""
     tenants = Tenant.objects.in_bulk(list(claimed))
     created = 0
     with tenant_batch(list(claimed)), tenant_shares() as share:
         config_cache.pin_many(list(claimed))
-        with bulk.gathered():
+        with bulk.gathered(id_chunk=bulk.ID_CHUNK):
             for tenant_id, ids in sorted(claimed.items()):
                 with share(tenants[tenant_id]):
                     created += run(ids)
