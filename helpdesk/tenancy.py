@@ -84,12 +84,12 @@ BATCH_READ_TABLES = ("tickets_customer", "tickets_account")
 # destination at all (notifications.dispatcher: a tenant with none is not visited).
 FAN_OUT_READ_TABLES = ("helpdesk_webhooksubscription", "helpdesk_notificationchannel")
 # The escalation stage's pass over a whole claim (migration escalation 0015; workflows._sweep_rules): the tenants'
-# shares write their tickets, events, clocks, messages and outbox rows together at the end (helpdesk.bulk.gathered),
-# so the customers' milestone messages and the firings' links join the batch tables; the claimed tenants'
-# configuration versions are read in one statement (read-only). Everything else a share reads or writes stays
-# behind its own tenant (tenant_shares).
+# shares write their tickets, events, clocks, messages and outbox rows together at the end (bulk.gathered), so the
+# customers' milestone messages and the firings' links join the batch tables; the claimed tenants' configuration
+# versions, matrices and SLA policies are read in one statement each (read-only). Everything else a share reads or
+# writes stays behind its own tenant (tenant_shares).
 RULES_BATCH_TABLES = ("tickets_message", "escalation_rulefiring")
-RULES_BATCH_READ_TABLES = ("helpdesk_configversion",)
+RULES_BATCH_READ_TABLES = ("helpdesk_configversion", "escalation_escalationrule", "slas_slapolicy")
 
 
 @contextmanager

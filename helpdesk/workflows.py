@@ -24,6 +24,7 @@ from callnotes.errors import CallError
 from callnotes.models import ActionItem, Attachment, Call, CallNote, CallNoteTemplate
 from escalation import authority, batch, engine, watches
 from escalation import reviews as post_escalation_reviews
+from escalation import selectors as escalation_selectors
 from escalation import services as escalations
 from escalation.models import Escalation, EscalationRule, Review
 from escalation.snapshot import TicketSnapshot, event_snapshot
@@ -934,11 +935,13 @@ def _rules_all(claimed: dict[int, list[int]], run) -> int:
     its reads behind that tenant's RLS), and the shares' plain writes — tickets, audit events, clocks, messages —
     are gathered (helpdesk.bulk.gathered) and written for the whole claim with one statement per table, with the
     outbox rows and the firings' links; ids come from the sequences in chunks. The claimed tenants' configuration
-    versions are read in one statement."""
+    versions, matrices and SLA policies are read in one statement each (those not cached yet)."""
     tenants = Tenant.objects.in_bulk(list(claimed))
     created = 0
     with tenant_batch(list(claimed)), tenant_shares() as share:
         config_cache.pin_many(list(claimed))
+        escalation_selectors.matrices_preload(list(claimed))  # what a cold worker would read once per share
+        slas.policies_preload(list(claimed))
         with bulk.gathered(id_chunk=bulk.ID_CHUNK):
             for tenant_id, ids in sorted(claimed.items()):
                 with share(tenants[tenant_id]):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from callnotes import services as calls
 from escalation import batch, engine
-from escalation.models import Escalation, RuleFiring
+from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk import config_cache, workflows
 from helpdesk.models import Membership, OutboxEvent, Role, Team
 from helpdesk.services import membership_create
@@ -272,6 +272,7 @@ def test_one_pass_over_a_claim_of_three_tenants_decides_as_one_at_a_time(claim, 
     tenants, later = claim
     expected = _reference(tenants, later)
     report = workflows.SweepReport()
+    config_cache._entries.clear()  # a cold worker: the pass reads the three matrices and policies in one go
     with caplog.at_level(logging.WARNING, logger="helpdesk.workflows"):
         assert workflows._sweep_rules(later, report) == 18
     assert "tenant by tenant" not in caplog.text  # the one pass, not the fallback
@@ -318,8 +319,9 @@ def test_a_failing_share_sends_the_claim_tenant_by_tenant(claim, monkeypatch, ca
 
 
 def test_inside_the_pass_a_share_sees_its_own_configuration_only(claim):
-    """tenant_shares: a share's reads of anything outside the batch tables (rules, members, teams) see its tenant
-    alone, it cannot write another tenant's; the batch tables show the claim's tenants (rows are named by id)."""
+    """tenant_shares: a share's reads of anything outside the batch tables (members, call templates) see its tenant
+    alone, it cannot write another tenant's rows; the batch tables show the claim's tenants (rows are named by id),
+    the matrices and policies read-only (the pass reads them once for all; each share is handed its own)."""
     (north, _), (south, _), _ = claim[0]
 
     def tenants_of(table):
@@ -331,12 +333,14 @@ def test_inside_the_pass_a_share_sees_its_own_configuration_only(claim):
         with tenant_batch([north.pk, south.pk]), tenant_shares() as share:
             for tenant in (north, south):
                 with share(tenant):
-                    for table in ("escalation_escalationrule", "helpdesk_membership", "slas_slapolicy"):
+                    for table in ("helpdesk_membership", "callnotes_callnotetemplate"):
                         assert tenants_of(table) == [tenant.pk], table
-                    assert tenants_of("tickets_ticket") == [north.pk, south.pk]
+                    for table in ("tickets_ticket", "escalation_escalationrule", "slas_slapolicy"):
+                        assert tenants_of(table) == [north.pk, south.pk], table
                     other = south if tenant == north else north
                     with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
                         Team.unscoped.create(tenant=other, name="smuggled", tier=1)
+                    assert EscalationRule.unscoped.filter(tenant=other).update(name="smuggled") == 0  # read-only
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('app.tenant_id', true)")
             assert not cursor.fetchone()[0]  # restored on the way out: no tenant
