@@ -243,8 +243,10 @@ def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
     from escalation import batch  # batch builds on this module's facts
 
     communication.reminders_send(ticket_ids=ticket_ids, at=at)
-    created = batch.open_due(ticket_ids=ticket_ids, at=at, hand_over=True)  # clears the mark with its own writes
-    climbing = _ladder_due(ticket_ids)
+    ladder: dict = {}  # the batch reads the ladder of the open tickets with their escalations
+    created = batch.open_due(ticket_ids=ticket_ids, at=at, hand_over=True, ladder=ladder)  # clears the mark too
+    rest = sorted(set(ticket_ids) - ladder.get("read", set()))  # solved or closed since, or no time rules
+    climbing = sorted(ladder.get("due", []) + (_ladder_due(rest) if rest else []))
     if climbing:
         bulk.flush()  # a climb reads its ticket: the sweep's pass may still hold this share's ticket writes
     for escalation_id in climbing:
