@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from django.utils.dateparse import parse_datetime
 
 from escalation import communication, engine, routing, selectors, services, triggers, watches
@@ -190,8 +190,10 @@ class Opening:
     after_priority: str = ""  # the ticket's priority as this escalation left it (its audit event's)
 
 
-def _read(ticket_ids: list[int], at: datetime, *, requesters: bool) -> list[TicketSnapshot]:
-    """The share's open tickets and everything their evaluation and firing read, one query per kind."""
+def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict) -> list[TicketSnapshot]:
+    """The share's open tickets and everything their evaluation and firing read, one query per kind. `ladder`
+    gets the ids of the tickets read ("read") and of their escalations due to climb ("due", engine._ladder_due's
+    answer for those tickets, read with the escalations)."""
     tickets = list(
         Ticket.objects.filter(pk__in=ticket_ids)
         .exclude(status__in=[Status.SOLVED, Status.CLOSED])
@@ -202,11 +204,22 @@ def _read(ticket_ids: list[int], at: datetime, *, requesters: bool) -> list[Tick
         return []
     shots = snapshots(tickets, between=(at, at), requesters=requesters)
     escalations: dict[int, list[Escalation]] = defaultdict(list)
-    rows = Escalation.objects.filter(ticket_id__in=[t.pk for t in tickets]).only(
-        "tenant_id", "ticket_id", "kind", "status", "to_call"
+    # With what engine._ladder_due asks of them (a breached ladder clock, not climbed yet): the share's ladder
+    # then needs no read of its own. By ticket too, so the clocks' ticket index bounds the lookup.
+    breached = SlaTimer.objects.filter(
+        ticket_id=OuterRef("ticket_id"), escalation_id=OuterRef("pk"), metric__in=engine.LADDER_METRICS,
+        breached_at__isnull=False,
+    )  # fmt: skip
+    rows = (
+        Escalation.objects.filter(ticket_id__in=[t.pk for t in tickets])
+        .only("tenant_id", "ticket_id", "kind", "status", "to_call", "climbed_at")
+        .annotate(ladder_breached=Exists(breached))
     )
     for escalation in rows.order_by("pk"):
         escalations[escalation.ticket_id].append(escalation)
+        if escalation.ladder_breached and escalation.climbed_at is None and escalation.status in ACTIVE_STATUSES:
+            ladder.setdefault("due", []).append(escalation.pk)
+    ladder["read"] = {t.pk for t in tickets}
     counts = dict(
         Ticket.objects.filter(requester_id__in={t.requester_id for t in tickets})
         .values("requester_id")
@@ -345,7 +358,8 @@ def _write(openings: list[Opening], reinforced: list[Reinforced], at: datetime) 
     ids = bulk.ids_reserve(Escalation, len(openings))
     for opening, pk in zip(openings, ids, strict=True):
         opening.escalation.pk = pk
-    bulk.insert_rows(Escalation, [o.escalation for o in openings])
+    # At once, not gathered: the share's ladder and call requests read the escalations back.
+    bulk.insert_rows(Escalation, [o.escalation for o in openings], gather=False)
     moved = list({o.ticket.pk: o.ticket for o in openings}.values())
     for ticket in moved:
         ticket.updated_at = at
@@ -423,14 +437,38 @@ def _act(shot: TicketSnapshot, fired: list[tuple], at: datetime) -> None:
         )  # fmt: skip
 
 
-def open_due(*, ticket_ids: list[int], at: datetime) -> int:
+def open_due(*, ticket_ids: list[int], at: datetime, hand_over: bool = False, ladder: dict | None = None) -> int:
     """The time rules of one tenant's claimed tickets, set-based (see the module's docstring); returns the
-    escalations opened. Runs in the caller's transaction and tenant context."""
+    escalations opened. Runs in the caller's transaction and tenant context. With `hand_over` (the rules stage),
+    the tickets' mark from the SLA stage (rules_due_at) is cleared in the same UPDATE as their triage, moves and
+    search documents: bulk.gathered() writes each table once for the share, so a ticket row is rewritten once.
+    `ladder`, if given, gets what _read found of the ladder (see there)."""
+    with bulk.gathered():
+        return _open_due(ticket_ids, at, hand_over, {} if ladder is None else ladder)
+
+
+def _hand_over(ticket_ids: list[int], shots: list[TicketSnapshot]) -> None:
+    """Clears the SLA stage's mark: recorded with the share's other ticket changes; the claimed tickets not
+    read (solved or closed since) get their own statement."""
+    for shot in shots:
+        shot.ticket.rules_due_at = None
+    bulk.update_rows(Ticket, [shot.ticket for shot in shots], ["rules_due_at"])
+    rest = set(ticket_ids) - {shot.ticket.pk for shot in shots}
+    if rest:
+        Ticket.objects.filter(pk__in=rest).update(rules_due_at=None)
+
+
+def _open_due(ticket_ids: list[int], at: datetime, hand_over: bool, ladder: dict) -> int:
     rules = [r for r in engine.active_rules() if r.trigger in triggers.TIME_TRIGGERS]
     if not rules or not ticket_ids:
+        if hand_over and ticket_ids:
+            _hand_over(ticket_ids, [])
         return 0
     reads = triggers.triggers_evaluated(rules, time_based=True)
-    fired = _decide(_read(ticket_ids, at, requesters="repeat_contact" in reads), rules, at)
+    shots = _read(ticket_ids, at, requesters="repeat_contact" in reads, ladder=ladder)
+    if hand_over:
+        _hand_over(ticket_ids, shots)
+    fired = _decide(shots, rules, at)
     claimed = _claim(fired, at)
     board: RoutingBoard | None = None
     openings, links, reinforced, to_call_saved = [], [], [], {}
@@ -451,16 +489,16 @@ def open_due(*, ticket_ids: list[int], at: datetime) -> int:
             shot.escalations.append(opening.escalation)
             openings.append(opening)
     if to_call_saved:
-        bulk.update_rows(Escalation, list(to_call_saved.values()), ["to_call"])
+        bulk.update_rows(Escalation, list(to_call_saved.values()), ["to_call"], gather=False)  # read by the calls
     if openings:
         _write(openings, reinforced, at)
         for opening in openings:
             links.extend((pk, opening.escalation, True) for pk in opening.firings)
         watches.watches_arm_many(tickets=list({o.ticket.pk: o.ticket for o in openings}.values()), since=at)
         tenant_id = openings[0].ticket.tenant_id
-        outbox_emit_across(emissions=[(tenant_id, e) for e in _emissions(openings, at)], at=at)
+        outbox_emit_across(emissions=[(tenant_id, e) for e in _emissions(openings, at)], at=at, gather=True)
     elif reinforced:
         bulk.insert_rows(TicketEvent, [_reinforced_event(r, at) for r in reinforced])
     if links:
-        services._link_many(links)
+        services._link_many(links, gather=True)
     return len(openings)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from escalation import communication, selectors, services, triggers
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
+from helpdesk import bulk
 from helpdesk.tenancy import claim_by_tenant
 from slas import clock
 from slas import services as slas
@@ -241,9 +242,13 @@ def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
     again. Returns the escalations created."""
     from escalation import batch  # batch builds on this module's facts
 
-    Ticket.objects.filter(pk__in=ticket_ids).update(rules_due_at=None)
     communication.reminders_send(ticket_ids=ticket_ids, at=at)
-    created = batch.open_due(ticket_ids=ticket_ids, at=at)
-    for escalation_id in _ladder_due(ticket_ids):
+    ladder: dict = {}  # the batch reads the ladder of the open tickets with their escalations
+    created = batch.open_due(ticket_ids=ticket_ids, at=at, hand_over=True, ladder=ladder)  # clears the mark too
+    rest = sorted(set(ticket_ids) - ladder.get("read", set()))  # solved or closed since, or no time rules
+    climbing = sorted(ladder.get("due", []) + (_ladder_due(rest) if rest else []))
+    if climbing:
+        bulk.flush()  # a climb reads its ticket: the sweep's pass may still hold this share's ticket writes
+    for escalation_id in climbing:
         created += services.escalation_climb(escalation_id=escalation_id, at=at) is not None
     return created

@@ -10,6 +10,7 @@ from django.db.models import BooleanField, F, Func, Q, QuerySet
 
 from escalation import summary, triggers
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, EscalationStatus, Review
+from helpdesk import config_cache
 from helpdesk.config_cache import tenant_config
 from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
 from tickets.models import Account, AuthorType, Ticket
@@ -38,11 +39,28 @@ def matrix() -> Matrix:
     own columns (the target team is read by id, never through the relation, which would cache onto the row)."""
 
     def load() -> Matrix:
-        rows = list(EscalationRule.objects.filter(active=True).order_by("position", "id"))
-        rules = tuple(rule_shape(r) for r in rows)
-        return Matrix(rules=rules, by_id={r.pk: r for r in rows})
+        return _matrix_of(list(EscalationRule.objects.filter(active=True).order_by("position", "id")))
 
     return tenant_config("escalation_matrix", load)
+
+
+def _matrix_of(rows: list[EscalationRule]) -> Matrix:
+    return Matrix(rules=tuple(rule_shape(r) for r in rows), by_id={r.pk: r for r in rows})
+
+
+def matrices_preload(tenant_ids: list[int]) -> None:
+    """matrix() of these tenants cached in one statement (the sweep's escalation pass, inside tenancy.tenant_batch
+    and config_cache.pinned(): the batch policy opens the rules read-only); each tenant's rows its own."""
+
+    def load_many(ids: list[int]) -> dict[int, Matrix]:
+        rows: dict[int, list[EscalationRule]] = {}
+        for row in EscalationRule.unscoped.filter(tenant_id__in=ids, active=True).order_by(
+            "tenant_id", "position", "id"
+        ):
+            rows.setdefault(row.tenant_id, []).append(row)
+        return {pk: _matrix_of(tenant_rows) for pk, tenant_rows in rows.items()}
+
+    config_cache.preload("escalation_matrix", tenant_ids, load_many, _matrix_of([]))
 
 
 def rule_shape(row: EscalationRule) -> triggers.Rule:

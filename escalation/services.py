@@ -24,7 +24,7 @@ from escalation.models import (
 )
 from escalation.snapshot import TicketSnapshot
 from escalation.validation import missing_summary_fields
-from helpdesk import redaction
+from helpdesk import bulk, redaction
 from helpdesk.audit import actor_label as _label
 from helpdesk.audit import actor_membership as _membership
 from helpdesk.auth import Principal
@@ -322,8 +322,8 @@ RETURNING rule_id, id
 """
 LINK_FIRINGS = """
 UPDATE escalation_rulefiring f SET escalation_id = l.escalation_id, fallback_reason = l.fallback_reason
-FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS l(id, escalation_id, fallback_reason)
-WHERE f.tenant_id = %s AND f.id = l.id
+FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[]) AS l(id, escalation_id, fallback_reason, tenant_id)
+WHERE f.tenant_id = l.tenant_id AND f.id = l.id
 """
 
 
@@ -337,14 +337,20 @@ def _claim(ticket: Ticket, fired: list[tuple[EscalationRule, str]], cycle: int, 
         return dict(cursor.fetchall())
 
 
-def _link_many(links: list[tuple[int, Escalation, bool]]) -> None:
+def _link_many(links: list[tuple[int, Escalation, bool]], *, gather: bool = False) -> None:
     """Each firing names the escalation it opened or reinforced, and why its target was not served when the
-    escalation it opened went to the fallback. One statement, whatever the number of tickets."""
+    escalation it opened went to the fallback. One statement, whatever the number of tickets (with `gather`,
+    inside bulk.gathered(): for the whole block, the sweep's claim across tenants)."""
+    if gather and bulk.defer("escalation.links", links, _link_many):
+        return
     firings = [firing for firing, _, _ in links]
     escalations = [escalation.pk for _, escalation, _ in links]
     reasons = [escalation.fallback_reason if opened else "" for _, escalation, opened in links]
+    tenants = [escalation.tenant_id for _, escalation, _ in links]
     with connection.cursor() as cursor:
-        cursor.execute(LINK_FIRINGS, [firings, escalations, reasons, links[0][1].tenant_id])
+        cursor.execute(LINK_FIRINGS, [firings, escalations, reasons, tenants])
+        if cursor.rowcount != len(set(firings)):  # RLS skips hidden rows silently: a claim's firing must be linked
+            raise RuntimeError(f"{cursor.rowcount} of {len(set(firings))} firings linked (row-level security?)")
 
 
 def stale_emission(rule: EscalationRule, escalation: Escalation) -> Emission:

@@ -11,7 +11,10 @@ Imports no app (the base layer); Django's field API only.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -80,11 +83,29 @@ def _fields(model: type[Model], names: Sequence[str] | None, *, with_pk: bool):
     return fields if names is None else [f for f in fields if f.name in names or f.attname in names]
 
 
+# Inside gathered(id_chunk=ID_CHUNK) (the sweep's pass over a claim), ids are reserved this many at a time: the
+# claim's shares then share a few round trips. The ids a block leaves unused are never handed out (a sequence has
+# gaps anyway: rollbacks leave them).
+ID_CHUNK = 256
+
+
 def ids_reserve(model: type[Model], count: int) -> list[int]:
     """`count` primary keys from the table's own sequence, in one statement: the writer then knows every row's
-    id before its INSERT (and can point the rows of other tables to it in the same round)."""
+    id before its INSERT (and can point the rows of other tables to it in the same round). Inside
+    `gathered(id_chunk=…)`, taken from the chunks the block reserved, in ascending order."""
     if count == 0:
         return []
+    pending = _gathering.get()
+    if pending is None or not pending.id_chunk:
+        return _nextvals(model, count)
+    pool = pending.ids.setdefault(model, [])
+    if len(pool) < count:
+        pool.extend(_nextvals(model, max(count - len(pool), pending.id_chunk)))
+    taken, pool[:] = pool[:count], pool[count:]
+    return taken
+
+
+def _nextvals(model: type[Model], count: int) -> list[int]:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -94,12 +115,112 @@ def ids_reserve(model: type[Model], count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def insert_rows(model: type[Model], objs: Sequence[Model], *, on_conflict: str = "", returning: str = "") -> list:
+# --- gathering: many callers' rows of a table in one statement --------------------------------------
+
+
+@dataclass
+class _Gathered:
+    """The writes of a `gathered()` block, by table: inserts in call order, updates by primary key (the union of
+    the fields named for the rows, read from the instances when written), computed columns by primary key."""
+
+    inserts: dict[tuple[type[Model], bool], list[Model]] = field(default_factory=dict)
+    updates: dict[type[Model], dict[object, Model]] = field(default_factory=dict)
+    fields: dict[type[Model], set[str]] = field(default_factory=dict)
+    computed: dict[tuple[type[Model], str], tuple[str, dict[object, list[str]]]] = field(default_factory=dict)
+    later: dict[Hashable, tuple[Callable[[list], object], list]] = field(default_factory=dict)
+    ids: dict[type[Model], list[int]] = field(default_factory=dict)
+    id_chunk: int = 0
+
+
+_gathering: ContextVar[_Gathered | None] = ContextVar("helpdesk_bulk_gathering", default=None)
+
+
+@contextmanager
+def gathered(*, id_chunk: int = 0):
+    """Inside the block, `insert_rows` without ON CONFLICT or RETURNING, `update_rows` and `update_computed` only
+    record their rows; on the way out (not after an error) each table is written with one INSERT and one UPDATE
+    for everything the block recorded, whoever recorded it: a row updated by three callers (a ticket's triage,
+    its escalation move, its search document) is rewritten once, with all its indexes, instead of three times.
+    Code in the block must not read back what it recorded. Nested blocks write with the outermost one. Foreign
+    keys are checked at commit (Django's constraints are deferred), so the tables' order does not matter. With
+    `id_chunk`, ids_reserve takes ids from the sequence that many at a time (see ID_CHUNK)."""
+    if _gathering.get() is not None:
+        yield
+        return
+    pending = _Gathered(id_chunk=id_chunk)
+    token = _gathering.set(pending)
+    try:
+        yield
+    finally:
+        _gathering.reset(token)
+    _flush(pending)
+
+
+def flush() -> None:
+    """Inside `gathered()`: writes what the block recorded so far, before code that reads those rows back (a rare
+    path: the ladder's climb reads its ticket). Outside one, nothing to do."""
+    pending = _gathering.get()
+    if pending is None:
+        return
+    done = _Gathered(pending.inserts, pending.updates, pending.fields, pending.computed, pending.later, {})
+    pending.inserts, pending.updates, pending.fields, pending.computed, pending.later = {}, {}, {}, {}, {}
+    _flush(done)
+
+
+def defer(key: Hashable, rows: list, write: Callable[[list], object]) -> bool:
+    """Inside `gathered()`: records `rows` for one `write(rows of every call with this key)` on the way out (a
+    writer of its own SQL: the outbox, the firings' links) and returns True; outside one, False (write now)."""
+    pending = _gathering.get()
+    if pending is None:
+        return False
+    _, recorded = pending.later.setdefault(key, (write, []))
+    recorded.extend(rows)
+    return True
+
+
+def _flush(pending: _Gathered) -> None:
+    for (model, _), objs in pending.inserts.items():
+        _insert(model, objs)
+    models = list(pending.updates) + [m for m, _ in pending.computed if m not in pending.updates]
+    for model in dict.fromkeys(models):
+        rows = pending.updates.get(model, {})
+        computed = {column: spec for (m, column), spec in pending.computed.items() if m is model}
+        alone = {pk for _, by_pk in computed.values() for pk in by_pk if pk not in rows}
+        if rows:
+            _written(model, _update(model, list(rows.values()), sorted(pending.fields[model]), computed), len(rows))
+        if alone:  # computed columns of rows no field update named: their own statement
+            only = {
+                c: (expr, {pk: v for pk, v in by_pk.items() if pk in alone}) for c, (expr, by_pk) in computed.items()
+            }
+            _written(model, _update_computed(model, sorted(alone), only), len(alone))
+    for write, rows in pending.later.values():
+        write(rows)
+
+
+def _written(model: type[Model], count: int, expected: int) -> None:
+    """A gathered UPDATE must find every row it was given: row-level security skips a row it hides without an
+    error (a table outside the batch policy, a row of a tenant not in the batch), which must not pass silently."""
+    if count != expected:
+        raise RuntimeError(f"bulk: {count} of {expected} {model._meta.db_table} rows updated (row-level security?)")
+
+
+def insert_rows(
+    model: type[Model], objs: Sequence[Model], *, on_conflict: str = "", returning: str = "", gather: bool = True
+) -> list:
     """Inserts the unsaved instances in one statement (their pk too when set: see ids_reserve). `on_conflict`
     is the statement's ON CONFLICT clause (e.g. "(tenant_id, dedupe_key) DO NOTHING"), `returning` its
-    RETURNING list; returns the rows RETURNING gave, or [] without one."""
+    RETURNING list; returns the rows RETURNING gave, or [] without one. Inside `gathered()`, a plain insert
+    (neither) is recorded and written on the way out, unless `gather` is False (rows the block reads back)."""
     if not objs:
         return []
+    pending = _gathering.get() if gather else None
+    if pending is not None and not on_conflict and not returning:
+        pending.inserts.setdefault((model, objs[0].pk is not None), []).extend(objs)
+        return []
+    return _insert(model, objs, on_conflict=on_conflict, returning=returning)
+
+
+def _insert(model: type[Model], objs: Sequence[Model], *, on_conflict: str = "", returning: str = "") -> list:
     with_pk = objs[0].pk is not None
     fields = _fields(model, None, with_pk=with_pk)
     columns = [_column(f, f"c{i}") for i, f in enumerate(fields)]
@@ -119,22 +240,78 @@ def insert_rows(model: type[Model], objs: Sequence[Model], *, on_conflict: str =
         return cursor.fetchall() if returning else []
 
 
-def update_rows(model: type[Model], objs: Sequence[Model], names: Sequence[str]) -> int:
+def update_rows(model: type[Model], objs: Sequence[Model], names: Sequence[str], *, gather: bool = True) -> int:
     """Stores the named fields of the instances in one UPDATE … FROM unnest(…), by primary key (auto_now
-    fields named there are refreshed, as Model.save does). Returns the rows updated."""
+    fields named there are refreshed, as Model.save does). Returns the rows updated. Inside `gathered()`, the
+    rows are recorded (returns 0) and written on the way out, the same instance's fields with the others'
+    (`gather` False: at once)."""
     if not objs:
         return 0
+    pending = _gathering.get() if gather else None
+    if pending is not None:
+        rows = pending.updates.setdefault(model, {})
+        for obj in objs:
+            rows[obj.pk] = obj
+        pending.fields.setdefault(model, set()).update(names)
+        return 0
+    return _update(model, objs, names, {})
+
+
+def update_computed(model: type[Model], column: str, expression: str, values: dict[object, list[str]]) -> None:
+    """`column = <expression>` for the rows of these primary keys, where `{old}` in the expression is the
+    column's current value and `{value}` the row's texts joined by spaces (a search document's appended words).
+    Several calls for one row within `gathered()` join their texts."""
+    if not values:
+        return
+    pending = _gathering.get()
+    if pending is None:
+        _update_computed(model, list(values), {column: (expression, values)})
+        return
+    _, by_pk = pending.computed.setdefault((model, column), (expression, {}))
+    for pk, texts in values.items():
+        by_pk.setdefault(pk, []).extend(texts)
+
+
+def _computed_sets(pks: list, computed: dict, first: int) -> tuple[list[str], list[str], list]:
+    """The SET items, the unnest columns and their parameters of the computed columns, for rows `pks`."""
+    sets, kinds, params = [], [], []
+    for i, (column, (expression, by_pk)) in enumerate(sorted(computed.items()), start=first):
+        value = f"u.c{i}"
+        new = expression.format(old=f"t.{column}", value=value)
+        sets.append(f"{column} = CASE WHEN {value} IS NULL THEN t.{column} ELSE {new} END")
+        kinds.append("text[]")
+        params.append([" ".join(by_pk[pk]) if pk in by_pk else None for pk in pks])
+    return sets, kinds, params
+
+
+def _update_computed(model: type[Model], pks: list, computed: dict) -> int:
+    pk = model._meta.pk
+    sets, kinds, params = _computed_sets(pks, computed, 0)
+    statement = (
+        f"UPDATE {model._meta.db_table} t SET {', '.join(sets)} "
+        f"FROM unnest(%b::{pk.db_type(connection)}[], {', '.join(f'%b::{k}' for k in kinds)}) "
+        f"AS u(pk, {', '.join(f'c{i}' for i in range(len(kinds)))}) WHERE t.{pk.column} = u.pk"
+    )
+    with connection.bound_cursor() as cursor:
+        cursor.execute(statement, [pks, *params])
+        return cursor.rowcount
+
+
+def _update(model: type[Model], objs: Sequence[Model], names: Sequence[str], computed: dict) -> int:
     fields = _fields(model, names, with_pk=False)
     pk = model._meta.pk
     columns = [_column(f, f"u.c{i}") for i, f in enumerate(fields)]
+    pks = [obj.pk for obj in objs]
+    extra_sets, extra_kinds, extra_params = _computed_sets(pks, computed, len(fields))
+    kinds = [kind for kind, _ in columns] + extra_kinds
     table = model._meta.db_table
-    sets = ", ".join(f"{f.column} = {expr}" for f, (_, expr) in zip(fields, columns, strict=True))
+    sets = [f"{f.column} = {expr}" for f, (_, expr) in zip(fields, columns, strict=True)] + extra_sets
     statement = (
-        f"UPDATE {table} t SET {sets} "
-        f"FROM unnest(%b::{pk.db_type(connection)}[], {', '.join(f'%b::{kind}' for kind, _ in columns)}) "
-        f"AS u(pk, {', '.join(f'c{i}' for i in range(len(fields)))}) WHERE t.{pk.column} = u.pk"
+        f"UPDATE {table} t SET {', '.join(sets)} "
+        f"FROM unnest(%b::{pk.db_type(connection)}[], {', '.join(f'%b::{kind}' for kind in kinds)}) "
+        f"AS u(pk, {', '.join(f'c{i}' for i in range(len(kinds)))}) WHERE t.{pk.column} = u.pk"
     )
-    params = [[obj.pk for obj in objs], *(_values(f, objs, add=False) for f in fields)]
+    params = [pks, *(_values(f, objs, add=False) for f in fields), *extra_params]
     with connection.bound_cursor() as cursor:
         cursor.execute(statement, params)
         return cursor.rowcount

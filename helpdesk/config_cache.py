@@ -60,6 +60,20 @@ def pinned() -> Iterator[None]:
         _pins.reset(token)
 
 
+def pin_many(tenant_ids: list[int]) -> None:
+    """Inside pinned(), the versions of these tenants in one statement rather than one at each tenant's first read
+    (the sweep's escalation stage, inside tenancy.tenant_batch: a read-only batch policy opens the table)."""
+    pins = _pins.get()
+    missing = [pk for pk in tenant_ids if pk not in pins] if pins is not None else []
+    if not missing:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tenant_id, version FROM helpdesk_configversion WHERE tenant_id = ANY(%s)", [missing])
+        found = dict(cursor.fetchall())
+    for pk in missing:
+        pins[pk] = found.get(pk)
+
+
 def _version(tenant_id: int) -> int | None:
     pins = _pins.get()
     if pins is None:
@@ -82,6 +96,27 @@ def tenant_config(name: str, load: Callable[[], T]) -> T:
         _entries.clear()
     _entries[key] = (version, value)
     return value
+
+
+def preload(name: str, tenant_ids: list[int], load_many: Callable[[list[int]], dict[int, T]], empty: T) -> None:
+    """Inside pinned(): the `name` entries of these tenants that are missing or stale, loaded with one call of
+    `load_many` (their values by tenant id; `empty` for a tenant it returns nothing for) — one statement for a
+    claim's tenants instead of one at each tenant's first read (the sweep's escalation pass, whose batch policy
+    opens the configuration tables read-only). Each entry is keyed by its tenant, under the version pinned before
+    the load, as tenant_config does."""
+    pins = _pins.get()
+    if pins is None:
+        return
+    stale = [
+        pk for pk in tenant_ids if pk in pins and ((pk, name) not in _entries or _entries[(pk, name)][0] != pins[pk])
+    ]
+    if not stale:
+        return
+    values = load_many(stale)
+    if len(_entries) + len(stale) >= MAX_ENTRIES:
+        _entries.clear()
+    for pk in stale:
+        _entries[(pk, name)] = (pins[pk], values.get(pk, empty))
 
 
 def version_trigger(table: str) -> migrations.RunSQL:

@@ -16,6 +16,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from helpdesk import bulk
+
 logger = logging.getLogger(__name__)
 DISPATCH_EXPIRES_S = 60
 
@@ -54,17 +56,24 @@ RETURNING dedupe_key
 """
 
 
-def outbox_emit_across(*, emissions: list[tuple[int, Emission]], at: datetime | None = None) -> int:
+def outbox_emit_across(
+    *, emissions: list[tuple[int, Emission]], at: datetime | None = None, gather: bool = False
+) -> int:
     """Inserts the (tenant id, emission) pairs not there yet (by tenant and dedupe key) in one statement;
     returns how many were new. Safe under concurrency: the unique index decides, not a read before the
-    write. RLS checks every row: one tenant's context, or the sweep's tenancy.tenant_batch."""
+    write. RLS checks every row: one tenant's context, or the sweep's tenancy.tenant_batch. With `gather`,
+    inside bulk.gathered() (the sweep's escalation pass): written with the block's other emissions at its end,
+    the unique index deciding then; returns how many were handed over."""
     if not emissions:
         return 0
+    at = at or timezone.now()
+    if gather and bulk.defer(("outbox", at), emissions, lambda rows: outbox_emit_across(emissions=rows, at=at)):
+        return len(emissions)
     with connection.bound_cursor() as cursor:
         cursor.execute(
             INSERT_ACROSS,
             [
-                at or timezone.now(),
+                at,
                 [tenant_id for tenant_id, _ in emissions],
                 [e.type for _, e in emissions],
                 [e.dedupe_key for _, e in emissions],

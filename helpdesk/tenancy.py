@@ -83,6 +83,13 @@ BATCH_READ_TABLES = ("tickets_customer", "tickets_account")
 # Read-only in a fan-out batch (migration helpdesk 0011): whether a claimed event's tenant has any active
 # destination at all (notifications.dispatcher: a tenant with none is not visited).
 FAN_OUT_READ_TABLES = ("helpdesk_webhooksubscription", "helpdesk_notificationchannel")
+# The escalation stage's pass over a whole claim (migration escalation 0015; workflows._sweep_rules): the tenants'
+# shares write their tickets, events, clocks, messages and outbox rows together at the end (bulk.gathered), so the
+# customers' milestone messages and the firings' links join the batch tables; the claimed tenants' configuration
+# versions, matrices and SLA policies are read in one statement each (read-only). Everything else a share reads or
+# writes stays behind its own tenant (tenant_shares).
+RULES_BATCH_TABLES = ("tickets_message", "escalation_rulefiring")
+RULES_BATCH_READ_TABLES = ("helpdesk_configversion", "escalation_escalationrule", "slas_slapolicy")
 
 
 @contextmanager
@@ -102,6 +109,32 @@ def tenant_batch(tenant_ids: list[int]):
         yield
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config(%s, '', true)", [BATCH_SETTING])
+
+
+@contextmanager
+def tenant_shares():
+    """Inside tenant_batch: yields `share(tenant)`, which enters one tenant of the batch for its share of a
+    cross-tenant pass as tenant_context does, but without a transaction of its own (one statement: app.tenant_id,
+    no savepoint): the tenant-scoped managers and every table outside the batch's see that tenant alone. The
+    caller's app.tenant_id is restored on the way out (after an error, tenant_batch's savepoint undoes it)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("tenant_shares() needs an open transaction (SET LOCAL)")
+    first: list[str | None] = []
+
+    @contextmanager
+    def share(tenant: Tenant):
+        token = _current_tenant.set(tenant)
+        try:
+            previous = _set_db_tenant(tenant.pk)
+            if not first:
+                first.append(previous)
+            yield tenant
+        finally:
+            _current_tenant.reset(token)
+
+    yield share
+    if first:
+        _set_db_tenant(int(first[0]) if first[0] else None)
 
 
 def claim_by_tenant(sql: str, params: list) -> dict[int, list[int]]:

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from helpdesk import config_cache
 from helpdesk.audit import actor_label
 from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_across
@@ -69,6 +70,20 @@ def active_policies() -> tuple[SLAPolicy, ...]:
         return tuple(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("position", "id"))
 
     return tenant_config("sla_policies", load)
+
+
+def policies_preload(tenant_ids: list[int]) -> None:
+    """active_policies() of these tenants cached in one statement (the sweep's escalation pass, inside
+    tenancy.tenant_batch and config_cache.pinned(): the batch policy opens them read-only); each its own."""
+
+    def load_many(ids: list[int]) -> dict[int, tuple[SLAPolicy, ...]]:
+        rows: dict[int, list[SLAPolicy]] = {}
+        found = SLAPolicy.unscoped.filter(tenant_id__in=ids, active=True).select_related("calendar")
+        for policy in found.order_by("tenant_id", "position", "id"):
+            rows.setdefault(policy.tenant_id, []).append(policy)
+        return {pk: tuple(policies) for pk, policies in rows.items()}
+
+    config_cache.preload("sla_policies", tenant_ids, load_many, ())
 
 
 _UNREAD = object()

@@ -685,16 +685,16 @@ def ticket_set_triage(*, ticket: Ticket, level: str, reasons: list[str], at: dat
     return True
 
 
-SEARCH_APPEND_MANY = """
-UPDATE tickets_ticket t SET search_vector = coalesce(t.search_vector, ''::tsvector)
-    || setweight(to_tsvector(%s::regconfig, u.text), 'C')
-FROM unnest(%s::bigint[], %s::text[]) AS u(id, text) WHERE t.tenant_id = %s AND t.id = u.id
-"""
+# A ticket's search document with words appended (weight C, as message_post's): bulk.update_computed's expression.
+SEARCH_APPEND = (
+    "coalesce({old}, ''::tsvector) || setweight(to_tsvector('" + SEARCH_CONFIG + "'::regconfig, {value}), 'C')"
+)
 
 
 def system_messages_post_many(*, posts: list[tuple[Ticket, str]], at: datetime) -> list[Message]:
     """message_post of public system messages (an escalation's milestone to the customer) on many tickets, as
-    the sweep's batch writes them: the messages in one INSERT, the tickets' search documents in one UPDATE,
+    the sweep's batch writes them: the messages in one INSERT, the tickets' search documents in one UPDATE (with
+    the tickets' other changes inside bulk.gathered()),
     the audit events in one INSERT (helpdesk.bulk). A system message moves no conversation counter; the
     tickets were already written as of `at` by the change that caused the messages."""
     if not posts:
@@ -710,9 +710,8 @@ def system_messages_post_many(*, posts: list[tuple[Ticket, str]], at: datetime) 
     texts: dict[int, list[str]] = {}
     for ticket, body in posts:
         texts.setdefault(ticket.pk, []).append(body)
-    joined = [" ".join(bodies) for bodies in texts.values()]
-    with connection.cursor() as cursor:
-        cursor.execute(SEARCH_APPEND_MANY, [SEARCH_CONFIG, list(texts), joined, posts[0][0].tenant_id])
+    # Within the sweep's bulk.gathered(), folded into the one UPDATE of these tickets (triage, move, hand-over).
+    bulk.update_computed(Ticket, "search_vector", SEARCH_APPEND, texts)
     bulk.insert_rows(
         TicketEvent,
         [

@@ -5,20 +5,21 @@ with capacity and round robin consumed escalation after escalation."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import ProgrammingError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from callnotes import services as calls
 from escalation import batch, engine
-from escalation.models import Escalation, RuleFiring
+from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk import config_cache, workflows
-from helpdesk.models import Membership, OutboxEvent, Role
+from helpdesk.models import Membership, OutboxEvent, Role, Team
 from helpdesk.services import membership_create
-from helpdesk.tenancy import tenant_context
+from helpdesk.tenancy import tenant_batch, tenant_context, tenant_shares
 from slas.models import SlaTimer
 from tickets.models import Message, Ticket, TicketEvent
 
@@ -34,26 +35,34 @@ def storm(db):
     """A tenant with managers of small capacity (they run out mid-batch), one away, tier-2 agents; a rule whose
     skill nobody has (the managers' queue takes it); twelve urgent tickets, some held by a manager (excluded
     from receiving their own), all past their first-response deadline, the SLA stage run."""
-    tenant = workflows.tenant_bootstrap(slug="storm", name="Storm")
-    managers = [
-        membership_create(tenant=tenant, username=f"boss{i}", role=Role.MANAGER, tier=3, capacity=cap)
-        for i, cap in enumerate((3, 4, 5))
-    ]
-    away = membership_create(tenant=tenant, username="away", role=Role.MANAGER, tier=3, capacity=9)
-    for i in range(3):
-        membership_create(tenant=tenant, username=f"senior{i}", role=Role.AGENT, tier=2, capacity=2 + i)
-    with tenant_context(tenant):
-        Membership.objects.filter(pk=away.pk).update(available=False)
-        workflows.rule_create(
-            tenant=tenant, actor=None, name="Quantum", slug="quantum", trigger="sla_risk",
-            conditions={"breached": True}, kind="functional", target_skill="quantum", response_minutes=60,
-            position=61,
-        )  # fmt: skip
-        tickets = [_urgent(tenant, i) for i in range(TICKETS)]
-        Ticket.objects.filter(pk__in=[t.pk for t in tickets[::4]]).update(assignee=managers[0])
+    tenant, tickets = _stormy("storm", TICKETS)
     later = timezone.now() + timedelta(hours=2)
     assert workflows._sweep_timers(later, workflows.SweepReport()) == TICKETS
-    return tenant, [t.pk for t in tickets], later
+    return tenant, tickets, later
+
+
+def _stormy(slug: str, count: int, *, capacities=(3, 4, 5), quantum: bool = True):
+    """The storm fixture's tenant: its managers (of these capacities), one away, tier-2 agents, the quantum rule
+    (optional), `count` urgent tickets, every fourth held by the first manager. Returns (tenant, ticket ids)."""
+    tenant = workflows.tenant_bootstrap(slug=slug, name=slug.title())
+    managers = [
+        membership_create(tenant=tenant, username=f"{slug}-boss{i}", role=Role.MANAGER, tier=3, capacity=cap)
+        for i, cap in enumerate(capacities)
+    ]
+    away = membership_create(tenant=tenant, username=f"{slug}-away", role=Role.MANAGER, tier=3, capacity=9)
+    for i in range(3):
+        membership_create(tenant=tenant, username=f"{slug}-senior{i}", role=Role.AGENT, tier=2, capacity=2 + i)
+    with tenant_context(tenant):
+        Membership.objects.filter(pk=away.pk).update(available=False)
+        if quantum:
+            workflows.rule_create(
+                tenant=tenant, actor=None, name="Quantum", slug="quantum", trigger="sla_risk",
+                conditions={"breached": True}, kind="functional", target_skill="quantum", response_minutes=60,
+                position=61,
+            )  # fmt: skip
+        tickets = [_urgent(tenant, i) for i in range(count)]
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets[::4]]).update(assignee=managers[0])
+    return tenant, [t.pk for t in tickets]
 
 
 def _urgent(tenant, i: int):
@@ -223,3 +232,175 @@ def test_the_stage_claims_whole_tenant_shares_oldest_tenant_first(db):
     assert claimed == {first: due[first], second: due[second][:1]}
     with transaction.atomic():
         assert engine.rules_claim_due(now=now, limit=10) == due
+
+
+# --- a claim over several tenants: one pass (workflows._rules_all) -----------------------------------------
+
+
+@pytest.fixture
+def claim(db):
+    """Three tenants due at once, configured differently (capacities, the quantum rule in two of them only), so a
+    share decided with another tenant's board or matrix would decide differently."""
+    tenants = [
+        _stormy("north", 6, capacities=(3, 4, 5)),
+        _stormy("south", 5, capacities=(1, 1, 2), quantum=False),
+        _stormy("east", 7, capacities=(2, 6, 1)),
+    ]
+    later = timezone.now() + timedelta(hours=2)
+    assert workflows._sweep_timers(later, workflows.SweepReport()) == 18
+    return tenants, later
+
+
+def _reference(tenants, at) -> dict:
+    """The one-at-a-time path with the stage's call requests, tenant by tenant, rolled back: decisions and
+    effects by tenant."""
+    expected = {}
+    for tenant, ids in tenants:
+        with tenant_context(tenant):
+            try:
+                with transaction.atomic():
+                    engine.evaluate_time_rules(ticket_ids=set(ids), at=at)
+                    calls.call_requests_for_tickets(ticket_ids=ids, at=at)
+                    expected[tenant.slug] = (_decisions(ids), _effects(ids))
+                    raise _Undo
+            except _Undo:
+                pass
+    return expected
+
+
+def test_one_pass_over_a_claim_of_three_tenants_decides_as_one_at_a_time(claim, caplog):
+    tenants, later = claim
+    expected = _reference(tenants, later)
+    report = workflows.SweepReport()
+    config_cache._entries.clear()  # a cold worker: the pass reads the three matrices and policies in one go
+    with caplog.at_level(logging.WARNING, logger="helpdesk.workflows"):
+        assert workflows._sweep_rules(later, report) == 18
+    assert "tenant by tenant" not in caplog.text  # the one pass, not the fallback
+    assert report.escalated == sum(len(decisions) for decisions, _ in expected.values()) > 0
+    for tenant, ids in tenants:
+        with tenant_context(tenant):
+            got = _decisions(ids)
+            assert got == expected[tenant.slug][0], tenant.slug
+            assert _effects(ids) == expected[tenant.slug][1], tenant.slug
+            assert not Ticket.objects.filter(pk__in=ids, rules_due_at__isnull=False).exists()
+            own = set(Membership.objects.values_list("pk", flat=True))
+            assert {row[3] for row in got} - {None} <= own  # every receiver is one of the tenant's members
+    # Routing outcomes differ by tenant configuration: the quantum rule's fallback only where it exists.
+    assert any(row[7] for row in expected["north"][0]) and not any(row[7] for row in expected["south"][0])
+
+
+def test_a_failing_share_sends_the_claim_tenant_by_tenant(claim, monkeypatch, caplog):
+    """One tenant's share fails inside the pass: the whole pass rolls back and the claim runs tenant by tenant, the
+    failing tenant rolled back alone (its tickets stay due), the others escalated as one at a time."""
+    tenants, later = claim
+    expected = _reference(tenants, later)
+    broken = tenants[1][0]
+    real = engine.rules_run_due
+
+    def failing(*, ticket_ids, at):
+        from helpdesk.tenancy import current_tenant
+
+        if current_tenant().pk == broken.pk:
+            raise RuntimeError("a broken share")
+        return real(ticket_ids=ticket_ids, at=at)
+
+    monkeypatch.setattr(engine, "rules_run_due", failing)
+    report = workflows.SweepReport()
+    with caplog.at_level(logging.WARNING, logger="helpdesk.workflows"):
+        workflows._sweep_rules(later, report)
+    assert "tenant by tenant" in caplog.text and report.failed_tenants == 1
+    for tenant, ids in tenants:
+        with tenant_context(tenant):
+            if tenant.pk == broken.pk:
+                assert Escalation.objects.count() == 0
+                assert Ticket.objects.filter(pk__in=ids, rules_due_at__isnull=False).count() == len(ids)
+            else:
+                assert _decisions(ids) == expected[tenant.slug][0], tenant.slug
+
+
+def test_inside_the_pass_a_share_sees_its_own_configuration_only(claim):
+    """tenant_shares: a share's reads of anything outside the batch tables (members, call templates) see its tenant
+    alone, it cannot write another tenant's rows; the batch tables show the claim's tenants (rows are named by id),
+    the matrices and policies read-only (the pass reads them once for all; each share is handed its own)."""
+    (north, _), (south, _), _ = claim[0]
+
+    def tenants_of(table):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT DISTINCT tenant_id FROM {table} ORDER BY 1")
+            return [row[0] for row in cursor.fetchall()]
+
+    with transaction.atomic():
+        with tenant_batch([north.pk, south.pk]), tenant_shares() as share:
+            for tenant in (north, south):
+                with share(tenant):
+                    for table in ("helpdesk_membership", "callnotes_callnotetemplate"):
+                        assert tenants_of(table) == [tenant.pk], table
+                    for table in ("tickets_ticket", "escalation_escalationrule", "slas_slapolicy"):
+                        assert tenants_of(table) == [north.pk, south.pk], table
+                    other = south if tenant == north else north
+                    with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+                        Team.unscoped.create(tenant=other, name="smuggled", tier=1)
+                    assert EscalationRule.unscoped.filter(tenant=other).update(name="smuggled") == 0  # read-only
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('app.tenant_id', true)")
+            assert not cursor.fetchone()[0]  # restored on the way out: no tenant
+    assert tenants_of("tickets_ticket") == []
+
+
+def test_a_claim_writes_each_table_once_whatever_its_tenants(db, monkeypatch):
+    """The pass's writes are one statement per table for the whole claim (2 tenants or 6); what a share still
+    costs on its own is its reads and the writes it reads back (escalations, firings, calls), the same for each
+    share of the same shape."""
+    tenants = [_stormy(f"t{i}", 3, capacities=(2, 2, 2), quantum=False) for i in range(6)]
+    later = timezone.now() + timedelta(hours=2)
+    assert workflows._sweep_timers(later, workflows.SweepReport()) == 18
+    _statement_list(lambda: workflows._sweep_rules(later, workflows.SweepReport()))  # configuration cached
+    lists = {}
+    for shares in (2, 6):
+        monkeypatch.setattr(workflows, "ESCALATION_BATCH", 3 * shares)  # whole tenant shares: 3 tickets each
+        lists[shares] = _statement_list(lambda: workflows._sweep_rules(later, workflows.SweepReport()))
+    for sql in lists.values():
+        for table in WRITTEN_ONCE:
+            assert sum(q.lstrip().startswith(table) for q in sql) == 1, table
+    per_share = (len(lists[6]) - len(lists[2])) / 4
+
+    assert per_share == int(per_share) and per_share <= PER_SHARE, (len(lists[2]), len(lists[6]))
+    assert len(lists[2]) - 2 * per_share <= PER_CLAIM, (len(lists[2]), len(lists[6]))
+    assert len(tenants) == 6
+
+
+# Measured: a share 13 (entering its tenant; reads: the reminders' clocks, tickets, the facts' parts, escalations
+# with their ladder, requesters' counts, the board, the managers, the calls; writes it reads back or that decide
+# exactly-once: firings claimed, escalations, stale watches, calls); the claim 12 (the claim, tenants, the batch in
+# and out, the versions, the ids, the tickets, events, clocks, outbox rows and links written, the tenant restored).
+# Before this pass: 33 a share (28 in it, 4 to enter its tenant, 1 for its configuration version).
+PER_SHARE, PER_CLAIM = 13, 12
+WRITTEN_ONCE = ("INSERT INTO tickets_ticketevent", "UPDATE tickets_ticket", "INSERT INTO slas_slatimer",
+                "INSERT INTO helpdesk_outboxevent", "UPDATE escalation_rulefiring", "SELECT nextval")  # fmt: skip
+
+
+def _statement_list(work) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        try:
+            with transaction.atomic():
+                work()
+                raise _Undo
+        except _Undo:
+            pass
+    return [
+        q["sql"] for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))
+    ]
+
+
+def test_a_gathered_update_of_a_row_rls_hides_fails_loudly(claim):
+    """RLS skips a hidden row of an UPDATE without an error: a gathered write that misses rows raises instead (the
+    pass then goes tenant by tenant), rather than dropping another tenant's changes silently."""
+    from helpdesk import bulk
+
+    (north, _), (south, south_ids), _ = claim[0]
+    with tenant_context(south):
+        ticket = Ticket.objects.get(pk=south_ids[0])
+    ticket.triage = "human_first"
+    raised = pytest.raises(RuntimeError, match="0 of 1 tickets_ticket rows updated")
+    with tenant_context(north), raised, transaction.atomic(), bulk.gathered():
+        bulk.update_rows(Ticket, [ticket], ["triage"])

@@ -110,7 +110,14 @@ def test_every_tenant_table_has_the_policy(db):
 
 def test_a_tenant_batch_opens_only_its_tenants_and_only_the_sweep_tables(two_teams, tenant_a, tenant_b):
     from helpdesk.models import OutboxEvent
-    from helpdesk.tenancy import BATCH_READ_TABLES, BATCH_TABLES, FAN_OUT_READ_TABLES, tenant_batch
+    from helpdesk.tenancy import (
+        BATCH_READ_TABLES,
+        BATCH_TABLES,
+        FAN_OUT_READ_TABLES,
+        RULES_BATCH_READ_TABLES,
+        RULES_BATCH_TABLES,
+        tenant_batch,
+    )
 
     tenant_c = Tenant.objects.create(slug="c", name="C")
     for tenant in (tenant_a, tenant_b, tenant_c):
@@ -133,7 +140,9 @@ def test_a_tenant_batch_opens_only_its_tenants_and_only_the_sweep_tables(two_tea
         cursor.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid WHERE p.polname = 'tenant_batch'"
         )
-        opened = sorted(BATCH_TABLES + BATCH_READ_TABLES + FAN_OUT_READ_TABLES)
+        opened = sorted(
+            BATCH_TABLES + BATCH_READ_TABLES + FAN_OUT_READ_TABLES + RULES_BATCH_TABLES + RULES_BATCH_READ_TABLES
+        )
         assert sorted(row[0] for row in cursor.fetchall()) == opened
 
 
