@@ -10,7 +10,7 @@ from helpdesk.tenancy import RULES_BATCH_READ_TABLES, RULES_BATCH_TABLES
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("escalation", "0014_escalation_roles"),
+        ("escalation", "0015_dispute_currency"),
         ("tickets", "0014_account_manager"),
         ("helpdesk", "0014_subject_tokens"),
     ]
