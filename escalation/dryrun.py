@@ -89,17 +89,30 @@ def _decisions(snapshot: TicketSnapshot, rules: list[triggers.Rule], at: datetim
     thread (each message would have been evaluated as it came in)."""
     ticket = snapshot.ticket
     thread = "\n".join([ticket.subject, ticket.description, *(body for body, _ in snapshot.customer_thread)])
-    # Its tags as if each had just been added, its largest dispute as if just recorded.
-    dispute = getattr(snapshot, "largest_dispute", None)
+    # Its tags as if each had just been added, its largest dispute in each currency as if just recorded.
+    disputes = getattr(snapshot, "largest_disputes", None) or [None]
     facts = dataclasses.replace(
-        engine.ticket_facts(ticket, text="", now=at, snapshot=snapshot, added_tags=tuple(ticket.tags), dispute=dispute),
+        engine.ticket_facts(
+            ticket, text="", now=at, snapshot=snapshot, added_tags=tuple(ticket.tags), dispute=disputes[0]
+        ),
         text=thread,
         solved=False,
     )
-    return [
+    decisions = [
         *triggers.evaluate(facts, rules, at, time_based=False),
         *triggers.evaluate(facts, rules, at, time_based=True),
     ]
+    # A dispute rule compares one currency: the ticket's other currencies are asked of the dispute rules alone.
+    dispute_rules = [rule for rule in rules if rule.trigger == "dispute"]
+    for amount, currency in disputes[1:]:
+        other = dataclasses.replace(facts, dispute_amount=amount, dispute_currency=currency)
+        decided = {decision.rule_id for decision in decisions}
+        decisions += [
+            decision
+            for decision in triggers.evaluate(other, dispute_rules, at, time_based=False)
+            if decision.rule_id not in decided
+        ]
+    return decisions
 
 
 def evaluations(
@@ -113,19 +126,18 @@ def evaluations(
     moments = [_moment(ticket, now) for ticket in tickets]
     largest = _largest_disputes(tickets) if any(rule.trigger == "dispute" for rule in rules) else {}
     for snapshot, at in zip(snapshots(tickets, between=(min(moments), max(moments))), moments, strict=True):
-        snapshot.largest_dispute = largest.get(snapshot.ticket.pk)
+        snapshot.largest_disputes = largest.get(snapshot.ticket.pk)
         yield snapshot.ticket, _decisions(snapshot, rules, at)
 
 
-def _largest_disputes(tickets: list[Ticket]) -> dict:
-    """(amount, currency) of each ticket's largest dispute, in one query. Known limit: the largest by amount
-    whatever its currency, so a ticket with a large yen dispute and a smaller dollar one is judged on the yen
-    one only (dispute rules compare one currency each: escalation.triggers)."""
-    largest: dict = {}
+def _largest_disputes(tickets: list[Ticket]) -> dict[int, list[tuple]]:
+    """Each ticket's largest dispute in each of its currencies, as (amount, currency), in one query: dispute rules
+    compare one currency each (escalation.triggers), so a large yen dispute must not hide a smaller dollar one."""
+    largest: dict[int, dict[str, tuple]] = {}
     rows = Dispute.objects.filter(ticket_id__in=[t.pk for t in tickets]).order_by("ticket_id", "-amount")
     for ticket_id, amount, currency in rows.values_list("ticket_id", "amount", "currency"):
-        largest.setdefault(ticket_id, (amount, currency))
-    return largest
+        largest.setdefault(ticket_id, {}).setdefault(currency, (amount, currency))
+    return {ticket_id: list(by_currency.values()) for ticket_id, by_currency in largest.items()}
 
 
 def window(*, days: int, now: datetime) -> list[Ticket]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -243,3 +244,17 @@ def test_the_dry_run_reports_what_it_would_merge(acme):
     assert report["merges"] == [
         {"slug": "sla-breached", "supersedes": ["sla-at-risk"], "count": 1, "examples": [ticket.pk]}
     ]
+
+
+def test_a_large_dispute_in_one_currency_does_not_hide_a_smaller_one_in_the_rules_currency(acme):
+    """A review found it: the dry run judged each ticket on its single largest dispute, so 1,500,000 JPY hid
+    2,000 USD from the default 1,000 USD rule, which the live path had fired."""
+    with tenant_context(acme):
+        ticket = workflows.ticket_open(
+            tenant=acme, actor=None, subject="Invoice", description="Charged twice.", requester_email="d@x.test"
+        )
+        for amount, currency in (("2000.00", "USD"), ("1500000.00", "JPY")):
+            workflows.dispute_record(ticket=ticket, actor=None, amount=Decimal(amount), currency=currency, reason="x")
+        report = dryrun.dry_run(days=30, now=timezone.now()).as_dict()
+    dispute_slugs = [slug for slug in report["by_trigger"] if "dispute" in slug]
+    assert dispute_slugs and all(report["by_trigger"][slug] == 1 for slug in dispute_slugs), report["by_trigger"]
