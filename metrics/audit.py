@@ -59,6 +59,7 @@ WITH base AS (
     SELECT e.id, e.ticket_id, e.created_at, e.trigger, e.rule_id, e.requested_by_label, e.kind, e.status,
            e.resolution, e.root_cause, t.created_at AS ticket_created_at, t.subject, t.priority, t.account_id,
            COALESCE(NULLIF(t.category, ''), %(uncategorised)s) AS issue_type, a.name AS account,
+           (t.category = '') AS no_category,
            lower(btrim(e.root_cause)) AS cause,
            {minutes_before} AS minutes_before,
            EXISTS (SELECT 1 FROM tickets_ticketevent v
@@ -98,21 +99,23 @@ SIGNALED = "(reopened OR negative_csat OR escalated_again OR account_escalated_a
 GROUPS_SQL = """
 WITH x AS ({facts}),
 g AS (
-    SELECT issue_type, count(*) AS escalations, count(DISTINCT ticket_id) AS tickets,
+    SELECT issue_type, no_category, count(*) AS escalations, count(DISTINCT ticket_id) AS tickets,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes_before) AS minutes_before_p50,
            count(*) FILTER (WHERE {signaled}) AS with_signal
-    FROM x GROUP BY issue_type
+    FROM x GROUP BY issue_type, no_category
 ), causes AS (
-    SELECT DISTINCT ON (issue_type) issue_type, min(btrim(root_cause)) AS root_cause, count(*) AS n
-    FROM x WHERE cause <> '' GROUP BY issue_type, cause ORDER BY issue_type, count(*) DESC, cause
+    SELECT DISTINCT ON (issue_type, no_category) issue_type, no_category, min(btrim(root_cause)) AS root_cause,
+           count(*) AS n
+    FROM x WHERE cause <> '' GROUP BY issue_type, no_category, cause
+    ORDER BY issue_type, no_category, count(*) DESC, cause
 ), triggers AS (
-    SELECT DISTINCT ON (issue_type) issue_type, trigger, count(*) AS n
-    FROM x GROUP BY issue_type, trigger ORDER BY issue_type, count(*) DESC, trigger
+    SELECT DISTINCT ON (issue_type, no_category) issue_type, no_category, trigger, count(*) AS n
+    FROM x GROUP BY issue_type, no_category, trigger ORDER BY issue_type, no_category, count(*) DESC, trigger
 )
 SELECT g.*, causes.root_cause AS top_root_cause, COALESCE(causes.n, 0) AS top_root_cause_escalations,
        triggers.trigger AS top_trigger, triggers.n AS top_trigger_escalations, (SELECT count(*) FROM x) AS total
-FROM g LEFT JOIN causes USING (issue_type) LEFT JOIN triggers USING (issue_type)
-ORDER BY g.escalations DESC, g.issue_type
+FROM g LEFT JOIN causes USING (issue_type, no_category) LEFT JOIN triggers USING (issue_type, no_category)
+ORDER BY g.escalations DESC, g.issue_type, g.no_category
 """
 
 ROWS_SQL = """
@@ -153,9 +156,10 @@ def recurring_issue_types(query: Query, *, tenant_id: int) -> dict:
     queries._session()  # as for every metric: JIT compiles these for longer than they run
     rows = queries._fetch(GROUPS_SQL.format(facts=facts, signaled=SIGNALED), params)
     total = rows[0]["total"] if rows else 0
-    typed = [_group(row, total) for row in rows if row["issue_type"] != UNCATEGORISED]
+    # By the category itself, not the label: a category a tenant named "uncategorised" is an issue type like any.
+    typed = [_group(row, total) for row in rows if not row["no_category"]]
     groups = [group for group in typed if group["escalations"] >= MIN_RECURRING][:MAX_GROUPS]
-    uncategorised = next((_group(row, total) for row in rows if row["issue_type"] == UNCATEGORISED), None)
+    uncategorised = next((_group(row, total) for row in rows if row["no_category"]), None)
     covered = sum(group["escalations"] for group in groups)
     return {
         "escalations": total,

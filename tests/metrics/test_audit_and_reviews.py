@@ -351,3 +351,14 @@ def test_the_api_and_the_dashboard_show_the_share(dataset):
     region = text[text.rfind("<section", 0, start) : text.index("</section>", start)]
     assert '<p class="tile-value">0 %</p>' in region and "Health: </span>bad</p>" in region
     assert "of 2 post-escalation reviews" in region
+
+
+def test_a_category_named_uncategorised_is_an_issue_type_like_any_other(db):
+    # A review found it: the groups were told apart by their label, so a tenant's own category "uncategorised"
+    # was merged with the tickets that have none and never ranked.
+    tenant = tenant_create(slug="named", name="Named", timezone="UTC")
+    for hour, category in enumerate(["uncategorised", "uncategorised", "uncategorised", ""], start=8):
+        _escalated(tenant, category, hour)
+    body = _api(tenant, Role.MANAGER).get("/api/v1/metrics/escalations/audit/?start=2026-11-01&end=2026-11-03").json()
+    assert [(group["issue_type"], group["escalations"]) for group in body["groups"]] == [("uncategorised", 3)]
+    assert body["uncategorised"]["escalations"] == 1 and body["groups_share"] == 75.0
