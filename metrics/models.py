@@ -66,3 +66,28 @@ class EscalationAudit(Escalation):
         proxy = True
         verbose_name = "escalation audit (last 30 days)"
         verbose_name_plural = "escalation audit (last 30 days)"
+
+
+class TicketDay(TenantModel):
+    """How many of a tenant's tickets were created on one UTC day with one combination of the metrics' ticket
+    filters, and how many of them are solved or closed: the escalation metrics' denominator, read instead of
+    counting a million tickets (metrics_ticket_counts, bench/METRICS.md). Written only by the database's
+    triggers on tickets_ticket (migration metrics/0006), as the owner, in every write path; never by Django."""
+
+    day = models.DateField(help_text="the UTC day the tickets were created")
+    channel = models.CharField(max_length=16)
+    priority = models.CharField(max_length=16)
+    category = models.CharField(max_length=50)
+    team_id = models.BigIntegerField(default=0, help_text="0: no team")
+    tickets = models.IntegerField(default=0)
+    finished = models.IntegerField(default=0, help_text="of them, solved or closed now")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "channel", "priority", "category", "team_id"], name="ticketday_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.tickets} tickets"
