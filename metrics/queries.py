@@ -3,9 +3,10 @@ their audit trail (tickets/), the clocks with their stored durations (slas/), es
 (escalation/), calls (callnotes/), CSAT responses (here). No row is looped over in Python: each number is
 a count, a percentile_cont or an average with a FILTER, in two statements whatever the period's size
 (after one that sets JIT off and work_mem for the transaction). The escalations' side reads the copies of
-their ticket's facts on their own rows (migration escalation/0010) rather than joining tickets, and the
-period's tickets are counted by metrics_ticket_counts (migration metrics/0004): docs/ARCHITECTURE.md,
-bench/METRICS.md.
+their ticket's facts (migration escalation/0010) and the outcomes of their ticket's and their own clocks
+(escalation/0015) on their own rows rather than joining tickets and clocks, and the period's tickets are
+counted by metrics_ticket_counts from the daily counts per filter combination (metrics/0006, after 0004):
+docs/ARCHITECTURE.md, bench/METRICS.md.
 
 Cohorts (decisions)
     Ticket metrics count the tickets created in the period: escalation rate (tickets with an escalation /
@@ -125,9 +126,9 @@ def _fetch(sql: str, params: dict) -> list[dict]:
 # --- ticket cohort --------------------------------------------------------------------------------------
 
 # e: the tickets created in the period that escalated, from their escalations alone (the ticket's creation,
-# status and filter columns are copied on each of its escalation rows). n: all the period's tickets, counted by
-# metrics_ticket_counts (migration metrics/0004). Never-escalated finished tickets = finished - escalated
-# finished.
+# status, filter columns and own clocks' outcomes are copied on each of its escalation rows: escalation/0010,
+# 0015). n: all the period's tickets, counted by metrics_ticket_counts (migration metrics/0006). Never-escalated
+# finished tickets = finished - escalated finished.
 TICKETS_SQL = """
 WITH e AS (
     SELECT e.ticket_id, min(e.ticket_created_at) AS created_at, min(e.ticket_status) AS status,
