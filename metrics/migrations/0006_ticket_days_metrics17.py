@@ -10,11 +10,14 @@ from the tickets themselves (the covering index ticket_tenant_created_facts), ad
 time zone, offset or DST change, with nothing stored per time zone; the series' buckets are cut the same way.
 
 The triggers are statement-level with transition tables: a statement that inserts, updates or deletes tickets
-(a use case, a bulk update, an import batch, the sweep's cross-tenant batch) applies its net change per key in
-one upsert, in key order -- so two statements never lock the same daily rows in opposite orders -- and only the
-keys whose counts moved. They run as the tables' owner (a cross-tenant batch writes tickets outside any tenant),
-and write only the keys of the rows the statement changed, under those rows' own tenant. The table has the
-tenant policy like every tenant table; the app role never writes it (metrics.models.TicketDay).
+(a use case, a bulk update, an import batch, the sweep's cross-tenant batch) appends its net change per key as
+delta rows -- only the keys whose counts moved -- and never reads, locks or updates an existing row: a ticket's
+INSERT never waits on a counter held by another open transaction (an upsert held the key's row until commit, so
+every same-key create in a tenant queued behind the one before, and an import batch stalled intake for seconds).
+A key's counts are the sums of its rows; metrics_ticket_days_compact folds the deltas into one row per key (beat).
+They run as the tables' owner (a cross-tenant batch writes tickets outside any tenant), and write only the keys
+of the rows the statement changed, under those rows' own tenant. The table has the tenant policy like every
+tenant table; the app role never writes it (metrics.models.TicketDay).
 """
 
 import importlib
@@ -34,13 +37,13 @@ ROW_KEY = (
 )
 ROW_FINISHED = "(r.status IN ('solved', 'closed'))::int"
 _KEYS = ", ".join(KEY)
-_UPSERT = f"""
-INSERT INTO metrics_ticketday AS d ({_KEYS}, tickets, finished)
-SELECT {_KEYS}, sum(tickets)::int, sum(finished)::int FROM ({{deltas}}) x({_KEYS}, tickets, finished)
+# A statement's net change per key, appended as delta rows: no existing row is read, locked or updated, so a
+# ticket's INSERT never waits on another transaction's counter (bench/METRICS.md, "Lock contention").
+_APPEND = f"""
+INSERT INTO metrics_ticketday ({_KEYS}, tickets, finished, delta)
+SELECT {_KEYS}, sum(tickets)::int, sum(finished)::int, true FROM ({{deltas}}) x({_KEYS}, tickets, finished)
+{{guard}}
 GROUP BY {_KEYS} HAVING sum(tickets) <> 0 OR sum(finished) <> 0
-ORDER BY {_KEYS}
-ON CONFLICT ({_KEYS}) DO UPDATE
-SET tickets = d.tickets + EXCLUDED.tickets, finished = d.finished + EXCLUDED.finished
 """
 _ADDED = f"SELECT {ROW_KEY}, 1, {ROW_FINISHED} FROM new_tickets r"
 _REMOVED = f"SELECT {ROW_KEY}, -1, -{ROW_FINISHED} FROM old_tickets r"
@@ -52,13 +55,13 @@ UNION ALL
 SELECT {ROW_KEY}, 1, {ROW_FINISHED} FROM new_tickets r JOIN old_tickets o ON o.id = r.id
 WHERE ({ROW_KEY}, {ROW_FINISHED}) IS DISTINCT FROM ({ROW_KEY.replace("r.", "o.")}, {ROW_FINISHED.replace("r.", "o.")})
 """
-# Deleted tickets only lower existing rows (a tenant being deleted may have lost its daily rows first).
-_LOWER = f"""
-UPDATE metrics_ticketday d SET tickets = d.tickets + x.tickets, finished = d.finished + x.finished
-FROM (SELECT {_KEYS}, sum(tickets)::int AS tickets, sum(finished)::int AS finished
-      FROM ({_REMOVED}) y({_KEYS}, tickets, finished) GROUP BY {_KEYS}) x
-WHERE {" AND ".join(f"d.{k} = x.{k}" for k in KEY)}
-"""
+# Deleted tickets of a tenant being deleted: its tenant row is gone (the cascade deletes its daily rows too), and a
+# delta referring to it would fail the foreign key -- only tenants that still exist get negative deltas.
+_TENANT_EXISTS = "WHERE EXISTS (SELECT 1 FROM helpdesk_tenant t WHERE t.id = x.tenant_id)"
+# Django deletes a tenant's rows itself (its foreign keys are deferred, not ON DELETE CASCADE), the daily rows first
+# (a fast delete), then the tickets -- whose deltas, the tenant row still there, are appended again. The tenant's
+# own delete takes whatever daily rows it has left, so the deferred check at commit finds none.
+_TENANT_GONE = "DELETE FROM metrics_ticketday d USING old_tenants t WHERE d.tenant_id = t.id"
 
 
 def _function(name: str, body: str) -> str:
@@ -71,10 +74,13 @@ REVOKE ALL ON FUNCTION {name}() FROM PUBLIC;
 
 
 TRIGGERS = (
-    _function("metrics_ticket_days_inserted", _UPSERT.format(deltas=_ADDED))
-    + _function("metrics_ticket_days_updated", _UPSERT.format(deltas=_MOVED))
-    + _function("metrics_ticket_days_deleted", _LOWER)
+    _function("metrics_ticket_days_inserted", _APPEND.format(deltas=_ADDED, guard=""))
+    + _function("metrics_ticket_days_updated", _APPEND.format(deltas=_MOVED, guard=""))
+    + _function("metrics_ticket_days_deleted", _APPEND.format(deltas=_REMOVED, guard=_TENANT_EXISTS))
+    + _function("metrics_ticket_days_tenants_deleted", _TENANT_GONE)
     + """
+CREATE TRIGGER ticket_days_tenants_deleted AFTER DELETE ON helpdesk_tenant
+    REFERENCING OLD TABLE AS old_tenants FOR EACH STATEMENT EXECUTE FUNCTION metrics_ticket_days_tenants_deleted();
 CREATE TRIGGER ticket_days_inserted AFTER INSERT ON tickets_ticket
     REFERENCING NEW TABLE AS new_tickets FOR EACH STATEMENT EXECUTE FUNCTION metrics_ticket_days_inserted();
 CREATE TRIGGER ticket_days_updated AFTER UPDATE ON tickets_ticket
@@ -86,8 +92,38 @@ CREATE TRIGGER ticket_days_deleted AFTER DELETE ON tickets_ticket
 )
 
 BACKFILL = f"""
-INSERT INTO metrics_ticketday ({_KEYS}, tickets, finished)
-SELECT {ROW_KEY}, count(*), sum({ROW_FINISHED}) FROM tickets_ticket r GROUP BY 1, 2, 3, 4, 5, 6
+INSERT INTO metrics_ticketday ({_KEYS}, tickets, finished, delta)
+SELECT {ROW_KEY}, count(*), sum({ROW_FINISHED}), false FROM tickets_ticket r GROUP BY 1, 2, 3, 4, 5, 6
+"""
+
+# Folds up to p_limit delta rows (oldest first) and the merged rows of their keys into one merged row per key, in
+# one statement: the rows it deletes are exactly the rows it sums (RETURNING), so every key's sums are conserved
+# whatever commits meanwhile -- readers see the rows before or after, a concurrent compaction skips the rows this
+# one locked (SKIP LOCKED: it never waits, nor makes a writer wait: writers only append). A merged row locked by
+# a concurrent compaction is left out: its key keeps two merged rows until its next delta, the sums still exact.
+# Keys whose sums are both 0 are dropped. Returns how many delta rows it folded (fewer than p_limit: none left).
+_KEY_OF = ", ".join(f"d.{k}" for k in KEY)
+COMPACT = f"""
+CREATE OR REPLACE FUNCTION metrics_ticket_days_compact(p_limit integer) RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+WITH picked AS (
+    SELECT d.id FROM metrics_ticketday d WHERE d.delta ORDER BY d.id LIMIT p_limit FOR UPDATE SKIP LOCKED
+), merged AS (
+    SELECT d.id FROM metrics_ticketday d
+    WHERE NOT d.delta
+      AND ({_KEY_OF}) IN (SELECT {_KEY_OF.replace("d.", "q.")} FROM metrics_ticketday q JOIN picked p ON p.id = q.id)
+    FOR UPDATE OF d SKIP LOCKED
+), gone AS (
+    DELETE FROM metrics_ticketday d WHERE d.id IN (SELECT id FROM picked UNION ALL SELECT id FROM merged)
+    RETURNING {_KEY_OF}, d.tickets, d.finished, d.delta
+), kept AS (  -- runs though nothing reads it: PostgreSQL runs every data-modifying WITH once
+    INSERT INTO metrics_ticketday ({_KEYS}, tickets, finished, delta)
+    SELECT {_KEYS}, sum(tickets)::int, sum(finished)::int, false FROM gone
+    GROUP BY {_KEYS} HAVING sum(tickets) <> 0 OR sum(finished) <> 0
+)
+SELECT count(*)::int FROM gone WHERE delta
+$$;
+REVOKE ALL ON FUNCTION metrics_ticket_days_compact(integer) FROM PUBLIC;
 """
 
 # The period (p_start, p_end) cut at the bucket bounds inside it: spans [x, x2), each in bucket width_bucket(x,
@@ -152,9 +188,12 @@ DROP = """
 DROP TRIGGER IF EXISTS ticket_days_inserted ON tickets_ticket;
 DROP TRIGGER IF EXISTS ticket_days_updated ON tickets_ticket;
 DROP TRIGGER IF EXISTS ticket_days_deleted ON tickets_ticket;
+DROP TRIGGER IF EXISTS ticket_days_tenants_deleted ON helpdesk_tenant;
+DROP FUNCTION IF EXISTS metrics_ticket_days_tenants_deleted();
 DROP FUNCTION IF EXISTS metrics_ticket_days_inserted();
 DROP FUNCTION IF EXISTS metrics_ticket_days_updated();
 DROP FUNCTION IF EXISTS metrics_ticket_days_deleted();
+DROP FUNCTION IF EXISTS metrics_ticket_days_compact(integer);
 """
 
 
@@ -178,6 +217,12 @@ class Migration(migrations.Migration):
                 ("tickets", models.IntegerField(default=0)),
                 ("finished", models.IntegerField(default=0, help_text="of them, solved or closed now")),
                 (
+                    "delta",
+                    models.BooleanField(
+                        db_default=True, help_text="one statement's change, not yet folded into its key's merged row"
+                    ),
+                ),
+                (
                     "tenant",
                     models.ForeignKey(
                         editable=False,
@@ -188,11 +233,13 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("tenant", "day", "channel", "priority", "category", "team_id"),
-                        name="ticketday_unique_key",
-                    )
+                "indexes": [
+                    models.Index(
+                        fields=["tenant", "day", "channel", "priority", "category", "team_id"],
+                        include=("tickets", "finished"),
+                        name="ticketday_key",
+                    ),
+                    models.Index(condition=models.Q(("delta", True)), fields=["id"], name="ticketday_deltas"),
                 ],
             },
             managers=[
@@ -201,6 +248,6 @@ class Migration(migrations.Migration):
             ],
         ),
         enable_tenant_rls("metrics_ticketday"),
-        migrations.RunSQL(TRIGGERS + BACKFILL, DROP),
+        migrations.RunSQL(TRIGGERS + BACKFILL + ";" + COMPACT, DROP),
         migrations.RunSQL(TICKET_COUNTS, ticket_counts_before.TICKET_COUNTS),
     ]

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
+import time
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Sum
 
 from escalation import services as escalations
 from helpdesk import bulk, workflows
+from helpdesk.models import Tenant
 from helpdesk.tenancy import tenant_batch, tenant_context
 from metrics import queries
 from metrics.models import TicketDay
@@ -62,9 +67,10 @@ SELECT e.id,
             AND s.metric = 'customer_update')
 FROM escalation_escalation e ORDER BY e.id
 """
+# A key's counts are the sums of its rows (delta rows appended by the triggers, merged ones by compaction).
 STORED_DAYS = """
-SELECT day, channel, priority, category, team_id, tickets, finished FROM metrics_ticketday
-WHERE tickets <> 0 OR finished <> 0 ORDER BY 1, 2, 3, 4, 5
+SELECT day, channel, priority, category, team_id, sum(tickets)::int, sum(finished)::int FROM metrics_ticketday
+GROUP BY 1, 2, 3, 4, 5 HAVING sum(tickets) <> 0 OR sum(finished) <> 0 ORDER BY 1, 2, 3, 4, 5
 """
 RECOMPUTED_DAYS = """
 SELECT (created_at AT TIME ZONE 'UTC')::date, channel, priority, category, COALESCE(team_id, 0), count(*)::int,
@@ -77,6 +83,11 @@ def _rows(sql: str) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql)
         return cursor.fetchall()
+
+
+def _day_sums(**filters) -> tuple[int, int]:
+    sums = TicketDay.objects.filter(**filters).aggregate(t=Sum("tickets", default=0), f=Sum("finished", default=0))
+    return sums["t"], sums["f"]
 
 
 def _assert_in_step(*tenants) -> None:
@@ -130,10 +141,10 @@ def test_bulk_updates_and_deletes_keep_them_in_step(two):
         bare = Ticket.objects.create(tenant=a.tenant, subject="Bare", description="x", status="solved",
                                      requester=a.tickets[1].requester, channel="api", category="bare",
                                      created_at=dataset.at(25, 12), updated_at=dataset.at(25, 12))  # fmt: skip
-        assert TicketDay.objects.get(category="bare").tickets == 1
+        assert _day_sums(category="bare") == (1, 1)
         _assert_in_step(a.tenant)
         Ticket.objects.filter(pk=bare.pk).delete()
-        assert TicketDay.objects.get(category="bare").tickets == 0
+        assert _day_sums(category="bare") == (0, 0)
     _assert_in_step(a.tenant, b.tenant)
 
 
@@ -256,3 +267,220 @@ def test_the_metrics_answer_the_same_from_the_stored_facts_as_from_the_sources(t
                     cursor.execute(statement)
         assert queries.escalation_metrics(period, tenant_id=a.tenant.pk, now=dataset.NOW) == before
     assert clock.local_today(dataset.NOW, "Europe/Berlin") == date(2026, 10, 28)
+
+
+# --- insert-only daily rows: intake never waits on a counter; compaction conserves the sums ----------------------
+
+
+def _open(tenant, subject: str, at: datetime) -> Ticket:
+    return workflows.ticket_open(
+        tenant=tenant, actor=None, subject=subject, description="Same key as the other.",
+        requester_email=f"{subject.lower()}@x.test", priority="normal", channel="web", created_at=at,
+    )  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_opening_same_key_tickets_do_not_wait_for_each_other(tenant_a):
+    """The first transaction opens a ticket and stays open; the second opens one with the same daily key (tenant,
+    day, channel, priority, no category, no team) under a 2 s lock timeout, on its own connection. With an upsert
+    the second waited on the first's daily row until it committed (here: a lock timeout)."""
+    at = datetime(2026, 10, 24, 9, tzinfo=UTC)
+    first_open, second_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            with tenant_context(tenant_a):
+                _open(tenant_a, "First", at)
+                first_open.set()
+                assert second_done.wait(timeout=20), "the second transaction never finished"
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+            first_open.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert first_open.wait(timeout=30)
+        started = time.monotonic()
+        with tenant_context(tenant_a), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            _open(tenant_a, "Second", at + timedelta(minutes=1))
+        waited = time.monotonic() - started
+    finally:
+        second_done.set()
+        thread.join(timeout=60)
+    assert not errors
+    assert waited < 2
+    with tenant_context(tenant_a):
+        assert Ticket.objects.count() == 2
+        assert _day_sums(day=at.date(), channel="web", priority="normal") == (2, 0)
+        assert TicketDay.objects.filter(day=at.date()).count() == 2  # one delta row each, nothing updated
+        assert workflows.metrics_ticket_days_compact() == 2
+        assert list(TicketDay.objects.values_list("tickets", "finished", "delta")) == [(2, 0, False)]
+
+
+@contextmanager
+def _as_owner():
+    """The owner's view of every tenant's rows (the app role sees one tenant's), for one transaction."""
+    app_role = connection.settings_dict.get("OPTIONS", {}).get("assume_role") or "helpdesk_app"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT proowner::regrole::text FROM pg_proc WHERE proname = 'metrics_ticket_days_compact'")
+        cursor.execute(f"SET LOCAL ROLE {cursor.fetchone()[0]}")
+        try:
+            yield cursor
+        finally:
+            cursor.execute(f'SET LOCAL ROLE "{app_role}"')
+
+
+def _all_sums() -> list[tuple]:
+    with _as_owner():
+        return _rows("""SELECT tenant_id, day, channel, priority, category, team_id, sum(tickets), sum(finished)
+                        FROM metrics_ticketday GROUP BY 1, 2, 3, 4, 5, 6
+                        HAVING sum(tickets) <> 0 OR sum(finished) <> 0 ORDER BY 1, 2, 3, 4, 5, 6""")  # fmt: skip
+
+
+def _recomputed_sums() -> list[tuple]:
+    with _as_owner():
+        return _rows("""SELECT tenant_id, (created_at AT TIME ZONE 'UTC')::date, channel, priority, category,
+                               COALESCE(team_id, 0), count(*),
+                               count(*) FILTER (WHERE status IN ('solved', 'closed'))
+                        FROM tickets_ticket GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6""")  # fmt: skip
+
+
+def _table_shape() -> dict:
+    with _as_owner():
+        ((rows, deltas, empty),) = _rows(
+            "SELECT count(*), count(*) FILTER (WHERE delta), "
+            "count(*) FILTER (WHERE tickets = 0 AND finished = 0) FROM metrics_ticketday"
+        )
+        per_key = {
+            n
+            for (n,) in _rows(
+                "SELECT count(*) FROM metrics_ticketday GROUP BY tenant_id, day, channel, priority, category, team_id"
+            )
+        }
+    return {"rows": rows, "deltas": deltas, "empty": empty, "per_key": per_key}  # fmt: skip
+
+
+def test_compaction_conserves_the_sums_and_leaves_one_row_per_key(two):
+    a, b = two
+    with tenant_context(a.tenant):  # more deltas: moves between keys, back and forth, some cancelling out
+        for status in ("closed", "open", "solved"):
+            Ticket.objects.update(status=status)
+        Ticket.objects.filter(pk=a.tickets[6].pk).update(category="gone")
+        Ticket.objects.filter(pk=a.tickets[6].pk).update(category="")
+    before, shape = _all_sums(), _table_shape()
+    assert before == _recomputed_sums()
+    assert max(shape["per_key"]) > 1 and shape["deltas"] > 3
+    # Small batches: a key's deltas are folded over several statements, into its merged row each time.
+    assert workflows.metrics_ticket_days_compact(limit=3) == shape["deltas"]
+    after = _table_shape()
+    assert _all_sums() == before
+    assert after["per_key"] == {1} and after["deltas"] == 0 and after["empty"] == 0
+    assert after["rows"] == len(before) < shape["rows"]
+    assert workflows.metrics_ticket_days_compact() == 0  # nothing left to fold
+    assert _all_sums() == before
+    _assert_in_step(a.tenant, b.tenant)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compaction_conserves_the_sums_while_tickets_are_written_and_other_compactions_run(tenant_a, tenant_b):
+    """Two compactions loop (batches of 2) while tickets are opened and moved between keys in both tenants."""
+    at = datetime(2026, 10, 24, 9, tzinfo=UTC)
+    stop = threading.Event()
+    folded: list[int] = []
+    errors: list[BaseException] = []
+
+    def compact():
+        try:
+            while not stop.is_set():
+                folded.append(workflows.metrics_ticket_days_compact(limit=2, budget_s=0.5))
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=compact) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for n in range(12):
+            for tenant in (tenant_a, tenant_b):
+                with tenant_context(tenant):
+                    ticket = _open(tenant, f"T{n}", at + timedelta(hours=n * 5))
+                    if n % 3 == 0:
+                        Ticket.objects.filter(pk=ticket.pk).update(status="solved", priority="high")
+                    if n % 4 == 1:
+                        Ticket.objects.filter(priority="normal").update(channel="email")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not errors
+    assert sum(folded) > 0  # they did fold rows while the writes went on
+    assert _all_sums() == _recomputed_sums()
+    workflows.metrics_ticket_days_compact()
+    assert _all_sums() == _recomputed_sums()
+    shape = _table_shape()
+    assert shape["deltas"] == 0 and shape["per_key"] == {1} and shape["empty"] == 0
+
+
+TENANT_TABLES = """
+SELECT c.conrelid::regclass::text FROM pg_constraint c
+WHERE c.confrelid = 'helpdesk_tenant'::regclass AND c.contype = 'f' ORDER BY 1
+"""
+
+
+APPEND_ONLY_GUARDS = """
+SELECT t.tgrelid::regclass::text, t.tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+WHERE NOT t.tgisinternal AND p.proname LIKE '%append_only%'
+"""
+
+
+def _delete_tenant(tenant_id: int, first: list[str], last: list[str]) -> None:
+    """The tenant and every row of it, as the owner in one transaction, tables in the order given (the foreign
+    keys are deferred: any order is legal), then every deferred check at once."""
+    with _as_owner() as cursor:
+        # The history tables refuse deletes (the app never deletes a tenant): an operator deleting one lifts
+        # those guards for the transaction; the daily counts' triggers stay on.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the fixture's pending checks, before ALTER TABLE
+        cursor.execute(APPEND_ONLY_GUARDS)
+        for table, trigger in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE {table} DISABLE TRIGGER "{trigger}"')
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        cursor.execute(TENANT_TABLES)
+        tables = [table for (table,) in cursor.fetchall()]
+        rest = [table for table in tables if table not in first + last]
+        for table in first + rest + last:
+            if table == "helpdesk_tenant":
+                cursor.execute("DELETE FROM helpdesk_tenant WHERE id = %s", [tenant_id])
+            else:
+                cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant_id])
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SELECT count(*) FROM metrics_ticketday WHERE tenant_id = %s", [tenant_id])
+        assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    "first, last",
+    [
+        # Django's order: the daily rows (a fast delete), the tickets (negative deltas: the tenant still exists),
+        # the tenant last -- its delete takes the deltas.
+        (["metrics_ticketday"], ["tickets_ticket", "helpdesk_tenant"]),
+        # A cascade's order: the tenant first, its tickets after (no deltas for a tenant that is gone).
+        (["helpdesk_tenant"], ["metrics_ticketday", "tickets_ticket"]),
+    ],
+)
+def test_a_tenant_with_tickets_and_daily_rows_can_be_deleted(two, first, last):
+    """The other tenant's rows stay as they were."""
+    a, b = two
+    with tenant_context(a.tenant):
+        Ticket.objects.filter(pk=a.tickets[6].pk).update(status="closed")  # a delta row beside the backfilled ones
+    others = [row for row in _all_sums() if row[0] == b.tenant.pk]
+    _delete_tenant(a.tenant.pk, first, last)
+    assert not Tenant.objects.filter(pk=a.tenant.pk).exists()
+    assert _all_sums() == others == _recomputed_sums()
+    _assert_in_step(b.tenant)
