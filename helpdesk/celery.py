@@ -39,6 +39,8 @@ def writable_schedule_path(wanted: str) -> str:
     return str(fallback)
 
 
+COMPACT_TICKET_DAYS_S = 300
+
 app = Celery("helpdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -53,6 +55,13 @@ def schedule_sweep(sender, **kwargs):
     sender.add_periodic_task(interval, sender.signature("helpdesk.sweep", expires=interval), name="sweep")
     poll = settings.MAIL_POLL_INTERVAL_S
     sender.add_periodic_task(poll, sender.signature("mail.poll", expires=poll), name="mail poll")
+    # The daily ticket counts' delta rows folded per key (metrics/0006): intake only appends, this keeps the
+    # metrics' reads at about one row per key and day.
+    sender.add_periodic_task(
+        COMPACT_TICKET_DAYS_S,
+        sender.signature("metrics.compact_ticket_days", expires=COMPACT_TICKET_DAYS_S),
+        name="metrics-ticket-days-compact",
+    )
     # The managers' weekly digest of the escalation metrics (metrics/digest.py): Monday morning, UTC; one
     # outbox row per tenant and week, so a repeated run sends nothing twice.
     sender.add_periodic_task(

@@ -66,3 +66,38 @@ class EscalationAudit(Escalation):
         proxy = True
         verbose_name = "escalation audit (last 30 days)"
         verbose_name_plural = "escalation audit (last 30 days)"
+
+
+class TicketDay(TenantModel):
+    """How many of a tenant's tickets were created on one UTC day with one combination of the metrics' ticket
+    filters, and how many of them are solved or closed: the escalation metrics' denominator, read instead of
+    counting a million tickets (metrics_ticket_counts, bench/METRICS.md). Written only by the database's
+    triggers on tickets_ticket (migration metrics/0006), as the owner, in every write path; never by Django.
+
+    A key's counts are the sums of its rows: the triggers only append delta rows (a ticket's INSERT never waits
+    on a counter another transaction holds), and metrics_ticket_days_compact folds them into one merged row per
+    key (workflows.metrics_ticket_days_compact, run by beat)."""
+
+    day = models.DateField(help_text="the UTC day the tickets were created")
+    channel = models.CharField(max_length=16)
+    priority = models.CharField(max_length=16)
+    category = models.CharField(max_length=50)
+    team_id = models.BigIntegerField(default=0, help_text="0: no team")
+    tickets = models.IntegerField(default=0)
+    finished = models.IntegerField(default=0, help_text="of them, solved or closed now")
+    delta = models.BooleanField(
+        db_default=True, help_text="one statement's change, not yet folded into its key's merged row"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["tenant", "day", "channel", "priority", "category", "team_id"],
+                include=("tickets", "finished"),
+                name="ticketday_key",
+            ),
+            models.Index(fields=["id"], condition=models.Q(delta=True), name="ticketday_deltas"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.tickets} tickets"

@@ -3,9 +3,10 @@ their audit trail (tickets/), the clocks with their stored durations (slas/), es
 (escalation/), calls (callnotes/), CSAT responses (here). No row is looped over in Python: each number is
 a count, a percentile_cont or an average with a FILTER, in two statements whatever the period's size
 (after one that sets JIT off and work_mem for the transaction). The escalations' side reads the copies of
-their ticket's facts on their own rows (migration escalation/0010) rather than joining tickets, and the
-period's tickets are counted by metrics_ticket_counts (migration metrics/0004): docs/ARCHITECTURE.md,
-bench/METRICS.md.
+their ticket's facts (migration escalation/0010) and the outcomes of their ticket's and their own clocks
+(escalation/0015) on their own rows rather than joining tickets and clocks, and the period's tickets are
+counted by metrics_ticket_counts from the daily counts per filter combination (metrics/0006, after 0004):
+docs/ARCHITECTURE.md, bench/METRICS.md.
 
 Cohorts (decisions)
     Ticket metrics count the tickets created in the period: escalation rate (tickets with an escalation /
@@ -125,13 +126,14 @@ def _fetch(sql: str, params: dict) -> list[dict]:
 # --- ticket cohort --------------------------------------------------------------------------------------
 
 # e: the tickets created in the period that escalated, from their escalations alone (the ticket's creation,
-# status and filter columns are copied on each of its escalation rows). n: all the period's tickets, counted by
-# metrics_ticket_counts (migration metrics/0004). Never-escalated finished tickets = finished - escalated
-# finished.
+# status, filter columns and own clocks' outcomes are copied on each of its escalation rows: escalation/0010,
+# 0015). n: all the period's tickets, counted by metrics_ticket_counts (migration metrics/0006). Never-escalated
+# finished tickets = finished - escalated finished.
 TICKETS_SQL = """
 WITH e AS (
     SELECT e.ticket_id, min(e.ticket_created_at) AS created_at, min(e.ticket_status) AS status,
-           min(e.created_at) AS first_at, count(*) AS n
+           min(e.created_at) AS first_at, count(*) AS n,
+           min(e.ticket_clocks_met) AS clocks_met, min(e.ticket_clocks_stopped) AS clocks_stopped
     FROM escalation_escalation e
     WHERE e.tenant_id = %(tenant)s AND e.ticket_created_at >= %(start)s AND e.ticket_created_at < %(end)s {where}
     GROUP BY e.ticket_id
@@ -142,11 +144,6 @@ WITH e AS (
     SELECT avg(c.score) AS score, count(c.score) AS responses
     FROM e JOIN metrics_csatresponse c ON c.tenant_id = %(tenant)s AND c.ticket_id = e.ticket_id
     WHERE c.created_at >= e.first_at
-), clocks AS (
-    SELECT count(*) FILTER (WHERE s.status = 'met') AS met,
-           count(*) FILTER (WHERE s.status IN ('met', 'breached')) AS stopped
-    FROM slas_slatimer s JOIN e ON s.ticket_id = e.ticket_id
-    WHERE s.tenant_id = %(tenant)s AND s.escalation_id = 0
 )
 SELECT (SELECT tickets FROM n) AS tickets,
        count(*) AS escalated,
@@ -156,8 +153,8 @@ SELECT (SELECT tickets FROM n) AS tickets,
        (SELECT finished FROM n) - count(*) FILTER (WHERE e.status IN {finished}) AS first_tier,
        (SELECT score FROM csat) AS csat,
        (SELECT responses FROM csat) AS csat_responses,
-       (SELECT met FROM clocks) AS clocks_met,
-       (SELECT stopped FROM clocks) AS clocks_stopped
+       sum(e.clocks_met) AS clocks_met,
+       sum(e.clocks_stopped) AS clocks_stopped
 FROM e
 """
 
@@ -189,11 +186,13 @@ def _tickets(query: Query, params: dict) -> dict:
 # Mistranslation. lowered: the period's priority drops; de_escalated: the period's de-escalations to a tier;
 # each read from its partial index, then joined to the escalations by ticket (a probe per escalation into the
 # whole audit trail cost more than the rest of the statement).
-# x: the period's escalations with their per-escalation facts. s: their clocks.
+# x: the period's escalations with their per-escalation facts.
 ESCALATIONS_CTE = """
 WITH p AS MATERIALIZED (
     SELECT e.id, e.ticket_id, e.status, e.trigger, e.created_at, e.resolved_at, e.returned_at, e.de_escalated_at,
            e.from_tier, e.ticket_priority AS priority,
+           e.clock_acknowledge, e.clock_first_response, e.clock_manager_response, e.clock_update_met_periods,
+           e.clock_update_misses, {first_action} AS first_action_minutes,
            {ack} AS ack_minutes,
            {waited} AS unacknowledged_minutes,
            CASE WHEN e.status = 'resolved' THEN {resolution} END AS resolution_minutes,
@@ -247,18 +246,13 @@ WITH p AS MATERIALIZED (
     WHERE e.status = 'de_escalated' AND v.escalation = e.id::text AND v.tier < e.from_tier
 ), x AS (
     SELECT e.status, e.trigger, e.priority, e.ack_minutes, e.unacknowledged_minutes, e.resolution_minutes,
-           e.root_caused, e.context_lost,
+           e.root_caused, e.context_lost, e.clock_acknowledge, e.clock_first_response, e.clock_manager_response,
+           e.clock_update_met_periods, e.clock_update_misses, e.first_action_minutes,
            e.id IN (SELECT id FROM repeated) AS repeated,
            e.id IN (SELECT id FROM mistranslated) AS mistranslated,
            EXISTS (SELECT 1 FROM callnotes_call c
                    WHERE c.tenant_id = %(tenant)s AND c.escalation_id = e.id AND c.status <> 'cancelled') AS called
     FROM p e
-), s AS (
-    SELECT s.metric, s.status, s.met_periods, s.misses,
-           CASE WHEN s.metric = 'escalation_first_response' AND s.met_at IS NOT NULL
-                THEN {first_action} END AS first_action_minutes
-    FROM p e JOIN slas_slatimer s ON s.tenant_id = %(tenant)s AND s.escalation_id = e.id AND s.ticket_id = e.ticket_id
-    WHERE s.escalation_id <> 0
 )
 """
 
@@ -278,7 +272,9 @@ SELECT count(*) AS escalations,
        count(*) FILTER (WHERE mistranslated) AS mistranslated,
        count(*) FILTER (WHERE repeated) AS repeated,
        count(*) FILTER (WHERE context_lost) AS context_lost,
-       count(*) FILTER (WHERE called) AS called
+       count(*) FILTER (WHERE called) AS called,
+       {quartiles} WITHIN GROUP (ORDER BY first_action_minutes) AS first_action,
+       {clocks}
 FROM x
 """
 
@@ -290,21 +286,35 @@ SELECT trigger, count(*) AS escalations,
 FROM x GROUP BY trigger
 """
 
-# The receiver's first action is when the escalation's first-response clock stopped (one clock per escalation
-# and metric: slatimer_unique_clock), so its percentiles are over the clocks too.
-CLOCKS_SQL = """
-SELECT s.metric,
-       count(*) FILTER (WHERE s.status = 'met') AS met,
-       count(*) FILTER (WHERE s.status IN ('met', 'breached')) AS stopped,
-       COALESCE(sum(s.met_periods), 0) AS met_periods,
-       COALESCE(sum(s.misses), 0) AS misses
-FROM s
-GROUP BY s.metric
-"""
+# The escalation clocks' outcomes, from their copies on the escalation row (migration escalation/0015): one
+# clock per escalation and metric (slatimer_unique_clock), so counting escalations counts clocks. The receiver's
+# first action is when the escalation's first-response clock stopped (first_action_minutes in p).
+CLOCK_METRICS = {
+    "escalation_acknowledge": "clock_acknowledge",
+    "escalation_first_response": "clock_first_response",
+    "manager_response": "clock_manager_response",
+}
 
-FIRST_ACTION_SQL = """
-SELECT {quartiles} WITHIN GROUP (ORDER BY first_action_minutes) AS first_action FROM s
-"""
+
+def _clock_aggregates() -> str:
+    parts = []
+    for metric, column in CLOCK_METRICS.items():
+        parts.append(f"count(*) FILTER (WHERE {column} = 'met') AS \"{metric}.met\"")
+        parts.append(f"count(*) FILTER (WHERE {column} IN ('met', 'breached')) AS \"{metric}.stopped\"")
+    parts.append('COALESCE(sum(clock_update_met_periods), 0) AS "customer_update.met_periods"')
+    parts.append('COALESCE(sum(clock_update_misses), 0) AS "customer_update.misses"')
+    return ",\n       ".join(parts)
+
+
+def _clock_rows(row: dict) -> list[dict]:
+    """The clock aggregates of the main row, by metric (what _clock_compliance reads)."""
+    rows: dict[str, dict] = {}
+    for name in [name for name in row if "." in name]:
+        metric, measure = name.split(".")
+        rows.setdefault(metric, {"metric": metric})[measure] = row.pop(name)
+    return list(rows.values())
+
+
 QUARTILES = "percentile_cont(ARRAY[0.5, 0.9])"
 
 
@@ -320,34 +330,28 @@ def _escalation_cte(query: Query, params: dict) -> str:
         ack=ack,
         waited=waited,
         rank=PRIORITY_RANK,
-        first_action=_minutes("s.met_at - e.created_at"),
+        first_action=_minutes("e.clock_first_response_met_at - e.created_at"),
         resolution=_minutes("e.resolved_at - e.created_at"),
     )
 
 
-# One statement: x and s are read more than once, so PostgreSQL computes them once (three statements computed
-# them thrice).
+# One statement: x is read twice, so PostgreSQL computes it once (three statements computed it thrice).
 COMBINED_SQL = """
-SELECT m.*, f.*,
+SELECT m.*,
        (SELECT COALESCE(jsonb_agg(to_jsonb(b) ORDER BY b.escalations DESC, b.trigger), '[]'::jsonb)
-        FROM ({by_trigger}) b) AS triggers,
-       (SELECT COALESCE(jsonb_agg(to_jsonb(c)), '[]'::jsonb) FROM ({clocks}) c) AS clocks
-FROM ({main}) m, ({first_action}) f
+        FROM ({by_trigger}) b) AS triggers
+FROM ({main}) m
 """
 
 
 def _escalations(query: Query, params: dict) -> tuple[dict, list[dict], list[dict]]:
     cte = _escalation_cte(query, params)
-    main = ESCALATIONS_SQL.format(quartiles=QUARTILES, limbo=LIMBO_MINUTES, high=HIGH_HANDOFF_MINUTES)
-    sql = cte + COMBINED_SQL.format(
-        by_trigger=BY_TRIGGER_SQL,
-        clocks=CLOCKS_SQL,
-        main=main,
-        first_action=FIRST_ACTION_SQL.format(quartiles=QUARTILES),
+    main = ESCALATIONS_SQL.format(
+        quartiles=QUARTILES, limbo=LIMBO_MINUTES, high=HIGH_HANDOFF_MINUTES, clocks=_clock_aggregates()
     )
-    row = _fetch(sql, params)[0]
+    row = _fetch(cte + COMBINED_SQL.format(by_trigger=BY_TRIGGER_SQL, main=main), params)[0]
     # Django's connection hands jsonb back as text.
-    return row, json.loads(row.pop("triggers")), json.loads(row.pop("clocks"))
+    return row, json.loads(row.pop("triggers")), _clock_rows(row)
 
 
 # --- post-escalation reviews ---------------------------------------------------------------------------
