@@ -48,6 +48,11 @@ class MetricsView(APIView):
         accepted = {"start", "end", "format", *FILTERS, *self.extra_parameters}
         unknown = sorted(set(request.query_params) - accepted)
         errors = {name: ["Unknown query parameter."] for name in unknown}
+        # API.md: an invalid value of a known parameter is a 400 naming it, and an empty one is invalid (the
+        # dashboard's form may leave a box empty to mean the default; an integration's `?start=` is a bug).
+        for name in sorted(accepted & set(request.query_params)):
+            if not request.query_params.get(name, "").strip():
+                errors[name] = ["Must not be empty: leave the parameter out for its default."]
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
             errors["format"] = ["Must be json or csv."]
