@@ -8,7 +8,8 @@ resolution). `warn` and `bad` are the boundaries; escalation rate also has `low`
 
 Boundaries, as the seeds word them: escalation rate ok 10-20 %, warn 20-35 % (and under 10 %), bad from
 35 % ("reconsider above 35 %": 35 itself is bad); bounceback ok up to 10 %, warn to 20 %, bad above 20 %;
-handoff (p90 of the time to acknowledge high and urgent escalations) ok under 30 min, bad above 2 h;
+handoff (p90 of the time to acknowledge high and urgent escalations, the ones still waiting or never acknowledged
+counted at their wait) ok under 30 min, bad above 2 h;
 priority mistranslation ok up to 5 %; repeat escalations bad above 20 %; context loss bad above 10 %.
 Where the seeds give one boundary only, the other is the project's choice, marked "project" below, as are
 the ranges of the metrics the seeds name without a range. A metric with no value (an empty period) is "ok":
@@ -41,7 +42,7 @@ DEFAULTS: dict[str, Range] = {
     "post_escalation_resolution": Range(warn=1440, bad=4320, unit="min", source="project"),  # p50
     "re_escalation_rate": Range(warn=10, bad=20, source="project"),
     "bounceback_rate": Range(warn=10, bad=20),
-    "handoff_delay": Range(warn=30, bad=120, unit="min"),  # p90 of high/urgent acknowledgements
+    "handoff_delay": Range(warn=30, bad=120, unit="min"),  # p90 of high/urgent, the still waiting counted
     "priority_mistranslation_rate": Range(warn=5, bad=10),  # bad: project
     "repeat_escalation_rate": Range(warn=10, bad=20),  # warn: project
     "context_loss_rate": Range(warn=5, bad=10),  # warn: project

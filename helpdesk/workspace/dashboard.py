@@ -84,7 +84,8 @@ def _value(metric: str, kind: str, result: dict) -> tuple[str, str]:
     return (
         _fmt(handoff["p50"], " min"),
         f"median to acknowledge; p90 {_fmt(handoff['p90'], ' min')}; high/urgent p90 "
-        f"{_fmt(handoff['high_priority_p90'], ' min')}; {handoff['over_30m_high']} high/urgent over 30 min; "
+        f"{_fmt(handoff['high_priority_p90'], ' min')} ({_fmt(handoff['high_priority_p90_with_waiting'], ' min')} "
+        f"counting those still waiting: the health reads it); {handoff['over_30m_high']} high/urgent over 30 min; "
         f"{handoff['over_2h']} in limbo over 2 h",
     )
 
