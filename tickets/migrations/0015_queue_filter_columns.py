@@ -12,6 +12,12 @@ QUEUE_INDEXES = (
 )
 UNSOLVED = models.Q(("status__in", ("new", "open", "pending", "on_hold")))
 INCLUDE = ("status", "priority", "account")
+NEW_INDEXES = (
+    ("ticket_unsolved_assignee", ["tenant", "assignee", "-updated_at", "-id"], UNSOLVED),
+    ("ticket_unsolved_team", ["tenant", "team", "-updated_at", "-id"], UNSOLVED),
+    ("ticket_unsolved_at_risk", ["tenant", "-updated_at", "-id"], UNSOLVED & models.Q(("sla_at_risk", True))),
+    ("ticket_unsolved_breached", ["tenant", "-updated_at", "-id"], UNSOLVED & models.Q(("sla_breached", True))),
+)
 
 
 def _swap_in(apps, schema_editor):
@@ -37,41 +43,12 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 *(migrations.RemoveIndex(model_name="ticket", name=name) for name in QUEUE_INDEXES),
-                migrations.AddIndex(
-                    model_name="ticket",
-                    index=models.Index(
-                        condition=UNSOLVED,
-                        fields=["tenant", "assignee", "-updated_at", "-id"],
-                        include=INCLUDE,
-                        name="ticket_unsolved_assignee",
-                    ),
-                ),
-                migrations.AddIndex(
-                    model_name="ticket",
-                    index=models.Index(
-                        condition=UNSOLVED,
-                        fields=["tenant", "team", "-updated_at", "-id"],
-                        include=INCLUDE,
-                        name="ticket_unsolved_team",
-                    ),
-                ),
-                migrations.AddIndex(
-                    model_name="ticket",
-                    index=models.Index(
-                        condition=UNSOLVED & models.Q(("sla_at_risk", True)),
-                        fields=["tenant", "-updated_at", "-id"],
-                        include=INCLUDE,
-                        name="ticket_unsolved_at_risk",
-                    ),
-                ),
-                migrations.AddIndex(
-                    model_name="ticket",
-                    index=models.Index(
-                        condition=UNSOLVED & models.Q(("sla_breached", True)),
-                        fields=["tenant", "-updated_at", "-id"],
-                        include=INCLUDE,
-                        name="ticket_unsolved_breached",
-                    ),
+                *(
+                    migrations.AddIndex(
+                        model_name="ticket",
+                        index=models.Index(condition=condition, fields=fields, include=INCLUDE, name=name),
+                    )
+                    for name, fields, condition in NEW_INDEXES
                 ),
             ],
         ),
