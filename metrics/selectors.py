@@ -24,3 +24,8 @@ def series(query: Query, *, tenant, interval: str) -> list[dict]:
 
 def rule_advice(query: Query, *, tenant) -> list[dict]:
     return queries.rule_rows(query, tenant_id=tenant.pk)
+
+
+def graded_value(result: dict, metric: str) -> float | None:
+    """The one number a metric's health reads (None: nothing to grade in the period)."""
+    return queries.graded_value(result, metric)

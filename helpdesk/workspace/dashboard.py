@@ -102,6 +102,15 @@ def _queue_link(query: Query, metric: str) -> str:
     return f"{reverse('workspace:queue')}?{urlencode(params)}"
 
 
+NO_DATA = "no data"
+
+
+def _health(result: dict, metric: str) -> str:
+    # The API grades a metric without a value "ok" (nothing to flag); a tile saying "no data" beside a green "ok"
+    # read as good news, so the page says there is nothing to grade.
+    return NO_DATA if selectors.graded_value(result, metric) is None else result["health"][metric]
+
+
 def tiles(result: dict, query: Query) -> list[Tile]:
     out = []
     for metric, kind in TILES:
@@ -112,7 +121,7 @@ def tiles(result: dict, query: Query) -> list[Tile]:
                 name=region_name(metric),
                 value=value,
                 detail=detail,
-                health=result["health"][metric],
+                health=_health(result, metric),
                 link=_queue_link(query, metric),
             )
         )

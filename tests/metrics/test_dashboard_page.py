@@ -88,6 +88,8 @@ def test_the_nav_links_the_dashboard_for_managers_only(dataset):
 def test_another_tenant_sees_only_its_own_numbers(dataset, tenant_b):
     html = _signed_in(tenant_b, "gus", Role.MANAGER).get("/dashboard/" + PERIOD).content.decode()
     assert '<p class="tile-value">no data</p>' in _region(html, "Escalation rate")
+    # Nothing to grade is said as such, not as a green "ok" beside "no data".
+    assert '<span class="visually-hidden">Health: </span>no data</p>' in _region(html, "Escalation rate")
     assert "keyword-refund" not in html
 
 
