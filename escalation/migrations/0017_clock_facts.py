@@ -142,7 +142,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
     SELECT {", ".join(f"t.{name}" for name in _TICKET_FACTS)}
       INTO {", ".join(f"NEW.ticket_{name}" for name in _TICKET_FACTS)}
-      FROM tickets_ticket t WHERE t.id = NEW.ticket_id;
+      FROM tickets_ticket t WHERE t.id = NEW.ticket_id AND t.tenant_id = NEW.tenant_id;
     SELECT c.met, c.stopped INTO NEW.ticket_clocks_met, NEW.ticket_clocks_stopped
       FROM ({TICKET_CLOCKS.format(keys="(SELECT NEW.tenant_id AS tenant_id, NEW.ticket_id AS ticket_id)")}) c;
     SELECT {", ".join(f"c.{name}" for name in ESCALATION_VALUES)}

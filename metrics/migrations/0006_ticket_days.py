@@ -107,7 +107,8 @@ COMPACT = f"""
 CREATE OR REPLACE FUNCTION metrics_ticket_days_compact(p_limit integer) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 WITH picked AS (
-    SELECT d.id FROM metrics_ticketday d WHERE d.delta ORDER BY d.id LIMIT p_limit FOR UPDATE SKIP LOCKED
+    SELECT d.id FROM metrics_ticketday d WHERE d.delta ORDER BY d.id
+    LIMIT LEAST(GREATEST(p_limit, 0), 10000) FOR UPDATE SKIP LOCKED
 ), merged AS (
     SELECT d.id FROM metrics_ticketday d
     WHERE NOT d.delta

@@ -425,7 +425,9 @@ def test_compaction_conserves_the_sums_while_tickets_are_written_and_other_compa
     workflows.metrics_ticket_days_compact()
     assert _all_sums() == _recomputed_sums()
     shape = _table_shape()
-    assert shape["deltas"] == 0 and shape["per_key"] == {1} and shape["empty"] == 0
+    # Not one row per key: two compactions racing on a key may each leave a merged row (one skips the other's
+    # locked row), and a key with no later delta keeps both until it changes again. The sums are what count.
+    assert shape["deltas"] == 0 and shape["empty"] == 0
 
 
 TENANT_TABLES = """
@@ -484,3 +486,19 @@ def test_a_tenant_with_tickets_and_daily_rows_can_be_deleted(two, first, last):
     assert not Tenant.objects.filter(pk=a.tenant.pk).exists()
     assert _all_sums() == others == _recomputed_sums()
     _assert_in_step(b.tenant)
+
+
+def test_the_compaction_the_app_role_may_call_caps_its_limit(two):
+    # A review's find: like the claim functions, it is granted to the app role, so it folds a batch, never a table.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT metrics_ticket_days_compact(%s)", [-5])
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT pg_get_functiondef('metrics_ticket_days_compact(integer)'::regprocedure)")
+        assert "LEAST(GREATEST(p_limit, 0), 10000)" in cursor.fetchone()[0]
+
+
+def test_an_escalation_takes_its_facts_from_a_ticket_of_its_own_tenant_only(db):
+    # A review's find: the owner-run trigger read the ticket by id alone.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_functiondef('escalation_take_ticket_facts()'::regprocedure)")
+        assert "t.id = NEW.ticket_id AND t.tenant_id = NEW.tenant_id" in cursor.fetchone()[0]
