@@ -30,21 +30,16 @@ def _database_url() -> str:
     return f"postgres://{settings['USER']}@{host}{port}/{settings['NAME']}"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_worker_runs_the_sweep_sent_through_the_broker():
-    tenant_create(slug="acme", name="Acme")
+def _run_on_a_worker(task: str) -> str:
+    """Sends `task` through the broker to a real worker on a queue of its own; returns the worker's log once the
+    task succeeded (or after 60 s)."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": _database_url()}
     worker = subprocess.Popen(
-        celery_worker_argv("-Q", queue),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        celery_worker_argv("-Q", queue), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        app.send_task("helpdesk.sweep", queue=queue)
+        app.send_task(task, queue=queue)
         deadline, seen = time.monotonic() + 60, ""
         while time.monotonic() < deadline and "succeeded" not in seen:
             line = worker.stdout.readline()
@@ -53,6 +48,13 @@ def test_a_worker_runs_the_sweep_sent_through_the_broker():
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_runs_the_sweep_sent_through_the_broker():
+    tenant_create(slug="acme", name="Acme")
+    seen = _run_on_a_worker("helpdesk.sweep")
     assert "sweep done: {'claimed': 0" in seen
     assert "Task helpdesk.sweep" in seen and "succeeded" in seen
 
@@ -76,21 +78,7 @@ def test_beat_schedules_and_a_worker_runs_the_daily_counts_compaction():
                 created_at=at,
             )
         assert list(TicketDay.objects.values_list("tickets", "delta")) == [(1, True)] * 3
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": _database_url()}
-    worker = subprocess.Popen(
-        celery_worker_argv("-Q", queue), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        app.send_task("metrics.compact_ticket_days", queue=queue)
-        deadline, seen = time.monotonic() + 60, ""
-        while time.monotonic() < deadline and "succeeded" not in seen:
-            line = worker.stdout.readline()
-            assert line or worker.poll() is None, seen
-            seen += line
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    seen = _run_on_a_worker("metrics.compact_ticket_days")
     assert "Task metrics.compact_ticket_days" in seen and "succeeded in" in seen and ": 3" in seen
     with tenant_context(tenant):
         assert list(TicketDay.objects.values_list("tickets", "finished", "delta")) == [(3, 0, False)]
