@@ -19,11 +19,13 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
 from escalation import services as escalations
+from escalation.models import Escalation
 from helpdesk import bulk, workflows
 from helpdesk.models import Tenant
 from helpdesk.tenancy import tenant_batch, tenant_context
@@ -502,3 +504,108 @@ def test_an_escalation_takes_its_facts_from_a_ticket_of_its_own_tenant_only(db):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_functiondef('escalation_take_ticket_facts()'::regprocedure)")
         assert "t.id = NEW.ticket_id AND t.tenant_id = NEW.tenant_id" in cursor.fetchone()[0]
+
+
+# --- two transactions writing clocks of one ticket (migration escalation 0018) ------------------------------------
+
+
+def _waiting_on_a_lock(pid: int, done: threading.Event, timeout: float = 20.0) -> None:
+    """Returns once backend `pid` waits on a lock (seen from a connection of its own), or its transaction is
+    `done` without having waited: what follows happens while the other transaction is blocked, not before it got
+    there."""
+    with psycopg.connect(_owner_url(), autocommit=True) as watcher:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not done.is_set():
+            row = watcher.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+            if row and row[0] == "Lock":
+                return
+            time.sleep(0.02)
+    if not done.is_set():
+        raise AssertionError(f"backend {pid} neither waited on a lock nor finished")
+
+
+def _owner_url() -> str:
+    settings = connection.settings_dict
+    return f"postgresql://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+def _racing(tenant, first_write, second_write) -> None:
+    """`first_write` in a transaction of a thread that stays open until `second_write`, on this thread's
+    connection, waits on a lock (the first's rows) or has committed; then the first commits."""
+    first_done, second_done, errors, pids = threading.Event(), threading.Event(), [], []
+
+    def first():
+        try:
+            with tenant_context(tenant):
+                first_write()
+                first_done.set()
+                while not pids:
+                    time.sleep(0.01)
+                _waiting_on_a_lock(pids[0], second_done)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+            first_done.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert first_done.wait(timeout=30)
+        with tenant_context(tenant), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.append(cursor.fetchone()[0])
+            cursor.execute("SET LOCAL lock_timeout = '20s'")
+            second_write()
+    finally:
+        second_done.set()
+        pids.append(0)
+        thread.join(timeout=60)
+    assert not errors, errors
+
+
+def _met(timer_id: int, at: datetime) -> None:
+    SlaTimer.objects.filter(pk=timer_id).update(status="met", met_at=at, next_check_at=None)
+
+
+@pytest.fixture
+def escalated(transactional_db):
+    """A committed ticket with an open escalation and its own two clocks running (first response, resolution)."""
+    tenant = workflows.tenant_bootstrap(slug="racing", name="Racing")
+    with tenant_context(tenant):
+        ticket = dataset._ticket(tenant, "Racing", dataset.at(24, 8))
+        escalation = dataset._escalate(ticket, dataset.at(24, 8, 10))
+        clocks = list(SlaTimer.objects.filter(ticket=ticket, escalation_id=0, status="running").order_by("pk"))
+    assert len(clocks) == 2
+    return tenant, ticket, escalation, clocks
+
+
+def test_two_transactions_stopping_two_clocks_of_a_ticket_both_count(escalated):
+    """Each transaction meets one of the ticket's own clocks. Before 0018 the second to commit counted the first's
+    clock as it was before (1 met instead of 2): it waited on the escalation row, then kept its own count."""
+    tenant, ticket, escalation, (first, second) = escalated
+    _racing(
+        tenant,
+        lambda: _met(first.pk, dataset.at(24, 8, 30)),
+        lambda: _met(second.pk, dataset.at(24, 8, 40)),
+    )
+    with tenant_context(tenant):
+        stored = Escalation.objects.filter(pk=escalation.pk).values_list("pk", flat=True)
+        assert list(stored) == [escalation.pk]
+        assert _rows(STORED_CLOCKS) == _rows(RECOMPUTED_CLOCKS)
+        assert _rows(STORED_CLOCKS)[0][1:3] == (2, 2)
+
+
+def test_an_escalation_opened_while_a_clock_stops_counts_that_clock(escalated):
+    """One transaction meets the ticket's first-response clock; another, meanwhile, opens a second escalation of
+    the ticket. Without the ticket's lock in the escalation's own trigger, the new escalation took its counts
+    without the met clock, and the clock's refresh could not see the escalation yet."""
+    tenant, ticket, escalation, (first, _) = escalated
+    _racing(
+        tenant,
+        lambda: _met(first.pk, dataset.at(24, 8, 30)),
+        lambda: dataset._escalate(Ticket.objects.get(pk=ticket.pk), dataset.at(24, 8, 35), trigger="api"),
+    )
+    with tenant_context(tenant):
+        assert _rows(STORED_CLOCKS) == _rows(RECOMPUTED_CLOCKS)
+        assert [row[1:3] for row in _rows(STORED_CLOCKS)] == [(1, 1), (1, 1)]
