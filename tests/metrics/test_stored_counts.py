@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
+from psycopg.conninfo import make_conninfo
 
 from escalation import services as escalations
 from escalation.models import Escalation
@@ -526,7 +527,10 @@ def _waiting_on_a_lock(pid: int, done: threading.Event, timeout: float = 20.0) -
 
 def _owner_url() -> str:
     settings = connection.settings_dict
-    return f"postgresql://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+    return make_conninfo(
+        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"] or None,
+        host=settings["HOST"] or "127.0.0.1", port=settings["PORT"] or 5432,
+    )  # fmt: skip
 
 
 def _racing(tenant, first_write, second_write) -> None:
@@ -583,7 +587,7 @@ def escalated(transactional_db):
 def test_two_transactions_stopping_two_clocks_of_a_ticket_both_count(escalated):
     """Each transaction meets one of the ticket's own clocks. Before 0018 the second to commit counted the first's
     clock as it was before (1 met instead of 2): it waited on the escalation row, then kept its own count."""
-    tenant, ticket, escalation, (first, second) = escalated
+    tenant, _, escalation, (first, second) = escalated
     _racing(
         tenant,
         lambda: _met(first.pk, dataset.at(24, 8, 30)),
@@ -600,7 +604,7 @@ def test_an_escalation_opened_while_a_clock_stops_counts_that_clock(escalated):
     """One transaction meets the ticket's first-response clock; another, meanwhile, opens a second escalation of
     the ticket. Without the ticket's lock in the escalation's own trigger, the new escalation took its counts
     without the met clock, and the clock's refresh could not see the escalation yet."""
-    tenant, ticket, escalation, (first, _) = escalated
+    tenant, ticket, _, (first, _) = escalated
     _racing(
         tenant,
         lambda: _met(first.pk, dataset.at(24, 8, 30)),
