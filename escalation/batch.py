@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 from escalation import communication, engine, routing, selectors, services, triggers, watches
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot, _from_json, snapshots
-from helpdesk import bulk
+from helpdesk import bulk, share_reads
 from helpdesk.audit import actor_label
 from helpdesk.models import Membership, Team
 from helpdesk.outbox import Emission, outbox_emit_across
@@ -58,6 +58,40 @@ SELECT
 """
 
 
+# BOARD for many tenants in one statement (the sweep's pass: claim_reads), a row per tenant, each part read under
+# the tenant of its row.
+BOARD_ACROSS = (
+    "SELECT x.tenant,"
+    + BOARD.strip().removeprefix("SELECT").replace("%(tenant)s", "x.tenant")
+    + "\nFROM unnest(%(tenants)s::bigint[]) AS x(tenant)"
+)
+
+
+def _board_sql(template: str) -> str:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    user = get_user_model()
+    return template.format(users=connection.ops.quote_name(user._meta.db_table), name=user.USERNAME_FIELD)
+
+
+def _board_row() -> tuple:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_board_sql(BOARD), {"tenant": current_tenant().pk, "active": list(ACTIVE_STATUSES)})
+        return cursor.fetchone()
+
+
+def boards_across(tenant_ids: list[int]) -> dict[int, tuple]:
+    """BOARD's row of each of these tenants, in one statement (inside tenancy.tenant_batch and tenant_reads)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_board_sql(BOARD_ACROSS), {"tenants": list(tenant_ids), "active": list(ACTIVE_STATUSES)})
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
 @dataclass
 class RoutingBoard:
     """What routing.RANKED and routing.CAPABLE read, read once for a tenant: active members (with username),
@@ -72,19 +106,14 @@ class RoutingBoard:
 
     @classmethod
     def read(cls) -> RoutingBoard:
-        """The board of the current tenant, in one round trip (BOARD)."""
-        from django.contrib.auth import get_user_model
-        from django.db import connection
+        """The board of the current tenant, in one round trip (BOARD), or as the sweep's pass read it for its whole
+        claim (boards_across)."""
+        return cls.from_row(share_reads.take("board", _board_row))
 
-        user = get_user_model()
-        params = {
-            "tenant": current_tenant().pk,
-            "active": list(ACTIVE_STATUSES),
-        }
-        sql = BOARD.format(users=connection.ops.quote_name(user._meta.db_table), name=user.USERNAME_FIELD)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            members_json, pairs, loads, teams_json = cursor.fetchone()
+    @classmethod
+    def from_row(cls, row: tuple) -> RoutingBoard:
+        """The board from BOARD's row."""
+        members_json, pairs, loads, teams_json = row
         members = []
         for row in members_json:  # inactive members are never capable
             member = _from_json(Membership, row)
@@ -190,42 +219,73 @@ class Opening:
     after_priority: str = ""  # the ticket's priority as this escalation left it (its audit event's)
 
 
-def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict) -> list[TicketSnapshot]:
-    """The share's open tickets and everything their evaluation and firing read, one query per kind. `ladder`
-    gets the ids of the tickets read ("read") and of their escalations due to climb ("due", engine._ladder_due's
-    answer for those tickets, read with the escalations)."""
-    tickets = list(
-        Ticket.objects.filter(pk__in=ticket_ids)
-        .exclude(status__in=[Status.SOLVED, Status.CLOSED])
-        .select_related("requester", "account")
-        .order_by("pk")
+@dataclass
+class ShareRows:
+    """What _read reads of a share's tickets: the open ones with requester and account, their escalations (with
+    the ladder's flag), the requesters' ticket counts and, when read for a whole claim, the facts' parts (None:
+    snapshots reads them)."""
+
+    ticket_ids: list[int]
+    tickets: list[Ticket]
+    escalations: list[Escalation] = field(default_factory=list)
+    counts: dict[int, int] = field(default_factory=dict)
+    parts: dict[int, tuple] | None = None
+
+
+def open_tickets(tickets) -> list[Ticket]:
+    """The open ones of these tickets (a queryset), with requester and account, by id."""
+    return list(
+        tickets.exclude(status__in=[Status.SOLVED, Status.CLOSED]).select_related("requester", "account").order_by("pk")
     )
+
+
+def escalations_with_ladder(escalations) -> list[Escalation]:
+    """These escalations (a queryset) as firing reads them, by id, each with what engine._ladder_due asks of it (a
+    breached ladder clock: `ladder_breached`): the share's ladder then needs no read of its own. The clock is
+    looked up by tenant and ticket too, so the clocks' ticket index bounds the lookup."""
+    breached = SlaTimer.unscoped.filter(
+        tenant_id=OuterRef("tenant_id"), ticket_id=OuterRef("ticket_id"), escalation_id=OuterRef("pk"),
+        metric__in=engine.LADDER_METRICS, breached_at__isnull=False,
+    )  # fmt: skip
+    rows = escalations.only("tenant_id", "ticket_id", "kind", "status", "to_call", "climbed_at")
+    return list(rows.annotate(ladder_breached=Exists(breached)).order_by("pk"))
+
+
+def requester_counts(tickets, requester_ids) -> dict[int, int]:
+    """How many tickets (of the queryset `tickets`) each of these requesters has."""
+    rows = tickets.filter(requester_id__in=set(requester_ids)).values("requester_id").annotate(n=Count("id"))
+    return dict(rows.values_list("requester_id", "n"))
+
+
+def _rows(ticket_ids: list[int]) -> ShareRows:
+    """ShareRows of the current tenant's share, one query per kind."""
+    tickets = open_tickets(Ticket.objects.filter(pk__in=ticket_ids))
+    if not tickets:
+        return ShareRows(ticket_ids, [])
+    escalations = escalations_with_ladder(Escalation.objects.filter(ticket_id__in=[t.pk for t in tickets]))
+    counts = requester_counts(Ticket.objects.all(), [t.requester_id for t in tickets])
+    return ShareRows(ticket_ids, tickets, escalations, counts)
+
+
+def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict) -> list[TicketSnapshot]:
+    """The share's open tickets and everything their evaluation and firing read, one query per kind, or as the
+    sweep's pass read them for its whole claim (claim_reads). `ladder` gets the ids of the tickets read ("read")
+    and of their escalations due to climb ("due", engine._ladder_due's answer for those tickets, read with the
+    escalations)."""
+    rows = share_reads.take("tickets", lambda: _rows(ticket_ids))
+    if rows.ticket_ids != ticket_ids:  # handed for other tickets than these: read our own
+        rows = _rows(ticket_ids)
+    tickets = rows.tickets
     if not tickets:
         return []
-    shots = snapshots(tickets, between=(at, at), requesters=requesters)
+    shots = snapshots(tickets, between=(at, at), requesters=requesters, parts=rows.parts)
     escalations: dict[int, list[Escalation]] = defaultdict(list)
-    # With what engine._ladder_due asks of them (a breached ladder clock, not climbed yet): the share's ladder
-    # then needs no read of its own. By ticket too, so the clocks' ticket index bounds the lookup.
-    breached = SlaTimer.objects.filter(
-        ticket_id=OuterRef("ticket_id"), escalation_id=OuterRef("pk"), metric__in=engine.LADDER_METRICS,
-        breached_at__isnull=False,
-    )  # fmt: skip
-    rows = (
-        Escalation.objects.filter(ticket_id__in=[t.pk for t in tickets])
-        .only("tenant_id", "ticket_id", "kind", "status", "to_call", "climbed_at")
-        .annotate(ladder_breached=Exists(breached))
-    )
-    for escalation in rows.order_by("pk"):
+    for escalation in rows.escalations:
         escalations[escalation.ticket_id].append(escalation)
         if escalation.ladder_breached and escalation.climbed_at is None and escalation.status in ACTIVE_STATUSES:
             ladder.setdefault("due", []).append(escalation.pk)
     ladder["read"] = {t.pk for t in tickets}
-    counts = dict(
-        Ticket.objects.filter(requester_id__in={t.requester_id for t in tickets})
-        .values("requester_id")
-        .annotate(n=Count("id"))
-        .values_list("requester_id", "n")
-    )
+    counts = rows.counts
     for shot in shots:
         ticket = shot.ticket
         for escalation in escalations[ticket.pk]:
@@ -475,7 +535,10 @@ def _open_due(ticket_ids: list[int], at: datetime, hand_over: bool, ladder: dict
     for shot, pairs in fired:
         ticket = shot.ticket
         acting = [(r, why) for r, why in pairs if (ticket.pk, r.pk) in claimed]
-        _act(shot, [(r, why) for r, why in acting if r.action != "escalate"], at)
+        acts = [(r, why) for r, why in acting if r.action != "escalate"]
+        if acts and board is None:
+            share_reads.drop("board")  # the tags' rules may open escalations: the board read before is stale
+        _act(shot, acts, at)
         for (rule, reason), joined in services.causes([(r, why) for r, why in acting if r.action == "escalate"]):
             kind_open = next((e for e in shot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
             if kind_open is not None:

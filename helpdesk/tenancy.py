@@ -90,6 +90,19 @@ FAN_OUT_READ_TABLES = ("helpdesk_webhooksubscription", "helpdesk_notificationcha
 # writes stays behind its own tenant (tenant_shares).
 RULES_BATCH_TABLES = ("tickets_message", "escalation_rulefiring")
 RULES_BATCH_READ_TABLES = ("helpdesk_configversion", "escalation_escalationrule", "slas_slapolicy")
+# Read-only, and only while tenant_reads is open (migration escalation 0018; rls.READS_PREDICATE): what the
+# escalation pass reads once for its whole claim before any share runs (escalation/claim_reads.py) and that the
+# batch tables do not hold already: the tickets' escalations and resolution attempts, the routing boards (members,
+# teams, team memberships), the senders of the milestone mail.
+CLAIM_READ_TABLES = (
+    "escalation_escalation",
+    "tickets_resolutionattempt",
+    "helpdesk_membership",
+    "helpdesk_teammember",
+    "helpdesk_team",
+    "mail_mailsetup",
+)
+READS_SETTING = "app.tenant_reads"
 
 
 @contextmanager
@@ -109,6 +122,22 @@ def tenant_batch(tenant_ids: list[int]):
         yield
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config(%s, '', true)", [BATCH_SETTING])
+
+
+@contextmanager
+def tenant_reads(tenant_ids: list[int]):
+    """Inside tenant_batch, for a pass's reads of the whole claim before its shares run: CLAIM_READ_TABLES show
+    these tenants' rows too (read only). In its own savepoint, as tenant_batch, and closed on the way out, so no
+    share ever runs with another tenant's rows of those tables in view."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("tenant_reads() needs an open transaction (SET LOCAL)")
+    ids = "{" + ",".join(str(int(pk)) for pk in sorted(set(tenant_ids))) + "}"
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, true)", [READS_SETTING, ids])
+        yield
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, '', true)", [READS_SETTING])
 
 
 @contextmanager

@@ -374,7 +374,7 @@ def test_a_claim_writes_each_table_once_whatever_its_tenants(db, monkeypatch):
 # exactly-once: firings claimed, escalations, stale watches, calls); the claim 12 (the claim, tenants, the batch in
 # and out, the versions, the ids, the tickets, events, clocks, outbox rows and links written, the tenant restored).
 # Before this pass: 33 a share (28 in it, 4 to enter its tenant, 1 for its configuration version).
-PER_SHARE, PER_CLAIM = 13, 12
+PER_SHARE, PER_CLAIM = 6, 22
 WRITTEN_ONCE = ("INSERT INTO tickets_ticketevent", "UPDATE tickets_ticket", "INSERT INTO slas_slatimer",
                 "INSERT INTO helpdesk_outboxevent", "UPDATE escalation_rulefiring", "SELECT nextval")  # fmt: skip
 

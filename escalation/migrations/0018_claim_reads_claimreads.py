@@ -1,0 +1,18 @@
+"""The escalation pass's reads of a whole claim (escalation/claim_reads.py, helpdesk.tenancy.CLAIM_READ_TABLES): a
+read-only policy for the claimed tenants, open only while tenancy.tenant_reads holds (rls.READS_PREDICATE)."""
+
+from django.db import migrations
+
+from helpdesk.rls import enable_tenant_reads
+from helpdesk.tenancy import CLAIM_READ_TABLES
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("escalation", "0017_clock_facts"),
+        ("tickets", "0016_opening_sentiment"),
+        ("helpdesk", "0014_subject_tokens"),
+        ("mail", "0002_rls"),
+    ]
+
+    operations = [enable_tenant_reads(table) for table in CLAIM_READ_TABLES]
