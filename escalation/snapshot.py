@@ -288,7 +288,8 @@ FROM unnest(%(ids)s::bigint[]) AS t(id)
 # MANY_PARTS for the tickets of many tenants (the sweep's escalation pass: claim_reads): each ticket's parts read
 # under its own tenant, which the rows name, rather than the one of %(tenant)s.
 MANY_PARTS_ACROSS = MANY_PARTS.replace("%(tenant)s", "t.tenant_id").replace(
-    "FROM unnest(%(ids)s::bigint[]) AS t(id)", "FROM unnest(%(ids)s::bigint[], %(tenants)s::bigint[]) AS t(id, tenant_id)"
+    "FROM unnest(%(ids)s::bigint[]) AS t(id)",
+    "FROM unnest(%(ids)s::bigint[], %(tenants)s::bigint[]) AS t(id, tenant_id)",
 )
 
 

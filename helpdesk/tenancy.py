@@ -103,6 +103,9 @@ CLAIM_READ_TABLES = (
     "mail_mailsetup",
 )
 READS_SETTING = "app.tenant_reads"
+# Read and written by the whole pass, as RULES_BATCH_TABLES (migration escalation 0018): the moved tickets' stale
+# time watches, deleted for the claim in one statement on the way out (escalation.watches._unwatch).
+CLAIM_BATCH_TABLES = ("escalation_timewatch",)
 
 
 @contextmanager

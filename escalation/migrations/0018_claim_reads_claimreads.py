@@ -1,10 +1,11 @@
 """The escalation pass's reads of a whole claim (escalation/claim_reads.py, helpdesk.tenancy.CLAIM_READ_TABLES): a
-read-only policy for the claimed tenants, open only while tenancy.tenant_reads holds (rls.READS_PREDICATE)."""
+read-only policy for the claimed tenants, open only while tenancy.tenant_reads holds (rls.READS_PREDICATE); and the
+batch policy on the time watches, whose stale rows the pass deletes for the whole claim (CLAIM_BATCH_TABLES)."""
 
 from django.db import migrations
 
-from helpdesk.rls import enable_tenant_reads
-from helpdesk.tenancy import CLAIM_READ_TABLES
+from helpdesk.rls import enable_tenant_batch, enable_tenant_reads
+from helpdesk.tenancy import CLAIM_BATCH_TABLES, CLAIM_READ_TABLES
 
 
 class Migration(migrations.Migration):
@@ -15,4 +16,6 @@ class Migration(migrations.Migration):
         ("mail", "0002_rls"),
     ]
 
-    operations = [enable_tenant_reads(table) for table in CLAIM_READ_TABLES]
+    operations = [enable_tenant_reads(table) for table in CLAIM_READ_TABLES] + [
+        enable_tenant_batch(table) for table in CLAIM_BATCH_TABLES
+    ]
