@@ -223,13 +223,17 @@ class Opening:
 class ShareRows:
     """What _read reads of a share's tickets: the open ones with requester and account, their escalations (with
     the ladder's flag), the requesters' ticket counts and, when read for a whole claim, the facts' parts (None:
-    snapshots reads them)."""
+    snapshots reads them) and the escalations of the claimed tickets not open (`others`). `by_ticket`: the open
+    tickets' escalations as the share left them (_read's lists, which the share's openings join and its
+    reinforcements change), for the call requests (callnotes: call_requests_for_tickets)."""
 
     ticket_ids: list[int]
     tickets: list[Ticket]
     escalations: list[Escalation] = field(default_factory=list)
     counts: dict[int, int] = field(default_factory=dict)
     parts: dict[int, tuple] | None = None
+    others: list[Escalation] = field(default_factory=list)
+    by_ticket: dict[int, list[Escalation]] | None = None
 
 
 def open_tickets(tickets) -> list[Ticket]:
@@ -247,7 +251,7 @@ def escalations_with_ladder(escalations) -> list[Escalation]:
         tenant_id=OuterRef("tenant_id"), ticket_id=OuterRef("ticket_id"), escalation_id=OuterRef("pk"),
         metric__in=engine.LADDER_METRICS, breached_at__isnull=False,
     )  # fmt: skip
-    rows = escalations.only("tenant_id", "ticket_id", "kind", "status", "to_call", "climbed_at")
+    rows = escalations.only("tenant_id", "ticket_id", "kind", "status", "to_call", "climbed_at", "trigger", "reason")
     return list(rows.annotate(ladder_breached=Exists(breached)).order_by("pk"))
 
 
@@ -285,6 +289,7 @@ def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict
         if escalation.ladder_breached and escalation.climbed_at is None and escalation.status in ACTIVE_STATUSES:
             ladder.setdefault("due", []).append(escalation.pk)
     ladder["read"] = {t.pk for t in tickets}
+    rows.by_ticket = escalations
     counts = rows.counts
     for shot in shots:
         ticket = shot.ticket
@@ -536,8 +541,10 @@ def _open_due(ticket_ids: list[int], at: datetime, hand_over: bool, ladder: dict
         ticket = shot.ticket
         acting = [(r, why) for r, why in pairs if (ticket.pk, r.pk) in claimed]
         acts = [(r, why) for r, why in acting if r.action != "escalate"]
-        if acts and board is None:
-            share_reads.drop("board")  # the tags' rules may open escalations: the board read before is stale
+        if acts:  # the tags' rules may open escalations one at a time: the board read before is stale, and the
+            share_reads.drop("calls")  # call requests must read the escalations (the in-memory lists miss those)
+            if board is None:
+                share_reads.drop("board")
         _act(shot, acts, at)
         for (rule, reason), joined in services.causes([(r, why) for r, why in acting if r.action == "escalate"]):
             kind_open = next((e for e in shot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)

@@ -2,14 +2,15 @@
 (helpdesk/workflows.py `_rules_all`), split by tenant and handed to each share through helpdesk.share_reads: the
 reminders' warned clocks, the open tickets with requester and account, the facts' parts, the escalations with
 the ladder's flag, the requesters' ticket counts, the routing boards, the managers, the milestone mail's senders
-— one statement each for the claim instead of one each per share (the full storm: 1,000 shares). A share takes
-each once; what it reads after its own writes it still reads itself.
+(and callnotes' part: the calls) — one statement each for the claim instead of one each per share (the full
+storm: 1,000 shares). A share takes each once; what it reads after its own writes it still reads itself.
 
 Runs inside tenancy.tenant_batch (the batch tables: tickets, clocks, calendars, events, messages, customers,
-accounts) and opens tenancy.tenant_reads for its statements alone (CLAIM_READ_TABLES: escalations, attempts,
-members, teams, team memberships, mail senders), so every row read is one of a claimed tenant's, and a share
-itself never sees another tenant's rows of those tables. Every query names its tenants too; each share is handed
-only rows of its own tenant (split here by the rows' tenant_id)."""
+accounts) and tenancy.tenant_reads, which the caller opens for these statements alone (CLAIM_READ_TABLES:
+escalations, attempts, members, teams, team memberships, mail senders; the calls for callnotes' part), so every
+row read is one of a claimed tenant's, and a share itself never sees another tenant's rows of those tables.
+Every query names its tenants too; each share is handed only rows of its own tenant (split by the rows'
+tenant_id)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from escalation import batch, communication
 from escalation.models import Escalation
 from escalation.snapshot import parts_across
 from helpdesk.models import Membership
-from helpdesk.tenancy import tenant_reads
 from mail.models import MailSetup
 from slas import selectors as sla_selectors
 from tickets.models import Ticket
@@ -28,22 +28,21 @@ from tickets.models import Ticket
 
 def claim_read(claimed: dict[int, list[int]], at: datetime) -> dict[int, dict[str, object]]:
     """By tenant: the reads its share of the escalation stage takes (helpdesk.share_reads), for the claimed
-    tickets `claimed` (ticket ids by tenant) at `at`."""
+    tickets `claimed` (ticket ids by tenant) at `at`. Inside tenancy.tenant_batch and tenant_reads."""
     tenant_ids = sorted(claimed)
     ticket_ids = [pk for ids in claimed.values() for pk in ids]
     reads: dict[int, dict[str, object]] = {pk: {} for pk in tenant_ids}
-    with tenant_reads(tenant_ids):
-        clocks = sla_selectors.update_clocks_warned_across(tenant_ids=tenant_ids, ticket_ids=ticket_ids, at=at)
-        for pk, rows in _by_tenant(clocks).items():
-            reads[pk]["update_clocks"] = rows
-        reads_tickets = _share_rows(claimed, tenant_ids, ticket_ids)
-        boards = batch.boards_across(tenant_ids)
-        managers = _by_tenant_rows(
-            communication.managers_of(Membership.unscoped.filter(tenant_id__in=tenant_ids)).values_list(
-                "tenant_id", "pk", "teams__id"
-            )
+    clocks = sla_selectors.update_clocks_warned_across(tenant_ids=tenant_ids, ticket_ids=ticket_ids, at=at)
+    for pk, rows in _by_tenant(clocks).items():
+        reads[pk]["update_clocks"] = rows
+    reads_tickets = _share_rows(claimed, tenant_ids, ticket_ids)
+    boards = batch.boards_across(tenant_ids)
+    managers = _by_tenant_rows(
+        communication.managers_of(Membership.unscoped.filter(tenant_id__in=tenant_ids)).values_list(
+            "tenant_id", "pk", "teams__id"
         )
-        setups = {setup.tenant_id: setup for setup in MailSetup.unscoped.filter(tenant_id__in=tenant_ids)}
+    )
+    setups = {setup.tenant_id: setup for setup in MailSetup.unscoped.filter(tenant_id__in=tenant_ids)}
     for pk in tenant_ids:
         reads[pk].setdefault("update_clocks", [])
         reads[pk].update(
@@ -55,15 +54,18 @@ def claim_read(claimed: dict[int, list[int]], at: datetime) -> dict[int, dict[st
 def _share_rows(claimed: dict[int, list[int]], tenant_ids: list[int], ticket_ids: list[int]) -> dict:
     """batch.ShareRows of every share: tickets, escalations, requesters' counts, the facts' parts, one query each."""
     tickets = batch.open_tickets(Ticket.unscoped.filter(tenant_id__in=tenant_ids, pk__in=ticket_ids))
-    open_ids = [t.pk for t in tickets]
+    open_ids = {t.pk for t in tickets}
+    # Of every claimed ticket: the call requests ask the escalations of those solved or closed since too.
     escalations = batch.escalations_with_ladder(
-        Escalation.unscoped.filter(tenant_id__in=tenant_ids, ticket_id__in=open_ids)
-    ) if open_ids else []  # fmt: skip
+        Escalation.unscoped.filter(tenant_id__in=tenant_ids, ticket_id__in=ticket_ids)
+    )
     counts = batch.requester_counts(
         Ticket.unscoped.filter(tenant_id__in=tenant_ids), [t.requester_id for t in tickets]
     ) if tickets else {}  # fmt: skip
     parts = parts_across(tickets)
-    by_tenant, escalations_of = _by_tenant(tickets), _by_tenant(escalations)
+    by_tenant = _by_tenant(tickets)
+    escalations_of = _by_tenant(e for e in escalations if e.ticket_id in open_ids)
+    others_of = _by_tenant(e for e in escalations if e.ticket_id not in open_ids)
     rows = {}
     for pk in tenant_ids:
         own = by_tenant.get(pk, [])
@@ -73,6 +75,7 @@ def _share_rows(claimed: dict[int, list[int]], tenant_ids: list[int], ticket_ids
             escalations=escalations_of.get(pk, []),
             counts={t.requester_id: counts[t.requester_id] for t in own if t.requester_id in counts},
             parts={t.pk: parts[t.pk] for t in own},
+            others=others_of.get(pk, []),
         )
     return rows
 

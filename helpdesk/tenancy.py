@@ -103,6 +103,8 @@ CLAIM_READ_TABLES = (
     "mail_mailsetup",
 )
 READS_SETTING = "app.tenant_reads"
+# The same, for the call requests' part of those reads (migration callnotes 0004): the claimed tickets' calls.
+CALL_READ_TABLES = ("callnotes_call",)
 # Read and written by the whole pass, as RULES_BATCH_TABLES (migration escalation 0018): the moved tickets' stale
 # time watches, deleted for the claim in one statement on the way out (escalation.watches._unwatch).
 CLAIM_BATCH_TABLES = ("escalation_timewatch",)

@@ -40,7 +40,7 @@ from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
 from helpdesk.retry import connection_lost
-from helpdesk.tenancy import tenant_batch, tenant_context, tenant_shares
+from helpdesk.tenancy import tenant_batch, tenant_context, tenant_reads, tenant_shares
 from mail import imap, outbound, parsing
 from mail import services as mail
 from mail.models import InboundAddress, Mailbox, MailSetup
@@ -944,7 +944,9 @@ def _rules_all(claimed: dict[int, list[int]], run, now: datetime) -> int:
         config_cache.pin_many(list(claimed))
         escalation_selectors.matrices_preload(list(claimed))  # what a cold worker would read once per share
         slas.policies_preload(list(claimed))
-        reads = claim_reads.claim_read(claimed, now)
+        with tenant_reads(list(claimed)):  # the claim's reads: other tenants' rows of their tables closed after
+            reads = claim_reads.claim_read(claimed, now)
+            calls.calls_across(claimed, reads)
         with bulk.gathered(id_chunk=bulk.ID_CHUNK):
             for tenant_id, ids in sorted(claimed.items()):
                 with share(tenants[tenant_id]), share_reads.handed(tenant_id, reads.pop(tenant_id)):

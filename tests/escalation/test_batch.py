@@ -287,6 +287,8 @@ def test_one_pass_over_a_claim_of_three_tenants_decides_as_one_at_a_time(claim, 
             assert {row[3] for row in got} - {None} <= own  # every receiver is one of the tenant's members
     # Routing outcomes differ by tenant configuration: the quantum rule's fallback only where it exists.
     assert any(row[7] for row in expected["north"][0]) and not any(row[7] for row in expected["south"][0])
+    # The call requests are decided too (from the claim's reads and the shares' escalations in memory).
+    assert all(any("call_suggested" in kind for kind in effects["event kinds"]) for _, effects in expected.values())
 
 
 def test_a_failing_share_sends_the_claim_tenant_by_tenant(claim, monkeypatch, caplog):
@@ -370,7 +372,8 @@ def test_the_claims_reads_see_the_claimed_tenants_only_and_each_share_is_handed_
             assert Membership.unscoped.filter(tenant=north).update(capacity=99) == 0  # read only
         for table in ("helpdesk_membership", "helpdesk_team", "escalation_escalation"):
             assert tenants_of(table) == [], table  # closed again before any share runs
-        reads = claim_reads.claim_read({north.pk: north_ids, south.pk: south_ids}, later)
+        with tenant_reads(claimed):
+            reads = claim_reads.claim_read({north.pk: north_ids, south.pk: south_ids}, later)
     assert set(reads) == {north.pk, south.pk}
     for tenant, ids in ((north, north_ids), (south, south_ids)):
         rows = reads[tenant.pk]["tickets"]
@@ -381,6 +384,42 @@ def test_the_claims_reads_see_the_claimed_tenants_only_and_each_share_is_handed_
         with tenant_context(tenant):
             own = set(Membership.objects.values_list("pk", flat=True))
         assert reads[tenant.pk]["manager_rows"] and {pk for pk, _ in reads[tenant.pk]["manager_rows"]} <= own
+
+
+def test_the_call_requests_from_memory_answer_as_their_query(claim):
+    """The pass decides the call requests from the claim's reads and the shares' escalations in memory
+    (callnotes CallFacts): the same escalations, in the same order, as call_requests_for_tickets' query, over
+    escalations that want a call with and without an earlier call, on tickets with a call open and with one
+    cancelled, and on a ticket solved since."""
+    from callnotes.models import Call, CallStatus
+
+    tenants, later = claim
+    workflows._sweep_rules(later, workflows.SweepReport())
+    wanted = []
+    for tenant, ids in tenants:
+        with tenant_context(tenant):
+            made = list(Call.objects.filter(ticket_id__in=ids).order_by("pk"))
+            assert len(made) >= 2
+            Call.objects.filter(pk=made[0].pk).update(status=CallStatus.CANCELLED)
+            Escalation.objects.filter(ticket_id__in=ids).update(to_call=True)  # every one wants a call now
+            Ticket.objects.filter(pk=ids[-1]).update(status="solved")
+            rows = batch._rows(ids)
+            rows.by_ticket = {}
+            for escalation in rows.escalations:
+                rows.by_ticket.setdefault(escalation.ticket_id, []).append(escalation)
+            rows.others = list(
+                batch.escalations_with_ladder(Escalation.objects.filter(ticket_id__in=set(ids) - set(rows.by_ticket)))
+            )
+            known = list(Call.objects.filter(ticket_id__in=ids).values_list("ticket_id", "escalation_id", "status"))
+            queried = Escalation.objects.filter(
+                ticket_id__in=ids, to_call=True, status__in=calls.WANTING_STATUSES, calls__isnull=True
+            ).exclude(ticket__calls__status__in=calls.OPEN_STATUSES)
+            expected = list(queried.order_by("pk").values_list("pk", flat=True))
+            got = [e.pk for e in calls.CallFacts(rows, known).wanting(ids)]
+            assert got == expected, tenant.slug
+            assert rows.others and any(e.ticket_id == ids[-1] for e in rows.others)
+            wanted += got
+    assert wanted  # not an empty comparison
 
 
 def test_a_value_handed_to_a_share_goes_to_its_tenant_once(claim):
@@ -422,17 +461,17 @@ def test_a_claim_writes_each_table_once_whatever_its_tenants(db, monkeypatch):
 
 CLAIM_READS = ('"tickets_customer"', 'COUNT("tickets_ticket"."id") AS "n"', '"ladder_breached"', "AS t(id, tenant_id)",
                "AS x(tenant)", '"slas_slatimer"."warned_percent" IS NOT NULL', 'FROM "mail_mailsetup"',
-               '"helpdesk_teammember"."team_id" AS "teams__id"')  # fmt: skip
+               '"helpdesk_teammember"."team_id" AS "teams__id"', 'FROM "callnotes_call"')  # fmt: skip
 
 
-# Measured: a share 5 (entering its tenant; the firings claimed, which decides exactly-once; the escalations
-# written, which the call requests and the ladder read back; the call requests' read and their calls written);
-# the claim 23 (the claim, tenants, the batch in and out, the versions, the ids; the shares' reads in and out of
-# tenant_reads: the reminders' clocks, tickets, escalations with their ladder, requesters' counts, the facts'
-# parts, the boards, the managers, the mail senders; the tickets, events, clocks, outbox rows, links and stale
-# watches written, the tenant restored). Before the claim's reads: 13 a share and 12 the claim; before the pass:
-# 33 a share (28 in it, 4 to enter its tenant, 1 for its configuration version).
-PER_SHARE, PER_CLAIM = 5, 23
+# Measured: a share 4 (entering its tenant; the firings claimed, which decides exactly-once; the escalations
+# written, which the calls' rows point to and the ladder reads back; the calls written, whose ids their events
+# name); the claim 24 (the claim, tenants, the batch in and out, the versions, the ids; the shares' reads in and
+# out of tenant_reads: the reminders' clocks, tickets, escalations with their ladder, requesters' counts, the
+# facts' parts, the boards, the managers, the mail senders, the calls; the tickets, events, clocks, outbox rows,
+# links and stale watches written, the tenant restored). Before the claim's reads: 13 a share and 12 the claim;
+# before the pass: 33 a share (28 in it, 4 to enter its tenant, 1 for its configuration version).
+PER_SHARE, PER_CLAIM = 4, 24
 WRITTEN_ONCE = ("INSERT INTO tickets_ticketevent", "UPDATE tickets_ticket", "INSERT INTO slas_slatimer",
                 "INSERT INTO helpdesk_outboxevent", "UPDATE escalation_rulefiring", "SELECT nextval",
                 "DELETE FROM escalation_timewatch")  # fmt: skip
