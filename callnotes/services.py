@@ -189,6 +189,7 @@ def call_requests_for_tickets(*, ticket_ids: list[int], at: datetime) -> int:
     facts = share_reads.take("calls", lambda: None)
     wanting = facts.wanting(ticket_ids) if facts is not None else None
     if wanting is None:
+        bulk.flush()  # in the sweep's pass, the share's escalations may still be gathered: they must be read
         wanting = list(
             Escalation.objects.filter(ticket_id__in=ticket_ids, to_call=True, status__in=WANTING_STATUSES)
             .filter(calls__isnull=True)
@@ -200,7 +201,7 @@ def call_requests_for_tickets(*, ticket_ids: list[int], at: datetime) -> int:
     first: dict[int, Escalation] = {}
     for escalation in wanting:
         first.setdefault(escalation.ticket_id, escalation)
-    return len(_call_requests_open_many(list(first.values()), at))
+    return _call_requests_open_many(list(first.values()), at)
 
 
 @dataclass
@@ -231,9 +232,9 @@ class CallFacts:
 
 
 def calls_across(claimed: dict[int, list[int]], reads: dict[int, dict[str, object]]) -> None:
-    """The calls of every claimed ticket in one statement (the sweep's pass, inside tenancy.tenant_batch and
-    tenant_reads, which opens callnotes_call read-only), handed to each share as CallFacts with its escalations
-    (`reads`: escalation.claim_reads.claim_read's answer)."""
+    """The calls of every claimed ticket in one statement (the sweep's pass, inside tenancy.tenant_batch, whose
+    policy opens the claimed tenants' calls), handed to each share as CallFacts with its escalations (`reads`:
+    escalation.claim_reads.claim_read's answer)."""
     ticket_ids = [pk for ids in claimed.values() for pk in ids]
     calls: dict[int, list[tuple[int, int | None, str]]] = {pk: [] for pk in claimed}
     rows = Call.unscoped.filter(tenant_id__in=list(claimed), ticket_id__in=ticket_ids)
@@ -248,12 +249,20 @@ def calls_across(claimed: dict[int, list[int]], reads: dict[int, dict[str, objec
 REQUEST_CONFLICT = "(tenant_id, escalation_id) WHERE status = 'requested' DO NOTHING"
 
 
-def _call_requests_open_many(escalations: list[Escalation], at: datetime) -> list[tuple[int, int]]:
+def _call_requests_open_many(escalations: list[Escalation], at: datetime) -> int:
     """call_request_open for many escalations (the sweep's share), in two statements: the requests in one
     INSERT (the partial unique index decides, as for one: a request another writer just made is skipped), the
-    `call_suggested` events of those stored in another. Returns (call id, escalation id) of the requests made."""
+    `call_suggested` events of those stored in another. Inside bulk.gathered() (the sweep's pass), both for the
+    whole claim on the way out (the batch policy opens the claimed tenants' calls: tenancy.CLAIM_BATCH_TABLES);
+    nothing in a share reads its calls back. Returns how many requests were made (handed over, when gathered)."""
     if not escalations:
-        return []
+        return 0
+    if bulk.defer(("callnotes.requests", at), escalations, lambda rows: _call_requests_write(rows, at)):
+        return len(escalations)
+    return len(_call_requests_write(escalations, at))
+
+
+def _call_requests_write(escalations: list[Escalation], at: datetime) -> list[tuple[int, int]]:
     calls = [
         Call(tenant_id=e.tenant_id, ticket_id=e.ticket_id, escalation=e, suggested_trigger=e.trigger[:60],
              suggested_reason=e.reason, created_at=at)

@@ -423,8 +423,8 @@ def _write(openings: list[Opening], reinforced: list[Reinforced], at: datetime) 
     ids = bulk.ids_reserve(Escalation, len(openings))
     for opening, pk in zip(openings, ids, strict=True):
         opening.escalation.pk = pk
-    # At once, not gathered: the share's ladder and call requests read the escalations back.
-    bulk.insert_rows(Escalation, [o.escalation for o in openings], gather=False)
+    # Gathered: the call requests decide from the escalations in memory, and the ladder flushes before it climbs.
+    bulk.insert_rows(Escalation, [o.escalation for o in openings])
     moved = list({o.ticket.pk: o.ticket for o in openings}.values())
     for ticket in moved:
         ticket.updated_at = at

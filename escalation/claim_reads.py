@@ -6,9 +6,10 @@ the ladder's flag, the requesters' ticket counts, the routing boards, the manage
 storm: 1,000 shares). A share takes each once; what it reads after its own writes it still reads itself.
 
 Runs inside tenancy.tenant_batch (the batch tables: tickets, clocks, calendars, events, messages, customers,
-accounts) and tenancy.tenant_reads, which the caller opens for these statements alone (CLAIM_READ_TABLES:
-escalations, attempts, members, teams, team memberships, mail senders; the calls for callnotes' part), so every
-row read is one of a claimed tenant's, and a share itself never sees another tenant's rows of those tables.
+accounts; and the escalations and calls, which the pass writes at its end too) and tenancy.tenant_reads, which
+the caller opens for these statements alone (CLAIM_READ_TABLES: attempts, members, teams, team memberships, mail
+senders), so every row read is one of a claimed tenant's, and a share itself never sees another tenant's rows of
+those tables.
 Every query names its tenants too; each share is handed only rows of its own tenant (split by the rows'
 tenant_id)."""
 

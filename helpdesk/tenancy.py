@@ -92,10 +92,9 @@ RULES_BATCH_TABLES = ("tickets_message", "escalation_rulefiring")
 RULES_BATCH_READ_TABLES = ("helpdesk_configversion", "escalation_escalationrule", "slas_slapolicy")
 # Read-only, and only while tenant_reads is open (migration escalation 0018; rls.READS_PREDICATE): what the
 # escalation pass reads once for its whole claim before any share runs (escalation/claim_reads.py) and that the
-# batch tables do not hold already: the tickets' escalations and resolution attempts, the routing boards (members,
-# teams, team memberships), the senders of the milestone mail.
+# batch tables do not hold already: the tickets' resolution attempts, the routing boards (members, teams, team
+# memberships), the senders of the milestone mail.
 CLAIM_READ_TABLES = (
-    "escalation_escalation",
     "tickets_resolutionattempt",
     "helpdesk_membership",
     "helpdesk_teammember",
@@ -103,11 +102,12 @@ CLAIM_READ_TABLES = (
     "mail_mailsetup",
 )
 READS_SETTING = "app.tenant_reads"
-# The same, for the call requests' part of those reads (migration callnotes 0004): the claimed tickets' calls.
-CALL_READ_TABLES = ("callnotes_call",)
-# Read and written by the whole pass, as RULES_BATCH_TABLES (migration escalation 0018): the moved tickets' stale
-# time watches, deleted for the claim in one statement on the way out (escalation.watches._unwatch).
-CLAIM_BATCH_TABLES = ("escalation_timewatch",)
+# Read and written by the whole pass, as RULES_BATCH_TABLES (migration escalation 0018): the escalations, read for
+# the claim (with the ladder's flag) and written for it on the way out with the other gathered rows; the moved
+# tickets' stale time watches, deleted for the claim in one statement (escalation.watches._unwatch).
+CLAIM_BATCH_TABLES = ("escalation_escalation", "escalation_timewatch")
+# The same for the calls (migration callnotes 0004): read for the claim, the requests written for it at the end.
+CALL_BATCH_TABLES = ("callnotes_call",)
 
 
 @contextmanager

@@ -1,14 +1,13 @@
-"""The escalation pass's reads of a whole claim: the claimed tickets' calls, for the call requests
-(callnotes.services.calls_across; helpdesk.tenancy.CALL_READ_TABLES), read-only and open only while
-tenancy.tenant_reads holds (rls.READS_PREDICATE)."""
+"""The escalation pass over a whole claim: the batch policy on the calls, read for the claim's call requests
+(callnotes.services.calls_across) and written for it at the end (helpdesk.tenancy.CALL_BATCH_TABLES)."""
 
 from django.db import migrations
 
-from helpdesk.rls import enable_tenant_reads
-from helpdesk.tenancy import CALL_READ_TABLES
+from helpdesk.rls import enable_tenant_batch
+from helpdesk.tenancy import CALL_BATCH_TABLES
 
 
 class Migration(migrations.Migration):
     dependencies = [("callnotes", "0003_knowledge_plural"), ("escalation", "0018_claim_reads_claimreads")]
 
-    operations = [enable_tenant_reads(table) for table in CALL_READ_TABLES]
+    operations = [enable_tenant_batch(table) for table in CALL_BATCH_TABLES]

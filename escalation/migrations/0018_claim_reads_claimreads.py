@@ -1,6 +1,7 @@
 """The escalation pass's reads of a whole claim (escalation/claim_reads.py, helpdesk.tenancy.CLAIM_READ_TABLES): a
 read-only policy for the claimed tenants, open only while tenancy.tenant_reads holds (rls.READS_PREDICATE); and the
-batch policy on the time watches, whose stale rows the pass deletes for the whole claim (CLAIM_BATCH_TABLES)."""
+batch policy on the escalations and time watches, which the pass reads and writes for the whole claim
+(CLAIM_BATCH_TABLES)."""
 
 from django.db import migrations
 

@@ -370,7 +370,7 @@ def test_the_claims_reads_see_the_claimed_tenants_only_and_each_share_is_handed_
             for table in ("helpdesk_membership", "helpdesk_team"):
                 assert tenants_of(table) == claimed, table  # east, not claimed, stays closed
             assert Membership.unscoped.filter(tenant=north).update(capacity=99) == 0  # read only
-        for table in ("helpdesk_membership", "helpdesk_team", "escalation_escalation"):
+        for table in ("helpdesk_membership", "helpdesk_team", "tickets_resolutionattempt"):
             assert tenants_of(table) == [], table  # closed again before any share runs
         with tenant_reads(claimed):
             reads = claim_reads.claim_read({north.pk: north_ids, south.pk: south_ids}, later)
@@ -422,6 +422,38 @@ def test_the_call_requests_from_memory_answer_as_their_query(claim):
     assert wanted  # not an empty comparison
 
 
+def test_inside_the_pass_a_share_sees_and_writes_the_escalations_and_calls_of_the_claim_only(claim):
+    """The pass reads and writes the escalations, calls and time watches of its whole claim (CLAIM_BATCH_TABLES,
+    CALL_BATCH_TABLES): a tenant outside the claim stays closed, for reading and writing; the scoped managers still
+    show a share its own rows."""
+    from callnotes.models import Call
+
+    tenants, later = claim
+    workflows._sweep_rules(later, workflows.SweepReport())  # every tenant escalated, calls requested
+    (north, _), (south, _), (east, _) = tenants
+    own = {}
+    for tenant in (north, south, east):
+        with tenant_context(tenant):
+            own[tenant.pk] = (Escalation.objects.count(), Call.objects.count())
+            assert own[tenant.pk][0] > 0 and own[tenant.pk][1] > 0, tenant.slug
+            east_call = Call.objects.first() if tenant == east else None
+
+    def tenants_of(table):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT DISTINCT tenant_id FROM {table} ORDER BY 1")
+            return [row[0] for row in cursor.fetchall()]
+
+    claimed = sorted([north.pk, south.pk])
+    with transaction.atomic(), tenant_batch(claimed), tenant_shares() as share, share(north):
+        for table in ("escalation_escalation", "callnotes_call"):
+            assert tenants_of(table) == claimed, table  # east, not claimed, stays closed
+        assert (Escalation.objects.count(), Call.objects.count()) == own[north.pk]
+        assert Escalation.unscoped.filter(tenant=east).update(reason="smuggled") == 0
+        assert Call.unscoped.filter(tenant=east).update(suggested_reason="smuggled") == 0
+        with pytest.raises(ProgrammingError, match="row-level security"), transaction.atomic():
+            Call.unscoped.create(tenant=east, ticket_id=east_call.ticket_id, created_at=timezone.now())
+
+
 def test_a_value_handed_to_a_share_goes_to_its_tenant_once(claim):
     (north, _), (south, _), _ = claim[0]
     with share_reads.handed(north.pk, {"board": "handed"}):
@@ -435,9 +467,8 @@ def test_a_value_handed_to_a_share_goes_to_its_tenant_once(claim):
 
 
 def test_a_claim_writes_each_table_once_whatever_its_tenants(db, monkeypatch):
-    """The pass's writes are one statement per table for the whole claim (2 tenants or 6); what a share still
-    costs on its own is its reads and the writes it reads back (escalations, firings, calls), the same for each
-    share of the same shape."""
+    """The pass's reads and writes are one statement per table for the whole claim (2 tenants or 6); what a share
+    still costs on its own is entering its tenant and claiming its firings, the same for each share."""
     for i in range(6):
         _stormy(f"t{i}", 3, capacities=(2, 2, 2), quantum=False)
     later = timezone.now() + timedelta(hours=2)
@@ -450,6 +481,8 @@ def test_a_claim_writes_each_table_once_whatever_its_tenants(db, monkeypatch):
     for sql in lists.values():
         for table in WRITTEN_ONCE:
             assert sum(q.lstrip().startswith(table) for q in sql) == 1, table
+        # The audit events twice: the calls' events after the calls' INSERT (its RETURNING names the requests made).
+        assert sum(q.lstrip().startswith("INSERT INTO tickets_ticketevent") for q in sql) == 2
     per_share = (len(lists[6]) - len(lists[2])) / 4
 
     assert per_share == int(per_share) and per_share <= PER_SHARE, (len(lists[2]), len(lists[6]))
@@ -464,17 +497,17 @@ CLAIM_READS = ('"tickets_customer"', 'COUNT("tickets_ticket"."id") AS "n"', '"la
                '"helpdesk_teammember"."team_id" AS "teams__id"', 'FROM "callnotes_call"')  # fmt: skip
 
 
-# Measured: a share 4 (entering its tenant; the firings claimed, which decides exactly-once; the escalations
-# written, which the calls' rows point to and the ladder reads back; the calls written, whose ids their events
-# name); the claim 24 (the claim, tenants, the batch in and out, the versions, the ids; the shares' reads in and
-# out of tenant_reads: the reminders' clocks, tickets, escalations with their ladder, requesters' counts, the
-# facts' parts, the boards, the managers, the mail senders, the calls; the tickets, events, clocks, outbox rows,
-# links and stale watches written, the tenant restored). Before the claim's reads: 13 a share and 12 the claim;
-# before the pass: 33 a share (28 in it, 4 to enter its tenant, 1 for its configuration version).
-PER_SHARE, PER_CLAIM = 4, 24
-WRITTEN_ONCE = ("INSERT INTO tickets_ticketevent", "UPDATE tickets_ticket", "INSERT INTO slas_slatimer",
+# Measured: a share 2 (entering its tenant; the firings claimed, whose RETURNING decides exactly-once what the
+# share goes on to open); the claim 27 (the claim, tenants, the batch in and out, the versions, the ids; the
+# shares' reads in and out of tenant_reads: the reminders' clocks, tickets, escalations with their ladder,
+# requesters' counts, the facts' parts, the boards, the managers, the mail senders, the calls; the escalations,
+# tickets, events, clocks, outbox rows, links, stale watches and calls written, then the calls' events, which
+# name the calls made; the tenant restored). Before the claim's reads: 13 a share and 12 the claim; before the
+# pass: 33 a share (28 in it, 4 to enter its tenant, 1 for its configuration version).
+PER_SHARE, PER_CLAIM = 2, 27
+WRITTEN_ONCE = ("UPDATE tickets_ticket", "INSERT INTO slas_slatimer", "INSERT INTO escalation_escalation",
                 "INSERT INTO helpdesk_outboxevent", "UPDATE escalation_rulefiring", "SELECT nextval",
-                "DELETE FROM escalation_timewatch")  # fmt: skip
+                "DELETE FROM escalation_timewatch", "INSERT INTO callnotes_call")  # fmt: skip
 
 
 def _statement_list(work) -> list[str]:
