@@ -32,7 +32,7 @@ from helpdesk import bulk, share_reads
 from helpdesk.audit import actor_label
 from helpdesk.models import Membership, Team
 from helpdesk.outbox import Emission, outbox_emit_across
-from helpdesk.tenancy import current_tenant
+from helpdesk.tenancy import across, current_tenant
 from slas.models import SlaTimer
 from tickets.models import Status, Ticket, TicketEvent, raises_priority
 from tickets.selectors import ticket_context
@@ -333,7 +333,8 @@ def _claim(fired: list[tuple], at: datetime) -> dict[tuple[int, int], int]:
         return {}
     from django.db import connection
 
-    with connection.bound_cursor() as cursor:
+    # Every row names its tenant, on a batch table: in the sweep's pass, a share claims without entering its tenant.
+    with across(), connection.bound_cursor() as cursor:
         cursor.execute(CLAIM_MANY, [current_tenant().pk, at, *(list(column) for column in zip(*rows, strict=True))])
         return {(ticket_id, rule_id): pk for ticket_id, rule_id, pk in cursor.fetchall()}
 

@@ -145,28 +145,53 @@ def tenant_reads(tenant_ids: list[int]):
             cursor.execute("SELECT set_config(%s, '', true)", [READS_SETTING])
 
 
+_across: ContextVar[bool] = ContextVar("helpdesk_tenancy_across", default=False)
+
+
+@contextmanager
+def across():
+    """Inside a share of tenant_shares: the block's statements name their tenant in every row and touch batch tables
+    only (the firings' claim), so they need no tenant entered in the database: they don't enter it."""
+    token = _across.set(True)
+    try:
+        yield
+    finally:
+        _across.reset(token)
+
+
 @contextmanager
 def tenant_shares():
     """Inside tenant_batch: yields `share(tenant)`, which enters one tenant of the batch for its share of a
-    cross-tenant pass as tenant_context does, but without a transaction of its own (one statement: app.tenant_id,
-    no savepoint): the tenant-scoped managers and every table outside the batch's see that tenant alone. The
-    caller's app.tenant_id is restored on the way out (after an error, tenant_batch's savepoint undoes it)."""
+    cross-tenant pass as tenant_context does, but without a transaction of its own: the tenant-scoped managers and
+    every table outside the batch's see that tenant alone. The database's app.tenant_id is set on the share's first
+    statement (one statement, no savepoint), not on entering it: a share whose statements all run `across()` (the
+    escalation pass's shares, whose reads came with the claim's: escalation.claim_reads) costs none. The caller's
+    app.tenant_id is restored on the way out (after an error, tenant_batch's savepoint undoes it)."""
     if not connection.in_atomic_block:
         raise RuntimeError("tenant_shares() needs an open transaction (SET LOCAL)")
     first: list[str | None] = []
+    entering: list[int | None] = [None]
+
+    def enter_first(execute, sql, params, many, context):
+        if entering[0] is not None and not _across.get():
+            tenant_id, entering[0] = entering[0], None
+            previous = _set_db_tenant(tenant_id)
+            if not first:
+                first.append(previous)
+        return execute(sql, params, many, context)
 
     @contextmanager
     def share(tenant: Tenant):
         token = _current_tenant.set(tenant)
+        entering[0] = tenant.pk
         try:
-            previous = _set_db_tenant(tenant.pk)
-            if not first:
-                first.append(previous)
             yield tenant
         finally:
+            entering[0] = None
             _current_tenant.reset(token)
 
-    yield share
+    with connection.execute_wrapper(enter_first):
+        yield share
     if first:
         _set_db_tenant(int(first[0]) if first[0] else None)
 

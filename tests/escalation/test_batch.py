@@ -454,6 +454,39 @@ def test_inside_the_pass_a_share_sees_and_writes_the_escalations_and_calls_of_th
             Call.unscoped.create(tenant=east, ticket_id=east_call.ticket_id, created_at=timezone.now())
 
 
+def test_a_share_enters_its_tenant_on_its_first_statement_that_needs_it(claim):
+    """tenant_shares: entering a share costs nothing; its first statement not run `across()` enters its tenant
+    first, so that statement and the next see that tenant alone, whichever share ran before."""
+    from helpdesk.tenancy import across
+
+    (north, _), (south, _), _ = claim[0]
+
+    def members_tenants():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT DISTINCT tenant_id FROM helpdesk_membership ORDER BY 1")
+            return [row[0] for row in cursor.fetchall()]
+
+    def setting():
+        with across(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('app.tenant_id', true)")
+            return cursor.fetchone()[0]
+
+    with transaction.atomic(), tenant_batch([north.pk, south.pk]), tenant_shares() as share:
+        with CaptureQueriesContext(connection) as entering, share(north):
+            pass
+        assert len(entering.captured_queries) == 0
+        with share(north):
+            assert setting() == ""  # an `across()` statement does not enter it
+            assert members_tenants() == [north.pk]
+            assert setting() == str(north.pk)
+        with share(south):
+            assert setting() == str(north.pk)  # not entered yet: the share before it left its tenant
+            assert members_tenants() == [south.pk]
+        with share(north):
+            assert members_tenants() == [north.pk]
+    assert members_tenants() == []
+
+
 def test_a_value_handed_to_a_share_goes_to_its_tenant_once(claim):
     (north, _), (south, _), _ = claim[0]
     with share_reads.handed(north.pk, {"board": "handed"}):
@@ -468,7 +501,7 @@ def test_a_value_handed_to_a_share_goes_to_its_tenant_once(claim):
 
 def test_a_claim_writes_each_table_once_whatever_its_tenants(db, monkeypatch):
     """The pass's reads and writes are one statement per table for the whole claim (2 tenants or 6); what a share
-    still costs on its own is entering its tenant and claiming its firings, the same for each share."""
+    still costs on its own is claiming its firings, the same for each share."""
     for i in range(6):
         _stormy(f"t{i}", 3, capacities=(2, 2, 2), quantum=False)
     later = timezone.now() + timedelta(hours=2)
@@ -497,14 +530,15 @@ CLAIM_READS = ('"tickets_customer"', 'COUNT("tickets_ticket"."id") AS "n"', '"la
                '"helpdesk_teammember"."team_id" AS "teams__id"', 'FROM "callnotes_call"')  # fmt: skip
 
 
-# Measured: a share 2 (entering its tenant; the firings claimed, whose RETURNING decides exactly-once what the
-# share goes on to open); the claim 27 (the claim, tenants, the batch in and out, the versions, the ids; the
-# shares' reads in and out of tenant_reads: the reminders' clocks, tickets, escalations with their ladder,
-# requesters' counts, the facts' parts, the boards, the managers, the mail senders, the calls; the escalations,
-# tickets, events, clocks, outbox rows, links, stale watches and calls written, then the calls' events, which
-# name the calls made; the tenant restored). Before the claim's reads: 13 a share and 12 the claim; before the
-# pass: 33 a share (28 in it, 4 to enter its tenant, 1 for its configuration version).
-PER_SHARE, PER_CLAIM = 2, 27
+# Measured: a share 1 (its firings claimed, whose RETURNING decides exactly-once what the share goes on to open; it
+# enters its tenant in the database only for a statement of its own that needs it: none here); the claim 26 (the
+# claim, tenants, the batch in and out, the versions, the ids; the shares' reads in and out of tenant_reads: the
+# reminders' clocks, tickets, escalations with their ladder, requesters' counts, the facts' parts, the boards, the
+# managers, the mail senders, the calls; the escalations, tickets, events, clocks, outbox rows, links, stale
+# watches and calls written, then the calls' events, which name the calls made). Before the claim's reads: 13 a
+# share and 12 the claim; before the pass: 33 a share (28 in it, 4 to enter its tenant, 1 for its configuration
+# version).
+PER_SHARE, PER_CLAIM = 1, 26
 WRITTEN_ONCE = ("UPDATE tickets_ticket", "INSERT INTO slas_slatimer", "INSERT INTO escalation_escalation",
                 "INSERT INTO helpdesk_outboxevent", "UPDATE escalation_rulefiring", "SELECT nextval",
                 "DELETE FROM escalation_timewatch", "INSERT INTO callnotes_call")  # fmt: skip
