@@ -931,13 +931,15 @@ def _sweep_rules(now: datetime, report: SweepReport) -> int:
 
 def _rules_all(claimed: dict[int, list[int]], run, now: datetime) -> int:
     """The escalation stage's fast path: every tenant share of the claim in one savepoint under the batch policy
-    (tenancy.tenant_batch). Each share decides in its own tenant (tenancy.tenant_shares: one statement to enter,
-    its reads behind that tenant's RLS), and the shares' plain writes — tickets, audit events, clocks, messages —
-    are gathered (helpdesk.bulk.gathered) and written for the whole claim with one statement per table, with the
-    outbox rows and the firings' links; ids come from the sequences in chunks. The claimed tenants' configuration
-    versions, matrices and SLA policies are read in one statement each (those not cached yet), and so is each of
-    the shares' reads of their tickets, escalations, boards… (escalation.claim_reads), each share handed its own
-    (helpdesk.share_reads)."""
+    (tenancy.tenant_batch). Each share decides in its own tenant (tenancy.tenant_shares: entered in the database
+    only for a statement of its own that needs it, then behind that tenant's RLS). What the shares read is read
+    before them for the whole claim, one statement per kind (escalation.claim_reads, callnotes' calls_across: the
+    tickets, facts, escalations, boards, managers, mail senders, calls), each share handed its own
+    (helpdesk.share_reads); the claimed tenants' configuration versions, matrices and SLA policies likewise (those
+    not cached yet). The shares' writes — escalations, tickets, audit events, clocks, messages, outbox rows, the
+    firings' links, stale watches, call requests — are gathered (helpdesk.bulk.gathered) and written for the whole
+    claim with one statement per table; ids come from the sequences in chunks. What a share still costs on its own:
+    its firings' claim, which decides exactly-once what it opens (tests/escalation/test_batch.py counts them)."""
     tenants = Tenant.objects.in_bulk(list(claimed))
     created = 0
     with tenant_batch(list(claimed)), tenant_shares() as share:
