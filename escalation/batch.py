@@ -1,7 +1,9 @@
 """The sweep's escalations, set-based (issue 17): one tenant's share of due tickets is decided in memory and
 written with a handful of multi-row statements, instead of ~25 statements per escalation opened one at a time.
 
-Decide (in memory, from one read of each input for the whole share):
+Decide (in memory, from one read of each input for the whole share; in the sweep's pass, for the whole claim of
+many tenants before any share runs: escalation/claim_reads.py, each share handed its own through
+helpdesk.share_reads):
     the tickets with requester and account, what the facts read (snapshot.snapshots), their escalations, the
     requesters' earlier-ticket counts; the time rules evaluated and grouped by cause (triggers.merge); the
     firings claimed in one statement (the unique (tenant, ticket, rule, cycle) still decides exactly-once);
