@@ -28,7 +28,7 @@ from django.db.models import Count, Exists, OuterRef
 from django.utils.dateparse import parse_datetime
 
 from escalation import communication, engine, routing, selectors, services, triggers, watches
-from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, RuleFiring
 from escalation.snapshot import TicketSnapshot, _from_json, snapshots
 from helpdesk import bulk, share_reads
 from helpdesk.audit import actor_label
@@ -329,16 +329,55 @@ RETURNING ticket_id, rule_id, id
 
 
 def _claim(fired: list[tuple], at: datetime) -> dict[tuple[int, int], int]:
-    """services._claim for the whole share in one statement: the firing id by (ticket, rule) of those claimed."""
+    """services._claim for the whole share in one statement: the firing id by (ticket, rule) of those claimed. In the
+    sweep's pass, from the claim's firings read at once (claim_reads) and written for the claim at its end."""
     rows = [(shot.ticket.pk, rule.pk, shot.cycle, reason) for shot, pairs in fired for rule, reason in pairs]
     if not rows:
         return {}
+    known = share_reads.take("firings", lambda: None)
+    if known is not None and bulk.gathering():
+        return _claim_gathered(rows, known, at)
     from django.db import connection
 
     # Every row names its tenant, on a batch table: in the sweep's pass, a share claims without entering its tenant.
     with across(), connection.bound_cursor() as cursor:
         cursor.execute(CLAIM_MANY, [current_tenant().pk, at, *(list(column) for column in zip(*rows, strict=True))])
         return {(ticket_id, rule_id): pk for ticket_id, rule_id, pk in cursor.fetchall()}
+
+
+CLAIM_GATHERED = """
+INSERT INTO escalation_rulefiring (id, tenant_id, ticket_id, rule_id, cycle, reason, created_at)
+SELECT f.id, f.tenant_id, f.ticket_id, f.rule_id, f.cycle, f.reason, %b
+FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::integer[], %b::text[])
+  AS f(id, tenant_id, ticket_id, rule_id, cycle, reason)
+ON CONFLICT (tenant_id, ticket_id, rule_id, cycle) DO NOTHING
+"""
+CLAIMED_MEANWHILE = "bulk: {} of {} firings claimed (another transaction claimed some meanwhile)"
+
+
+def _claim_gathered(rows: list[tuple], known: set[tuple[int, int, int]], at: datetime) -> dict[tuple[int, int], int]:
+    """_claim in the sweep's pass: the (ticket, rule, cycle) not among the firings the claim read (`known`, this
+    share's: claim_reads) are claimed, with ids from the sequence, and written with the claim's other rows at its
+    end (bulk.defer). The unique index still decides there: a firing another transaction claimed meanwhile makes
+    the write raise, so the pass rolls back and the claim goes tenant by tenant, claiming one share at a time."""
+    fresh = [row for row in rows if (row[0], row[1], row[2]) not in known]
+    if not fresh:
+        return {}
+    known.update((ticket_id, rule_id, cycle) for ticket_id, rule_id, cycle, _ in fresh)
+    ids = bulk.ids_reserve(RuleFiring, len(fresh))
+    tenant_id = current_tenant().pk
+    bulk.defer(("escalation.firings", at), [(pk, tenant_id, *row) for pk, row in zip(ids, fresh, strict=True)],
+               lambda claimed: _claim_write(claimed, at))  # fmt: skip
+    return {(ticket_id, rule_id): pk for pk, (ticket_id, rule_id, _, _) in zip(ids, fresh, strict=True)}
+
+
+def _claim_write(rows: list[tuple], at: datetime) -> None:
+    from django.db import connection
+
+    with connection.bound_cursor() as cursor:
+        cursor.execute(CLAIM_GATHERED, [at, *(list(column) for column in zip(*rows, strict=True))])
+        if cursor.rowcount != len(rows):
+            raise RuntimeError(CLAIMED_MEANWHILE.format(cursor.rowcount, len(rows)))
 
 
 def _plan(shot, lead, joined, board: RoutingBoard, claimed, at) -> Opening:

@@ -1,9 +1,10 @@
 """What the sweep's escalation pass reads once for its whole claim (issue 17), before any tenant's share runs
 (helpdesk/workflows.py `_rules_all`), split by tenant and handed to each share through helpdesk.share_reads: the
 reminders' warned clocks, the open tickets with requester and account, the facts' parts, the escalations with
-the ladder's flag, the requesters' ticket counts, the routing boards, the managers, the milestone mail's senders
-(and callnotes' part: the calls) — one statement each for the claim instead of one each per share (the full
-storm: 1,000 shares). A share takes each once; what it reads after its own writes it still reads itself.
+the ladder's flag, the requesters' ticket counts, the routing boards, the managers, the milestone mail's senders,
+the firings already claimed (and callnotes' part: the calls) — one statement each for the claim instead of one
+each per share (the full storm: 1,000 shares). A share takes each once; what it reads after its own writes it
+still reads itself.
 
 Runs inside tenancy.tenant_batch (the batch tables: tickets, clocks, calendars, events, messages, customers,
 accounts; and the escalations and calls, which the pass writes at its end too) and tenancy.tenant_reads, which
@@ -19,7 +20,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from escalation import batch, communication
-from escalation.models import Escalation
+from escalation.models import Escalation, RuleFiring
 from escalation.snapshot import parts_across
 from helpdesk.models import Membership
 from mail.models import MailSetup
@@ -44,10 +45,19 @@ def claim_read(claimed: dict[int, list[int]], at: datetime) -> dict[int, dict[st
         )
     )
     setups = {setup.tenant_id: setup for setup in MailSetup.unscoped.filter(tenant_id__in=tenant_ids)}
+    firings: dict[int, set] = {pk: set() for pk in tenant_ids}
+    for tenant_id, *key in RuleFiring.unscoped.filter(tenant_id__in=tenant_ids, ticket_id__in=ticket_ids).values_list(
+        "tenant_id", "ticket_id", "rule_id", "cycle"
+    ):
+        firings[tenant_id].add(tuple(key))
     for pk in tenant_ids:
         reads[pk].setdefault("update_clocks", [])
         reads[pk].update(
-            tickets=reads_tickets[pk], board=boards[pk], manager_rows=managers.get(pk, []), mail_setup=setups.get(pk)
+            tickets=reads_tickets[pk],
+            board=boards[pk],
+            manager_rows=managers.get(pk, []),
+            mail_setup=setups.get(pk),
+            firings=firings[pk],
         )
     return reads
 

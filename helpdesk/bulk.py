@@ -169,6 +169,11 @@ def flush() -> None:
     _flush(done)
 
 
+def gathering() -> bool:
+    """Whether the caller runs inside `gathered()` (its writes recorded for the block's end)."""
+    return _gathering.get() is not None
+
+
 def defer(key: Hashable, rows: list, write: Callable[[list], object]) -> bool:
     """Inside `gathered()`: records `rows` for one `write(rows of every call with this key)` on the way out (a
     writer of its own SQL: the outbox, the firings' links) and returns True; outside one, False (write now)."""
