@@ -8,6 +8,7 @@ through the outbox after commit.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -35,8 +36,9 @@ from callnotes.models import (
     Required,
 )
 from escalation import routing
+from escalation.batch import ShareRows
 from escalation.models import Escalation
-from helpdesk import bulk
+from helpdesk import bulk, share_reads
 from helpdesk.audit import actor_label
 from helpdesk.auth import Principal, hash_token_key
 from helpdesk.models import Membership, Tenant
@@ -176,33 +178,91 @@ def call_requests_open(*, wanted: list[tuple[Escalation, str, str]], at: datetim
     return [call for call in opened if call is not None]
 
 
+WANTING_STATUSES = ("requested", "acknowledged")
+
+
 def call_requests_for_tickets(*, ticket_ids: list[int], at: datetime) -> int:
     """The sweep's share: escalations of these tickets that want a call (a time rule with to_call opened them, or
     the ladder carried the wish up) and never had one, on tickets with no call open. One query when there is
-    nothing to do; an escalation whose call was held or cancelled is not asked again."""
-    wanting = (
-        Escalation.objects.filter(ticket_id__in=ticket_ids, to_call=True, status__in=["requested", "acknowledged"])
-        .filter(calls__isnull=True)
-        .exclude(ticket__calls__status__in=OPEN_STATUSES)
-        .select_related("ticket")
-        .order_by("pk")
-    )
+    nothing to do, none in the sweep's pass (its claim's calls read at once: calls_across); an escalation whose
+    call was held or cancelled is not asked again."""
+    facts = share_reads.take("calls", lambda: None)
+    wanting = facts.wanting(ticket_ids) if facts is not None else None
+    if wanting is None:
+        bulk.flush()  # in the sweep's pass, the share's escalations may still be gathered: they must be read
+        wanting = list(
+            Escalation.objects.filter(ticket_id__in=ticket_ids, to_call=True, status__in=WANTING_STATUSES)
+            .filter(calls__isnull=True)
+            .exclude(ticket__calls__status__in=OPEN_STATUSES)
+            .select_related("ticket")
+            .order_by("pk")
+        )
     # One request per ticket from the sweep: several escalations of it may want the same call (the first asks).
     first: dict[int, Escalation] = {}
     for escalation in wanting:
         first.setdefault(escalation.ticket_id, escalation)
-    return len(_call_requests_open_many(list(first.values()), at))
+    return _call_requests_open_many(list(first.values()), at)
+
+
+@dataclass
+class CallFacts:
+    """What call_requests_for_tickets asks, for one share of the sweep's pass: its escalations as the share's batch
+    leaves them (escalation.batch.ShareRows: read for the claim, joined by the share's openings, changed by its
+    reinforcements) and the calls its tickets had before the share (ticket id, escalation id, status)."""
+
+    rows: ShareRows
+    calls: list[tuple[int, int | None, str]]
+
+    def wanting(self, ticket_ids: list[int]) -> list[Escalation] | None:
+        """The query's answer, from memory; None when the batch did not read these tickets (no time rules, other
+        tickets) and the escalations must be read."""
+        if self.rows.by_ticket is None or self.rows.ticket_ids != ticket_ids:
+            return None
+        had_call = {escalation_id for _, escalation_id, _ in self.calls if escalation_id is not None}
+        call_open = {ticket_id for ticket_id, _, status in self.calls if status in OPEN_STATUSES}
+        escalations = [e for of_ticket in self.rows.by_ticket.values() for e in of_ticket] + self.rows.others
+        return sorted(
+            (
+                e
+                for e in escalations
+                if e.to_call and e.status in WANTING_STATUSES and e.pk not in had_call and e.ticket_id not in call_open
+            ),
+            key=lambda e: e.pk,
+        )
+
+
+def calls_across(claimed: dict[int, list[int]], reads: dict[int, dict[str, object]]) -> None:
+    """The calls of every claimed ticket in one statement (the sweep's pass, inside tenancy.tenant_batch, whose
+    policy opens the claimed tenants' calls), handed to each share as CallFacts with its escalations (`reads`:
+    escalation.claim_reads.claim_read's answer)."""
+    ticket_ids = [pk for ids in claimed.values() for pk in ids]
+    calls: dict[int, list[tuple[int, int | None, str]]] = {pk: [] for pk in claimed}
+    rows = Call.unscoped.filter(tenant_id__in=list(claimed), ticket_id__in=ticket_ids)
+    for tenant_id, ticket_id, escalation_id, status in rows.values_list(
+        "tenant_id", "ticket_id", "escalation_id", "status"
+    ):
+        calls[tenant_id].append((ticket_id, escalation_id, status))
+    for tenant_id, share in reads.items():
+        share["calls"] = CallFacts(share["tickets"], calls[tenant_id])  # type: ignore[arg-type]
 
 
 REQUEST_CONFLICT = "(tenant_id, escalation_id) WHERE status = 'requested' DO NOTHING"
 
 
-def _call_requests_open_many(escalations: list[Escalation], at: datetime) -> list[tuple[int, int]]:
+def _call_requests_open_many(escalations: list[Escalation], at: datetime) -> int:
     """call_request_open for many escalations (the sweep's share), in two statements: the requests in one
     INSERT (the partial unique index decides, as for one: a request another writer just made is skipped), the
-    `call_suggested` events of those stored in another. Returns (call id, escalation id) of the requests made."""
+    `call_suggested` events of those stored in another. Inside bulk.gathered() (the sweep's pass), both for the
+    whole claim on the way out (the batch policy opens the claimed tenants' calls: tenancy.CLAIM_BATCH_TABLES);
+    nothing in a share reads its calls back. Returns how many requests were made (handed over, when gathered)."""
     if not escalations:
-        return []
+        return 0
+    if bulk.defer(("callnotes.requests", at), escalations, lambda rows: _call_requests_write(rows, at)):
+        return len(escalations)
+    return len(_call_requests_write(escalations, at))
+
+
+def _call_requests_write(escalations: list[Escalation], at: datetime) -> list[tuple[int, int]]:
     calls = [
         Call(tenant_id=e.tenant_id, ticket_id=e.ticket_id, escalation=e, suggested_trigger=e.trigger[:60],
              suggested_reason=e.reason, created_at=at)

@@ -1,7 +1,9 @@
 """The sweep's escalations, set-based (issue 17): one tenant's share of due tickets is decided in memory and
 written with a handful of multi-row statements, instead of ~25 statements per escalation opened one at a time.
 
-Decide (in memory, from one read of each input for the whole share):
+Decide (in memory, from one read of each input for the whole share; in the sweep's pass, for the whole claim of
+many tenants before any share runs: escalation/claim_reads.py, each share handed its own through
+helpdesk.share_reads):
     the tickets with requester and account, what the facts read (snapshot.snapshots), their escalations, the
     requesters' earlier-ticket counts; the time rules evaluated and grouped by cause (triggers.merge); the
     firings claimed in one statement (the unique (tenant, ticket, rule, cycle) still decides exactly-once);
@@ -26,13 +28,13 @@ from django.db.models import Count, Exists, OuterRef
 from django.utils.dateparse import parse_datetime
 
 from escalation import communication, engine, routing, selectors, services, triggers, watches
-from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, RuleFiring
 from escalation.snapshot import TicketSnapshot, _from_json, snapshots
-from helpdesk import bulk
+from helpdesk import bulk, share_reads
 from helpdesk.audit import actor_label
 from helpdesk.models import Membership, Team
 from helpdesk.outbox import Emission, outbox_emit_across
-from helpdesk.tenancy import current_tenant
+from helpdesk.tenancy import across, current_tenant
 from slas.models import SlaTimer
 from tickets.models import Status, Ticket, TicketEvent, raises_priority
 from tickets.selectors import ticket_context
@@ -58,6 +60,40 @@ SELECT
 """
 
 
+# BOARD for many tenants in one statement (the sweep's pass: claim_reads), a row per tenant, each part read under
+# the tenant of its row.
+BOARD_ACROSS = (
+    "SELECT x.tenant,"
+    + BOARD.strip().removeprefix("SELECT").replace("%(tenant)s", "x.tenant")
+    + "\nFROM unnest(%(tenants)s::bigint[]) AS x(tenant)"
+)
+
+
+def _board_sql(template: str) -> str:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    user = get_user_model()
+    return template.format(users=connection.ops.quote_name(user._meta.db_table), name=user.USERNAME_FIELD)
+
+
+def _board_row() -> tuple:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_board_sql(BOARD), {"tenant": current_tenant().pk, "active": list(ACTIVE_STATUSES)})
+        return cursor.fetchone()
+
+
+def boards_across(tenant_ids: list[int]) -> dict[int, tuple]:
+    """BOARD's row of each of these tenants, in one statement (inside tenancy.tenant_batch and tenant_reads)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_board_sql(BOARD_ACROSS), {"tenants": list(tenant_ids), "active": list(ACTIVE_STATUSES)})
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
 @dataclass
 class RoutingBoard:
     """What routing.RANKED and routing.CAPABLE read, read once for a tenant: active members (with username),
@@ -72,19 +108,14 @@ class RoutingBoard:
 
     @classmethod
     def read(cls) -> RoutingBoard:
-        """The board of the current tenant, in one round trip (BOARD)."""
-        from django.contrib.auth import get_user_model
-        from django.db import connection
+        """The board of the current tenant, in one round trip (BOARD), or as the sweep's pass read it for its whole
+        claim (boards_across)."""
+        return cls.from_row(share_reads.take("board", _board_row))
 
-        user = get_user_model()
-        params = {
-            "tenant": current_tenant().pk,
-            "active": list(ACTIVE_STATUSES),
-        }
-        sql = BOARD.format(users=connection.ops.quote_name(user._meta.db_table), name=user.USERNAME_FIELD)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            members_json, pairs, loads, teams_json = cursor.fetchone()
+    @classmethod
+    def from_row(cls, row: tuple) -> RoutingBoard:
+        """The board from BOARD's row."""
+        members_json, pairs, loads, teams_json = row
         members = []
         for row in members_json:  # inactive members are never capable
             member = _from_json(Membership, row)
@@ -190,42 +221,78 @@ class Opening:
     after_priority: str = ""  # the ticket's priority as this escalation left it (its audit event's)
 
 
-def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict) -> list[TicketSnapshot]:
-    """The share's open tickets and everything their evaluation and firing read, one query per kind. `ladder`
-    gets the ids of the tickets read ("read") and of their escalations due to climb ("due", engine._ladder_due's
-    answer for those tickets, read with the escalations)."""
-    tickets = list(
-        Ticket.objects.filter(pk__in=ticket_ids)
-        .exclude(status__in=[Status.SOLVED, Status.CLOSED])
-        .select_related("requester", "account")
-        .order_by("pk")
+@dataclass
+class ShareRows:
+    """What _read reads of a share's tickets: the open ones with requester and account, their escalations (with
+    the ladder's flag), the requesters' ticket counts and, when read for a whole claim, the facts' parts (None:
+    snapshots reads them) and the escalations of the claimed tickets not open (`others`). `by_ticket`: the open
+    tickets' escalations as the share left them (_read's lists, which the share's openings join and its
+    reinforcements change), for the call requests (callnotes: call_requests_for_tickets)."""
+
+    ticket_ids: list[int]
+    tickets: list[Ticket]
+    escalations: list[Escalation] = field(default_factory=list)
+    counts: dict[int, int] = field(default_factory=dict)
+    parts: dict[int, tuple] | None = None
+    others: list[Escalation] = field(default_factory=list)
+    by_ticket: dict[int, list[Escalation]] | None = None
+
+
+def open_tickets(tickets) -> list[Ticket]:
+    """The open ones of these tickets (a queryset), with requester and account, by id."""
+    return list(
+        tickets.exclude(status__in=[Status.SOLVED, Status.CLOSED]).select_related("requester", "account").order_by("pk")
     )
+
+
+def escalations_with_ladder(escalations) -> list[Escalation]:
+    """These escalations (a queryset) as firing reads them, by id, each with what engine._ladder_due asks of it (a
+    breached ladder clock: `ladder_breached`): the share's ladder then needs no read of its own. The clock is
+    looked up by tenant and ticket too, so the clocks' ticket index bounds the lookup."""
+    breached = SlaTimer.unscoped.filter(
+        tenant_id=OuterRef("tenant_id"), ticket_id=OuterRef("ticket_id"), escalation_id=OuterRef("pk"),
+        metric__in=engine.LADDER_METRICS, breached_at__isnull=False,
+    )  # fmt: skip
+    rows = escalations.only("tenant_id", "ticket_id", "kind", "status", "to_call", "climbed_at", "trigger", "reason")
+    return list(rows.annotate(ladder_breached=Exists(breached)).order_by("pk"))
+
+
+def requester_counts(tickets, requester_ids) -> dict[int, int]:
+    """How many tickets (of the queryset `tickets`) each of these requesters has."""
+    rows = tickets.filter(requester_id__in=set(requester_ids)).values("requester_id").annotate(n=Count("id"))
+    return dict(rows.values_list("requester_id", "n"))
+
+
+def _rows(ticket_ids: list[int]) -> ShareRows:
+    """ShareRows of the current tenant's share, one query per kind."""
+    tickets = open_tickets(Ticket.objects.filter(pk__in=ticket_ids))
+    if not tickets:
+        return ShareRows(ticket_ids, [])
+    escalations = escalations_with_ladder(Escalation.objects.filter(ticket_id__in=[t.pk for t in tickets]))
+    counts = requester_counts(Ticket.objects.all(), [t.requester_id for t in tickets])
+    return ShareRows(ticket_ids, tickets, escalations, counts)
+
+
+def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict) -> list[TicketSnapshot]:
+    """The share's open tickets and everything their evaluation and firing read, one query per kind, or as the
+    sweep's pass read them for its whole claim (claim_reads). `ladder` gets the ids of the tickets read ("read")
+    and of their escalations due to climb ("due", engine._ladder_due's answer for those tickets, read with the
+    escalations)."""
+    rows = share_reads.take("tickets", lambda: _rows(ticket_ids))
+    if rows.ticket_ids != ticket_ids:  # handed for other tickets than these: read our own
+        rows = _rows(ticket_ids)
+    tickets = rows.tickets
     if not tickets:
         return []
-    shots = snapshots(tickets, between=(at, at), requesters=requesters)
+    shots = snapshots(tickets, between=(at, at), requesters=requesters, parts=rows.parts)
     escalations: dict[int, list[Escalation]] = defaultdict(list)
-    # With what engine._ladder_due asks of them (a breached ladder clock, not climbed yet): the share's ladder
-    # then needs no read of its own. By ticket too, so the clocks' ticket index bounds the lookup.
-    breached = SlaTimer.objects.filter(
-        ticket_id=OuterRef("ticket_id"), escalation_id=OuterRef("pk"), metric__in=engine.LADDER_METRICS,
-        breached_at__isnull=False,
-    )  # fmt: skip
-    rows = (
-        Escalation.objects.filter(ticket_id__in=[t.pk for t in tickets])
-        .only("tenant_id", "ticket_id", "kind", "status", "to_call", "climbed_at")
-        .annotate(ladder_breached=Exists(breached))
-    )
-    for escalation in rows.order_by("pk"):
+    for escalation in rows.escalations:
         escalations[escalation.ticket_id].append(escalation)
         if escalation.ladder_breached and escalation.climbed_at is None and escalation.status in ACTIVE_STATUSES:
             ladder.setdefault("due", []).append(escalation.pk)
     ladder["read"] = {t.pk for t in tickets}
-    counts = dict(
-        Ticket.objects.filter(requester_id__in={t.requester_id for t in tickets})
-        .values("requester_id")
-        .annotate(n=Count("id"))
-        .values_list("requester_id", "n")
-    )
+    rows.by_ticket = escalations
+    counts = rows.counts
     for shot in shots:
         ticket = shot.ticket
         for escalation in escalations[ticket.pk]:
@@ -262,15 +329,55 @@ RETURNING ticket_id, rule_id, id
 
 
 def _claim(fired: list[tuple], at: datetime) -> dict[tuple[int, int], int]:
-    """services._claim for the whole share in one statement: the firing id by (ticket, rule) of those claimed."""
+    """services._claim for the whole share in one statement: the firing id by (ticket, rule) of those claimed. In the
+    sweep's pass, from the claim's firings read at once (claim_reads) and written for the claim at its end."""
     rows = [(shot.ticket.pk, rule.pk, shot.cycle, reason) for shot, pairs in fired for rule, reason in pairs]
     if not rows:
         return {}
+    known = share_reads.take("firings", lambda: None)
+    if known is not None and bulk.gathering():
+        return _claim_gathered(rows, known, at)
+    from django.db import connection
+
+    # Every row names its tenant, on a batch table: in the sweep's pass, a share claims without entering its tenant.
+    with across(), connection.bound_cursor() as cursor:
+        cursor.execute(CLAIM_MANY, [current_tenant().pk, at, *(list(column) for column in zip(*rows, strict=True))])
+        return {(ticket_id, rule_id): pk for ticket_id, rule_id, pk in cursor.fetchall()}
+
+
+CLAIM_GATHERED = """
+INSERT INTO escalation_rulefiring (id, tenant_id, ticket_id, rule_id, cycle, reason, created_at)
+SELECT f.id, f.tenant_id, f.ticket_id, f.rule_id, f.cycle, f.reason, %b
+FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::integer[], %b::text[])
+  AS f(id, tenant_id, ticket_id, rule_id, cycle, reason)
+ON CONFLICT (tenant_id, ticket_id, rule_id, cycle) DO NOTHING
+"""
+CLAIMED_MEANWHILE = "bulk: {} of {} firings claimed (another transaction claimed some meanwhile)"
+
+
+def _claim_gathered(rows: list[tuple], known: set[tuple[int, int, int]], at: datetime) -> dict[tuple[int, int], int]:
+    """_claim in the sweep's pass: the (ticket, rule, cycle) not among the firings the claim read (`known`, this
+    share's: claim_reads) are claimed, with ids from the sequence, and written with the claim's other rows at its
+    end (bulk.defer). The unique index still decides there: a firing another transaction claimed meanwhile makes
+    the write raise, so the pass rolls back and the claim goes tenant by tenant, claiming one share at a time."""
+    fresh = [row for row in rows if (row[0], row[1], row[2]) not in known]
+    if not fresh:
+        return {}
+    known.update((ticket_id, rule_id, cycle) for ticket_id, rule_id, cycle, _ in fresh)
+    ids = bulk.ids_reserve(RuleFiring, len(fresh))
+    tenant_id = current_tenant().pk
+    bulk.defer(("escalation.firings", at), [(pk, tenant_id, *row) for pk, row in zip(ids, fresh, strict=True)],
+               lambda claimed: _claim_write(claimed, at))  # fmt: skip
+    return {(ticket_id, rule_id): pk for pk, (ticket_id, rule_id, _, _) in zip(ids, fresh, strict=True)}
+
+
+def _claim_write(rows: list[tuple], at: datetime) -> None:
     from django.db import connection
 
     with connection.bound_cursor() as cursor:
-        cursor.execute(CLAIM_MANY, [current_tenant().pk, at, *(list(column) for column in zip(*rows, strict=True))])
-        return {(ticket_id, rule_id): pk for ticket_id, rule_id, pk in cursor.fetchall()}
+        cursor.execute(CLAIM_GATHERED, [at, *(list(column) for column in zip(*rows, strict=True))])
+        if cursor.rowcount != len(rows):
+            raise RuntimeError(CLAIMED_MEANWHILE.format(cursor.rowcount, len(rows)))
 
 
 def _plan(shot, lead, joined, board: RoutingBoard, claimed, at) -> Opening:
@@ -358,8 +465,8 @@ def _write(openings: list[Opening], reinforced: list[Reinforced], at: datetime) 
     ids = bulk.ids_reserve(Escalation, len(openings))
     for opening, pk in zip(openings, ids, strict=True):
         opening.escalation.pk = pk
-    # At once, not gathered: the share's ladder and call requests read the escalations back.
-    bulk.insert_rows(Escalation, [o.escalation for o in openings], gather=False)
+    # Gathered: the call requests decide from the escalations in memory, and the ladder flushes before it climbs.
+    bulk.insert_rows(Escalation, [o.escalation for o in openings])
     moved = list({o.ticket.pk: o.ticket for o in openings}.values())
     for ticket in moved:
         ticket.updated_at = at
@@ -475,7 +582,12 @@ def _open_due(ticket_ids: list[int], at: datetime, hand_over: bool, ladder: dict
     for shot, pairs in fired:
         ticket = shot.ticket
         acting = [(r, why) for r, why in pairs if (ticket.pk, r.pk) in claimed]
-        _act(shot, [(r, why) for r, why in acting if r.action != "escalate"], at)
+        acts = [(r, why) for r, why in acting if r.action != "escalate"]
+        if acts:  # the tags' rules may open escalations one at a time: the board read before is stale, and the
+            share_reads.drop("calls")  # call requests must read the escalations (the in-memory lists miss those)
+            if board is None:
+                share_reads.drop("board")
+        _act(shot, acts, at)
         for (rule, reason), joined in services.causes([(r, why) for r, why in acting if r.action == "escalate"]):
             kind_open = next((e for e in shot.escalations if e.status in ACTIVE_STATUSES and e.kind == rule.kind), None)
             if kind_open is not None:

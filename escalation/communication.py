@@ -16,6 +16,7 @@ from django.db.models import Count
 
 from escalation.defaults import HIGH_STAKES_SLUGS
 from escalation.models import ACTIVE_STATUSES, Escalation, Kind
+from helpdesk import share_reads
 from helpdesk.models import ROLE_RANK, Membership, Role, Tenant
 from helpdesk.outbox import Emission, outbox_emit_across
 from helpdesk.tenancy import current_tenant_or_none
@@ -374,13 +375,21 @@ def _managers_by_team(team_ids: list[int | None]) -> dict[int | None, int | None
     """_manager_of for each of these teams, in one query (the sweep's batch): a dict owner_of keeps using."""
     if not team_ids:
         return {}
-    ranks = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.MANAGER]]
-    rows = list(Membership.objects.filter(active=True, role__in=ranks).order_by("pk").values_list("pk", "teams__id"))
+    rows = share_reads.take(
+        "manager_rows", lambda: list(managers_of(Membership.objects.all()).values_list("pk", "teams__id"))
+    )
     first = rows[0][0] if rows else None
     in_team: dict[int, int] = {}
     for pk, team_id in rows:
         in_team.setdefault(team_id, pk)
     return {team_id: (in_team.get(team_id) if team_id else None) or first for team_id in set(team_ids)}
+
+
+def managers_of(members):
+    """The active managers among `members` (a queryset), by id: what _managers_by_team decides from, with their
+    teams (the sweep's pass reads them for its whole claim: claim_reads)."""
+    ranks = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.MANAGER]]
+    return members.filter(active=True, role__in=ranks).order_by("pk")
 
 
 def _manager_of(team_id: int | None) -> int | None:
@@ -395,7 +404,10 @@ def reminders_send(*, ticket_ids: list[int], at: datetime) -> int:
     warning threshold in its current period, before its deadline. Once per period: the outbox row's dedupe
     key names the period, so a second sweep (or a second threshold) adds nothing. Runs in the sweep's
     escalation stage, for the tickets whose clocks just moved; returns the reminders written."""
-    clocks = {timer.escalation_id: timer for timer in sla_selectors.update_clocks_warned(ticket_ids=ticket_ids, at=at)}
+    warned = share_reads.take(
+        "update_clocks", lambda: sla_selectors.update_clocks_warned(ticket_ids=ticket_ids, at=at)
+    )  # the sweep's pass reads them for its whole claim (claim_reads)
+    clocks = {timer.escalation_id: timer for timer in warned}
     if not clocks:
         return 0
     escalations = Escalation.objects.filter(pk__in=list(clocks), status__in=ACTIVE_STATUSES).select_related(

@@ -16,7 +16,7 @@ from django.utils import timezone
 from escalation import communication, selectors, services, triggers
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule
 from escalation.snapshot import TicketSnapshot
-from helpdesk import bulk
+from helpdesk import bulk, share_reads
 from helpdesk.tenancy import claim_by_tenant
 from slas import clock
 from slas import services as slas
@@ -249,6 +249,7 @@ def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
     climbing = sorted(ladder.get("due", []) + (_ladder_due(rest) if rest else []))
     if climbing:
         bulk.flush()  # a climb reads its ticket: the sweep's pass may still hold this share's ticket writes
+        share_reads.drop("calls")  # a climb opens and closes escalations: the call requests read them again
     for escalation_id in climbing:
         created += services.escalation_climb(escalation_id=escalation_id, at=at) is not None
     return created

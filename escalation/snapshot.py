@@ -285,6 +285,31 @@ FROM unnest(%(ids)s::bigint[]) AS t(id)
 """
 
 
+# MANY_PARTS for the tickets of many tenants (the sweep's escalation pass: claim_reads): each ticket's parts read
+# under its own tenant, which the rows name, rather than the one of %(tenant)s.
+MANY_PARTS_ACROSS = MANY_PARTS.replace("%(tenant)s", "t.tenant_id").replace(
+    "FROM unnest(%(ids)s::bigint[]) AS t(id)",
+    "FROM unnest(%(ids)s::bigint[], %(tenants)s::bigint[]) AS t(id, tenant_id)",
+)
+
+
+def parts_across(tickets: Sequence[Ticket]) -> dict[int, tuple]:
+    """What snapshots() reads in MANY_PARTS, for tickets of many tenants in one query (inside tenancy.tenant_batch
+    and tenant_reads, which open exactly the claimed tenants' rows): the parts by ticket id, for `snapshots(parts=)`."""
+    from django.db import connection
+
+    if not tickets:
+        return {}
+    params = {
+        "ids": [t.pk for t in tickets],
+        "tenants": [t.tenant_id for t in tickets],
+        "moves": list(watches.TIER_MOVES),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(MANY_PARTS_ACROSS, params)
+        return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
 def _timers_from_json(clocks: list) -> list[SlaTimer]:
     timers = []
     for timer_row, calendar_row in clocks:
@@ -295,22 +320,27 @@ def _timers_from_json(clocks: list) -> list[SlaTimer]:
 
 
 def snapshots(
-    tickets: Sequence[Ticket], *, between: tuple[datetime, datetime], requesters: bool = True
+    tickets: Sequence[Ticket],
+    *,
+    between: tuple[datetime, datetime],
+    requesters: bool = True,
+    parts: dict[int, tuple] | None = None,
 ) -> list[TicketSnapshot]:
     """Snapshots of many stored tickets of the current tenant (loaded with select_related("account")), for
     evaluations at moments `between` the two given: what the facts read (thread, attempts, clocks with their
     calendars, tier moves) comes for all of them in one query (MANY_PARTS), the requesters' tickets in another,
     not one per ticket and part: the dry run's 300 demo tickets took 2,400 queries and 2-4 s that way; the
     sweep's escalation batch pays per tenant share, so every round trip counts. Filled in exactly as the
-    per-ticket properties read them."""
+    per-ticket properties read them. `parts`: those parts as parts_across read them already (for a whole claim)."""
     from django.db import connection
 
     if not tickets:
         return []
-    params = {"tenant": tickets[0].tenant_id, "ids": [t.pk for t in tickets], "moves": list(watches.TIER_MOVES)}
-    with connection.cursor() as cursor:
-        cursor.execute(MANY_PARTS, params)
-        parts = {row[0]: row[1:] for row in cursor.fetchall()}
+    if parts is None:
+        params = {"tenant": tickets[0].tenant_id, "ids": [t.pk for t in tickets], "moves": list(watches.TIER_MOVES)}
+        with connection.cursor() as cursor:
+            cursor.execute(MANY_PARTS, params)
+            parts = {row[0]: row[1:] for row in cursor.fetchall()}
     clocks = slas.ticket_clocks(tickets)
     # Without `requesters` (the sweep's time rules never count a requester's tickets), they are not read.
     requester_times = _requester_times(tickets, between=between) if requesters else {}

@@ -9,6 +9,7 @@ from django.db.models import Max
 
 from escalation.models import EscalationRule, TimeWatch
 from escalation.selectors import rule_matrix
+from helpdesk import bulk
 from helpdesk.tenancy import claim_by_tenant
 from slas import clock
 from slas import services as slas
@@ -64,8 +65,29 @@ def watches_arm_many(*, tickets: list[Ticket], since: datetime) -> int:
         if applying:
             armed += sum(watches_arm(ticket=ticket, since=since) for ticket in group)
             continue
-        TimeWatch.objects.filter(ticket_id__in=[t.pk for t in group]).delete()
+        _unwatch([(t.tenant_id, t.pk) for t in group])
     return armed
+
+
+UNWATCH = """
+DELETE FROM escalation_timewatch w USING unnest(%s::bigint[], %s::bigint[]) AS d(tenant_id, ticket_id)
+WHERE w.tenant_id = d.tenant_id AND w.ticket_id = d.ticket_id
+"""
+
+
+def _unwatch(tickets: list[tuple[int, int]]) -> None:
+    """Every watch of these (tenant id, ticket id): inside the sweep's pass (bulk.gathered), one DELETE for the
+    whole claim on the way out (the batch policy opens the claimed tenants' watches, tenancy.CLAIM_BATCH_TABLES);
+    the pass flushes before a ladder climb, which may arm the ticket's watches again, so the order holds."""
+    if not bulk.defer("escalation.unwatch", tickets, _unwatch_now):
+        _unwatch_now(tickets)
+
+
+def _unwatch_now(tickets: list[tuple[int, int]]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(UNWATCH, [[t for t, _ in tickets], [pk for _, pk in tickets]])
 
 
 def _minutes(rule) -> int:

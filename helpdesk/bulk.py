@@ -23,6 +23,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Field, JSONField, Model
 
+from helpdesk.tenancy import across
+
 
 def _column(field, alias: str) -> tuple[str, str]:
     """(the parameter's array type, the expression the SELECT reads the column with). JSON and arrays travel
@@ -107,7 +109,7 @@ def ids_reserve(model: type[Model], count: int) -> list[int]:
 
 def _nextvals(model: type[Model], count: int) -> list[int]:
     table = model._meta.db_table
-    with connection.cursor() as cursor:
+    with across(), connection.cursor() as cursor:  # a sequence belongs to no tenant: a share need not enter its own
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [table, model._meta.pk.column, count],
@@ -165,6 +167,11 @@ def flush() -> None:
     done = _Gathered(pending.inserts, pending.updates, pending.fields, pending.computed, pending.later, {})
     pending.inserts, pending.updates, pending.fields, pending.computed, pending.later = {}, {}, {}, {}, {}
     _flush(done)
+
+
+def gathering() -> bool:
+    """Whether the caller runs inside `gathered()` (its writes recorded for the block's end)."""
+    return _gathering.get() is not None
 
 
 def defer(key: Hashable, rows: list, write: Callable[[list], object]) -> bool:

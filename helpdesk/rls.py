@@ -72,3 +72,19 @@ def enable_tenant_batch_read(table: str) -> migrations.RunSQL:
         ],
         reverse_sql=[f'DROP POLICY IF EXISTS {BATCH_POLICY_NAME} ON "{table}";'],
     )
+
+
+# A third, narrower opt-in policy, for reading only: the escalation pass's reads of a whole claim
+# (escalation/claim_reads.py) open these tables for the claimed tenants in app.tenant_reads, which
+# tenancy.tenant_reads sets for those few statements alone and clears before any tenant's share runs: inside
+# a share, these tables still show that tenant alone, as without the policy. The same shape as BATCH_PREDICATE
+# (a list read once per statement).
+READS_POLICY_NAME = "tenant_reads"
+READS_PREDICATE = "tenant_id IN (SELECT unnest(NULLIF(current_setting('app.tenant_reads', true), '')::bigint[]))"
+
+
+def enable_tenant_reads(table: str) -> migrations.RunSQL:
+    return migrations.RunSQL(
+        sql=[f'CREATE POLICY {READS_POLICY_NAME} ON "{table}" FOR SELECT USING ({READS_PREDICATE});'],
+        reverse_sql=[f'DROP POLICY IF EXISTS {READS_POLICY_NAME} ON "{table}";'],
+    )

@@ -90,6 +90,24 @@ FAN_OUT_READ_TABLES = ("helpdesk_webhooksubscription", "helpdesk_notificationcha
 # writes stays behind its own tenant (tenant_shares).
 RULES_BATCH_TABLES = ("tickets_message", "escalation_rulefiring")
 RULES_BATCH_READ_TABLES = ("helpdesk_configversion", "escalation_escalationrule", "slas_slapolicy")
+# Read-only, and only while tenant_reads is open (migration escalation 0018; rls.READS_PREDICATE): what the
+# escalation pass reads once for its whole claim before any share runs (escalation/claim_reads.py) and that the
+# batch tables do not hold already: the tickets' resolution attempts, the routing boards (members, teams, team
+# memberships), the senders of the milestone mail.
+CLAIM_READ_TABLES = (
+    "tickets_resolutionattempt",
+    "helpdesk_membership",
+    "helpdesk_teammember",
+    "helpdesk_team",
+    "mail_mailsetup",
+)
+READS_SETTING = "app.tenant_reads"
+# Read and written by the whole pass, as RULES_BATCH_TABLES (migration escalation 0018): the escalations, read for
+# the claim (with the ladder's flag) and written for it on the way out with the other gathered rows; the moved
+# tickets' stale time watches, deleted for the claim in one statement (escalation.watches._unwatch).
+CLAIM_BATCH_TABLES = ("escalation_escalation", "escalation_timewatch")
+# The same for the calls (migration callnotes 0004): read for the claim, the requests written for it at the end.
+CALL_BATCH_TABLES = ("callnotes_call",)
 
 
 @contextmanager
@@ -112,27 +130,68 @@ def tenant_batch(tenant_ids: list[int]):
 
 
 @contextmanager
+def tenant_reads(tenant_ids: list[int]):
+    """Inside tenant_batch, for a pass's reads of the whole claim before its shares run: CLAIM_READ_TABLES show
+    these tenants' rows too (read only). In its own savepoint, as tenant_batch, and closed on the way out, so no
+    share ever runs with another tenant's rows of those tables in view."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("tenant_reads() needs an open transaction (SET LOCAL)")
+    ids = "{" + ",".join(str(int(pk)) for pk in sorted(set(tenant_ids))) + "}"
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, true)", [READS_SETTING, ids])
+        yield
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, '', true)", [READS_SETTING])
+
+
+_across: ContextVar[bool] = ContextVar("helpdesk_tenancy_across", default=False)
+
+
+@contextmanager
+def across():
+    """Inside a share of tenant_shares: the block's statements name their tenant in every row and touch batch tables
+    only (the firings' claim), so they need no tenant entered in the database: they don't enter it."""
+    token = _across.set(True)
+    try:
+        yield
+    finally:
+        _across.reset(token)
+
+
+@contextmanager
 def tenant_shares():
     """Inside tenant_batch: yields `share(tenant)`, which enters one tenant of the batch for its share of a
-    cross-tenant pass as tenant_context does, but without a transaction of its own (one statement: app.tenant_id,
-    no savepoint): the tenant-scoped managers and every table outside the batch's see that tenant alone. The
-    caller's app.tenant_id is restored on the way out (after an error, tenant_batch's savepoint undoes it)."""
+    cross-tenant pass as tenant_context does, but without a transaction of its own: the tenant-scoped managers and
+    every table outside the batch's see that tenant alone. The database's app.tenant_id is set on the share's first
+    statement (one statement, no savepoint), not on entering it: a share whose statements all run `across()` (the
+    escalation pass's shares, whose reads came with the claim's: escalation.claim_reads) costs none. The caller's
+    app.tenant_id is restored on the way out (after an error, tenant_batch's savepoint undoes it)."""
     if not connection.in_atomic_block:
         raise RuntimeError("tenant_shares() needs an open transaction (SET LOCAL)")
     first: list[str | None] = []
+    entering: list[int | None] = [None]
+
+    def enter_first(execute, sql, params, many, context):
+        if entering[0] is not None and not _across.get():
+            tenant_id, entering[0] = entering[0], None
+            previous = _set_db_tenant(tenant_id)
+            if not first:
+                first.append(previous)
+        return execute(sql, params, many, context)
 
     @contextmanager
     def share(tenant: Tenant):
         token = _current_tenant.set(tenant)
+        entering[0] = tenant.pk
         try:
-            previous = _set_db_tenant(tenant.pk)
-            if not first:
-                first.append(previous)
             yield tenant
         finally:
+            entering[0] = None
             _current_tenant.reset(token)
 
-    yield share
+    with connection.execute_wrapper(enter_first):
+        yield share
     if first:
         _set_db_tenant(int(first[0]) if first[0] else None)
 

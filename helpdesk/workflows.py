@@ -22,14 +22,14 @@ from callnotes import artifacts, knowledge, reminders, transcript
 from callnotes import services as calls
 from callnotes.errors import CallError
 from callnotes.models import ActionItem, Attachment, Call, CallNote, CallNoteTemplate
-from escalation import authority, batch, engine, watches
+from escalation import authority, batch, claim_reads, engine, watches
 from escalation import reviews as post_escalation_reviews
 from escalation import selectors as escalation_selectors
 from escalation import services as escalations
 from escalation.models import Escalation, EscalationRule, Review
 from escalation.snapshot import TicketSnapshot, event_snapshot
 from escalation.tasks import arm_after_commit
-from helpdesk import bulk, config_cache, portability
+from helpdesk import bulk, config_cache, portability, share_reads
 from helpdesk import services as tenancy
 from helpdesk.audit import audit_record
 from helpdesk.auth import Principal
@@ -40,7 +40,7 @@ from helpdesk.notifications import services as notification_services
 from helpdesk.notifications.models import NotificationChannel, NotificationTemplate, WebhookSubscription
 from helpdesk.retirement import RETIRED
 from helpdesk.retry import connection_lost
-from helpdesk.tenancy import tenant_batch, tenant_context, tenant_shares
+from helpdesk.tenancy import tenant_batch, tenant_context, tenant_reads, tenant_shares
 from mail import imap, outbound, parsing
 from mail import services as mail
 from mail.models import InboundAddress, Mailbox, MailSetup
@@ -919,7 +919,7 @@ def _sweep_rules(now: datetime, report: SweepReport) -> int:
         if not claimed:
             return 0
         try:
-            report.escalated += _rules_all(claimed, run)
+            report.escalated += _rules_all(claimed, run, now)
         except Exception as exc:  # find the culprit: the same work again, each tenant in its own savepoint
             if connection_lost(exc):
                 raise
@@ -929,22 +929,29 @@ def _sweep_rules(now: datetime, report: SweepReport) -> int:
         return sum(len(ids) for ids in claimed.values())
 
 
-def _rules_all(claimed: dict[int, list[int]], run) -> int:
+def _rules_all(claimed: dict[int, list[int]], run, now: datetime) -> int:
     """The escalation stage's fast path: every tenant share of the claim in one savepoint under the batch policy
-    (tenancy.tenant_batch). Each share decides in its own tenant (tenancy.tenant_shares: one statement to enter,
-    its reads behind that tenant's RLS), and the shares' plain writes — tickets, audit events, clocks, messages —
-    are gathered (helpdesk.bulk.gathered) and written for the whole claim with one statement per table, with the
-    outbox rows and the firings' links; ids come from the sequences in chunks. The claimed tenants' configuration
-    versions, matrices and SLA policies are read in one statement each (those not cached yet)."""
+    (tenancy.tenant_batch). Each share decides in its own tenant (tenancy.tenant_shares: entered in the database
+    only for a statement of its own that needs it, then behind that tenant's RLS). What the shares read is read
+    before them for the whole claim, one statement per kind (escalation.claim_reads, callnotes' calls_across: the
+    tickets, facts, escalations, boards, managers, mail senders, calls), each share handed its own
+    (helpdesk.share_reads); the claimed tenants' configuration versions, matrices and SLA policies likewise (those
+    not cached yet). The shares' writes — escalations, tickets, audit events, clocks, messages, outbox rows, the
+    firings' links, stale watches, call requests — are gathered (helpdesk.bulk.gathered) and written for the whole
+    claim with one statement per table; ids come from the sequences in chunks. What a share still costs on its own:
+    its firings' claim, which decides exactly-once what it opens (tests/escalation/test_batch.py counts them)."""
     tenants = Tenant.objects.in_bulk(list(claimed))
     created = 0
     with tenant_batch(list(claimed)), tenant_shares() as share:
         config_cache.pin_many(list(claimed))
         escalation_selectors.matrices_preload(list(claimed))  # what a cold worker would read once per share
         slas.policies_preload(list(claimed))
+        with tenant_reads(list(claimed)):  # the claim's reads: other tenants' rows of their tables closed after
+            reads = claim_reads.claim_read(claimed, now)
+            calls.calls_across(claimed, reads)
         with bulk.gathered(id_chunk=bulk.ID_CHUNK):
             for tenant_id, ids in sorted(claimed.items()):
-                with share(tenants[tenant_id]):
+                with share(tenants[tenant_id]), share_reads.handed(tenant_id, reads.pop(tenant_id)):
                     created += run(ids)
     return created
 

@@ -16,6 +16,7 @@ import html
 
 from django.utils import timezone
 
+from helpdesk import share_reads
 from helpdesk.notifications.senders import THREAD_MAIL
 from helpdesk.outbox import Emission, outbox_emit, outbox_emit_across
 from helpdesk.redaction import is_erased_address
@@ -130,7 +131,9 @@ def messages_mail_many(*, posts: list[tuple[Ticket, Message]], auto: bool) -> li
     ]  # fmt: skip
     if not any(mailable):
         return [False] * len(posts)
-    setup = MailSetup.objects.filter(tenant_id=posts[0][0].tenant_id).first()
+    tenant_id = posts[0][0].tenant_id
+    # The sweep's pass reads the senders of its whole claim at once (escalation/claim_reads.py).
+    setup = share_reads.take("mail_setup", lambda: MailSetup.objects.filter(tenant_id=tenant_id).first())
     if setup is None:
         return [False] * len(posts)
     chosen = [post for post, ok in zip(posts, mailable, strict=True) if ok]

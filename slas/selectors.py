@@ -25,8 +25,18 @@ def escalation_timers(*, escalation_ids: Iterable[int]) -> list[SlaTimer]:
 def update_clocks_warned(*, ticket_ids: Iterable[int], at: datetime) -> list[SlaTimer]:
     """The running recurring clocks of these tickets' escalations that crossed a warning threshold in their
     current period (a new period starts unwarned) and whose deadline is still ahead of `at`."""
+    return _update_clocks_warned(SlaTimer.objects.all(), ticket_ids, at)
+
+
+def update_clocks_warned_across(*, tenant_ids: list[int], ticket_ids: Iterable[int], at: datetime) -> list[SlaTimer]:
+    """update_clocks_warned for the tickets of many tenants at once (the sweep's escalation pass, inside
+    tenancy.tenant_batch: the batch policy opens the clocks of exactly the claimed tenants)."""
+    return _update_clocks_warned(SlaTimer.unscoped.filter(tenant_id__in=tenant_ids), ticket_ids, at)
+
+
+def _update_clocks_warned(timers: QuerySet, ticket_ids: Iterable[int], at: datetime) -> list[SlaTimer]:
     return list(
-        SlaTimer.objects.filter(
+        timers.filter(
             ticket_id__in=list(ticket_ids),
             escalation_id__gt=0,
             metric__in=RECURRING_METRICS,

@@ -113,6 +113,8 @@ def test_a_tenant_batch_opens_only_its_tenants_and_only_the_sweep_tables(two_tea
     from helpdesk.tenancy import (
         BATCH_READ_TABLES,
         BATCH_TABLES,
+        CALL_BATCH_TABLES,
+        CLAIM_BATCH_TABLES,
         FAN_OUT_READ_TABLES,
         RULES_BATCH_READ_TABLES,
         RULES_BATCH_TABLES,
@@ -142,7 +144,8 @@ def test_a_tenant_batch_opens_only_its_tenants_and_only_the_sweep_tables(two_tea
         )
         opened = sorted(
             BATCH_TABLES + BATCH_READ_TABLES + FAN_OUT_READ_TABLES + RULES_BATCH_TABLES + RULES_BATCH_READ_TABLES
-        )
+            + CLAIM_BATCH_TABLES + CALL_BATCH_TABLES
+        )  # fmt: skip
         assert sorted(row[0] for row in cursor.fetchall()) == opened
 
 
