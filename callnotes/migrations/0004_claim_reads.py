@@ -8,6 +8,6 @@ from helpdesk.tenancy import CALL_BATCH_TABLES
 
 
 class Migration(migrations.Migration):
-    dependencies = [("callnotes", "0003_knowledge_plural"), ("escalation", "0018_claim_reads_claimreads")]
+    dependencies = [("callnotes", "0003_knowledge_plural"), ("escalation", "0019_claim_reads")]
 
     operations = [enable_tenant_batch(table) for table in CALL_BATCH_TABLES]

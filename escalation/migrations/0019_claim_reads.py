@@ -11,7 +11,7 @@ from helpdesk.tenancy import CLAIM_BATCH_TABLES, CLAIM_READ_TABLES
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("escalation", "0017_clock_facts"),
+        ("escalation", "0018_clock_facts_locks"),
         ("tickets", "0016_opening_sentiment"),
         ("helpdesk", "0014_subject_tokens"),
         ("mail", "0002_rls"),
