@@ -332,7 +332,8 @@ def _reinforce(escalation: Escalation, rule: EscalationRule, reason: str, shot, 
 
 def _reinforced_event(reinforced: Reinforced, at: datetime) -> TicketEvent:
     escalation = reinforced.escalation
-    return TicketEvent(
+    return bulk.new(
+        TicketEvent,
         tenant_id=escalation.tenant_id,
         ticket_id=escalation.ticket_id,
         kind="escalation_reinforced",
@@ -378,7 +379,8 @@ def _write(openings: list[Opening], reinforced: list[Reinforced], at: datetime) 
 def _escalated_event(opening: Opening, at: datetime) -> TicketEvent:
     """tickets.services.ticket_record_escalation's event, for the ticket as this escalation left it."""
     ticket, escalation = opening.ticket, opening.escalation
-    return TicketEvent(
+    return bulk.new(
+        TicketEvent,
         tenant_id=ticket.tenant_id,
         ticket_id=ticket.pk,
         kind="escalated",
