@@ -765,9 +765,14 @@ def escalation_timers_plan(
     targets = {**policy.targets, **(overrides or {})}
     timers = [
         _new_timer(
-            ticket=ticket, policy=policy, calendar=calendar, metric=metric, started_at=at, target=targets[metric],
+            ticket=ticket,
+            policy=policy,
+            calendar=calendar,
+            metric=metric,
+            started_at=at,
+            target=targets[metric],
             business_clock=business_clock,
-        )  # fmt: skip
+        )
         for metric in metrics
         if metric in targets
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +21,8 @@ AT = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)
 def _built(obj):
     """Everything an instance carries: its field values, the related objects cached on it, its state."""
     values = {name: value for name, value in vars(obj).items() if name != "_state"}
-    return values, dict(obj._state.fields_cache), obj._state.adding, obj._state.db
+    related = {name: (value, value and value._state.db) for name, value in obj._state.fields_cache.items()}
+    return values, related, obj._state.adding, obj._state.db
 
 
 def _cast():
@@ -72,8 +74,8 @@ def _event_values(cast):
     ],
 )
 def test_it_builds_the_instance_the_model_constructor_builds(model, values):
-    cast = _cast()
-    assert _built(bulk.new(model, **values(cast))) == _built(model(**values(cast)))
+    # Each from its own objects: the descriptor also stamps the related objects' database.
+    assert _built(bulk.new(model, **values(_cast()))) == _built(model(**values(_cast())))
 
 
 def test_it_gives_each_row_its_own_callable_default():
@@ -81,6 +83,16 @@ def test_it_gives_each_row_its_own_callable_default():
     first, second = bulk.new(SlaTimer, **_timer_values(cast)), bulk.new(SlaTimer, **_timer_values(cast))
     first.pauses.append(["2026-12-06T17:00:00+00:00", "2026-12-06T18:00:00+00:00"])
     assert second.pauses == [] and first.pauses is not second.pauses
+
+
+def test_it_refuses_a_related_object_of_another_model_as_the_constructor_does():
+    cast = _cast()
+    values = {**_escalation_values(cast), "team": cast["calendar"]}
+    error = re.escape('"Escalation.team" must be a "Team" instance')
+    with pytest.raises(ValueError, match=error):
+        Escalation(**values)
+    with pytest.raises(ValueError, match=error):
+        bulk.new(Escalation, **values)
 
 
 def test_it_refuses_a_name_that_is_not_a_concrete_field():
