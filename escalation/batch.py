@@ -188,6 +188,9 @@ class Opening:
     firings: list[int]  # the claimed firings that point to it
     lead: EscalationRule
     after_priority: str = ""  # the ticket's priority as this escalation left it (its audit event's)
+    # The ticket as this escalation left it, for its outbox payloads: a second opening of the ticket in the share
+    # moves it again before the payloads are built (the one-at-a-time path builds them right after each move).
+    context: dict = field(default_factory=dict)
 
 
 def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict) -> list[TicketSnapshot]:
@@ -300,7 +303,10 @@ def _plan(shot, lead, joined, board: RoutingBoard, claimed, at) -> Opening:
     timers = services._clocks_plan(ticket, handoff, high_stakes, shot, at)
     escalation.response_due_at = services._due(timers, services.Metric.ESCALATION_ACKNOWLEDGE)
     firings = [claimed[(ticket.pk, r.pk)] for r in [rule, *(r for r, _ in joined)]]
-    return Opening(ticket, shot, escalation, handoff, route, before, timers, high_stakes, firings, rule)
+    return Opening(
+        ticket, shot, escalation, handoff, route, before, timers, high_stakes, firings, rule,
+        context=ticket_context(ticket),
+    )  # fmt: skip
 
 
 @dataclass
@@ -402,7 +408,7 @@ def _escalated_event(opening: Opening, at: datetime) -> TicketEvent:
 def _emissions(openings: list[Opening], at: datetime) -> list[Emission]:
     """The outbox rows of the openings (created, the customer's milestone or the owner's reminder, a stale
     target's admin alert); the routine ones' messages to the customer are posted on the way."""
-    contexts = [ticket_context(o.ticket) for o in openings]
+    contexts = [o.context for o in openings]
     milestones = communication.opened_many(
         opened=[
             (o.escalation, o.high_stakes, services._due(o.timers, services.Metric.CUSTOMER_UPDATE), context)
@@ -417,9 +423,13 @@ def _emissions(openings: list[Opening], at: datetime) -> list[Emission]:
     for opening, context, milestone in zip(openings, contexts, milestones, strict=True):
         escalation = opening.escalation
         explanation = opening.route.explanation
-        emissions.append(
-            services._emission(escalation, "escalation.created", context, routing=explanation, **facts[escalation.pk])
-        )
+        # to_call as the escalation opened: a reinforcement later in the share may have asked for a call since (its
+        # own audit event says so), after the one-at-a-time path had emitted this payload.
+        created = services._emission(
+            escalation, "escalation.created", context, routing=explanation, **facts[escalation.pk],
+            to_call=opening.handoff.to_call,
+        )  # fmt: skip
+        emissions.append(created)
         emissions.append(milestone)
         if escalation.fallback_reason:
             emissions.append(services.stale_emission(opening.lead, escalation))

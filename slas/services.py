@@ -672,7 +672,8 @@ def _miss_event(timer: SlaTimer, miss: Miss, at: datetime) -> TicketEvent:
 
 def _fire_event(timer: SlaTimer, kind: str, payload: dict, now: datetime) -> TicketEvent:
     jsonable = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in payload.items()}
-    return TicketEvent(
+    return bulk.new(
+        TicketEvent,
         tenant_id=timer.tenant_id,
         ticket_id=timer.ticket_id,
         kind=kind.replace(".", "_"),
