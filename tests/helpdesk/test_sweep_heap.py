@@ -1,5 +1,5 @@
-"""The sweep keeps the worker's heap out of the garbage collector's passes while it runs (workflows._heap_frozen),
-and only then."""
+"""The sweep paces the garbage collector while it runs (workflows._collector_paced): the heap alive before it
+frozen out of the collections, the young generation collected less often; and only while it runs."""
 
 from __future__ import annotations
 
@@ -14,25 +14,28 @@ class _Boom(Exception):
     pass
 
 
-def test_it_freezes_the_heap_for_the_block_and_unfreezes_it_after_an_error():
+def test_it_paces_the_collector_for_the_block_and_restores_it_after_an_error():
     assert gc.get_freeze_count() == 0
-    with pytest.raises(_Boom), workflows._heap_frozen():
+    thresholds = gc.get_threshold()
+    with pytest.raises(_Boom), workflows._collector_paced():
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (workflows.SWEEP_GC_THRESHOLD, *thresholds[1:])
         raise _Boom
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
 
 
 def test_it_leaves_a_heap_the_process_froze_itself_frozen():
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
-        with workflows._heap_frozen():
+        with workflows._collector_paced():
             pass
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
 
 
-def test_a_sweep_leaves_nothing_frozen(db):
+def test_a_sweep_leaves_the_collector_as_it_found_it(db):
+    thresholds = gc.get_threshold()
     report = workflows.sweep()
-    assert report.claimed == 0 and gc.get_freeze_count() == 0
+    assert report.claimed == 0 and gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
