@@ -219,6 +219,9 @@ class Opening:
     firings: list[int]  # the claimed firings that point to it
     lead: EscalationRule
     after_priority: str = ""  # the ticket's priority as this escalation left it (its audit event's)
+    # The ticket as this escalation left it, for its outbox payloads: a second opening of the ticket in the share
+    # moves it again before the payloads are built (the one-at-a-time path builds them right after each move).
+    context: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -407,7 +410,10 @@ def _plan(shot, lead, joined, board: RoutingBoard, claimed, at) -> Opening:
     timers = services._clocks_plan(ticket, handoff, high_stakes, shot, at)
     escalation.response_due_at = services._due(timers, services.Metric.ESCALATION_ACKNOWLEDGE)
     firings = [claimed[(ticket.pk, r.pk)] for r in [rule, *(r for r, _ in joined)]]
-    return Opening(ticket, shot, escalation, handoff, route, before, timers, high_stakes, firings, rule)
+    return Opening(
+        ticket, shot, escalation, handoff, route, before, timers, high_stakes, firings, rule,
+        context=ticket_context(ticket),
+    )  # fmt: skip
 
 
 @dataclass
@@ -439,7 +445,8 @@ def _reinforce(escalation: Escalation, rule: EscalationRule, reason: str, shot, 
 
 def _reinforced_event(reinforced: Reinforced, at: datetime) -> TicketEvent:
     escalation = reinforced.escalation
-    return TicketEvent(
+    return bulk.new(
+        TicketEvent,
         tenant_id=escalation.tenant_id,
         ticket_id=escalation.ticket_id,
         kind="escalation_reinforced",
@@ -485,7 +492,8 @@ def _write(openings: list[Opening], reinforced: list[Reinforced], at: datetime) 
 def _escalated_event(opening: Opening, at: datetime) -> TicketEvent:
     """tickets.services.ticket_record_escalation's event, for the ticket as this escalation left it."""
     ticket, escalation = opening.ticket, opening.escalation
-    return TicketEvent(
+    return bulk.new(
+        TicketEvent,
         tenant_id=ticket.tenant_id,
         ticket_id=ticket.pk,
         kind="escalated",
@@ -507,7 +515,7 @@ def _escalated_event(opening: Opening, at: datetime) -> TicketEvent:
 def _emissions(openings: list[Opening], at: datetime) -> list[Emission]:
     """The outbox rows of the openings (created, the customer's milestone or the owner's reminder, a stale
     target's admin alert); the routine ones' messages to the customer are posted on the way."""
-    contexts = [ticket_context(o.ticket) for o in openings]
+    contexts = [o.context for o in openings]
     milestones = communication.opened_many(
         opened=[
             (o.escalation, o.high_stakes, services._due(o.timers, services.Metric.CUSTOMER_UPDATE), context)
@@ -522,9 +530,13 @@ def _emissions(openings: list[Opening], at: datetime) -> list[Emission]:
     for opening, context, milestone in zip(openings, contexts, milestones, strict=True):
         escalation = opening.escalation
         explanation = opening.route.explanation
-        emissions.append(
-            services._emission(escalation, "escalation.created", context, routing=explanation, **facts[escalation.pk])
-        )
+        # to_call as the escalation opened: a reinforcement later in the share may have asked for a call since (its
+        # own audit event says so), after the one-at-a-time path had emitted this payload.
+        created = services._emission(
+            escalation, "escalation.created", context, routing=explanation, **facts[escalation.pk],
+            to_call=opening.handoff.to_call,
+        )  # fmt: skip
+        emissions.append(created)
         emissions.append(milestone)
         if escalation.fallback_reason:
             emissions.append(services.stale_emission(opening.lead, escalation))

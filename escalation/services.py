@@ -232,7 +232,8 @@ def _record(
     *, ticket: Ticket, actor: Principal | None, handoff: Handoff, route: routing.Route, to_tier: int, cycle: int, at
 ) -> Escalation:
     """The escalation's record, not stored yet: from the ticket as it stands before its move."""
-    return Escalation(
+    return bulk.new(
+        Escalation,
         tenant_id=ticket.tenant_id,
         ticket=ticket,
         kind=handoff.kind,

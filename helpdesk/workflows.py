@@ -6,8 +6,10 @@ each other upwards (callnotes -> escalation -> slas -> tickets -> helpdesk).
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -1002,9 +1004,42 @@ def _sweep_notifications(now: datetime | None, report: SweepReport) -> None:
     report.stage_seconds["notifications"] = round(time.perf_counter() - started, 4)
 
 
+# The young generation's allocation threshold while a sweep runs (Python's default: 700). See _collector_paced.
+SWEEP_GC_THRESHOLD = 20_000
+
+
+@contextmanager
+def _collector_paced():
+    """The garbage collector paced for a storm while the block runs, as it was after. A storm allocates millions
+    of short-lived objects; with the defaults, the collections they trigger walked the worker's whole heap (Django,
+    the apps, the configuration caches) and every survivor of the sweep so far, over and over. So the objects
+    alive when the block starts are left out of every pass (gc.freeze; unfrozen after, when what became garbage
+    meanwhile is collected), and the young generation is collected every SWEEP_GC_THRESHOLD allocations instead
+    of 700. Measured on the full storm's shape (10,000 escalations over 1,000 tenants): 18 full collections, 1.8-2.2
+    CPU-s, became 2 (0.07 CPU-s); on 2,000 over 200 tenants freezing alone took them from 0.47-0.54 to 0.15-0.20.
+    A process that froze its heap itself (e.g. before forking workers) keeps it so."""
+    thresholds = gc.get_threshold()
+    frozen_already = gc.get_freeze_count() > 0
+    if not frozen_already:
+        gc.freeze()  # two list splices: nothing is walked
+    if thresholds[0]:  # 0: automatic collection switched off, and left so
+        gc.set_threshold(max(thresholds[0], SWEEP_GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if not frozen_already:
+            gc.unfreeze()
+
+
 def sweep(*, now: datetime | None = None) -> SweepReport:
     """One pass over due work. Safe to run concurrently and repeatedly: every step claims its rows
     (SKIP LOCKED, then a status change), so nothing fires twice."""
+    with _collector_paced():
+        return _sweep(now)
+
+
+def _sweep(now: datetime | None) -> SweepReport:
     started = timezone.now()
     given = now
     now = now or started

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from django.utils.dateparse import parse_datetime
 
@@ -50,13 +51,21 @@ def next_threshold(timer: SlaTimer) -> int | None:
     return min((p for p in timer.warn_percents if done < p < 100), default=None)
 
 
+@lru_cache(maxsize=4096)
+def _deadline(start: datetime, minutes: int, calendar: clock.Calendar, pauses: tuple) -> datetime:
+    # clock.deadline is pure and its inputs are values (Calendar is frozen and hashable), so one answer serves
+    # every clock of the same start, target and calendar: a storm's escalations all start at the sweep's `at`
+    # on a handful of policies (profiled: 14,000 deadlines for 2,000 escalations, ~0.2 ms each, before).
+    return clock.deadline(start, minutes, calendar, pauses)
+
+
 def schedule(timer: SlaTimer, calendar: clock.Calendar) -> None:
     """Sets due_at, warn_at and next_check_at of a running timer from its start, target and pauses. A
     target the calendar cannot meet within clock.MAX_DEADLINE_YEARS (a sparse account or team calendar
     under a long target) leaves the clock running with no deadline, rather than failing the ticket."""
-    pauses = timer_pauses(timer)
+    pauses = tuple(timer_pauses(timer))
     try:
-        timer.due_at = clock.deadline(timer.started_at, timer.target_minutes, calendar, pauses)
+        timer.due_at = _deadline(timer.started_at, timer.target_minutes, calendar, pauses)
     except clock.UnreachableDeadline:
         clear_schedule(timer)
         return
@@ -64,7 +73,7 @@ def schedule(timer: SlaTimer, calendar: clock.Calendar) -> None:
     timer.warn_at = None
     if threshold is not None:
         warn_minutes = timer.target_minutes * threshold // 100
-        warn_at = clock.deadline(timer.started_at, warn_minutes, calendar, pauses)
+        warn_at = _deadline(timer.started_at, warn_minutes, calendar, pauses)
         timer.warn_at = warn_at if warn_at < timer.due_at else None
     timer.next_check_at = min(t for t in (timer.warn_at, timer.due_at) if t is not None)
 

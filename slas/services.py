@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from helpdesk import config_cache
+from helpdesk import bulk, config_cache
 from helpdesk.audit import actor_label
 from helpdesk.config_cache import tenant_config
 from helpdesk.outbox import Emission, outbox_emit_across
@@ -144,7 +144,8 @@ def ticket_clocks(tickets: Iterable[Ticket]) -> dict[int, clock.Calendar]:
 def _new_timer(
     *, ticket, policy, calendar, metric, started_at, escalation_id=0, target=None, business_clock=None
 ) -> SlaTimer:
-    timer = SlaTimer(
+    timer = bulk.new(
+        SlaTimer,
         tenant_id=ticket.tenant_id,
         ticket=ticket,
         escalation_id=escalation_id,
@@ -671,7 +672,8 @@ def _miss_event(timer: SlaTimer, miss: Miss, at: datetime) -> TicketEvent:
 
 def _fire_event(timer: SlaTimer, kind: str, payload: dict, now: datetime) -> TicketEvent:
     jsonable = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in payload.items()}
-    return TicketEvent(
+    return bulk.new(
+        TicketEvent,
         tenant_id=timer.tenant_id,
         ticket_id=timer.ticket_id,
         kind=kind.replace(".", "_"),
@@ -760,10 +762,17 @@ def escalation_timers_plan(
     if policy is None:
         return []
     calendar = calendar_for(policy=policy, ticket=ticket)
+    business_clock = calendar_to_clock(calendar)
     targets = {**policy.targets, **(overrides or {})}
     timers = [
         _new_timer(
-            ticket=ticket, policy=policy, calendar=calendar, metric=metric, started_at=at, target=targets[metric]
+            ticket=ticket,
+            policy=policy,
+            calendar=calendar,
+            metric=metric,
+            started_at=at,
+            target=targets[metric],
+            business_clock=business_clock,
         )
         for metric in metrics
         if metric in targets

@@ -700,8 +700,8 @@ def system_messages_post_many(*, posts: list[tuple[Ticket, str]], at: datetime) 
     if not posts:
         return []
     messages = [
-        Message(tenant_id=t.tenant_id, ticket=t, author_type=AuthorType.SYSTEM, author=None, body=body,
-                internal=False, sentiment=None, created_at=at)
+        bulk.new(Message, tenant_id=t.tenant_id, ticket=t, author_type=AuthorType.SYSTEM, author=None, body=body,
+                 internal=False, sentiment=None, created_at=at)
         for t, body in posts
     ]  # fmt: skip
     for message, pk in zip(messages, bulk.ids_reserve(Message, len(messages)), strict=True):
@@ -715,9 +715,9 @@ def system_messages_post_many(*, posts: list[tuple[Ticket, str]], at: datetime) 
     bulk.insert_rows(
         TicketEvent,
         [
-            TicketEvent(tenant_id=m.tenant_id, ticket_id=m.ticket_id, kind="message_posted", actor=None,
-                        actor_label=_label(None), before={},
-                        after={"message": m.pk, "author_type": AuthorType.SYSTEM, "internal": False}, created_at=at)
+            bulk.new(TicketEvent, tenant_id=m.tenant_id, ticket_id=m.ticket_id, kind="message_posted", actor=None,
+                     actor_label=_label(None), before={},
+                     after={"message": m.pk, "author_type": AuthorType.SYSTEM, "internal": False}, created_at=at)
             for m in messages
         ],
     )  # fmt: skip
@@ -736,7 +736,8 @@ def tickets_set_triage_many(*, changes: list[tuple[Ticket, str, list[str]]], at:
         changed.append(ticket)
         if before != level:
             events.append(
-                TicketEvent(
+                bulk.new(
+                    TicketEvent,
                     tenant_id=ticket.tenant_id,
                     ticket_id=ticket.pk,
                     kind="triage_changed",
