@@ -54,13 +54,17 @@ SWEEP_DONE = re.compile(r"^\[[^\]]*/(?P<process>[\w-]+)\] sweep done: (?P<report
 class Worker:
     """`celery -A helpdesk worker --pool solo` in its own process group, its log in a file."""
 
-    def __init__(self, env: dict, queue: str, log_path: Path):
+    def __init__(self, env: dict, queue: str, log_path: Path, tracemalloc: Path | None = None):
         self.env, self.queue, self.log_path = env, queue, log_path
+        self.launcher = ["-m", "celery"]
+        if tracemalloc is not None:
+            # Bench-only debugging: the worker under tracemalloc, one line per sweep (bench/worker_tracemalloc.py).
+            self.launcher = [str(ROOT / "bench" / "worker_tracemalloc.py"), str(tracemalloc)]
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> None:
         argv = [
-            PYTHON, "-m", "celery", "-A", "helpdesk", "worker", "--pool", "solo", "--concurrency", "1",
+            PYTHON, *self.launcher, "-A", "helpdesk", "worker", "--pool", "solo", "--concurrency", "1",
             "-Q", self.queue, "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
         with open(self.log_path, "wb") as out:
@@ -129,8 +133,11 @@ def children(pid: int) -> list[int]:
 
 
 def queue_idle(client, queue: str) -> bool:
-    """Nothing waiting in the queue and nothing reserved by the worker (acks_late: kombu's unacked hash)."""
-    return client.llen(queue) == 0 and client.hlen("unacked") == 0
+    """Nothing waiting in the queue and nothing of it reserved by the worker (acks_late: kombu's unacked hash holds
+    [message, exchange, routing key] per reserved message, of every queue on this Redis database)."""
+    if client.llen(queue):
+        return False
+    return all(json.loads(entry)[2] != queue for entry in client.hvals("unacked"))
 
 
 def sweep_on_worker(worker: Worker, client) -> dict:
@@ -307,6 +314,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="the broker: a database of its own")
     parser.add_argument("--worker-log", type=Path, default=Path("/tmp/worker_rss_bench.log"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--tracemalloc", type=Path, help="debug: run the worker under tracemalloc, lines to this file")
     args = parser.parse_args()
     if "bench" not in args.db:
         parser.error("--db must contain 'bench': it is dropped and recreated")
@@ -335,7 +343,8 @@ def main() -> int:
     results: dict = {"command": " ".join([".venv/bin/python", "bench/worker_rss_bench.py", *sys.argv[1:]])}
     results["params"] = {**sweep_bench.params_of(args), "storms": args.storms, "queue": queue}
     client = redis.Redis.from_url(args.redis_url)
-    worker = Worker({**os.environ, **env, "DJANGO_SETTINGS_MODULE": "helpdesk.settings"}, queue, args.worker_log)
+    worker_env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "PYTHONPATH": str(ROOT)}
+    worker = Worker(worker_env, queue, args.worker_log, args.tracemalloc)
     try:
         if args.reuse and sweep_bench.reuse_check(args):
             sweep_bench.migrate({**os.environ, **env})
