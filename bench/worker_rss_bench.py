@@ -315,6 +315,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-log", type=Path, default=Path("/tmp/worker_rss_bench.log"))
     parser.add_argument("--json", type=Path)
     parser.add_argument("--tracemalloc", type=Path, help="debug: run the worker under tracemalloc, lines to this file")
+    parser.add_argument(
+        "--worker-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment of the worker"
+    )
     args = parser.parse_args()
     if "bench" not in args.db:
         parser.error("--db must contain 'bench': it is dropped and recreated")
@@ -341,9 +344,11 @@ def main() -> int:
     app.loader.import_default_modules()
     queue = app.amqp.router.route({}, "helpdesk.sweep")["queue"].name
     results: dict = {"command": " ".join([".venv/bin/python", "bench/worker_rss_bench.py", *sys.argv[1:]])}
-    results["params"] = {**sweep_bench.params_of(args), "storms": args.storms, "queue": queue}
+    results["params"] = {**sweep_bench.params_of(args), "storms": args.storms, "queue": queue,
+                         "worker_env": args.worker_env}  # fmt: skip
     client = redis.Redis.from_url(args.redis_url)
     worker_env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "PYTHONPATH": str(ROOT)}
+    worker_env.update(item.split("=", 1) for item in args.worker_env)  # e.g. PYTHONMALLOC=malloc
     worker = Worker(worker_env, queue, args.worker_log, args.tracemalloc)
     try:
         if args.reuse and sweep_bench.reuse_check(args):
