@@ -102,6 +102,17 @@ def refresh_triage(
     set_triage(ticket=ticket, level=result.level, reasons=list(result.reasons), at=at)
 
 
+def triage_opening(ticket: Ticket) -> tuple[str, list[str]]:
+    """The triage class (level, reasons) of a ticket being opened, before its row is written: tickets.ticket_open
+    stores it with the INSERT. It reads what the evaluation right after reads for a ticket just opened (its
+    fields, its requester's account, no thread, no attempts; its clocks have just started, so none is breached),
+    so that evaluation's refresh_triage finds the class stored and writes nothing."""
+    snapshot = TicketSnapshot(ticket, new=True, timers=[])
+    facts = ticket_facts(ticket, text="", now=ticket.created_at, snapshot=snapshot, for_triggers=frozenset())
+    result = triage_of(ticket, facts, snapshot.customer_thread)
+    return result.level, list(result.reasons)
+
+
 def triage_of(
     ticket: Ticket, facts: triggers.TicketFacts, thread: list[tuple[str, float | None]] | None = None
 ) -> triggers.Triage:

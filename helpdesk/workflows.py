@@ -284,7 +284,7 @@ def ticket_open_with_clocks(*, tenant: Tenant, actor: Principal | None, **fields
     from it without a read. That holds while nothing here moves the ticket's own clocks after their start:
     today a priority raised by an escalation keeps the clocks of the policy the ticket opened under. Should
     it re-apply the policy, return the re-applied clocks (tests compare the answer with a read)."""
-    ticket = tickets.ticket_open(tenant=tenant, actor=actor, **fields)
+    ticket = tickets.ticket_open(tenant=tenant, actor=actor, classify=engine.triage_opening, **fields)
     timers = slas.timers_start(ticket=ticket)
     watches.watches_arm(ticket=ticket, since=ticket.created_at, new=True)
     snapshot = TicketSnapshot(ticket, new=True, timers=timers)

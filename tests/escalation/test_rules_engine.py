@@ -221,6 +221,60 @@ def test_every_ticket_carries_an_explained_triage_class(api, acme):
     assert [t["id"] for t in human_first] == [legal["id"]]
 
 
+OPENINGS = [
+    # (subject, description, category, requester, created days ago): one per triage fact a new ticket can carry.
+    ("Dark mode?", "Would love a dark theme. Thanks!", "", "pat@acme.test", 0),
+    ("Refund", "Please refund my last invoice.", "", "pat@acme.test", 0),
+    ("GDPR request", "Please export my data.", "legal", "pat@acme.test", 0),
+    ("Login", "I want to speak to a manager.", "", "pat@acme.test", 0),
+    ("Export", "This is terrible, useless and broken. I hate it.", "", "pat@acme.test", 0),
+    ("Invoice", "Question about my invoice.", "", "ceo@initech.test", 0),
+    ("Slow", "The page is slow and annoying, quite bad really.", "", "boss@globex.test", 0),
+    # Back-dated past its deadlines: the clocks start running (the sweep breaches them), so nothing breached yet.
+    ("Old one", "Imported from the old desk.", "", "pat@acme.test", 30),
+]
+
+
+def test_an_opened_ticket_stores_the_triage_the_evaluation_after_its_insert_would(acme):
+    """The class goes into the ticket's INSERT (engine.triage_opening) with its trail beside the created event;
+    read back from the database and triaged again as any later evaluation does, nothing is left to change."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from escalation import engine
+    from escalation.snapshot import TicketSnapshot
+    from tickets.models import Ticket, TicketEvent
+
+    with tenant_context(acme):
+        initech = tickets.account_create(tenant=acme, name="Initech", plan="enterprise")
+        globex = tickets.account_create(tenant=acme, name="Globex", vip=True)
+        tickets.customer_create(actor=None, tenant=acme, email="ceo@initech.test", account=initech)
+        tickets.customer_create(actor=None, tenant=acme, email="boss@globex.test", account=globex)
+        levels = set()
+        for subject, description, category, email, days in OPENINGS:
+            opened = workflows.ticket_open(
+                tenant=acme, actor=None, subject=subject, description=description, category=category,
+                requester_email=email, created_at=timezone.now() - timedelta(days=days),
+            )  # fmt: skip
+            ticket = Ticket.objects.select_related("requester", "account").get(pk=opened.pk)
+            facts = engine.ticket_facts(ticket, text="", now=timezone.now(), snapshot=TicketSnapshot(ticket))
+            expected = engine.triage_of(ticket, facts)
+            level, reasons = expected.level, list(expected.reasons)
+            assert (ticket.triage, ticket.triage_reasons) == (level, reasons), subject
+            assert tickets.ticket_set_triage(ticket=ticket, level=level, reasons=reasons) is False
+            trail = list(
+                TicketEvent.objects.filter(ticket=ticket, kind__in=["created", "triage_changed"])
+                .order_by("id")
+                .values_list("kind", "before", "after", "actor_label", "created_at")
+            )
+            change = ("triage_changed", {"triage": "autonomous"}, {"triage": level, "reasons": reasons}, "system")
+            assert trail[0][0] == "created", subject
+            assert trail[1:] == ([(*change, ticket.created_at)] if level != "autonomous" else []), subject
+            levels.add(expected.level)
+    assert levels == {"autonomous", "guardrailed", "human_first"}
+
+
 def test_a_manager_request_earlier_in_the_thread_keeps_the_ticket_human_first(api, acme):
     ticket = create_ticket(api, subject="Login", description="Cannot log in.")
     url = f"/api/v1/tickets/{ticket['id']}/messages/"
