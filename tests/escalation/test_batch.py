@@ -467,7 +467,9 @@ def test_inside_the_pass_a_share_sees_and_writes_the_escalations_and_calls_of_th
 
 def test_a_share_enters_its_tenant_on_its_first_statement_that_needs_it(claim):
     """tenant_shares: entering a share costs nothing; its first statement not run `across()` enters its tenant
-    first, so that statement and the next see that tenant alone, whichever share ran before."""
+    first, so that statement and the next see that tenant alone, whichever share ran before. An `across()`
+    statement enters nothing while the database has no tenant, but never runs as the tenant a share before left
+    in the database: it enters the current share's first (one statement)."""
     from helpdesk.tenancy import across
 
     (north, _), (south, _), _ = claim[0]
@@ -486,13 +488,17 @@ def test_a_share_enters_its_tenant_on_its_first_statement_that_needs_it(claim):
         with CaptureQueriesContext(connection) as entering, share(north):
             pass
         assert len(entering.captured_queries) == 0
-        with share(north):
+        with share(north), CaptureQueriesContext(connection) as free:
             assert setting() == ""  # an `across()` statement does not enter it
+        assert len(free.captured_queries) == 1  # the statement alone: a share costs none
+        with share(north):
+            assert setting() == ""
             assert members_tenants() == [north.pk]
             assert setting() == str(north.pk)
-        with share(south):
-            assert setting() == str(north.pk)  # not entered yet: the share before it left its tenant
+        with share(south), CaptureQueriesContext(connection) as entered:
+            assert setting() == str(south.pk)  # the share before left north: entered first, not run as north
             assert members_tenants() == [south.pk]
+        assert len(entered.captured_queries) == 3  # entering south once, then the two statements
         with share(north):
             assert members_tenants() == [north.pk]
     assert members_tenants() == []
