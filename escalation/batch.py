@@ -572,13 +572,21 @@ def open_due(*, ticket_ids: list[int], at: datetime, hand_over: bool = False, la
 
 def _hand_over(ticket_ids: list[int], shots: list[TicketSnapshot]) -> None:
     """Clears the SLA stage's mark: recorded with the share's other ticket changes; the claimed tickets not
-    read (solved or closed since) get their own statement."""
+    read (solved or closed since, or a tenant without time rules) get a statement of their own: one for the whole
+    claim in the sweep's pass (deferred, each row naming its tenant, under the batch policy), else at once."""
     for shot in shots:
         shot.ticket.rules_due_at = None
     bulk.update_rows(Ticket, [shot.ticket for shot in shots], ["rules_due_at"])
-    rest = set(ticket_ids) - {shot.ticket.pk for shot in shots}
-    if rest:
+    rest = sorted(set(ticket_ids) - {shot.ticket.pk for shot in shots})
+    tenant_id = current_tenant().pk
+    if rest and not bulk.defer("escalation.unmark", [(tenant_id, pk) for pk in rest], _unmark):
         Ticket.objects.filter(pk__in=rest).update(rules_due_at=None)
+
+
+def _unmark(rows: list[tuple[int, int]]) -> None:
+    """The mark of these (tenant id, ticket id) cleared in one statement (ids are unique across tenants)."""
+    tickets = Ticket.unscoped.filter(tenant_id__in={t for t, _ in rows}, pk__in=[pk for _, pk in rows])
+    tickets.update(rules_due_at=None)
 
 
 def _open_due(ticket_ids: list[int], at: datetime, hand_over: bool, ladder: dict) -> int:

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from callnotes import services as calls
-from escalation import batch, claim_reads, engine
+from escalation import batch, claim_reads, engine, triggers
+from escalation import selectors as escalation_selectors
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk import config_cache, share_reads, workflows
 from helpdesk.models import Membership, OutboxEvent, Role, Team
@@ -596,6 +597,42 @@ def test_a_claim_writes_each_table_once_whatever_its_tenants(db, monkeypatch):
     for sql in lists.values():  # the shares' reads: once for the claim, whatever its tenants
         for read in CLAIM_READS:
             assert sum(read in q for q in sql) == 1, read
+
+
+def test_a_tenant_without_time_rules_writes_nothing_mid_claim(db):
+    """A claim's middle tenant with its time rules off decides nothing: its call requests are answered from the
+    claim's rows (no statement), so the shares gathered before it are not written early — each table is still
+    written once for the claim, and its deciding reads (tickets, counts, parts, boards, firings) are not read for it."""
+    tenants = [_stormy(slug, 3, capacities=(2, 2, 2), quantum=False) for slug in ("north", "south", "east")]
+    (_, _), (south, south_ids), (_, _) = tenants
+    with tenant_context(south):
+        assert EscalationRule.objects.filter(trigger__in=triggers.TIME_TRIGGERS).update(active=False) > 0
+    later = timezone.now() + timedelta(hours=2)
+    assert workflows._sweep_timers(later, workflows.SweepReport()) == 9
+    _statement_list(lambda: workflows._sweep_rules(later, workflows.SweepReport()))  # configuration cached
+    sql = _statement_list(lambda: workflows._sweep_rules(later, workflows.SweepReport()))
+    for table in WRITTEN_ONCE:
+        assert sum(q.lstrip().startswith(table) for q in sql) == 1, table
+    assert sum(q.lstrip().startswith("INSERT INTO tickets_ticketevent") for q in sql) == 2
+    assert len(sql) == PER_CLAIM + 1  # the claim's, and the marks of the tickets not read cleared (one statement)
+    workflows._sweep_rules(later, workflows.SweepReport())
+    with tenant_context(south):  # nothing decided, the mark cleared all the same
+        assert not Escalation.objects.exists()
+        assert not Ticket.objects.filter(pk__in=south_ids, rules_due_at__isnull=False).exists()
+    for tenant, ids in (tenants[0], tenants[2]):
+        with tenant_context(tenant):
+            assert Escalation.objects.filter(ticket_id__in=ids).exists(), tenant.slug
+    claimed = {tenant.pk: ids for tenant, ids in tenants}
+    with transaction.atomic(), config_cache.pinned(), tenant_batch(list(claimed)), tenant_reads(list(claimed)):
+        config_cache.pin_many(list(claimed))
+        escalation_selectors.matrices_preload(list(claimed))
+        reads = claim_reads.claim_read(claimed, later)
+    rows = reads[south.pk]["tickets"]
+    assert (rows.tickets, rows.tickets_read, rows.escalations, rows.parts) == ([], False, [], {})
+    assert "board" not in reads[south.pk] and "firings" not in reads[south.pk]
+    north_rows = reads[tenants[0][0].pk]["tickets"]
+    assert north_rows.tickets_read and [t.pk for t in north_rows.tickets] == tenants[0][1]
+    assert "board" in reads[tenants[0][0].pk]
 
 
 CLAIM_READS = ('FROM "escalation_rulefiring"', '"tickets_customer"', 'COUNT("tickets_ticket"."id") AS "n"',
