@@ -63,7 +63,9 @@ def claim_read(claimed: dict[int, list[int]], at: datetime) -> dict[int, dict[st
     return reads
 
 
-def _share_rows(claimed: dict[int, list[int]], tenant_ids: list[int], ticket_ids: list[int], deciding: list[int]) -> dict:
+def _share_rows(
+    claimed: dict[int, list[int]], tenant_ids: list[int], ticket_ids: list[int], deciding: list[int]
+) -> dict:
     """batch.ShareRows of every share: tickets, escalations, requesters' counts, the facts' parts, one query each;
     the tickets, counts and parts of the `deciding` tenants alone (the others' rows: their escalations, all in
     `others`, for the ladder and the call requests; tickets_read False)."""

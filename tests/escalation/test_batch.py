@@ -635,6 +635,27 @@ def test_a_tenant_without_time_rules_writes_nothing_mid_claim(db):
     assert "board" in reads[tenants[0][0].pk]
 
 
+def test_a_tenant_without_time_rules_still_asks_for_the_calls_its_escalations_want(db):
+    """The call requests of a share that decided nothing are answered from the escalations read for the claim: an
+    escalation of a tenant whose time rules are now off, that wants a call and has none, is asked for one."""
+    from callnotes.models import Call
+
+    tenants = [_stormy(slug, 3, capacities=(2, 2, 2), quantum=False) for slug in ("north", "south", "east")]
+    (_, _), (south, _), (_, _) = tenants
+    later = timezone.now() + timedelta(hours=2)
+    workflows._sweep_timers(later, workflows.SweepReport())
+    workflows._sweep_rules(later, workflows.SweepReport())
+    with tenant_context(south):
+        wanted = sorted(Call.objects.values_list("escalation_id", flat=True))
+        assert wanted
+        Call.objects.all().delete()
+        EscalationRule.objects.filter(trigger__in=triggers.TIME_TRIGGERS).update(active=False)
+    _due_again(tenants, later)
+    workflows._sweep_rules(later, workflows.SweepReport())
+    with tenant_context(south):
+        assert sorted(Call.objects.values_list("escalation_id", flat=True)) == wanted
+
+
 CLAIM_READS = ('FROM "escalation_rulefiring"', '"tickets_customer"', 'COUNT("tickets_ticket"."id") AS "n"',
                '"ladder_breached"', "AS t(id, tenant_id)", "AS x(tenant)", 'FROM "mail_mailsetup"',
                '"slas_slatimer"."warned_percent" IS NOT NULL', '"helpdesk_teammember"."team_id" AS "teams__id"',
