@@ -505,6 +505,13 @@ def test_a_share_enters_its_tenant_on_its_first_statement_that_needs_it(claim):
     assert members_tenants() == []
 
 
+def test_the_claim_reads_open_only_inside_the_batch(claim):
+    """tenant_reads opens other tenants' rows of its tables only inside tenant_batch (whose policy bounds them)."""
+    (north, _), _, _ = claim[0]
+    with pytest.raises(RuntimeError, match="needs tenant_batch"), transaction.atomic(), tenant_reads([north.pk]):
+        pass
+
+
 def _due_again(tenants, at):
     for tenant, ids in tenants:
         with tenant_context(tenant):
