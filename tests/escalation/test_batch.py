@@ -429,6 +429,9 @@ def test_the_call_requests_from_memory_answer_as_their_query(claim):
             expected = list(queried.order_by("pk").values_list("pk", flat=True))
             got = [e.pk for e in calls.CallFacts(rows, known).wanting(ids)]
             assert got == expected, tenant.slug
+            # A share that decided nothing (no time rules): answered from the rows as read, with no query.
+            undecided = batch.ShareRows(ids, rows.tickets, rows.escalations, others=rows.others)
+            assert [e.pk for e in calls.CallFacts(undecided, known).wanting(ids)] == expected, tenant.slug
             assert rows.others and any(e.ticket_id == ids[-1] for e in rows.others)
             wanted += got
     assert wanted  # not an empty comparison
@@ -503,6 +506,31 @@ def test_a_share_enters_its_tenant_on_its_first_statement_that_needs_it(claim):
         with share(north):
             assert members_tenants() == [north.pk]
     assert members_tenants() == []
+
+
+def test_the_ladder_from_the_claims_rows_answers_as_its_query(claim):
+    """The pass's ladder (batch.ladder_of over the claim's rows, for every claimed ticket, open or solved since)
+    finds the same escalations due to climb as engine._ladder_due's query."""
+    tenants, later = claim
+    workflows._sweep_rules(later, workflows.SweepReport())
+    claimed = {tenant.pk: ids for tenant, ids in tenants}
+    for tenant, ids in tenants:
+        with tenant_context(tenant):
+            clocks = SlaTimer.objects.filter(ticket_id__in=ids, escalation_id__gt=0, metric__in=engine.LADDER_METRICS)
+            assert clocks.filter(ticket_id__in=ids[1:]).update(breached_at=later) > 0
+            Ticket.objects.filter(pk=ids[-1]).update(status="solved")
+    with transaction.atomic(), config_cache.pinned(), tenant_batch(list(claimed)), tenant_reads(list(claimed)):
+        config_cache.pin_many(list(claimed))
+        escalation_selectors.matrices_preload(list(claimed))
+        reads = claim_reads.claim_read(claimed, later)
+    for tenant, ids in tenants:
+        ladder: dict = {}
+        batch.ladder_of(reads[tenant.pk]["tickets"], ladder)
+        with tenant_context(tenant):
+            expected = engine._ladder_due(ids)
+            solved = set(Escalation.objects.filter(ticket_id=ids[-1]).values_list("pk", flat=True))
+        assert expected and sorted(ladder["due"]) == expected and ladder["read"] == set(ids), tenant.slug
+        assert solved & set(expected), tenant.slug  # the ticket solved since is covered too
 
 
 def test_the_claim_reads_open_only_inside_the_batch(claim):
