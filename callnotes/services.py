@@ -189,7 +189,9 @@ def call_requests_for_tickets(*, ticket_ids: list[int], at: datetime) -> int:
     facts = share_reads.take("calls", lambda: None)
     wanting = facts.wanting(ticket_ids) if facts is not None else None
     if wanting is None:
-        bulk.flush()  # in the sweep's pass, the share's escalations may still be gathered: they must be read
+        # In the sweep's pass the facts are gone only after the share opened escalations one at a time or climbed
+        # the ladder (share_reads.drop("calls")): its escalations gathered before must be read with those.
+        bulk.flush()
         wanting = list(
             Escalation.objects.filter(ticket_id__in=ticket_ids, to_call=True, status__in=WANTING_STATUSES)
             .filter(calls__isnull=True)
@@ -214,13 +216,18 @@ class CallFacts:
     calls: list[tuple[int, int | None, str]]
 
     def wanting(self, ticket_ids: list[int]) -> list[Escalation] | None:
-        """The query's answer, from memory; None when the batch did not read these tickets (no time rules, other
-        tickets) and the escalations must be read."""
-        if self.rows.by_ticket is None or self.rows.ticket_ids != ticket_ids:
+        """The query's answer, from memory; None when the facts were read for other tickets and the escalations
+        must be read. When the share's batch decided nothing on these tickets (no time rules, none of them open:
+        `by_ticket` never filled), the share opened and changed no escalation, so those read for the claim are
+        still current: answered from them, without writing anything gathered by the shares before it."""
+        if self.rows.ticket_ids != ticket_ids:
             return None
         had_call = {escalation_id for _, escalation_id, _ in self.calls if escalation_id is not None}
         call_open = {ticket_id for ticket_id, _, status in self.calls if status in OPEN_STATUSES}
-        escalations = [e for of_ticket in self.rows.by_ticket.values() for e in of_ticket] + self.rows.others
+        if self.rows.by_ticket is None:
+            escalations = self.rows.escalations + self.rows.others
+        else:
+            escalations = [e for of_ticket in self.rows.by_ticket.values() for e in of_ticket] + self.rows.others
         return sorted(
             (
                 e
@@ -253,8 +260,9 @@ def _call_requests_open_many(escalations: list[Escalation], at: datetime) -> int
     """call_request_open for many escalations (the sweep's share), in two statements: the requests in one
     INSERT (the partial unique index decides, as for one: a request another writer just made is skipped), the
     `call_suggested` events of those stored in another. Inside bulk.gathered() (the sweep's pass), both for the
-    whole claim on the way out (the batch policy opens the claimed tenants' calls: tenancy.CLAIM_BATCH_TABLES);
-    nothing in a share reads its calls back. Returns how many requests were made (handed over, when gathered)."""
+    whole claim on the way out (the batch policy opens the claimed tenants' calls: tenancy.CALL_BATCH_TABLES);
+    nothing in a share reads its calls back. Returns how many requests were made; when gathered, how many were
+    asked for (an upper bound: the write at the claim's end skips those another writer made meanwhile)."""
     if not escalations:
         return 0
     if bulk.defer(("callnotes.requests", at), escalations, lambda rows: _call_requests_write(rows, at)):

@@ -29,7 +29,7 @@ from django.utils.dateparse import parse_datetime
 
 from escalation import communication, engine, routing, selectors, services, triggers, watches
 from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, RuleFiring
-from escalation.snapshot import TicketSnapshot, _from_json, snapshots
+from escalation.snapshot import TicketSnapshot, _from_json, across_template, snapshots
 from helpdesk import bulk, share_reads
 from helpdesk.audit import actor_label
 from helpdesk.models import Membership, Team
@@ -62,9 +62,11 @@ SELECT
 
 # BOARD for many tenants in one statement (the sweep's pass: claim_reads), a row per tenant, each part read under
 # the tenant of its row.
+if not BOARD.strip().startswith("SELECT"):
+    raise RuntimeError("BOARD no longer starts with SELECT")
 BOARD_ACROSS = (
     "SELECT x.tenant,"
-    + BOARD.strip().removeprefix("SELECT").replace("%(tenant)s", "x.tenant")
+    + across_template(BOARD.strip().removeprefix("SELECT"), "%(tenant)s", "x.tenant")
     + "\nFROM unnest(%(tenants)s::bigint[]) AS x(tenant)"
 )
 
@@ -230,7 +232,9 @@ class ShareRows:
     the ladder's flag), the requesters' ticket counts and, when read for a whole claim, the facts' parts (None:
     snapshots reads them) and the escalations of the claimed tickets not open (`others`). `by_ticket`: the open
     tickets' escalations as the share left them (_read's lists, which the share's openings join and its
-    reinforcements change), for the call requests (callnotes: call_requests_for_tickets)."""
+    reinforcements change), for the call requests (callnotes: call_requests_for_tickets). `tickets_read` False: read
+    for a claim's tenant without time rules (claim_reads), its tickets, counts and parts were not read and all its
+    escalations are in `others` (for the ladder and the call requests)."""
 
     ticket_ids: list[int]
     tickets: list[Ticket]
@@ -239,6 +243,7 @@ class ShareRows:
     parts: dict[int, tuple] | None = None
     others: list[Escalation] = field(default_factory=list)
     by_ticket: dict[int, list[Escalation]] | None = None
+    tickets_read: bool = True
 
 
 def open_tickets(tickets) -> list[Ticket]:
@@ -266,6 +271,17 @@ def requester_counts(tickets, requester_ids) -> dict[int, int]:
     return dict(rows.values_list("requester_id", "n"))
 
 
+def ladder_of(rows: ShareRows, ladder: dict) -> None:
+    """engine._ladder_due's answer from the rows read: `ladder` gets the tickets covered ("read") and their
+    escalations due to climb ("due"). Read for a whole claim (claim_reads: `parts` given), the rows hold the
+    escalations of every claimed ticket, open or not; read by the share (_rows), those of its open tickets."""
+    claim = rows.parts is not None
+    for escalation in rows.escalations + rows.others if claim else rows.escalations:
+        if escalation.ladder_breached and escalation.climbed_at is None and escalation.status in ACTIVE_STATUSES:
+            ladder.setdefault("due", []).append(escalation.pk)
+    ladder["read"] = set(rows.ticket_ids) if claim else {t.pk for t in rows.tickets}
+
+
 def _rows(ticket_ids: list[int]) -> ShareRows:
     """ShareRows of the current tenant's share, one query per kind."""
     tickets = open_tickets(Ticket.objects.filter(pk__in=ticket_ids))
@@ -282,8 +298,9 @@ def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict
     and of their escalations due to climb ("due", engine._ladder_due's answer for those tickets, read with the
     escalations)."""
     rows = share_reads.take("tickets", lambda: _rows(ticket_ids))
-    if rows.ticket_ids != ticket_ids:  # handed for other tickets than these: read our own
+    if rows.ticket_ids != ticket_ids or not rows.tickets_read:  # handed for other tickets, or without them
         rows = _rows(ticket_ids)
+    ladder_of(rows, ladder)
     tickets = rows.tickets
     if not tickets:
         return []
@@ -291,9 +308,6 @@ def _read(ticket_ids: list[int], at: datetime, *, requesters: bool, ladder: dict
     escalations: dict[int, list[Escalation]] = defaultdict(list)
     for escalation in rows.escalations:
         escalations[escalation.ticket_id].append(escalation)
-        if escalation.ladder_breached and escalation.climbed_at is None and escalation.status in ACTIVE_STATUSES:
-            ladder.setdefault("due", []).append(escalation.pk)
-    ladder["read"] = {t.pk for t in tickets}
     rows.by_ticket = escalations
     counts = rows.counts
     for shot in shots:
@@ -342,7 +356,9 @@ def _claim(fired: list[tuple], at: datetime) -> dict[tuple[int, int], int]:
         return _claim_gathered(rows, known, at)
     from django.db import connection
 
-    # Every row names its tenant, on a batch table: in the sweep's pass, a share claims without entering its tenant.
+    # Outside the sweep's pass (its shares are handed their firings and claim them gathered, above): one tenant's
+    # claim, in its tenant_context. Every row names its tenant, on a batch table: run inside a share of
+    # tenant_shares, it would need no tenant entered (across), though the pass never gets here.
     with across(), connection.bound_cursor() as cursor:
         cursor.execute(CLAIM_MANY, [current_tenant().pk, at, *(list(column) for column in zip(*rows, strict=True))])
         return {(ticket_id, rule_id): pk for ticket_id, rule_id, pk in cursor.fetchall()}
@@ -568,18 +584,29 @@ def open_due(*, ticket_ids: list[int], at: datetime, hand_over: bool = False, la
 
 def _hand_over(ticket_ids: list[int], shots: list[TicketSnapshot]) -> None:
     """Clears the SLA stage's mark: recorded with the share's other ticket changes; the claimed tickets not
-    read (solved or closed since) get their own statement."""
+    read (solved or closed since, or a tenant without time rules) get a statement of their own: one for the whole
+    claim in the sweep's pass (deferred, each row naming its tenant, under the batch policy), else at once."""
     for shot in shots:
         shot.ticket.rules_due_at = None
     bulk.update_rows(Ticket, [shot.ticket for shot in shots], ["rules_due_at"])
-    rest = set(ticket_ids) - {shot.ticket.pk for shot in shots}
-    if rest:
+    rest = sorted(set(ticket_ids) - {shot.ticket.pk for shot in shots})
+    tenant_id = current_tenant().pk
+    if rest and not bulk.defer("escalation.unmark", [(tenant_id, pk) for pk in rest], _unmark):
         Ticket.objects.filter(pk__in=rest).update(rules_due_at=None)
+
+
+def _unmark(rows: list[tuple[int, int]]) -> None:
+    """The mark of these (tenant id, ticket id) cleared in one statement (ids are unique across tenants)."""
+    tickets = Ticket.unscoped.filter(tenant_id__in={t for t, _ in rows}, pk__in=[pk for _, pk in rows])
+    tickets.update(rules_due_at=None)
 
 
 def _open_due(ticket_ids: list[int], at: datetime, hand_over: bool, ladder: dict) -> int:
     rules = [r for r in engine.active_rules() if r.trigger in triggers.TIME_TRIGGERS]
     if not rules or not ticket_ids:
+        rows = share_reads.take("tickets", lambda: None) if ticket_ids else None
+        if rows is not None and rows.ticket_ids == ticket_ids:  # the claim's read: the ladder needs no read
+            ladder_of(rows, ladder)
         if hand_over and ticket_ids:
             _hand_over(ticket_ids, [])
         return 0

@@ -20,6 +20,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from escalation import batch, communication
+from escalation import selectors as escalation_selectors
 from escalation.models import Escalation, RuleFiring
 from escalation.snapshot import parts_across
 from helpdesk.models import Membership
@@ -37,34 +38,41 @@ def claim_read(claimed: dict[int, list[int]], at: datetime) -> dict[int, dict[st
     clocks = sla_selectors.update_clocks_warned_across(tenant_ids=tenant_ids, ticket_ids=ticket_ids, at=at)
     for pk, rows in _by_tenant(clocks).items():
         reads[pk]["update_clocks"] = rows
-    reads_tickets = _share_rows(claimed, tenant_ids, ticket_ids)
-    boards = batch.boards_across(tenant_ids)
+    # What only deciding needs (the open tickets, their facts' parts, the requesters' counts, the boards, the
+    # firings claimed before), of the tenants with an active time rule alone: batch.open_due decides nothing for
+    # the others (their matrices were preloaded just before: escalation.selectors.matrices_preload).
+    deciding = sorted(escalation_selectors.with_time_rules(tenant_ids))
+    deciding_ticket_ids = [pk for tenant_id in deciding for pk in claimed[tenant_id]]
+    reads_tickets = _share_rows(claimed, tenant_ids, ticket_ids, deciding)
+    boards = batch.boards_across(deciding) if deciding else {}
     managers = _by_tenant_rows(
         communication.managers_of(Membership.unscoped.filter(tenant_id__in=tenant_ids)).values_list(
             "tenant_id", "pk", "teams__id"
         )
     )
     setups = {setup.tenant_id: setup for setup in MailSetup.unscoped.filter(tenant_id__in=tenant_ids)}
-    firings: dict[int, set] = {pk: set() for pk in tenant_ids}
-    for tenant_id, *key in RuleFiring.unscoped.filter(tenant_id__in=tenant_ids, ticket_id__in=ticket_ids).values_list(
-        "tenant_id", "ticket_id", "rule_id", "cycle"
-    ):
+    firings: dict[int, set] = {pk: set() for pk in deciding}
+    known = RuleFiring.unscoped.filter(tenant_id__in=deciding, ticket_id__in=deciding_ticket_ids)
+    for tenant_id, *key in known.values_list("tenant_id", "ticket_id", "rule_id", "cycle") if deciding else []:
         firings[tenant_id].add(tuple(key))
     for pk in tenant_ids:
         reads[pk].setdefault("update_clocks", [])
-        reads[pk].update(
-            tickets=reads_tickets[pk],
-            board=boards[pk],
-            manager_rows=managers.get(pk, []),
-            mail_setup=setups.get(pk),
-            firings=firings[pk],
-        )
+        reads[pk].update(tickets=reads_tickets[pk], manager_rows=managers.get(pk, []), mail_setup=setups.get(pk))
+        if pk in firings:  # a tenant not deciding takes neither: it would read its own if it ever asked
+            reads[pk].update(board=boards[pk], firings=firings[pk])
     return reads
 
 
-def _share_rows(claimed: dict[int, list[int]], tenant_ids: list[int], ticket_ids: list[int]) -> dict:
-    """batch.ShareRows of every share: tickets, escalations, requesters' counts, the facts' parts, one query each."""
-    tickets = batch.open_tickets(Ticket.unscoped.filter(tenant_id__in=tenant_ids, pk__in=ticket_ids))
+def _share_rows(
+    claimed: dict[int, list[int]], tenant_ids: list[int], ticket_ids: list[int], deciding: list[int]
+) -> dict:
+    """batch.ShareRows of every share: tickets, escalations, requesters' counts, the facts' parts, one query each;
+    the tickets, counts and parts of the `deciding` tenants alone (the others' rows: their escalations, all in
+    `others`, for the ladder and the call requests; tickets_read False)."""
+    deciding_ids = [pk for tenant_id in deciding for pk in claimed[tenant_id]]
+    tickets = (
+        batch.open_tickets(Ticket.unscoped.filter(tenant_id__in=deciding, pk__in=deciding_ids)) if deciding else []
+    )
     open_ids = {t.pk for t in tickets}
     # Of every claimed ticket: the call requests ask the escalations of those solved or closed since too.
     escalations = batch.escalations_with_ladder(
@@ -78,6 +86,7 @@ def _share_rows(claimed: dict[int, list[int]], tenant_ids: list[int], ticket_ids
     escalations_of = _by_tenant(e for e in escalations if e.ticket_id in open_ids)
     others_of = _by_tenant(e for e in escalations if e.ticket_id not in open_ids)
     rows = {}
+    decides = set(deciding)
     for pk in tenant_ids:
         own = by_tenant.get(pk, [])
         rows[pk] = batch.ShareRows(
@@ -87,6 +96,7 @@ def _share_rows(claimed: dict[int, list[int]], tenant_ids: list[int], ticket_ids
             counts={t.requester_id: counts[t.requester_id] for t in own if t.requester_id in counts},
             parts={t.pk: parts[t.pk] for t in own},
             others=others_of.get(pk, []),
+            tickets_read=pk in decides,
         )
     return rows
 

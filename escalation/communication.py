@@ -393,8 +393,7 @@ def managers_of(members):
 
 
 def _manager_of(team_id: int | None) -> int | None:
-    ranks = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role.MANAGER]]
-    managers = Membership.objects.filter(active=True, role__in=ranks).order_by("pk").values_list("pk", flat=True)
+    managers = managers_of(Membership.objects.all()).values_list("pk", flat=True)
     in_team = managers.filter(teams__id=team_id).first() if team_id else None
     return in_team or managers.first()
 

@@ -256,7 +256,9 @@ def rules_run_due(*, ticket_ids: list[int], at: datetime) -> int:
     communication.reminders_send(ticket_ids=ticket_ids, at=at)
     ladder: dict = {}  # the batch reads the ladder of the open tickets with their escalations
     created = batch.open_due(ticket_ids=ticket_ids, at=at, hand_over=True, ladder=ladder)  # clears the mark too
-    rest = sorted(set(ticket_ids) - ladder.get("read", set()))  # solved or closed since, or no time rules
+    # Solved or closed since, or no time rules; none in the sweep's pass (the claim read every claimed ticket's
+    # escalations with the ladder's flag: batch.ladder_of).
+    rest = sorted(set(ticket_ids) - ladder.get("read", set()))
     climbing = sorted(ladder.get("due", []) + (_ladder_due(rest) if rest else []))
     if climbing:
         bulk.flush()  # a climb reads its ticket: the sweep's pass may still hold this share's ticket writes

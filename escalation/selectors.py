@@ -63,6 +63,17 @@ def matrices_preload(tenant_ids: list[int]) -> None:
     config_cache.preload("escalation_matrix", tenant_ids, load_many, _matrix_of([]))
 
 
+def with_time_rules(tenant_ids: list[int]) -> set[int]:
+    """Those of these tenants whose matrix has an active time rule (batch.open_due decides nothing for the others),
+    from the matrices matrices_preload cached; a tenant whose matrix is not cached counts as having some."""
+    out = set()
+    for pk in tenant_ids:
+        matrix = config_cache.pinned_entry("escalation_matrix", pk)
+        if not isinstance(matrix, Matrix) or any(r.trigger in triggers.TIME_TRIGGERS for r in matrix.rules):
+            out.add(pk)
+    return out
+
+
 def rule_shape(row: EscalationRule) -> triggers.Rule:
     """A rule row as the evaluator and supersession (triggers.merge) see it."""
     return triggers.Rule(

@@ -287,7 +287,16 @@ FROM unnest(%(ids)s::bigint[]) AS t(id)
 
 # MANY_PARTS for the tickets of many tenants (the sweep's escalation pass: claim_reads): each ticket's parts read
 # under its own tenant, which the rows name, rather than the one of %(tenant)s.
-MANY_PARTS_ACROSS = MANY_PARTS.replace("%(tenant)s", "t.tenant_id").replace(
+def across_template(template: str, old: str, new: str) -> str:
+    """template with `old` replaced by `new`; raises (at import) if `old` is not there, rather than building a
+    statement that silently reads one tenant's rows."""
+    if old not in template:
+        raise RuntimeError(f"the statement no longer holds {old!r}")
+    return template.replace(old, new)
+
+
+MANY_PARTS_ACROSS = across_template(
+    across_template(MANY_PARTS, "%(tenant)s", "t.tenant_id"),
     "FROM unnest(%(ids)s::bigint[]) AS t(id)",
     "FROM unnest(%(ids)s::bigint[], %(tenants)s::bigint[]) AS t(id, tenant_id)",
 )

@@ -83,6 +83,16 @@ def _version(tenant_id: int) -> int | None:
     return pins[tenant_id]
 
 
+def pinned_entry(name: str, tenant_id: int) -> object | None:
+    """Inside pinned(): the `name` entry of this tenant if cached under its pinned version (as preload leaves it),
+    else None; reads nothing."""
+    pins = _pins.get()
+    entry = _entries.get((tenant_id, name))
+    if pins is None or tenant_id not in pins or entry is None or entry[0] != pins[tenant_id]:
+        return None
+    return entry[1]
+
+
 def tenant_config(name: str, load: Callable[[], T]) -> T:
     """`load()` run in the current tenant, cached until the tenant's configuration changes."""
     tenant_id = current_tenant().pk

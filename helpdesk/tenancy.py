@@ -90,10 +90,10 @@ FAN_OUT_READ_TABLES = ("helpdesk_webhooksubscription", "helpdesk_notificationcha
 # writes stays behind its own tenant (tenant_shares).
 RULES_BATCH_TABLES = ("tickets_message", "escalation_rulefiring")
 RULES_BATCH_READ_TABLES = ("helpdesk_configversion", "escalation_escalationrule", "slas_slapolicy")
-# Read-only, and only while tenant_reads is open (migration escalation 0018; rls.READS_PREDICATE): what the
-# escalation pass reads once for its whole claim before any share runs (escalation/claim_reads.py) and that the
-# batch tables do not hold already: the tickets' resolution attempts, the routing boards (members, teams, team
-# memberships), the senders of the milestone mail.
+# Read-only, and only while tenant_reads is open (migration escalation 0019_claim_reads; rls.READS_PREDICATE):
+# what the escalation pass reads once for its whole claim before any share runs (escalation/claim_reads.py) and
+# that the batch tables do not hold already: the tickets' resolution attempts, the routing boards (members, teams,
+# team memberships), the senders of the milestone mail.
 CLAIM_READ_TABLES = (
     "tickets_resolutionattempt",
     "helpdesk_membership",
@@ -102,12 +102,15 @@ CLAIM_READ_TABLES = (
     "mail_mailsetup",
 )
 READS_SETTING = "app.tenant_reads"
-# Read and written by the whole pass, as RULES_BATCH_TABLES (migration escalation 0018): the escalations, read for
-# the claim (with the ladder's flag) and written for it on the way out with the other gathered rows; the moved
-# tickets' stale time watches, deleted for the claim in one statement (escalation.watches._unwatch).
+# Read and written by the whole pass, as RULES_BATCH_TABLES (migration escalation 0019_claim_reads): the
+# escalations, read for the claim (with the ladder's flag) and written for it on the way out with the other gathered
+# rows; the moved tickets' stale time watches, deleted for the claim in one statement (escalation.watches._unwatch).
 CLAIM_BATCH_TABLES = ("escalation_escalation", "escalation_timewatch")
 # The same for the calls (migration callnotes 0004): read for the claim, the requests written for it at the end.
 CALL_BATCH_TABLES = ("callnotes_call",)
+
+
+_batch_open: ContextVar[bool] = ContextVar("helpdesk_tenancy_batch_open", default=False)
 
 
 @contextmanager
@@ -124,7 +127,11 @@ def tenant_batch(tenant_ids: list[int]):
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config(%s, %s, true)", [BATCH_SETTING, ids])
-        yield
+        token = _batch_open.set(True)
+        try:
+            yield
+        finally:
+            _batch_open.reset(token)
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config(%s, '', true)", [BATCH_SETTING])
 
@@ -136,6 +143,8 @@ def tenant_reads(tenant_ids: list[int]):
     share ever runs with another tenant's rows of those tables in view."""
     if not connection.in_atomic_block:
         raise RuntimeError("tenant_reads() needs an open transaction (SET LOCAL)")
+    if not _batch_open.get():
+        raise RuntimeError("tenant_reads() needs tenant_batch() open")
     ids = "{" + ",".join(str(int(pk)) for pk in sorted(set(tenant_ids))) + "}"
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -151,7 +160,9 @@ _across: ContextVar[bool] = ContextVar("helpdesk_tenancy_across", default=False)
 @contextmanager
 def across():
     """Inside a share of tenant_shares: the block's statements name their tenant in every row and touch batch tables
-    only (the firings' claim), so they need no tenant entered in the database: they don't enter it."""
+    only (the firings' claim: escalation.batch._claim; the ids from the sequences: helpdesk.bulk._nextvals), so
+    they need no tenant entered in the database: they don't enter it, unless it holds another share's tenant
+    (tenant_shares)."""
     token = _across.set(True)
     try:
         yield
@@ -165,17 +176,25 @@ def tenant_shares():
     cross-tenant pass as tenant_context does, but without a transaction of its own: the tenant-scoped managers and
     every table outside the batch's see that tenant alone. The database's app.tenant_id is set on the share's first
     statement (one statement, no savepoint), not on entering it: a share whose statements all run `across()` (the
-    escalation pass's shares, whose reads came with the claim's: escalation.claim_reads) costs none. The caller's
+    escalation pass's shares, whose reads came with the claim's: escalation.claim_reads) costs none — unless a
+    share before it left its own tenant in the database: then an `across()` statement enters the current share's
+    first, so no statement of a share ever runs as another tenant. The caller's
     app.tenant_id is restored on the way out (after an error, tenant_batch's savepoint undoes it)."""
     if not connection.in_atomic_block:
         raise RuntimeError("tenant_shares() needs an open transaction (SET LOCAL)")
     first: list[str | None] = []
     entering: list[int | None] = [None]
+    # The tenant the database has: the caller's (tenant_context sets both), then the last share entered.
+    caller = current_tenant_or_none()
+    in_db: list[int | None] = [caller.pk if caller is not None else None]
 
     def enter_first(execute, sql, params, many, context):
-        if entering[0] is not None and not _across.get():
+        # An `across()` statement needs no tenant, but must not run as another one: a share entered before
+        # left its tenant in the database, and a read of a table outside the batch's would see that tenant's rows.
+        if entering[0] is not None and (not _across.get() or in_db[0] not in (None, entering[0])):
             tenant_id, entering[0] = entering[0], None
             previous = _set_db_tenant(tenant_id)
+            in_db[0] = tenant_id
             if not first:
                 first.append(previous)
         return execute(sql, params, many, context)

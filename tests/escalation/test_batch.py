@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from callnotes import services as calls
-from escalation import batch, claim_reads, engine
+from escalation import batch, claim_reads, engine, triggers
+from escalation import selectors as escalation_selectors
 from escalation.models import Escalation, EscalationRule, RuleFiring
 from helpdesk import config_cache, share_reads, workflows
 from helpdesk.models import Membership, OutboxEvent, Role, Team
@@ -455,6 +456,9 @@ def test_the_call_requests_from_memory_answer_as_their_query(claim):
             expected = list(queried.order_by("pk").values_list("pk", flat=True))
             got = [e.pk for e in calls.CallFacts(rows, known).wanting(ids)]
             assert got == expected, tenant.slug
+            # A share that decided nothing (no time rules): answered from the rows as read, with no query.
+            undecided = batch.ShareRows(ids, rows.tickets, rows.escalations, others=rows.others)
+            assert [e.pk for e in calls.CallFacts(undecided, known).wanting(ids)] == expected, tenant.slug
             assert rows.others and any(e.ticket_id == ids[-1] for e in rows.others)
             wanted += got
     assert wanted  # not an empty comparison
@@ -494,7 +498,9 @@ def test_inside_the_pass_a_share_sees_and_writes_the_escalations_and_calls_of_th
 
 def test_a_share_enters_its_tenant_on_its_first_statement_that_needs_it(claim):
     """tenant_shares: entering a share costs nothing; its first statement not run `across()` enters its tenant
-    first, so that statement and the next see that tenant alone, whichever share ran before."""
+    first, so that statement and the next see that tenant alone, whichever share ran before. An `across()`
+    statement enters nothing while the database has no tenant, but never runs as the tenant a share before left
+    in the database: it enters the current share's first (one statement)."""
     from helpdesk.tenancy import across
 
     (north, _), (south, _), _ = claim[0]
@@ -513,16 +519,52 @@ def test_a_share_enters_its_tenant_on_its_first_statement_that_needs_it(claim):
         with CaptureQueriesContext(connection) as entering, share(north):
             pass
         assert len(entering.captured_queries) == 0
-        with share(north):
+        with share(north), CaptureQueriesContext(connection) as free:
             assert setting() == ""  # an `across()` statement does not enter it
+        assert len(free.captured_queries) == 1  # the statement alone: a share costs none
+        with share(north):
+            assert setting() == ""
             assert members_tenants() == [north.pk]
             assert setting() == str(north.pk)
-        with share(south):
-            assert setting() == str(north.pk)  # not entered yet: the share before it left its tenant
+        with share(south), CaptureQueriesContext(connection) as entered:
+            assert setting() == str(south.pk)  # the share before left north: entered first, not run as north
             assert members_tenants() == [south.pk]
+        assert len(entered.captured_queries) == 3  # entering south once, then the two statements
         with share(north):
             assert members_tenants() == [north.pk]
     assert members_tenants() == []
+
+
+def test_the_ladder_from_the_claims_rows_answers_as_its_query(claim):
+    """The pass's ladder (batch.ladder_of over the claim's rows, for every claimed ticket, open or solved since)
+    finds the same escalations due to climb as engine._ladder_due's query."""
+    tenants, later = claim
+    workflows._sweep_rules(later, workflows.SweepReport())
+    claimed = {tenant.pk: ids for tenant, ids in tenants}
+    for tenant, ids in tenants:
+        with tenant_context(tenant):
+            clocks = SlaTimer.objects.filter(ticket_id__in=ids, escalation_id__gt=0, metric__in=engine.LADDER_METRICS)
+            assert clocks.filter(ticket_id__in=ids[1:]).update(breached_at=later) > 0
+            Ticket.objects.filter(pk=ids[-1]).update(status="solved")
+    with transaction.atomic(), config_cache.pinned(), tenant_batch(list(claimed)), tenant_reads(list(claimed)):
+        config_cache.pin_many(list(claimed))
+        escalation_selectors.matrices_preload(list(claimed))
+        reads = claim_reads.claim_read(claimed, later)
+    for tenant, ids in tenants:
+        ladder: dict = {}
+        batch.ladder_of(reads[tenant.pk]["tickets"], ladder)
+        with tenant_context(tenant):
+            expected = engine._ladder_due(ids)
+            solved = set(Escalation.objects.filter(ticket_id=ids[-1]).values_list("pk", flat=True))
+        assert expected and sorted(ladder["due"]) == expected and ladder["read"] == set(ids), tenant.slug
+        assert solved & set(expected), tenant.slug  # the ticket solved since is covered too
+
+
+def test_the_claim_reads_open_only_inside_the_batch(claim):
+    """tenant_reads opens other tenants' rows of its tables only inside tenant_batch (whose policy bounds them)."""
+    (north, _), _, _ = claim[0]
+    with pytest.raises(RuntimeError, match="needs tenant_batch"), transaction.atomic(), tenant_reads([north.pk]):
+        pass
 
 
 def _due_again(tenants, at):
@@ -617,6 +659,63 @@ def test_a_claim_writes_each_table_once_whatever_its_tenants(db, monkeypatch):
     for sql in lists.values():  # the shares' reads: once for the claim, whatever its tenants
         for read in CLAIM_READS:
             assert sum(read in q for q in sql) == 1, read
+
+
+def test_a_tenant_without_time_rules_writes_nothing_mid_claim(db):
+    """A claim's middle tenant with its time rules off decides nothing: its call requests are answered from the
+    claim's rows (no statement), so the shares gathered before it are not written early — each table is still
+    written once for the claim, and its deciding reads (tickets, counts, parts, boards, firings) are not read for it."""
+    tenants = [_stormy(slug, 3, capacities=(2, 2, 2), quantum=False) for slug in ("north", "south", "east")]
+    (_, _), (south, south_ids), (_, _) = tenants
+    with tenant_context(south):
+        assert EscalationRule.objects.filter(trigger__in=triggers.TIME_TRIGGERS).update(active=False) > 0
+    later = timezone.now() + timedelta(hours=2)
+    assert workflows._sweep_timers(later, workflows.SweepReport()) == 9
+    _statement_list(lambda: workflows._sweep_rules(later, workflows.SweepReport()))  # configuration cached
+    sql = _statement_list(lambda: workflows._sweep_rules(later, workflows.SweepReport()))
+    for table in WRITTEN_ONCE:
+        assert sum(q.lstrip().startswith(table) for q in sql) == 1, table
+    assert sum(q.lstrip().startswith("INSERT INTO tickets_ticketevent") for q in sql) == 2
+    assert len(sql) == PER_CLAIM + 1  # the claim's, and the marks of the tickets not read cleared (one statement)
+    workflows._sweep_rules(later, workflows.SweepReport())
+    with tenant_context(south):  # nothing decided, the mark cleared all the same
+        assert not Escalation.objects.exists()
+        assert not Ticket.objects.filter(pk__in=south_ids, rules_due_at__isnull=False).exists()
+    for tenant, ids in (tenants[0], tenants[2]):
+        with tenant_context(tenant):
+            assert Escalation.objects.filter(ticket_id__in=ids).exists(), tenant.slug
+    claimed = {tenant.pk: ids for tenant, ids in tenants}
+    with transaction.atomic(), config_cache.pinned(), tenant_batch(list(claimed)), tenant_reads(list(claimed)):
+        config_cache.pin_many(list(claimed))
+        escalation_selectors.matrices_preload(list(claimed))
+        reads = claim_reads.claim_read(claimed, later)
+    rows = reads[south.pk]["tickets"]
+    assert (rows.tickets, rows.tickets_read, rows.escalations, rows.parts) == ([], False, [], {})
+    assert "board" not in reads[south.pk] and "firings" not in reads[south.pk]
+    north_rows = reads[tenants[0][0].pk]["tickets"]
+    assert north_rows.tickets_read and [t.pk for t in north_rows.tickets] == tenants[0][1]
+    assert "board" in reads[tenants[0][0].pk]
+
+
+def test_a_tenant_without_time_rules_still_asks_for_the_calls_its_escalations_want(db):
+    """The call requests of a share that decided nothing are answered from the escalations read for the claim: an
+    escalation of a tenant whose time rules are now off, that wants a call and has none, is asked for one."""
+    from callnotes.models import Call
+
+    tenants = [_stormy(slug, 3, capacities=(2, 2, 2), quantum=False) for slug in ("north", "south", "east")]
+    (_, _), (south, _), (_, _) = tenants
+    later = timezone.now() + timedelta(hours=2)
+    workflows._sweep_timers(later, workflows.SweepReport())
+    workflows._sweep_rules(later, workflows.SweepReport())
+    with tenant_context(south):
+        wanted = sorted(Call.objects.values_list("escalation_id", flat=True))
+        assert wanted
+        Call.objects.all().delete()
+        EscalationRule.objects.filter(trigger__in=triggers.TIME_TRIGGERS).update(active=False)
+    _due_again(tenants, later)
+    workflows._sweep_rules(later, workflows.SweepReport())
+    with tenant_context(south):
+        assert sorted(Call.objects.values_list("escalation_id", flat=True)) == wanted
 
 
 CLAIM_READS = ('FROM "escalation_rulefiring"', '"tickets_customer"', 'COUNT("tickets_ticket"."id") AS "n"',
