@@ -23,6 +23,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, router
 from django.db.models import Field, JSONField, Model, signals
 from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
 
 from helpdesk.tenancy import across
 
@@ -111,6 +113,21 @@ class _Blank:
     foreign: dict[str, tuple[str, type[Model], str]]
     relations: frozenset[str]
     attnames: frozenset[str]
+    plain: bool  # nothing of its own runs in Model.__init__ (see _plain): else new() calls it
+
+
+# The descriptors Django puts on concrete fields: plain attributes on a new instance (the foreign key's id clears
+# a cached related object, and a new instance has none).
+_PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute)
+
+
+def _plain(model: type[Model]) -> bool:
+    """Whether setting a new instance's attributes directly is all Model.__init__ would do: no __init__ of the
+    model's own, no generated field (the constructor leaves it deferred), no field with a descriptor of its own."""
+    return model.__init__ is Model.__init__ and all(
+        not getattr(f, "generated", False) and f.descriptor_class in _PLAIN_DESCRIPTORS
+        for f in model._meta.concrete_fields
+    )
 
 
 @cache
@@ -124,7 +141,8 @@ def _blank(model: type[Model]) -> _Blank:
         if f.many_to_one and len(f.related_fields) == 1 and f.cache_name == f.name:
             foreign[f.name] = (f.attname, f.remote_field.model._meta.concrete_model, f.related_fields[0][1].attname)
     relations = frozenset(f.name for f in model._meta.concrete_fields if f.is_relation)
-    return _Blank(constants, tuple(calls), foreign, relations, frozenset(constants) | {a for a, _ in calls})
+    attnames = frozenset(constants) | {a for a, _ in calls}
+    return _Blank(constants, tuple(calls), foreign, relations, attnames, _plain(model))
 
 
 def new(model: type[Model], **values) -> Model:
@@ -135,6 +153,8 @@ def new(model: type[Model], **values) -> Model:
     if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
         return model(**values)  # someone watches instances being built: the full constructor
     blank = _blank(model)
+    if not blank.plain:
+        return model(**values)  # the model does something of its own when built
     obj = model.__new__(model)
     obj._state = ModelState()
     state = obj.__dict__

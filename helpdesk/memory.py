@@ -12,17 +12,16 @@ Elsewhere (musl, macOS) there is no such call and nothing is done."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 
 
 @functools.cache
 def _malloc_trim():
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    except OSError:
-        return None
-    return getattr(libc, "malloc_trim", None)
+    # The symbols the process already has (the C library it runs on): no ldconfig run to find libc by name.
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def heap_trim() -> bool:

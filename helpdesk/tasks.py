@@ -12,5 +12,5 @@ __all__ = ["dispatch_task", "sweep_task"]
 def sweep_task() -> dict:
     report = workflows.sweep()
     if report.claimed or report.tickets:
-        heap_trim()  # what the sweep's work freed goes back to the system, or the worker's RSS creeps up
+        heap_trim()  # free pages back to the system; the RSS still creeps (bench/SWEEP.md: a worker's memory)
     return report.as_dict()

@@ -121,3 +121,40 @@ def test_it_fills_auto_now_columns_as_save_does(db):
         stored = SlaTimer.objects.get(ticket=ticket, metric="escalation_acknowledge")
     assert before <= stored.created_at <= timezone.now() and stored.updated_at >= stored.created_at
     assert (stored.due_at, stored.started_at, stored.target_minutes) == (AT + timedelta(minutes=30), AT, 30)
+
+
+def test_it_calls_the_constructor_when_someone_listens_to_instances_being_built():
+    from django.db.models.signals import post_init
+
+    built = []
+
+    def listener(sender, instance, **kwargs):
+        built.append(instance)
+
+    post_init.connect(listener, sender=TicketEvent)
+    try:
+        event = bulk.new(TicketEvent, tenant_id=7, ticket_id=11, kind="escalated", created_at=AT)
+    finally:
+        post_init.disconnect(listener, sender=TicketEvent)
+    assert built == [event]
+
+
+def test_it_calls_the_constructor_of_a_model_that_has_its_own(monkeypatch):
+    """A review's find: a model that defines __init__ (change tracking, say) would have been built without it."""
+    from django.db.models import Model
+
+    calls = []
+
+    def own_init(self, *args, **kwargs):
+        calls.append(kwargs)
+        Model.__init__(self, *args, **kwargs)
+
+    monkeypatch.setattr(TicketEvent, "__init__", own_init)
+    bulk._blank.cache_clear()
+    try:
+        event = bulk.new(TicketEvent, tenant_id=7, ticket_id=11, kind="escalated", created_at=AT)
+    finally:
+        monkeypatch.undo()
+        bulk._blank.cache_clear()
+    assert calls == [{"tenant_id": 7, "ticket_id": 11, "kind": "escalated", "created_at": AT}]
+    assert (event.tenant_id, event.ticket_id, event.kind) == (7, 11, "escalated")

@@ -699,3 +699,17 @@ def test_open_windows_stop_at_the_limit_and_an_always_open_calendar_is_one_windo
     start, end = utc("2026-03-02 00:00"), utc("2026-03-09 00:00")
     assert open_windows(start, end, ALWAYS_OPEN) == [(start, end)]
     assert open_windows(end, start, ALWAYS_OPEN) == []
+
+
+def test_the_schedules_memoized_deadline_tells_calendars_apart_by_every_part():
+    """slas.schedule._deadline caches clock.deadline by (start, minutes, calendar, pauses): calendars that differ
+    only in their holidays, time zone, country or subdivision must get their own answers, each equal to
+    clock.deadline's."""
+    from slas import schedule
+
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin, 08:00 in London
+    london = Calendar("Europe/London", weekly(WEEKDAYS, ("09:00", "17:00")))
+    calendars = [BERLIN_9_17, BERLIN_TUESDAY_OFF, BERLIN_DE, BERLIN_BY, london]
+    answers = [schedule._deadline(start, 16 * 60, calendar, ()) for calendar in calendars]
+    assert answers == [deadline(start, 16 * 60, calendar) for calendar in calendars]
+    assert len(set(answers)) >= 3  # the Tuesday off and London's hours move the deadline: not one shared answer
