@@ -1050,6 +1050,9 @@ def _collector_paced():
             _PACING.depth -= 1
             if _PACING.depth == 0:
                 gc.set_threshold(*_PACING.thresholds)
+                # Nothing of this sweep's kept: a process that froze its heap itself would otherwise find one of
+                # its frozen objects (the thresholds the previous sweep saved) freed by the next.
+                _PACING.thresholds = ()
                 if _PACING.froze:
                     gc.unfreeze()
 
