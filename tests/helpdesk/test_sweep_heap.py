@@ -30,7 +30,9 @@ def test_it_leaves_a_heap_the_process_froze_itself_frozen():
         frozen = gc.get_freeze_count()
         with workflows._collector_paced():
             pass
-        assert gc.get_freeze_count() == frozen
+        # Still frozen (unfrozen, the count would be 0). Not exactly `frozen`: in the whole suite, other threads
+        # (servers, pools of earlier tests) may free a frozen object of theirs meanwhile (CI: 834,130 of 834,131).
+        assert gc.get_freeze_count() > 0.99 * frozen
     finally:
         gc.unfreeze()
 
