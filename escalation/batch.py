@@ -267,7 +267,10 @@ def escalations_with_ladder(escalations) -> list[Escalation]:
 
 def requester_counts(tickets, requester_ids) -> dict[int, int]:
     """How many tickets (of the queryset `tickets`) each of these requesters has."""
-    rows = tickets.filter(requester_id__in=set(requester_ids)).values("requester_id").annotate(n=Count("id"))
+    # count(*), not count(id): the id is in no index with the requester, so counting it read every ticket of a
+    # claim's requesters from the table (the storm's ~1,000,000, about 2 s); counted rows come from the index
+    # ticket_tenant_requester alone, where the visibility map allows.
+    rows = tickets.filter(requester_id__in=set(requester_ids)).values("requester_id").annotate(n=Count("*"))
     return dict(rows.values_list("requester_id", "n"))
 
 

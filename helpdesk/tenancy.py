@@ -256,10 +256,19 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
         return self._queryset_class(model=self.model, using=self._db).none()
 
 
+def tenant_key(*, db_index: bool = True) -> models.ForeignKey:
+    """A tenant table's tenant column. db_index=False for a table whose other indexes lead with it (they serve a
+    tenant's deletion and its RLS filter as well): an index of its own would only be one more written by every
+    insert and every update that cannot be HOT."""
+    return models.ForeignKey(
+        "helpdesk.Tenant", on_delete=models.CASCADE, editable=False, related_name="+", db_index=db_index
+    )
+
+
 class TenantModel(models.Model):
     """Base of every tenant-owned table. Its migration must call helpdesk.rls.enable_tenant_rls."""
 
-    tenant = models.ForeignKey("helpdesk.Tenant", on_delete=models.CASCADE, editable=False, related_name="+")
+    tenant = tenant_key()
 
     objects = TenantManager()
     # Escape hatch for deliberate cross-tenant work (still subject to RLS in the database).

@@ -718,7 +718,7 @@ def test_a_tenant_without_time_rules_still_asks_for_the_calls_its_escalations_wa
         assert sorted(Call.objects.values_list("escalation_id", flat=True)) == wanted
 
 
-CLAIM_READS = ('FROM "escalation_rulefiring"', '"tickets_customer"', 'COUNT("tickets_ticket"."id") AS "n"',
+CLAIM_READS = ('FROM "escalation_rulefiring"', '"tickets_customer"', 'COUNT(*) AS "n"',
                '"ladder_breached"', "AS t(id, tenant_id)", "AS x(tenant)", 'FROM "mail_mailsetup"',
                '"slas_slatimer"."warned_percent" IS NOT NULL', '"helpdesk_teammember"."team_id" AS "teams__id"',
                'FROM "callnotes_call"')  # fmt: skip
