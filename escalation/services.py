@@ -341,9 +341,12 @@ def _claim(ticket: Ticket, fired: list[tuple[EscalationRule, str]], cycle: int, 
 def _link_many(links: list[tuple[int, Escalation, bool]], *, gather: bool = False) -> None:
     """Each firing names the escalation it opened or reinforced, and why its target was not served when the
     escalation it opened went to the fallback. One statement, whatever the number of tickets (with `gather`,
-    inside bulk.gathered(): for the whole block, the sweep's claim across tenants)."""
-    if gather and bulk.defer("escalation.links", links, _link_many):
-        return
+    inside bulk.gathered(): for the whole block, the sweep's claim across tenants; a firing claimed in the block
+    and not written yet is linked in its row, batch.UNWRITTEN_FIRINGS)."""
+    if gather:
+        links = _link_unwritten(links)
+        if not links or bulk.defer("escalation.links", links, _link_many):
+            return
     firings = [firing for firing, _, _ in links]
     escalations = [escalation.pk for _, escalation, _ in links]
     reasons = [escalation.fallback_reason if opened else "" for _, escalation, opened in links]
@@ -352,6 +355,21 @@ def _link_many(links: list[tuple[int, Escalation, bool]], *, gather: bool = Fals
         cursor.execute(LINK_FIRINGS, [firings, escalations, reasons, tenants])
         if cursor.rowcount != len(set(firings)):  # RLS skips hidden rows silently: a claim's firing must be linked
             raise RuntimeError(f"{cursor.rowcount} of {len(set(firings))} firings linked (row-level security?)")
+
+
+def _link_unwritten(links: list[tuple[int, Escalation, bool]]) -> list[tuple[int, Escalation, bool]]:
+    """Links the firings of a gathered block that are not written yet in their rows; returns the other links."""
+    from escalation.batch import UNWRITTEN_FIRINGS  # batch builds on this module
+
+    unwritten = bulk.deferred_rows(UNWRITTEN_FIRINGS) or {}
+    rest = []
+    for firing, escalation, opened in links:
+        row = unwritten.get(firing)
+        if row is None:
+            rest.append((firing, escalation, opened))
+        else:
+            row[-2:] = [escalation.pk, escalation.fallback_reason if opened else ""]
+    return rest
 
 
 def stale_emission(rule: EscalationRule, escalation: Escalation) -> Emission:

@@ -241,6 +241,7 @@ class _Gathered:
     later: dict[Hashable, tuple[Callable[[list], object], list]] = field(default_factory=dict)
     ids: dict[type[Model], list[int]] = field(default_factory=dict)
     id_chunk: int = 0
+    rows_by: dict[Hashable, dict] = field(default_factory=dict)
 
 
 _gathering: ContextVar[_Gathered | None] = ContextVar("helpdesk_bulk_gathering", default=None)
@@ -275,6 +276,7 @@ def flush() -> None:
         return
     done = _Gathered(pending.inserts, pending.updates, pending.fields, pending.computed, pending.later, {})
     pending.inserts, pending.updates, pending.fields, pending.computed, pending.later = {}, {}, {}, {}, {}
+    pending.rows_by = {}  # what they index is written now
     _flush(done)
 
 
@@ -292,6 +294,14 @@ def defer(key: Hashable, rows: list, write: Callable[[list], object]) -> bool:
     _, recorded = pending.later.setdefault(key, (write, []))
     recorded.extend(rows)
     return True
+
+
+def deferred_rows(key: Hashable) -> dict | None:
+    """Inside `gathered()`: a dict of the caller's own (`key`) for the rows it deferred and that are not written
+    yet -- a later caller may complete such a row in place instead of updating it once written (the firings'
+    links). Emptied when the rows are written (`flush`). Outside one, None."""
+    pending = _gathering.get()
+    return None if pending is None else pending.rows_by.setdefault(key, {})
 
 
 def _flush(pending: _Gathered) -> None:
