@@ -25,6 +25,12 @@ Measured in the Django process, as the app role under RLS (as in production): id
 --idle-runs), one due sweep with every SQL statement timed (then SQL checks: every due timer fired once,
 one sla.* outbox row and one audit event each, no other timer moved), idle sweeps right after it, the
 ceiling, a set-based reference with the side effects, the naive baseline, the claim query's plans and,
+With --processes N, the due sweep is N processes on their own connections: one sweep, and N - 1 joiners that
+start when it reports its backlog (its first full batch committed), as a worker pool's idle processes do when the
+joiners it asks for arrive (helpdesk/tasks.py, SWEEP_JOINERS). The storm's wall time runs from the first start to
+the last return; each process's stage times, statements and CPU are reported, the escalations summed (they must
+equal a single process's run).
+
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust). Results and how to read them: bench/SWEEP.md.
 """
 

@@ -1004,12 +1004,13 @@ def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport, on_
 
 def _backlog_found(report: SweepReport, on_backlog: Backlog | None) -> None:
     """A batch came back full: the first time in this sweep, tell the caller (once the batch's commit is done: the
-    stage committed it already, unless a caller's outer transaction holds it — then at that one's commit)."""
+    stage committed it already, unless a caller's outer transaction holds it — then at that one's commit). Robust:
+    a hook that fails (the broker away) is logged, and the sweep goes on with its own work."""
     if report.backlog:
         return
     report.backlog = True
     if on_backlog is not None:
-        transaction.on_commit(on_backlog)
+        transaction.on_commit(on_backlog, robust=True)
 
 
 def _sweep_notifications(now: datetime | None, report: SweepReport) -> None:

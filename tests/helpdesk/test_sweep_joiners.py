@@ -4,6 +4,8 @@ task, its joiners sent through apply_async and run at once in this process (afte
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from celery.signals import task_prerun
 from django.utils import timezone
@@ -79,4 +81,18 @@ def test_a_joiner_asks_for_none_even_when_its_claim_comes_back_full(celery_eager
     report = sweep_task.apply_async(kwargs={"joiner": True}).get()
     assert report["backlog"] is True
     assert sweeps_run == [True]
+    assert _drained(tenants)
+
+
+def test_a_sweep_whose_call_for_help_fails_goes_on_with_its_own_work(storm, caplog):
+    """The broker away when the joiners are sent: the sweep logs it and drains the storm alone."""
+    tenants = storm
+
+    def broker_away():
+        raise ConnectionError("the broker is away")
+
+    with caplog.at_level(logging.ERROR, logger="django.db.backends.base"):
+        report = workflows.sweep(on_backlog=broker_away)
+    assert report.backlog is True and report.failed_tenants == 0
+    assert "the broker is away" in caplog.text
     assert _drained(tenants)
