@@ -25,6 +25,12 @@ Measured in the Django process, as the app role under RLS (as in production): id
 --idle-runs), one due sweep with every SQL statement timed (then SQL checks: every due timer fired once,
 one sla.* outbox row and one audit event each, no other timer moved), idle sweeps right after it, the
 ceiling, a set-based reference with the side effects, the naive baseline, the claim query's plans and,
+With --processes N, the due sweep is N processes on their own connections: one sweep, and N - 1 joiners that
+start when it reports its backlog (its first full batch committed), as a worker pool's idle processes do when the
+joiners it asks for arrive (helpdesk/tasks.py, SWEEP_JOINERS). The storm's wall time runs from the first start to
+the last return; each process's stage times, statements and CPU are reported, the escalations summed (they must
+equal a single process's run).
+
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust). Results and how to read them: bench/SWEEP.md.
 """
 
@@ -60,6 +66,7 @@ TARGET_FAN_OUT_S = 5.0
 # 9-to-5 calendar, so nothing of the bulk comes due while the bench runs (checked before each run).
 SPREAD_MINUTES = 2 * 24 * 60
 QUIET_CORES = 0.3
+MAX_STORM_S = 600  # a storm's sweeps that run longer than this are a failed run, not a figure
 MAX_LAG_S = 600  # due timers became due up to 10 minutes ago (a sweep that runs late, or a backlog)
 
 
@@ -540,11 +547,11 @@ def django_setup(env: dict) -> None:
     django.setup()
 
 
-def timed_sweep():
+def timed_sweep(on_backlog=None):
     from helpdesk import workflows
 
     started = time.perf_counter()
-    report = workflows.sweep()
+    report = workflows.sweep(on_backlog=on_backlog)
     return time.perf_counter() - started, report
 
 
@@ -651,6 +658,90 @@ def measure_due(args, *, instrumented: bool = False, profile: bool = False) -> d
     if profiler:
         result["profile"] = profile_text(profiler)
     return result
+
+
+def _sweep_in_child(barrier, backlog, out, joiner: bool) -> None:
+    """One of --processes, with its own connection (the parent closed its own before forking), opened before the
+    start. The first sweeps at once; the others are its joiners: they start when it reports a backlog (its first
+    full batch committed), as the pool's idle processes do when the joiners it asks for arrive (helpdesk/tasks.py),
+    or when it ends without one."""
+    from django.db import connection
+
+    clock = StatementClock()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    cpu_before = cpu_sample(backend)
+    barrier.wait(timeout=120)
+    if joiner:
+        backlog.wait(timeout=MAX_STORM_S)
+    started = time.time()
+    with connection.execute_wrapper(clock):
+        seconds, report = timed_sweep(on_backlog=None if joiner else backlog.set)
+    backlog.set()  # no backlog: the joiners find whatever is left (nothing)
+    ended = time.time()
+    cpu_after = cpu_sample(backend)
+    connection.close()
+    cpu_s = {
+        "python": round(cpu_after[2] - cpu_before[2], 2),
+        "postgres_backend": round(cpu_after[3] - cpu_before[3], 2),
+    }
+    statements = sum(row["count"] for row in clock.summary())
+    out.put(
+        {"joiner": joiner, "started": started, "ended": ended, "seconds": round(seconds, 3), "report": report.as_dict(),
+         "statements": statements, "cpu_s": cpu_s}
+    )  # fmt: skip
+
+
+def measure_parallel(args) -> dict:
+    """--processes N sweeps of one storm, each in its own process and connection: one sweep and N - 1 joiners that
+    start when it reports its backlog. The storm's wall time runs from the first start to the last return; the
+    escalations are the processes' sum (they must equal a single process's run: the claims are exclusive). Per
+    stage, the slowest process's time."""
+    import multiprocessing
+
+    from django.db import connections
+
+    preflight(args, expect_due=args.due)
+    busy = quiet(args.wait_quiet)
+    before = datetime.now(UTC)
+    connections.close_all()  # the children open their own
+    context = multiprocessing.get_context("fork")
+    barrier, backlog, out = context.Barrier(args.processes), context.Event(), context.Queue()
+    children = [
+        context.Process(target=_sweep_in_child, args=(barrier, backlog, out, index > 0))
+        for index in range(args.processes)
+    ]
+    for child in children:
+        child.start()
+    runs = [out.get(timeout=2 * MAX_STORM_S) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+    if any(child.exitcode for child in children):
+        raise BenchError(f"a sweep process failed: exit codes {[child.exitcode for child in children]}")
+    runs.sort(key=lambda run: run["started"])
+    first = min(run["started"] for run in runs)
+    failed = sum(run["report"]["failed_tenants"] for run in runs)
+    if failed:
+        raise BenchError(f"{failed} tenants failed during the sweeps (see the log above)")
+    counts = ("claimed", "warned", "breached", "escalated", "tickets", "batches")
+    stages = {name for run in runs for name in run["report"]["stage_seconds"]}
+    for run in runs:
+        run["started_after_s"] = round(run.pop("started") - first, 3)
+        run["ended_after_s"] = round(run.pop("ended") - first, 3)
+    seconds = max(run["ended_after_s"] for run in runs)
+    return {
+        "processes": args.processes,
+        "seconds": seconds,
+        "stage_seconds": {name: max(run["report"]["stage_seconds"].get(name, 0.0) for run in runs) for name in stages},
+        "report": {name: sum(run["report"][name] for run in runs) for name in counts},
+        "runs": runs,
+        "statement_count": sum(run["statements"] for run in runs),
+        "cpu_s": {kind: round(sum(run["cpu_s"][kind] for run in runs), 2) for kind in ("python", "postgres_backend")},
+        "busy_cores_before": busy,
+        "load": uptime(),
+        "checks": verify(args, before=before),
+    }
 
 
 def profile_text(profiler: cProfile.Profile, top: int = 40) -> str:
@@ -934,12 +1025,14 @@ def phase_due(args, results: dict) -> None:
     settle(args)
     # One run, every statement timed: the wrapper costs ~2 us a statement (a clean run and a timed one
     # differed by less than their run-to-run noise), and it tells where the time goes.
-    results["due"] = measure_due(args, instrumented=True)
+    results["due"] = measure_parallel(args) if args.processes > 1 else measure_due(args, instrumented=True)
     due = results["due"]
     log(
         f"due sweep: {due['seconds']} s for {due['report']['claimed']} timers, stages {due['stage_seconds']}, "
-        f"{due['report']['escalated']} escalations, checks ok"
+        f"{due['report']['escalated']} escalations, checks ok ({args.processes} process(es), {due['load']})"
     )
+    for run in due.get("runs", []):
+        log(f"  process: started +{run['started_after_s']} s, ended +{run['ended_after_s']} s, {run['report']}")
     idle_after = measure_idle(args.idle_runs)
     results["idle_after_due"] = idle_after
     log(f"idle right after it: first {idle_after['first_ms']} ms, median {idle_after['median_ms']} ms")
@@ -1038,11 +1131,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="the storm swept by this many processes at once (a sweep + joiners)"
+    )
     args = parser.parse_args()
     if "bench" not in args.db:
         parser.error("--db must contain 'bench': it is dropped and recreated")
     if not 1 <= args.tenants <= args.timers or not 1 <= args.due <= args.timers // 2:
         parser.error("need 1 <= --tenants <= --timers and 1 <= --due <= --timers / 2")
+    if not 1 <= args.processes <= 16:
+        parser.error("--processes must be within 1..16")
     if not 0 <= args.warn_share <= 1 or args.idle_runs < 1 or args.naive < 1:
         parser.error("--warn-share must be within 0..1, --idle-runs and --naive positive")
     return args

@@ -15,6 +15,11 @@ are consumed, and reads the worker's VmRSS from /proc. With the solo pool the ta
 process; the bench checks that the process has no children (so the pid it reads is the one that ran the
 task) and that its CPU time grew by the sweep's work. Then idle sweeps through the worker (nothing due).
 
+With --concurrency N (N > 1) the worker runs a prefork pool of N processes, as docker-compose does: a storm's
+sweep asks for SWEEP_JOINERS joiners, which the pool's idle processes run; the bench waits for every sweep task the
+storm brought, sums their reports (the sweep's own first) and reads memory and CPU over the pool's processes. The
+storm's time is then the round trip, from sending the sweep to the last joiner's end.
+
 The worker is stopped at the end and on any error (SIGTERM to its process group, then SIGKILL).
 Results: bench/SWEEP.md, "Issue 17: a worker's memory over 10 storms".
 """
@@ -54,8 +59,8 @@ SWEEP_DONE = re.compile(r"^\[[^\]]*/(?P<process>[\w-]+)\] sweep done: (?P<report
 class Worker:
     """`celery -A helpdesk worker --pool solo` in its own process group, its log in a file."""
 
-    def __init__(self, env: dict, queue: str, log_path: Path, tracemalloc: Path | None = None):
-        self.env, self.queue, self.log_path = env, queue, log_path
+    def __init__(self, env: dict, queue: str, log_path: Path, tracemalloc: Path | None = None, concurrency: int = 1):
+        self.env, self.queue, self.log_path, self.concurrency = env, queue, log_path, concurrency
         self.launcher = ["-m", "celery"]
         if tracemalloc is not None:
             # Bench-only debugging: the worker under tracemalloc, one line per sweep (bench/worker_tracemalloc.py).
@@ -64,8 +69,9 @@ class Worker:
 
     def start(self, timeout: float = 120) -> None:
         argv = [
-            PYTHON, *self.launcher, "-A", "helpdesk", "worker", "--pool", "solo", "--concurrency", "1",
-            "-Q", self.queue, "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            PYTHON, *self.launcher, "-A", "helpdesk", "worker", "--pool", self.pool,
+            "--concurrency", str(self.concurrency), "-Q", self.queue, "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
         with open(self.log_path, "wb") as out:
             self.process = subprocess.Popen(
@@ -74,8 +80,16 @@ class Worker:
         self.wait_for(lambda text: " ready." in text, timeout, "the worker's ' ready.'")
 
     @property
+    def pool(self) -> str:
+        return "solo" if self.concurrency == 1 else "prefork"
+
+    @property
     def pid(self) -> int:
         return self.process.pid
+
+    def processes(self) -> list[int]:
+        """The processes that run tasks: the worker itself (solo), or its pool's children (prefork)."""
+        return [self.pid] if self.concurrency == 1 else children(self.pid)
 
     def text(self, offset: int = 0) -> str:
         return self.log_path.read_bytes()[offset:].decode(errors="replace")
@@ -146,21 +160,25 @@ def sweep_on_worker(worker: Worker, client) -> dict:
     from helpdesk.celery import app
 
     offset = worker.size()
-    cpu_before = cpu_seconds(worker.pid)
+    cpu_before = sum(cpu_seconds(pid) for pid in worker.processes())
     sent = time.monotonic()
     task_id = app.send_task("helpdesk.sweep", queue=worker.queue).id
     marker = re.compile(rf"Task helpdesk\.sweep\[{task_id}\] (succeeded in (?P<runtime>[\d.]+)s|raised|retry|failed)")
     text = worker.wait_for(lambda t: marker.search(t), TASK_TIMEOUT_S, f"the end of task {task_id}", offset)
-    round_trip = time.monotonic() - sent
     end = marker.search(text)
     if end.group("runtime") is None:
         raise BenchError(f"the sweep did not succeed: {end.group(0)}\n{text[-3000:]}")
+    text = worker.wait_for(_sweeps_ended, TASK_TIMEOUT_S, "the end of the sweep's joiners", offset)
+    round_trip = time.monotonic() - sent
     received = text.find(f"Task helpdesk.sweep[{task_id}] received")
-    done = list(SWEEP_DONE.finditer(text, max(received, 0), end.start()))
-    if received < 0 or len(done) != 1:
-        raise BenchError(f"expected one 'sweep done' line for task {task_id}, found {len(done)}")
-    after_sweep = memory(worker.pid)
-    cpu_after = cpu_seconds(worker.pid)
+    done = list(SWEEP_DONE.finditer(text, max(received, 0)))
+    sweeps = len(set(SWEEP_RECEIVED.findall(text)) - set(SWEEP_DROPPED.findall(text)))
+    if received < 0 or len(done) != sweeps:
+        raise BenchError(f"expected {sweeps} 'sweep done' lines (task {task_id} and its joiners), found {len(done)}")
+    # A joiner that expired in the queue (a solo pool reaches it only after the sweep) was dropped: harmless.
+    dropped = len(SWEEP_DROPPED.findall(text))
+    after_sweep = _memory_of(worker)
+    cpu_after = sum(cpu_seconds(pid) for pid in worker.processes())
     drained = time.monotonic()
     while not queue_idle(client, worker.queue):
         if time.monotonic() - drained > TASK_TIMEOUT_S:
@@ -168,19 +186,61 @@ def sweep_on_worker(worker: Worker, client) -> dict:
         time.sleep(0.2)
     time.sleep(1.0)  # the last dispatch's log line and its connection's release
     tail = worker.text(offset)
+    # The sweep's own report first (the line its process logged last before the task's end), then its joiners'.
+    ended_in = rf"/(?P<process>[\w-]+)\] Task helpdesk\.sweep\[{task_id}\] succeeded"
+    ran_in = re.search(ended_in, text[max(0, end.start() - 200) :])
+    own = [line for line in done if line.start() < end.start() and line.group("process") == ran_in.group("process")]
+    done.remove(own[-1])
+    done.insert(0, own[-1])
+    reports = [ast.literal_eval(line.group("report")) for line in done]
     return {
-        "report": ast.literal_eval(done[0].group("report")),
+        "report": _summed(reports),
+        "joiners_dropped": dropped,
+        "sweeps": [
+            {
+                "process": line.group("process"),
+                "seconds": report["seconds"],
+                "escalated": report["escalated"],
+                "claimed": report["claimed"],
+            }
+            for line, report in zip(done, reports, strict=True)
+        ],
         "process": done[0].group("process"),
         "task_runtime_s": float(end.group("runtime")),
         "round_trip_s": round(round_trip, 3),
         "worker_cpu_s": round(cpu_after - cpu_before, 2),
         "after_sweep": after_sweep,
-        "settled": memory(worker.pid),
+        "settled": _memory_of(worker),
         "drain_s": round(time.monotonic() - drained, 1),
         "dispatch_tasks_after": len(DISPATCHED.findall(tail, end.end())),
         "errors_in_log": len(re.findall(r"ERROR/|Traceback", tail)),
         "children": children(worker.pid),
     }
+
+
+SWEEP_RECEIVED = re.compile(r"Task helpdesk\.sweep\[([\w-]+)\] received")
+SWEEP_ENDED = re.compile(r"Task helpdesk\.sweep\[([\w-]+)\] (?:succeeded|raised|failed|retry)")
+SWEEP_DROPPED = re.compile(r"Discarding revoked task: helpdesk\.sweep\[([\w-]+)\]")
+
+
+def _sweeps_ended(text: str) -> bool:
+    """Every sweep task received (the sweep, its joiners) ended, or was dropped (a joiner expired in the queue)."""
+    ended = set(SWEEP_ENDED.findall(text)) | set(SWEEP_DROPPED.findall(text))
+    return set(SWEEP_RECEIVED.findall(text)) <= ended
+
+
+def _summed(reports: list[dict]) -> dict:
+    """The sweep's report with its joiners' counts added (their stage times are their own: the first one's kept)."""
+    report = dict(reports[0])
+    for key in ("claimed", "warned", "breached", "escalated", "failed_tenants", "tickets", "batches"):
+        report[key] = sum(other[key] for other in reports)
+    return report
+
+
+def _memory_of(worker: Worker) -> dict:
+    """The task processes' memory: summed over a prefork pool's children."""
+    found = [memory(pid) for pid in worker.processes()]
+    return {key: round(sum(one[key] for one in found), 1) for key in ("rss_mb", "hwm_mb", "threads")}
 
 
 def check_storm(args, run: dict, checks: dict) -> None:
@@ -192,7 +252,7 @@ def check_storm(args, run: dict, checks: dict) -> None:
     opened = checks["side_effects"]["rows_created"].get("escalation_escalation", 0)
     if opened != args.expect_escalated:
         wrong["escalation rows opened"] = (opened, args.expect_escalated)
-    if run["process"] != "MainProcess" or run["children"]:
+    if args.concurrency == 1 and (run["process"] != "MainProcess" or run["children"]):
         wrong["ran in"] = (run["process"], f"children {run['children']}")
     if run["errors_in_log"]:
         wrong["errors in the worker's log"] = (run["errors_in_log"], 0)
@@ -223,6 +283,9 @@ def phase_storms(args, worker: Worker, client, results: dict) -> None:
             "stage_seconds": report["stage_seconds"],
             "task_runtime_s": run["task_runtime_s"],
             "worker_cpu_s": run["worker_cpu_s"],
+            "round_trip_s": run["round_trip_s"],
+            "sweeps": run["sweeps"],
+            "joiners_dropped": run["joiners_dropped"],
             "claimed": report["claimed"], "warned": report["warned"], "breached": report["breached"],
             "escalated": report["escalated"], "escalations_opened": checks["side_effects"]["rows_created"].get(
                 "escalation_escalation", 0),
@@ -234,7 +297,8 @@ def phase_storms(args, worker: Worker, client, results: dict) -> None:
         row = runs[-1]
         log(
             f"storm {index + 1}/{args.storms}: RSS {row['rss_mb']} MB (right after {row['rss_right_after_mb']}, "
-            f"peak {row['hwm_mb']}), sweep {row['sweep_s']} s, worker CPU {row['worker_cpu_s']} s, "
+            f"peak {row['hwm_mb']}), sweep {row['sweep_s']} s (with its {len(row['sweeps']) - 1} joiner(s): storm "
+            f"{row['round_trip_s']} s), worker CPU {row['worker_cpu_s']} s, "
             f"escalated {row['escalated']}, dispatch tasks after {row['dispatch_tasks_after']}; {row['load_after']}"
         )
     results["storms"] = runs
@@ -245,7 +309,7 @@ def phase_idle(args, worker: Worker, client, key: str, results: dict) -> None:
     runs = []
     for _ in range(args.idle_runs):
         run = sweep_on_worker(worker, client)
-        if run["report"]["claimed"] or run["children"]:
+        if run["report"]["claimed"] or (args.concurrency == 1 and run["children"]):
             raise BenchError(f"an idle sweep claimed {run['report']['claimed']} (children {run['children']})")
         runs.append(run)
     sweep_ms = [run["report"]["seconds"] * 1000 for run in runs]
@@ -316,6 +380,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--tracemalloc", type=Path, help="debug: run the worker under tracemalloc, lines to this file")
     parser.add_argument(
+        "--concurrency", type=int, default=1, help="1: the solo pool; more: a prefork pool of this many (joiners)"
+    )
+    parser.add_argument(
         "--worker-env", action="append", default=[], metavar="NAME=VALUE", help="extra environment of the worker"
     )
     args = parser.parse_args()
@@ -345,11 +412,11 @@ def main() -> int:
     queue = app.amqp.router.route({}, "helpdesk.sweep")["queue"].name
     results: dict = {"command": " ".join([".venv/bin/python", "bench/worker_rss_bench.py", *sys.argv[1:]])}
     results["params"] = {**sweep_bench.params_of(args), "storms": args.storms, "queue": queue,
-                         "worker_env": args.worker_env}  # fmt: skip
+                         "worker_env": args.worker_env, "concurrency": args.concurrency}  # fmt: skip
     client = redis.Redis.from_url(args.redis_url)
     worker_env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "PYTHONPATH": str(ROOT)}
     worker_env.update(item.split("=", 1) for item in args.worker_env)  # e.g. PYTHONMALLOC=malloc
-    worker = Worker(worker_env, queue, args.worker_log, args.tracemalloc)
+    worker = Worker(worker_env, queue, args.worker_log, args.tracemalloc, args.concurrency)
     try:
         if args.reuse and sweep_bench.reuse_check(args):
             sweep_bench.migrate({**os.environ, **env})
@@ -360,7 +427,7 @@ def main() -> int:
         results["machine"] = sweep_bench.machine(args)
         client.delete(queue, "unacked", "unacked_index")  # stale tasks of an earlier run on this broker database
         worker.start()
-        results["worker"] = {"pid": worker.pid, "log": str(args.worker_log), "started": memory(worker.pid)}
+        results["worker"] = {"pid": worker.pid, "log": str(args.worker_log), "started": _memory_of(worker)}
         log(f"worker {worker.pid} ready on queue {queue!r}: {results['worker']['started']}")
         phase_idle(args, worker, client, "idle_before", results)
         phase_storms(args, worker, client, results)

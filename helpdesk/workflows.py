@@ -10,6 +10,7 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -66,6 +67,7 @@ SWEEP_BATCH = 10000
 RULES_BATCH = 100
 ESCALATION_BATCH = 1000
 MAX_BATCHES = 100
+Backlog = Callable[[], None]
 POLICY_FIELDS = ("priority", "category", "channel")
 CLOSED_STATUSES = (Status.SOLVED, Status.CLOSED)
 
@@ -822,6 +824,8 @@ class SweepReport:
     tickets: int = 0
     batches: int = 0
     seconds: float = 0.0
+    # A stage's batch came back full: more was due than one batch, and the sweep asked for help (sweep's on_backlog).
+    backlog: bool = False
     # Wall time per stage: the SLA clocks, the time rules of the tickets they handed over, time watches.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     tenant_ids: set[int] = field(default_factory=set, repr=False)
@@ -987,14 +991,26 @@ def _sweep_reminders(now: datetime, report: SweepReport) -> int:
         return max(sum(len(ids) for ids in calls_due.values()), sum(len(ids) for ids in items_due.values()))
 
 
-def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport) -> None:
+def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport, on_backlog: Backlog | None) -> None:
     started = time.perf_counter()
     # Bounded: a tenant whose rows keep failing stays due, and must not keep one sweep looping forever.
     for _ in range(MAX_BATCHES):
         report.batches += 1
         if stage(now, report) < batch:
             break
+        _backlog_found(report, on_backlog)
     report.stage_seconds[name] = round(time.perf_counter() - started, 4)
+
+
+def _backlog_found(report: SweepReport, on_backlog: Backlog | None) -> None:
+    """A batch came back full: the first time in this sweep, tell the caller (once the batch's commit is done: the
+    stage committed it already, unless a caller's outer transaction holds it — then at that one's commit). Robust:
+    a hook that fails (the broker away) is logged, and the sweep goes on with its own work."""
+    if report.backlog:
+        return
+    report.backlog = True
+    if on_backlog is not None:
+        transaction.on_commit(on_backlog, robust=True)
 
 
 def _sweep_notifications(now: datetime | None, report: SweepReport) -> None:
@@ -1057,22 +1073,25 @@ def _collector_paced():
                     gc.unfreeze()
 
 
-def sweep(*, now: datetime | None = None) -> SweepReport:
+def sweep(*, now: datetime | None = None, on_backlog: Backlog | None = None) -> SweepReport:
     """One pass over due work. Safe to run concurrently and repeatedly: every step claims its rows
-    (SKIP LOCKED, then a status change), so nothing fires twice."""
+    (SKIP LOCKED, then a status change), so nothing fires twice; the escalation stage's claim holds whole tenants
+    (escalation/0020), so one tenant's routing is decided by one sweep at a time, as in sequence. `on_backlog` is
+    called once, after the commit of the first batch that came back full (more due than one batch): the Celery
+    task asks the pool for sweeps that join this one (helpdesk/tasks.py)."""
     with _collector_paced():
-        return _sweep(now)
+        return _sweep(now, on_backlog)
 
 
-def _sweep(now: datetime | None) -> SweepReport:
+def _sweep(now: datetime | None, on_backlog: Backlog | None) -> SweepReport:
     started = timezone.now()
     given = now
     now = now or started
     report = SweepReport()
-    _drain("sla", _sweep_timers, SWEEP_BATCH, now, report)
-    _drain("rules", _sweep_rules, ESCALATION_BATCH, now, report)
-    _drain("watches", _sweep_watches, RULES_BATCH, now, report)
-    _drain("reminders", _sweep_reminders, RULES_BATCH, now, report)
+    _drain("sla", _sweep_timers, SWEEP_BATCH, now, report, on_backlog)
+    _drain("rules", _sweep_rules, ESCALATION_BATCH, now, report, on_backlog)
+    _drain("watches", _sweep_watches, RULES_BATCH, now, report, on_backlog)
+    _drain("reminders", _sweep_reminders, RULES_BATCH, now, report, on_backlog)
     # Delivery runs on the real clock (retries, leases) unless the caller fixed the moment: the stages
     # before it may have taken long, and a start-of-sweep time would schedule retries in the past.
     _sweep_notifications(given, report)
