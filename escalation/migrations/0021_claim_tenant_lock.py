@@ -83,6 +83,6 @@ REVOKE ALL ON FUNCTION escalation_claim_due_tickets(timestamptz, integer) FROM P
 
 
 class Migration(migrations.Migration):
-    dependencies = [("escalation", "0019_claim_reads")]
+    dependencies = [("escalation", "0020_clock_facts_cost")]
 
     operations = [migrations.RunSQL(CLAIM_FN, PREVIOUS_FN)]
