@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import cache
 
 import redis
 from django.conf import settings
 from django.http import JsonResponse
 from rest_framework import throttling
 from rest_framework.permissions import SAFE_METHODS
+
+from helpdesk.redis_client import shared_client
 
 logger = logging.getLogger(__name__)
 
@@ -38,17 +39,11 @@ class Window:
     retry_after: int  # seconds until the window ends
 
 
-@cache
-def _redis() -> redis.Redis:
-    # One client (and connection pool) per process; redis-py's pool is safe across gunicorn's threads.
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-
-
 def hit(name: str, *, window_s: int) -> Window | None:
     """Counts one event in the window of `name` (opened by its first event); None when Redis is unreachable."""
     key = PREFIX + name
     try:
-        pipe = _redis().pipeline(transaction=True)
+        pipe = shared_client().pipeline(transaction=True)
         pipe.set(key, 0, ex=window_s, nx=True)
         pipe.incr(key)
         pipe.ttl(key)
@@ -63,7 +58,7 @@ def peek(name: str) -> Window | None:
     """The open window of `name` without counting (count 0 when none is open); None when Redis is unreachable."""
     key = PREFIX + name
     try:
-        pipe = _redis().pipeline(transaction=True)
+        pipe = shared_client().pipeline(transaction=True)
         pipe.get(key)
         pipe.ttl(key)
         count, ttl = pipe.execute()

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import cache
 
 import redis
-from django.conf import settings
 
 from helpdesk.auth import Principal
+from helpdesk.redis_client import shared_client
 
 TTL_S = 30  # a page beats every 10 s; three missed beats and the person is gone
 
@@ -20,11 +19,6 @@ TTL_S = 30  # a page beats every 10 s; three missed beats and the person is gone
 class Present:
     name: str
     state: str  # viewing | replying
-
-
-@cache
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
 
 
 def _key(tenant_id: int, ticket_id: int) -> str:
@@ -37,7 +31,7 @@ def beat(principal: Principal, ticket_id: int, state: str) -> list[Present]:
     key, me, now = _key(principal.tenant.pk, ticket_id), str(principal.membership.pk), time.time()
     name = principal.membership.user.get_full_name() or principal.membership.user.get_username()
     try:
-        client = _client()
+        client = shared_client()
         pipe = client.pipeline()
         pipe.hset(key, me, json.dumps({"name": name, "state": state, "at": now}))
         pipe.expire(key, TTL_S)

@@ -45,6 +45,16 @@ class Stack:
         wait_until(lambda: self.web._answers(), timeout=30, what="gunicorn")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report ends with the log of every gunicorn running: what the server said about the
+    requests that failed (a flaky run's traceback is otherwise gone with the test's temporary directory)."""
+    report = (yield).get_result()
+    if report.failed:
+        for web in Web.running:
+            report.sections.append((f"gunicorn log {web.log} (its end)", web.log_tail()))
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("faults")

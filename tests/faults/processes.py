@@ -20,6 +20,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import psycopg
 import requests
@@ -125,6 +126,9 @@ def manage(env: dict, *args: str) -> str:
 class Web:
     """gunicorn with the project's own configuration, one worker of 4 threads (or as asked)."""
 
+    # The ones running now: a failing test's report shows their logs (tests/faults/conftest.py).
+    running: ClassVar[list[Web]] = []
+
     def __init__(self, env: dict, *, port: int, log: Path, workers: int = 1):
         self.env, self.port, self.log, self.workers = env, port, log, workers
         self.process: subprocess.Popen | None = None
@@ -140,8 +144,12 @@ class Web:
             self.process = subprocess.Popen(
                 argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
+        Web.running.append(self)
         wait_until(self._answers, timeout=60, what=f"gunicorn on {self.port}")
         return self
+
+    def log_tail(self, chars: int = 20_000) -> str:
+        return self.log.read_bytes()[-chars:].decode(errors="replace")
 
     def _answers(self) -> bool:
         assert self.process.poll() is None, self.log.read_text(errors="replace")
@@ -156,6 +164,8 @@ class Web:
         return [int(pid) for pid in out.split()]
 
     def stop(self) -> None:
+        if self in Web.running:
+            Web.running.remove(self)
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
