@@ -24,7 +24,8 @@ the due set is made due relative to now, the tables vacuumed and the disk settle
 Measured in the Django process, as the app role under RLS (as in production): idle sweeps (median/max of
 --idle-runs), one due sweep with every SQL statement timed (then SQL checks: every due timer fired once,
 one sla.* outbox row and one audit event each, no other timer moved), idle sweeps right after it, the
-ceiling, a set-based reference with the side effects, the naive baseline, the claim query's plans and,
+ceiling, a set-based reference with the side effects, the naive baseline and the claim query's plans.
+
 With --processes N, the due sweep is N processes on their own connections: one sweep, and N - 1 joiners that
 start when it reports its backlog (its first full batch committed), as a worker pool's idle processes do when the
 joiners it asks for arrive (helpdesk/tasks.py, SWEEP_JOINERS). The storm's wall time runs from the first start to
@@ -693,6 +694,23 @@ def _sweep_in_child(barrier, backlog, out, joiner: bool) -> None:
     )  # fmt: skip
 
 
+def _results(out, children, *, deadline: float) -> list:
+    """Each child's result from `out`; a child that died without one fails the run at once, not at the deadline."""
+    import queue
+
+    runs = []
+    while len(runs) < len(children):
+        try:
+            runs.append(out.get(timeout=1))
+        except queue.Empty:
+            dead = [child.exitcode for child in children if child.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                raise BenchError(
+                    f"a sweep process failed or hung: exit codes {[c.exitcode for c in children]}"
+                ) from None
+    return runs
+
+
 def measure_parallel(args) -> dict:
     """--processes N sweeps of one storm, each in its own process and connection: one sweep and N - 1 joiners that
     start when it reports its backlog. The storm's wall time runs from the first start to the last return; the
@@ -714,7 +732,7 @@ def measure_parallel(args) -> dict:
     ]
     for child in children:
         child.start()
-    runs = [out.get(timeout=2 * MAX_STORM_S) for _ in children]
+    runs = _results(out, children, deadline=time.monotonic() + 2 * MAX_STORM_S)
     for child in children:
         child.join(timeout=60)
     if any(child.exitcode for child in children):

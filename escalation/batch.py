@@ -376,9 +376,7 @@ FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::integer[
   AS f(id, tenant_id, ticket_id, rule_id, cycle, reason, escalation_id, fallback_reason)
 ON CONFLICT (tenant_id, ticket_id, rule_id, cycle) DO NOTHING
 """
-# The firings claimed in a gathered block and not written yet, by id: their links (services._link_many) complete
-# them in place, so each is written once, linked, instead of inserted and then updated (20,000 rows in a storm).
-UNWRITTEN_FIRINGS = "escalation.firings"
+
 CLAIMED_MEANWHILE = "bulk: {} of {} firings claimed (another transaction claimed some meanwhile)"
 
 
@@ -395,7 +393,7 @@ def _claim_gathered(rows: list[tuple], known: set[tuple[int, int, int]], at: dat
     tenant_id = current_tenant().pk
     rows = [[pk, tenant_id, *row, None, ""] for pk, row in zip(ids, fresh, strict=True)]  # unlinked yet
     bulk.defer(("escalation.firings", at), rows, lambda claimed: _claim_write(claimed, at))
-    bulk.deferred_rows(UNWRITTEN_FIRINGS).update((row[0], row) for row in rows)
+    bulk.deferred_rows(services.UNWRITTEN_FIRINGS).update((row[0], row) for row in rows)
     return {(ticket_id, rule_id): pk for pk, (ticket_id, rule_id, _, _) in zip(ids, fresh, strict=True)}
 
 

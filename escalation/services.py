@@ -342,7 +342,7 @@ def _link_many(links: list[tuple[int, Escalation, bool]], *, gather: bool = Fals
     """Each firing names the escalation it opened or reinforced, and why its target was not served when the
     escalation it opened went to the fallback. One statement, whatever the number of tickets (with `gather`,
     inside bulk.gathered(): for the whole block, the sweep's claim across tenants; a firing claimed in the block
-    and not written yet is linked in its row, batch.UNWRITTEN_FIRINGS)."""
+    and not written yet is linked in its row, UNWRITTEN_FIRINGS)."""
     if gather:
         links = _link_unwritten(links)
         if not links or bulk.defer("escalation.links", links, _link_many):
@@ -357,10 +357,14 @@ def _link_many(links: list[tuple[int, Escalation, bool]], *, gather: bool = Fals
             raise RuntimeError(f"{cursor.rowcount} of {len(set(firings))} firings linked (row-level security?)")
 
 
+# The firings the sweep's pass claimed in a gathered block and not written yet, by id (batch._claim_gathered): their
+# links complete them in place, so each is written once, linked, instead of inserted and then updated (20,000 rows
+# in a storm).
+UNWRITTEN_FIRINGS = "escalation.firings"
+
+
 def _link_unwritten(links: list[tuple[int, Escalation, bool]]) -> list[tuple[int, Escalation, bool]]:
     """Links the firings of a gathered block that are not written yet in their rows; returns the other links."""
-    from escalation.batch import UNWRITTEN_FIRINGS  # batch builds on this module
-
     unwritten = bulk.deferred_rows(UNWRITTEN_FIRINGS) or {}
     rest = []
     for firing, escalation, opened in links:

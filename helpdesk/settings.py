@@ -151,7 +151,7 @@ CELERY_BEAT_SCHEDULER = "helpdesk.celery:Scheduler"
 SWEEP_INTERVAL_S = env_int("SWEEP_INTERVAL_S", 30, minimum=1, maximum=3600)
 # Sweeps a sweep asks the worker pool for when more is due than one batch (a storm), so every process of the pool
 # drains it: the pool's concurrency minus the sweep itself (docker-compose.yml runs --concurrency 2). 0: none.
-SWEEP_JOINERS = env_int("SWEEP_JOINERS", 1, minimum=0, maximum=64)
+SWEEP_JOINERS = env_int("SWEEP_JOINERS", 1, minimum=0, maximum=8)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

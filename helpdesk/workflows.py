@@ -1075,10 +1075,10 @@ def _collector_paced():
 
 def sweep(*, now: datetime | None = None, on_backlog: Backlog | None = None) -> SweepReport:
     """One pass over due work. Safe to run concurrently and repeatedly: every step claims its rows
-    (SKIP LOCKED, then a status change), so nothing fires twice; the escalation stage's claim holds whole tenants
-    (escalation/0020), so one tenant's routing is decided by one sweep at a time, as in sequence. `on_backlog` is
-    called once, after the commit of the first batch that came back full (more due than one batch): the Celery
-    task asks the pool for sweeps that join this one (helpdesk/tasks.py)."""
+    (SKIP LOCKED, then a status change), so nothing fires twice; the escalation and watch stages' claims hold
+    whole tenants (escalation/0021, 0022), so one tenant's routing is decided by one sweep at a time, as in
+    sequence. `on_backlog` is called once, after the commit of the first batch that came back full (more due than
+    one batch): the Celery task asks the pool for sweeps that join this one (helpdesk/tasks.py)."""
     with _collector_paced():
         return _sweep(now, on_backlog)
 

@@ -128,9 +128,10 @@ class Customer(TenantModel):
 
 
 class Ticket(TenantModel):
-    # No index of its own (nor the category's below): the sweep updates thousands of tickets in a storm, none of
-    # those updates can be HOT, and each writes one entry in every index; every query by tenant has a composite
-    # index leading with it (ticket_tenant_created first), and no query filters a category across tenants.
+    # No index of its own: the sweep updates thousands of tickets in a storm, none of those updates can be HOT, and
+    # each writes one entry in every index; every query by tenant has a composite index leading with it
+    # (ticket_tenant_created first). The category's two (btree and pattern ops, across tenants) are one composite
+    # too, ticket_tenant_category: the queues' filter and the collaborators' similar tickets filter it in a tenant.
     tenant = tenant_key(db_index=False)
     subject = models.CharField(max_length=500)
     description = models.TextField()
@@ -193,6 +194,7 @@ class Ticket(TenantModel):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "-created_at", "-id"], name="ticket_tenant_created"),
+            models.Index(fields=["tenant", "category"], name="ticket_tenant_category"),
             # The escalation metrics' ticket counts (metrics/queries.py): the tickets created in a period, by the
             # filters' columns and status, read from the index alone instead of a million table rows.
             models.Index(

@@ -1,7 +1,8 @@
 """Sweeps running at the same time (a storm's sweep and the joiners it asked the pool for, helpdesk/tasks.py) decide
 every escalation as one sweep after the other would: the escalation stage's claim holds whole tenants
-(escalation/0020), so routing — which reads the members' load and round-robin order without row locks — never
-decides one tenant in two transactions at once. Real threads, each with its own connection."""
+(escalation/0021; the watch stage's, escalation/0022), so routing — which reads the members' load and round-robin
+order without row locks — never decides one tenant in two transactions at once. Real threads, each with its own
+connection."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from escalation import engine
-from escalation.models import ACTIVE_STATUSES, Escalation
+from escalation.models import ACTIVE_STATUSES, Escalation, EscalationRule, TimeWatch
+from escalation.watches import watches_claim_due
 from helpdesk import workflows
 from helpdesk.models import Membership
 from helpdesk.tenancy import tenant_context
@@ -163,3 +165,43 @@ def test_a_claim_takes_the_oldest_tenants_only_until_its_limit_and_leaves_the_ot
 def _claim(later, limit):
     with transaction.atomic():
         return engine.rules_claim_due(now=later, limit=limit)
+
+
+def test_the_watch_stage_skips_a_tenant_another_sweeps_escalation_claim_holds():
+    """The watch stage routes too (a time_open rule opens escalations): a tenant whose routing another sweep's
+    escalation claim is deciding is skipped by the watch claim, not decided alongside it (escalation/0022; the
+    review of the joiner merge), and taken once that claim commits."""
+    (north, _), (south, _) = tenants = [_stormy(s, 2, capacities=(2, 2, 2)) for s in ("north", "south")]
+    later = _marked(tenants)
+    watches = {}
+    for tenant, ids in tenants:
+        with tenant_context(tenant):
+            rule = EscalationRule.objects.order_by("pk").first()
+            watches[tenant.pk] = sorted(
+                TimeWatch.objects.create(tenant=tenant, ticket_id=pk, rule=rule, due_at=later - timedelta(minutes=1)).pk
+                for pk in ids
+            )
+    claimed_first, release = threading.Event(), threading.Event()
+
+    def hold():  # another sweep's escalation claim on north, its transaction open
+        try:
+            with transaction.atomic():
+                assert set(engine.rules_claim_due(now=later, limit=2)) == {north.pk}
+                claimed_first.set()
+                release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert claimed_first.wait(timeout=60)
+        started = time.monotonic()
+        with transaction.atomic():
+            assert watches_claim_due(now=later, limit=100) == {south.pk: watches[south.pk]}
+        assert time.monotonic() - started < 5  # skipped, not waited on
+    finally:
+        release.set()
+        holder.join(timeout=60)
+    with transaction.atomic():
+        assert watches_claim_due(now=later, limit=100) == watches
