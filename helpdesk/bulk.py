@@ -51,7 +51,7 @@ _PLAIN = frozenset(
 )  # fmt: skip
 
 
-def _plain(field) -> bool:
+def _stored_as_is(field) -> bool:
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
         return False
     target = field.target_field if field.is_relation else field
@@ -60,7 +60,7 @@ def _plain(field) -> bool:
 
 def _values(field, objs: Sequence[Model], *, add: bool) -> list:
     """The column's parameter: each instance's value as Model.save would store it."""
-    if _plain(field):
+    if _stored_as_is(field):
         name = field.attname
         return [getattr(obj, name) for obj in objs]
     if _aware_datetimes(field):
@@ -113,7 +113,7 @@ class _Blank:
     foreign: dict[str, tuple[str, type[Model], str]]
     relations: frozenset[str]
     attnames: frozenset[str]
-    plain: bool  # nothing of its own runs in Model.__init__ (see _plain): else new() calls it
+    plain: bool  # nothing of its own runs in Model.__init__ (see _built_plainly): else new() calls it
 
 
 # The descriptors Django puts on concrete fields: plain attributes on a new instance (the foreign key's id clears
@@ -121,7 +121,7 @@ class _Blank:
 _PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute)
 
 
-def _plain(model: type[Model]) -> bool:
+def _built_plainly(model: type[Model]) -> bool:
     """Whether setting a new instance's attributes directly is all Model.__init__ would do: no __init__ of the
     model's own, no generated field (the constructor leaves it deferred), no field with a descriptor of its own."""
     return model.__init__ is Model.__init__ and all(
@@ -142,7 +142,7 @@ def _blank(model: type[Model]) -> _Blank:
             foreign[f.name] = (f.attname, f.remote_field.model._meta.concrete_model, f.related_fields[0][1].attname)
     relations = frozenset(f.name for f in model._meta.concrete_fields if f.is_relation)
     attnames = frozenset(constants) | {a for a, _ in calls}
-    return _Blank(constants, tuple(calls), foreign, relations, attnames, _plain(model))
+    return _Blank(constants, tuple(calls), foreign, relations, attnames, _built_plainly(model))
 
 
 def new(model: type[Model], **values) -> Model:
