@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tickets import analysis
 
@@ -97,6 +98,14 @@ class Sentence:
     filler: bool  # a greeting or thanks that names nothing broken
 
 
+# Sentences recur: a ticket's thread is read again by each escalation drafted from it, and the same customer
+# texts (templates, forwarded mails, the opening message quoted back) recur across tickets. `read` depends on the
+# text alone, so a storm reads each distinct sentence once (VADER alone: ~60 us a sentence). Bounded: a worker
+# keeps at most this many, a few MB.
+READ_CACHE = 8192
+
+
+@lru_cache(maxsize=READ_CACHE)
 def read(text: str) -> Sentence:
     # A typographic apostrophe (U+2019, what phones and word processors type) is the matcher's plain one.
     plain = text.replace("\u2019", "'")
