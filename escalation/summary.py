@@ -171,16 +171,14 @@ def emotional_state(sentiment: float, said: Sequence[str] = ()) -> str:
     return f"{state}; the customer wrote: " + " ".join(f'"{text}"' for text in said)
 
 
-# Each outcome's words normalised once, not once per ticket (profiled: most of desired_outcome's cost in a storm).
-_OUTCOME_MATCHERS = tuple((analysis.keyword_matcher(words), outcome) for words, outcome in DESIRED_OUTCOMES)
+# Each outcome's words normalised once, not once per ticket (profiled: most of desired_outcome's cost in a storm),
+# and the thread normalised once for all of them.
+_FIRST_OUTCOME = analysis.first_matcher([words for words, _ in DESIRED_OUTCOMES])
 
 
 def desired_outcome(facts: ThreadFacts) -> str:
-    text = " ".join((facts.subject, facts.description, *facts.customer_texts))
-    for mentions, outcome in _OUTCOME_MATCHERS:
-        if mentions(text):
-            return outcome
-    return f"the issue fixed: {facts.subject}"
+    found = _FIRST_OUTCOME(" ".join((facts.subject, facts.description, *facts.customer_texts)))
+    return f"the issue fixed: {facts.subject}" if found is None else DESIRED_OUTCOMES[found][1]
 
 
 def tried(facts: ThreadFacts) -> str:

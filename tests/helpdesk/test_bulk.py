@@ -125,6 +125,19 @@ def test_it_passes_each_column_as_save_would_store_it(model, values):
         assert bulk._values(field, [obj], add=True) == [stored], field.name
 
 
+@pytest.mark.parametrize(
+    "value",
+    [[], [75, 90], [0, -3, 10**20], [True, 1], [1.0, 2], ["75"], [[1]], {}, {"tier": 1}, {"at": AT}, "x", 5, None],
+)
+def test_it_writes_json_as_the_encoder_writes_it(value):
+    """The shortcuts (lists of integers, an empty dict) write the text DjangoJSONEncoder writes."""
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    for field in (SlaTimer._meta.get_field("warn_percents"), TicketEvent._meta.get_field("after")):
+        expected = None if value is None else DjangoJSONEncoder().encode(value)
+        assert bulk._json_texts(field, [value]) == [expected]
+
+
 def test_it_fills_auto_now_columns_as_save_does(db):
     """created_at (auto_now_add) and updated_at (auto_now) of a clock inserted in bulk: stamped on the way in."""
     from helpdesk import workflows
