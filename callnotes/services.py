@@ -271,9 +271,10 @@ def _call_requests_open_many(escalations: list[Escalation], at: datetime) -> int
 
 
 def _call_requests_write(escalations: list[Escalation], at: datetime) -> list[tuple[int, int]]:
+    # bulk.new: the constructor's work per field, ~10,000 rows in the storm, is the same for every row.
     calls = [
-        Call(tenant_id=e.tenant_id, ticket_id=e.ticket_id, escalation=e, suggested_trigger=e.trigger[:60],
-             suggested_reason=e.reason, created_at=at)
+        bulk.new(Call, tenant_id=e.tenant_id, ticket_id=e.ticket_id, escalation=e, suggested_trigger=e.trigger[:60],
+                 suggested_reason=e.reason, created_at=at)
         for e in escalations
     ]  # fmt: skip
     made = bulk.insert_rows(Call, calls, on_conflict=REQUEST_CONFLICT, returning="id, escalation_id")
@@ -281,10 +282,10 @@ def _call_requests_write(escalations: list[Escalation], at: datetime) -> list[tu
     bulk.insert_rows(
         TicketEvent,
         [
-            TicketEvent(tenant_id=by_id[eid].tenant_id, ticket_id=by_id[eid].ticket_id, kind="call_suggested",
-                        actor=None, actor_label=actor_label(None), before={},
-                        after={"call": pk, "escalation": eid, "trigger": by_id[eid].trigger,
-                               "reason": by_id[eid].reason}, created_at=at)
+            bulk.new(TicketEvent, tenant_id=by_id[eid].tenant_id, ticket_id=by_id[eid].ticket_id,
+                     kind="call_suggested", actor=None, actor_label=actor_label(None), before={},
+                     after={"call": pk, "escalation": eid, "trigger": by_id[eid].trigger,
+                            "reason": by_id[eid].reason}, created_at=at)
             for pk, eid in made
         ],
     )  # fmt: skip

@@ -14,12 +14,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
 
-from django.db.models import DecimalField
+from django.db.models import BooleanField, CharField, DecimalField, Field, ForeignKey, IntegerField, TextField
 
 from escalation import triggers, watches
 from escalation.models import Escalation, EscalationStatus
+from helpdesk import bulk
 from slas import clock
 from slas import services as slas
 from slas.models import BusinessCalendar, SlaTimer
@@ -223,9 +224,34 @@ SELECT
 
 def _from_json(model, row: dict):
     """A model instance from its row as PostgreSQL's row_to_json wrote it (as if loaded by the ORM)."""
-    instance = model(**{f.attname: _json_value(f, row[f.column]) for f in model._meta.concrete_fields})
+    values = {}
+    for field, attname, column, native in _json_columns(model):
+        value = row[column]
+        values[attname] = value if value is None or type(value) is native else _json_value(field, value)
+    instance = bulk.new(model, **values)
     instance._state.adding, instance._state.db = False, "default"
     return instance
+
+
+# The stock to_python of the columns that row_to_json writes as JSON's own string, integer or boolean: they hand
+# such a value back as it is (nor does None go through them), so only other values need the field. The storm's
+# snapshots build 20,000 clocks and calendars from JSON, ~25 columns each.
+_AS_IS = {
+    CharField.to_python: str, TextField.to_python: str, IntegerField.to_python: int, BooleanField.to_python: bool
+}  # fmt: skip
+
+
+@cache
+def _json_columns(model) -> tuple[tuple[Field, str, str, type | None], ...]:
+    """Each concrete field of the model with its attname, its column and the JSON type it takes as it is (None:
+    every value goes through _json_value)."""
+    columns = []
+    for field in model._meta.concrete_fields:
+        target = field.target_field if field.is_relation else field
+        stock = not field.is_relation or type(field).to_python is ForeignKey.to_python
+        native = _AS_IS.get(type(target).to_python) if stock else None
+        columns.append((field, field.attname, field.column, native))
+    return tuple(columns)
 
 
 def _json_value(field, value):

@@ -82,9 +82,7 @@ def keyword_matcher(keywords: Sequence[str]) -> Callable[[str], bool]:
     """keyword_hits' test for a fixed list, with the keywords normalised once: does the text contain any of
     them? For lists asked about many texts (each sentence of a thread), where normalising ~80 keywords
     per text was most of the cost."""
-    needles = [words for keyword in keywords if (words := _normalise(keyword).split())]
-    single = frozenset(words[0] for words in needles if len(words) == 1)
-    spans = tuple(f" {' '.join(words)} " for words in needles if len(words) > 1)
+    single, spans = _needles(keywords)
 
     def contains(text: str) -> bool:
         normalised = _normalise(text)
@@ -94,6 +92,30 @@ def keyword_matcher(keywords: Sequence[str]) -> Callable[[str], bool]:
         return any(span in padded for span in spans)
 
     return contains
+
+
+def _needles(keywords: Sequence[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The keywords normalised: the single words, and the phrases padded with spaces."""
+    needles = [words for keyword in keywords if (words := _normalise(keyword).split())]
+    single = frozenset(words[0] for words in needles if len(words) == 1)
+    spans = tuple(f" {' '.join(words)} " for words in needles if len(words) > 1)
+    return single, spans
+
+
+def first_matcher(keyword_lists: Sequence[Sequence[str]]) -> Callable[[str], int | None]:
+    """keyword_matcher of each list asked in turn about one text, normalised once for all of them (a long text: a
+    ticket's whole thread): the index of the first list with a keyword in the text, None if none has one."""
+    tests = [_needles(keywords) for keywords in keyword_lists]
+
+    def first(text: str) -> int | None:
+        normalised = _normalise(text)
+        words, padded = normalised.split(), f" {normalised} "
+        for index, (single, spans) in enumerate(tests):
+            if not single.isdisjoint(words) or any(span in padded for span in spans):
+                return index
+        return None
+
+    return first
 
 
 def asks_for_manager(text: str) -> bool:

@@ -92,3 +92,41 @@ def test_the_account_comes_in_the_same_query_when_the_ticket_was_loaded_without_
         with django_assert_num_queries(1):
             snapshot = event_snapshot(loaded, at=now)
             assert engine.ticket_facts(loaded, text="", now=now, snapshot=snapshot, for_triggers=reads).vip
+
+
+def _row_values(obj):
+    return [
+        (f.attname, getattr(obj, f.attname), type(getattr(obj, f.attname))) for f in type(obj)._meta.concrete_fields
+    ]
+
+
+def test_a_row_read_as_json_is_the_instance_the_orm_loads(busy_ticket):
+    """snapshot._from_json keeps JSON's own strings, integers and booleans as they are and converts the rest (dates,
+    floats written as integers, decimals): every column equal to the ORM's, of the same type, in the same state."""
+    from django.db import connection
+
+    from escalation.snapshot import _from_json
+    from helpdesk.models import Membership, Team
+    from slas.models import BusinessCalendar, SlaTimer
+
+    tenant, ticket_id, _ = busy_ticket
+    with tenant_context(tenant):
+        SlaTimer.objects.filter(ticket_id=ticket_id).update(business_minutes=0, margin_minutes=2.5)
+        workflows.team_create(tenant=tenant, actor=None, name="Billing", skills=("billing", "refunds"), tier=2)
+        workflows.account_create(
+            tenant=tenant, actor=None, name="Initech", vip=True, plan="enterprise", annual_contract_value="12000.50",
+            lifetime_value="0.10", customer_since="2019-03-01",
+        )  # fmt: skip
+        for model in (SlaTimer, BusinessCalendar, Membership, Team, Account):
+            table = model._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT row_to_json(t) FROM {table} t WHERE t.tenant_id = %s ORDER BY t.id", [tenant.pk]
+                )
+                rows = [row[0] for row in cursor.fetchall()]
+            stored = list(model.objects.order_by("pk"))
+            assert rows and len(rows) == len(stored), table
+            for row, orm in zip(rows, stored, strict=True):
+                built = _from_json(model, row)
+                assert _row_values(built) == _row_values(orm), table
+                assert (built._state.adding, built._state.db) == (orm._state.adding, orm._state.db)

@@ -206,3 +206,14 @@ def test_a_thread_with_nothing_but_feeling_falls_back_to_its_first_sentence():
 
 def test_without_quotes_the_state_is_the_label_alone():
     assert emotional_state(-0.61) == "angry / very upset (sentiment -0.61)"
+
+
+def test_it_keeps_a_short_sentence_read_and_reads_a_long_one_each_time():
+    """A storm reads each distinct short sentence once; a long one (a message with no full stop) is not kept."""
+    from escalation import summary
+
+    summary._read_cached.cache_clear()
+    short, long = "I am absolutely furious.", "the export " * 60 + "is broken"
+    assert summary.read(short) is summary.read(short) and summary.read(short) == summary._read(short)
+    assert summary.read(long) == summary._read(long) and summary.read(long).states_problem
+    assert summary._read_cached.cache_info().currsize == 1

@@ -6,6 +6,7 @@ from tickets.analysis import (
     asks_for_call,
     asks_for_manager,
     blend_sentiment,
+    first_matcher,
     keyword_hits,
     keyword_matcher,
     sentiment,
@@ -40,6 +41,25 @@ def test_it_matches_keywords_as_whole_words(text, keywords, hits):
     assert keyword_hits(text, keywords) == hits
     # The compiled matcher answers the same question for the same list.
     assert keyword_matcher(keywords)(text) == bool(hits)
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("I want my money back, or a call", 0),
+        ("Please call me. I want my MONEY   back!", 0),
+        ("Just call me", 1),
+        ("We will take legal action", 2),
+        ("Legal? No: it is refundable", None),
+        ("", None),
+    ],
+)
+def test_it_finds_the_first_list_with_a_keyword_in_the_text(text, first):
+    lists = [["refund", "money back"], ["call me"], ["legal action", "lawyer"], [""]]
+    assert first_matcher(lists)(text) == first
+    # The same answer as asking each list's matcher in turn.
+    asked = [index for index, keywords in enumerate(lists) if keyword_matcher(keywords)(text)]
+    assert first == (asked[0] if asked else None)
 
 
 @pytest.mark.parametrize(
