@@ -59,11 +59,15 @@ from tickets.models import Account, AuthorType, Customer, Message, ResolutionAtt
 
 logger = logging.getLogger(__name__)
 
-# Due clocks per SLA transaction: the stage is set-based per tenant, so a large batch visits each tenant
-# once. Watch and reminder batches are small because their tickets stay locked while they run one at a time.
+# Due clocks per SLA transaction: the stage is set-based across tenants, one statement a batch, so a batch's cost is
+# mostly its rows. Not larger: the first full batch's commit is what calls in the pool's joiners (helpdesk/tasks.py),
+# and the joiners share the batches after it -- with 10,000 the storm's whole SLA stage was one batch in one process
+# (full storm, 2 processes, quiet: 11.5-14.3 s with 10,000, 8.9-11.8 s with 2,500; one process the same, 15.6-15.9
+# s; bench/SWEEP.md "Issue 17, fifth round"). Watch and reminder batches are small because their tickets stay
+# locked while they run one at a time.
 # The rules stage opens escalations set-based per tenant share (escalation/batch.py): a share costs a fixed
 # number of statements whatever its size, so its batch is as large as its claim allows fewer, fuller shares.
-SWEEP_BATCH = 10000
+SWEEP_BATCH = 2500
 RULES_BATCH = 100
 ESCALATION_BATCH = 1000
 MAX_BATCHES = 100
