@@ -17,13 +17,22 @@ transaction at a time, as in a sequential run.
 The SLA stage decides no routing and takes no tenant lock; the message path's escalations (API, mail) do not
 take this lock either."""
 
+import importlib
+
 from django.db import migrations
 
 ROUTING_LOCK = 0x726F7574  # "rout": the advisory lock's first key; the second is the tenant id
 
-CLAIM_FN = f"""
-CREATE OR REPLACE FUNCTION escalation_claim_due_tickets(p_now timestamptz, p_limit integer)
-RETURNS TABLE(ticket_id bigint, tenant_id bigint)
+
+def tenant_locking_claim(*, function: str, returns: str, table: str, due: str, where: str) -> str:
+    """A claim function that holds whole tenants (this migration's and the watch claim's, 0022): the tenants of the
+    oldest 10,000 due rows of `table` (alias o/t: `due` is the due column, `where` the rest of the due condition
+    on alias t), oldest first, try-locked until their due rows reach the limit; then those tenants' due rows, FOR
+    UPDATE SKIP LOCKED. Returns (row id, tenant id)."""
+    due_rows = f"t.{due} <= p_now" + (f" AND {where}" if where else "")
+    return f"""
+CREATE OR REPLACE FUNCTION {function}(p_now timestamptz, p_limit integer)
+RETURNS TABLE({returns} bigint, tenant_id bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 #variable_conflict use_column
 DECLARE
@@ -34,11 +43,11 @@ DECLARE
 BEGIN
     FOR v_tenant IN
         SELECT d.tenant_id, count(*) AS due FROM (
-            SELECT o.tenant_id, o.rules_due_at FROM tickets_ticket o
-            WHERE o.rules_due_at <= p_now
-            ORDER BY o.rules_due_at
+            SELECT t.tenant_id, t.{due} AS due_at FROM {table} t
+            WHERE {due_rows}
+            ORDER BY t.{due}
             LIMIT 10000
-        ) d GROUP BY d.tenant_id ORDER BY min(d.rules_due_at), d.tenant_id
+        ) d GROUP BY d.tenant_id ORDER BY min(d.due_at), d.tenant_id
     LOOP
         EXIT WHEN v_counted >= v_limit;
         -- The key's second half is an int4: ids past 2^31 share a key with a smaller one (both kept apart together).
@@ -48,38 +57,23 @@ BEGIN
         END IF;
     END LOOP;
     RETURN QUERY
-        SELECT t.id, t.tenant_id FROM tickets_ticket t
+        SELECT t.id, t.tenant_id FROM {table} t
         JOIN unnest(v_mine) WITH ORDINALITY AS mine(tenant_id, pos) ON mine.tenant_id = t.tenant_id
-        WHERE t.rules_due_at <= p_now
-        ORDER BY mine.pos, t.rules_due_at, t.id
+        WHERE {due_rows}
+        ORDER BY mine.pos, t.{due}, t.id
         LIMIT v_limit
         FOR UPDATE OF t SKIP LOCKED;
 END
 $$;
-REVOKE ALL ON FUNCTION escalation_claim_due_tickets(timestamptz, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION {function}(timestamptz, integer) FROM PUBLIC;
 """
 
+
+CLAIM_FN = tenant_locking_claim(
+    function="escalation_claim_due_tickets", returns="ticket_id", table="tickets_ticket", due="rules_due_at", where=""
+)
 # escalation/0013's definition.
-PREVIOUS_FN = """
-CREATE OR REPLACE FUNCTION escalation_claim_due_tickets(p_now timestamptz, p_limit integer)
-RETURNS TABLE(ticket_id bigint, tenant_id bigint)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    WITH oldest AS (
-        SELECT d.tenant_id, min(d.rules_due_at) AS since FROM (
-            SELECT o.tenant_id, o.rules_due_at FROM tickets_ticket o
-            WHERE o.rules_due_at <= p_now
-            ORDER BY o.rules_due_at
-            LIMIT LEAST(GREATEST(p_limit, 0), 10000)
-        ) d GROUP BY d.tenant_id
-    )
-    SELECT t.id, t.tenant_id FROM tickets_ticket t JOIN oldest ON oldest.tenant_id = t.tenant_id
-    WHERE t.rules_due_at <= p_now
-    ORDER BY oldest.since, t.tenant_id, t.rules_due_at
-    LIMIT LEAST(GREATEST(p_limit, 0), 10000)
-    FOR UPDATE OF t SKIP LOCKED
-$$;
-REVOKE ALL ON FUNCTION escalation_claim_due_tickets(timestamptz, integer) FROM PUBLIC;
-"""
+PREVIOUS_FN = importlib.import_module("escalation.migrations.0013_claim_by_tenant").CLAIM_FN
 
 
 class Migration(migrations.Migration):

@@ -11,55 +11,15 @@ from django.db import migrations
 
 tickets_claim = importlib.import_module("escalation.migrations.0021_claim_tenant_lock")
 
-CLAIM_FN = f"""
-CREATE OR REPLACE FUNCTION escalation_claim_due_watches(p_now timestamptz, p_limit integer)
-RETURNS TABLE(watch_id bigint, tenant_id bigint)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-#variable_conflict use_column
-DECLARE
-    v_limit integer := LEAST(GREATEST(p_limit, 0), 10000);
-    v_mine bigint[] := '{{}}';
-    v_counted bigint := 0;
-    v_tenant record;
-BEGIN
-    FOR v_tenant IN
-        SELECT d.tenant_id, count(*) AS due FROM (
-            SELECT w.tenant_id, w.due_at FROM escalation_timewatch w
-            WHERE w.fired_at IS NULL AND w.due_at <= p_now
-            ORDER BY w.due_at
-            LIMIT 10000
-        ) d GROUP BY d.tenant_id ORDER BY min(d.due_at), d.tenant_id
-    LOOP
-        EXIT WHEN v_counted >= v_limit;
-        IF pg_try_advisory_xact_lock({tickets_claim.ROUTING_LOCK}, (v_tenant.tenant_id % 2147483647)::integer) THEN
-            v_mine := v_mine || v_tenant.tenant_id;
-            v_counted := v_counted + v_tenant.due;
-        END IF;
-    END LOOP;
-    RETURN QUERY
-        SELECT w.id, w.tenant_id FROM escalation_timewatch w
-        WHERE w.fired_at IS NULL AND w.due_at <= p_now AND w.tenant_id = ANY(v_mine)
-        ORDER BY w.due_at, w.id
-        LIMIT v_limit
-        FOR UPDATE OF w SKIP LOCKED;
-END
-$$;
-REVOKE ALL ON FUNCTION escalation_claim_due_watches(timestamptz, integer) FROM PUBLIC;
-"""
-
+CLAIM_FN = tickets_claim.tenant_locking_claim(
+    function="escalation_claim_due_watches",
+    returns="watch_id",
+    table="escalation_timewatch",
+    due="due_at",
+    where="t.fired_at IS NULL",
+)
 # escalation/0006's definition.
-PREVIOUS_FN = """
-CREATE OR REPLACE FUNCTION escalation_claim_due_watches(p_now timestamptz, p_limit integer)
-RETURNS TABLE(watch_id bigint, tenant_id bigint)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT w.id, w.tenant_id FROM escalation_timewatch w
-    WHERE w.fired_at IS NULL AND w.due_at <= p_now
-    ORDER BY w.due_at
-    LIMIT LEAST(GREATEST(p_limit, 0), 10000)
-    FOR UPDATE SKIP LOCKED
-$$;
-REVOKE ALL ON FUNCTION escalation_claim_due_watches(timestamptz, integer) FROM PUBLIC;
-"""
+PREVIOUS_FN = importlib.import_module("escalation.migrations.0006_claim_cap").CLAIM_FN
 
 
 class Migration(migrations.Migration):

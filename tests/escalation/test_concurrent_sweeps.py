@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -67,6 +68,34 @@ def _in_sequence(tenants, later) -> dict:
     return expected
 
 
+@contextmanager
+def _held_by_another_claim(later, *, limit: int):
+    """Another sweep's escalation claim (`limit` tickets), made on a thread's connection and held open while the block
+    runs; yields what it claimed. Committed on the way out (its tickets stay due: it ran no rules)."""
+    claimed, release, held, failures = threading.Event(), threading.Event(), [], []
+
+    def hold():
+        try:
+            with transaction.atomic():
+                held.append(engine.rules_claim_due(now=later, limit=limit))
+                claimed.set()
+                release.wait(timeout=60)
+        except Exception as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
+            claimed.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert claimed.wait(timeout=60) and not failures, failures
+        yield held[0]
+    finally:
+        release.set()
+        holder.join(timeout=60)
+
+
 def _at_once(count: int, work) -> list:
     """`work()` in `count` threads released at the same moment, each on its own connection; their results."""
     barrier = threading.Barrier(count)
@@ -116,32 +145,13 @@ def test_two_sweeps_at_once_route_every_tenant_as_one_sweep_after_the_other(monk
 def test_a_tenant_another_claim_holds_is_skipped_not_waited_on_and_the_next_claim_takes_it():
     (north, north_ids), (south, south_ids) = tenants = [_stormy(s, 4, capacities=(2, 2, 2)) for s in ("north", "south")]
     later = _marked(tenants)
-    claimed_first = threading.Event()
-    release = threading.Event()
-    held: list = []
-
-    def hold():  # another sweep's claim: two of north's tickets, its transaction open
-        try:
-            with transaction.atomic():
-                held.append(engine.rules_claim_due(now=later, limit=2))
-                claimed_first.set()
-                release.wait(timeout=60)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert claimed_first.wait(timeout=60)
-        assert held == [{north.pk: sorted(north_ids)[:2]}]
+    with _held_by_another_claim(later, limit=2) as held:
+        assert held == {north.pk: sorted(north_ids)[:2]}
         started = time.monotonic()
         with transaction.atomic():
             # Not north's other two: their routing would read north's board while the holder decides on it.
             assert engine.rules_claim_due(now=later, limit=100) == {south.pk: sorted(south_ids)}
         assert time.monotonic() - started < 5  # skipped, not waited on
-    finally:
-        release.set()
-        holder.join(timeout=60)
     with transaction.atomic():  # the holder committed (its tickets still due: it ran no rules): north is free again
         assert engine.rules_claim_due(now=later, limit=100) == {
             north.pk: sorted(north_ids),
@@ -181,27 +191,11 @@ def test_the_watch_stage_skips_a_tenant_another_sweeps_escalation_claim_holds():
                 TimeWatch.objects.create(tenant=tenant, ticket_id=pk, rule=rule, due_at=later - timedelta(minutes=1)).pk
                 for pk in ids
             )
-    claimed_first, release = threading.Event(), threading.Event()
-
-    def hold():  # another sweep's escalation claim on north, its transaction open
-        try:
-            with transaction.atomic():
-                assert set(engine.rules_claim_due(now=later, limit=2)) == {north.pk}
-                claimed_first.set()
-                release.wait(timeout=60)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert claimed_first.wait(timeout=60)
+    with _held_by_another_claim(later, limit=2) as held:  # another sweep's escalation claim on north
+        assert set(held) == {north.pk}
         started = time.monotonic()
         with transaction.atomic():
             assert watches_claim_due(now=later, limit=100) == {south.pk: watches[south.pk]}
         assert time.monotonic() - started < 5  # skipped, not waited on
-    finally:
-        release.set()
-        holder.join(timeout=60)
     with transaction.atomic():
         assert watches_claim_due(now=later, limit=100) == watches
