@@ -548,11 +548,11 @@ def django_setup(env: dict) -> None:
     django.setup()
 
 
-def timed_sweep(on_backlog=None):
+def timed_sweep(on_backlog=None, joining=None):
     from helpdesk import workflows
 
     started = time.perf_counter()
-    report = workflows.sweep(on_backlog=on_backlog)
+    report = workflows.sweep(on_backlog=on_backlog, joining=joining)
     return time.perf_counter() - started, report
 
 
@@ -661,7 +661,7 @@ def measure_due(args, *, instrumented: bool = False, profile: bool = False) -> d
     return result
 
 
-def _sweep_in_child(barrier, backlog, out, joiner: bool) -> None:
+def _sweep_in_child(barrier, backlog, moment, out, joiner: bool) -> None:
     """One of --processes, with its own connection (the parent closed its own before forking), opened before the
     start. The first sweeps at once; the others are its joiners: they start when it reports a backlog (its first
     full batch committed), as the pool's idle processes do when the joiners it asks for arrive (helpdesk/tasks.py),
@@ -674,11 +674,18 @@ def _sweep_in_child(barrier, backlog, out, joiner: bool) -> None:
         backend = cursor.fetchone()[0]
     cpu_before = cpu_sample(backend)
     barrier.wait(timeout=120)
-    if joiner:
+    joining = None
+    if joiner:  # at the sweep's moment, as helpdesk/tasks.py's joiners
         backlog.wait(timeout=MAX_STORM_S)
+        joining = datetime.fromtimestamp(moment.value, UTC) if moment.value else None
+
+    def found(at: datetime) -> None:
+        moment.value = at.timestamp()
+        backlog.set()
+
     started = time.time()
     with connection.execute_wrapper(clock):
-        seconds, report = timed_sweep(on_backlog=None if joiner else backlog.set)
+        seconds, report = timed_sweep(on_backlog=None if joiner else found, joining=joining)
     backlog.set()  # no backlog: the joiners find whatever is left (nothing)
     ended = time.time()
     cpu_after = cpu_sample(backend)
@@ -726,8 +733,9 @@ def measure_parallel(args) -> dict:
     connections.close_all()  # the children open their own
     context = multiprocessing.get_context("fork")
     barrier, backlog, out = context.Barrier(args.processes), context.Event(), context.Queue()
+    moment = context.Value("d", 0.0)  # the sweep's moment, for its joiners
     children = [
-        context.Process(target=_sweep_in_child, args=(barrier, backlog, out, index > 0))
+        context.Process(target=_sweep_in_child, args=(barrier, backlog, moment, out, index > 0))
         for index in range(args.processes)
     ]
     for child in children:

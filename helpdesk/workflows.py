@@ -71,7 +71,7 @@ SWEEP_BATCH = 2500
 RULES_BATCH = 100
 ESCALATION_BATCH = 1000
 MAX_BATCHES = 100
-Backlog = Callable[[], None]
+Backlog = Callable[[datetime], None]  # called with the sweep's moment (the joiners take the same)
 POLICY_FIELDS = ("priority", "category", "channel")
 CLOSED_STATUSES = (Status.SOLVED, Status.CLOSED)
 
@@ -1002,11 +1002,11 @@ def _drain(name: str, stage, batch: int, now: datetime, report: SweepReport, on_
         report.batches += 1
         if stage(now, report) < batch:
             break
-        _backlog_found(report, on_backlog)
+        _backlog_found(report, on_backlog, now)
     report.stage_seconds[name] = round(time.perf_counter() - started, 4)
 
 
-def _backlog_found(report: SweepReport, on_backlog: Backlog | None) -> None:
+def _backlog_found(report: SweepReport, on_backlog: Backlog | None, now: datetime) -> None:
     """A batch came back full: the first time in this sweep, tell the caller (once the batch's commit is done: the
     stage committed it already, unless a caller's outer transaction holds it — then at that one's commit). Robust:
     a hook that fails (the broker away) is logged, and the sweep goes on with its own work."""
@@ -1014,7 +1014,11 @@ def _backlog_found(report: SweepReport, on_backlog: Backlog | None) -> None:
         return
     report.backlog = True
     if on_backlog is not None:
-        transaction.on_commit(on_backlog, robust=True)
+
+        def tell() -> None:
+            on_backlog(now)
+
+        transaction.on_commit(tell, robust=True)
 
 
 def _sweep_notifications(now: datetime | None, report: SweepReport) -> None:
@@ -1077,20 +1081,26 @@ def _collector_paced():
                     gc.unfreeze()
 
 
-def sweep(*, now: datetime | None = None, on_backlog: Backlog | None = None) -> SweepReport:
+def sweep(
+    *, now: datetime | None = None, on_backlog: Backlog | None = None, joining: datetime | None = None
+) -> SweepReport:
     """One pass over due work. Safe to run concurrently and repeatedly: every step claims its rows
     (SKIP LOCKED, then a status change), so nothing fires twice; the escalation and watch stages' claims hold
     whole tenants (escalation/0021, 0022), so one tenant's routing is decided by one sweep at a time, as in
     sequence. `on_backlog` is called once, after the commit of the first batch that came back full (more due than
-    one batch): the Celery task asks the pool for sweeps that join this one (helpdesk/tasks.py)."""
+    one batch), with the sweep's moment: the Celery task asks the pool for sweeps that join this one
+    (helpdesk/tasks.py). A joiner passes that moment as `joining`: its stages take what was due then, as the sweep's
+    do — a ticket one of them marks for the escalation stage is due for the other's claims too (with moments of
+    their own, the later one's marks were invisible to the earlier one's claims, which came back short and ended
+    its stage: one process did the rest alone) — and it delivers on the real clock."""
     with _collector_paced():
-        return _sweep(now, on_backlog)
+        return _sweep(now, on_backlog, joining)
 
 
-def _sweep(now: datetime | None, on_backlog: Backlog | None) -> SweepReport:
+def _sweep(now: datetime | None, on_backlog: Backlog | None, joining: datetime | None = None) -> SweepReport:
     started = timezone.now()
     given = now
-    now = now or started
+    now = now or joining or started
     report = SweepReport()
     _drain("sla", _sweep_timers, SWEEP_BATCH, now, report, on_backlog)
     _drain("rules", _sweep_rules, ESCALATION_BATCH, now, report, on_backlog)

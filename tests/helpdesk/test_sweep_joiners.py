@@ -5,12 +5,13 @@ task, its joiners sent through apply_async and run at once in this process (afte
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from celery.signals import task_prerun
 from django.utils import timezone
 
-from helpdesk import workflows
+from helpdesk import tasks, workflows
 from helpdesk.tasks import sweep_task
 from helpdesk.tenancy import tenant_context
 from tests.escalation.test_batch import _stormy
@@ -88,7 +89,7 @@ def test_a_sweep_whose_call_for_help_fails_goes_on_with_its_own_work(storm, capl
     """The broker away when the joiners are sent: the sweep logs it and drains the storm alone."""
     tenants = storm
 
-    def broker_away():
+    def broker_away(at):
         raise ConnectionError("the broker is away")
 
     with caplog.at_level(logging.ERROR, logger="django.db.backends.base"):
@@ -96,3 +97,42 @@ def test_a_sweep_whose_call_for_help_fails_goes_on_with_its_own_work(storm, capl
     assert report.backlog is True and report.failed_tenants == 0
     assert "the broker is away" in caplog.text
     assert _drained(tenants)
+
+
+def test_the_joiners_sweep_at_the_moment_of_the_sweep_they_join(celery_eager, settings, storm):
+    """A joiner takes the sweep's moment: a ticket either of them marks for the escalation stage (its SLA batch's
+    moment) is due for the other's claims too. With a moment of its own, a joiner's marks were later than the
+    sweep's, invisible to its claims: they came back short and ended its stage (bench/SWEEP.md, fifth round)."""
+    settings.SWEEP_JOINERS = 2
+    sent = []
+
+    def record(sender=None, kwargs=None, **_):
+        if sender is not None and sender.name == "helpdesk.sweep":
+            sent.append(dict(kwargs or {}))
+
+    moments = []
+
+    def found(at):  # the task's own hook (tasks._ask_for_joiners), its moment recorded
+        moments.append(at)
+        tasks._ask_for_joiners(at)
+
+    task_prerun.connect(record, weak=False)
+    try:
+        workflows.sweep(on_backlog=found)
+    finally:
+        task_prerun.disconnect(record)
+    assert len(moments) == 1
+    assert [kwargs.get("at") for kwargs in sent] == [moments[0].isoformat()] * 2  # both joiners, at its moment
+    assert _drained(storm)
+
+
+def test_a_joiner_takes_what_was_due_at_the_moment_it_joins(storm):
+    """`joining` is the stages' moment: tickets marked due a minute from now are not due for a sweep now, and are
+    for one joining a sweep of that moment."""
+    tenants = storm
+    later = timezone.now() + timedelta(minutes=1)
+    for tenant, ids in tenants:
+        with tenant_context(tenant):
+            Ticket.objects.filter(pk__in=ids).update(rules_due_at=later)
+    assert workflows.sweep().tenants == 0 and not _drained(tenants)
+    assert workflows.sweep(joining=later).tenants == 2 and _drained(tenants)  # claimed, their rules run
