@@ -750,7 +750,6 @@ def measure_parallel(args) -> dict:
     failed = sum(run["report"]["failed_tenants"] for run in runs)
     if failed:
         raise BenchError(f"{failed} tenants failed during the sweeps (see the log above)")
-    counts = ("claimed", "warned", "breached", "escalated", "tickets", "batches")
     stages = {name for run in runs for name in run["report"]["stage_seconds"]}
     for run in runs:
         run["started_after_s"] = round(run.pop("started") - first, 3)
@@ -760,7 +759,7 @@ def measure_parallel(args) -> dict:
         "processes": args.processes,
         "seconds": seconds,
         "stage_seconds": {name: max(run["report"]["stage_seconds"].get(name, 0.0) for run in runs) for name in stages},
-        "report": {name: sum(run["report"][name] for run in runs) for name in counts},
+        "report": summed_counts([run["report"] for run in runs]),
         "runs": runs,
         "statement_count": sum(run["statements"] for run in runs),
         "cpu_s": {kind: round(sum(run["cpu_s"][kind] for run in runs), 2) for kind in ("python", "postgres_backend")},
@@ -768,6 +767,14 @@ def measure_parallel(args) -> dict:
         "load": uptime(),
         "checks": verify(args, before=before),
     }
+
+
+SWEEP_COUNTS = ("claimed", "warned", "breached", "escalated", "failed_tenants", "tickets", "batches")
+
+
+def summed_counts(reports: list[dict]) -> dict:
+    """The counts of sweeps that drained one storm together (a sweep and its joiners), added up."""
+    return {name: sum(report[name] for report in reports) for name in SWEEP_COUNTS}
 
 
 def profile_text(profiler: cProfile.Profile, top: int = 40) -> str:

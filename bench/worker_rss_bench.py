@@ -231,10 +231,7 @@ def _sweeps_ended(text: str) -> bool:
 
 def _summed(reports: list[dict]) -> dict:
     """The sweep's report with its joiners' counts added (their stage times are their own: the first one's kept)."""
-    report = dict(reports[0])
-    for key in ("claimed", "warned", "breached", "escalated", "failed_tenants", "tickets", "batches"):
-        report[key] = sum(other[key] for other in reports)
-    return report
+    return {**reports[0], **sweep_bench.summed_counts(reports)}
 
 
 def _memory_of(worker: Worker) -> dict:

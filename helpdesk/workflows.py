@@ -1097,7 +1097,7 @@ def sweep(
         return _sweep(now, on_backlog, joining)
 
 
-def _sweep(now: datetime | None, on_backlog: Backlog | None, joining: datetime | None = None) -> SweepReport:
+def _sweep(now: datetime | None, on_backlog: Backlog | None, joining: datetime | None) -> SweepReport:
     started = timezone.now()
     given = now
     now = now or joining or started

@@ -82,16 +82,8 @@ def keyword_matcher(keywords: Sequence[str]) -> Callable[[str], bool]:
     """keyword_hits' test for a fixed list, with the keywords normalised once: does the text contain any of
     them? For lists asked about many texts (each sentence of a thread), where normalising ~80 keywords
     per text was most of the cost."""
-    single, spans = _needles(keywords)
-
-    def contains(text: str) -> bool:
-        normalised = _normalise(text)
-        if not single.isdisjoint(normalised.split()):
-            return True
-        padded = f" {normalised} "
-        return any(span in padded for span in spans)
-
-    return contains
+    first = first_matcher([keywords])
+    return lambda text: first(text) is not None
 
 
 def _needles(keywords: Sequence[str]) -> tuple[frozenset[str], tuple[str, ...]]:
